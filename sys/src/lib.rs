@@ -1,0 +1,27 @@
+//! The kernel ABI of oxbpf: the only crate that issues system calls by number.
+//!
+//! Where it sits: at the bottom of the pipeline in `DESIGN.md`. The pure stages of
+//! `oxbpf-loader` (ELF, BTF, CO-RE, relocation) import only [`uapi`] from here — the
+//! constants and `#[repr(C)]` mirrors of `include/uapi/linux/bpf.h` — and never make a
+//! syscall. `loader::load`, `maps` and `prog` call the command wrappers in [`bpf`].
+//!
+//! Rules kept here:
+//! - one small function per `bpf()` command, taking its own named attr struct and passing
+//!   exactly the size of that struct (the kernel rejects non-zero bytes past what it
+//!   knows, so every attr is fully zeroed and has no implicit padding);
+//! - every descriptor is an [`OwnedFd`](std::os::fd::OwnedFd), close-on-exec, and never
+//!   0, 1 or 2 ([`fd::ensure_high_fd`]);
+//! - errors name the command and keep the errno ([`SysError`]).
+//!
+//! Kernel reference: <https://docs.kernel.org/bpf/> and `include/uapi/linux/bpf.h`.
+
+#![deny(missing_docs)]
+
+pub mod bpf;
+pub mod caps;
+mod error;
+pub mod fd;
+pub mod gate;
+pub mod uapi;
+
+pub use error::SysError;

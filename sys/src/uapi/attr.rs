@@ -1,0 +1,196 @@
+//! Attr structs: one per `bpf()` command, each a prefix of `union bpf_attr`.
+//!
+//! Every field is spelled out, with explicit padding where C would insert some, so a
+//! zeroed struct has no uninitialised bytes: the kernel rejects non-zero bytes it does
+//! not know (`bpf_check_uarg_tail_zero`), and garbage in padding has been seen to land in
+//! a later field. Sizes and offsets are checked against the kernel header in the tests.
+
+use super::{AttachType, MapType, ProgType};
+
+/// `BPF_OBJ_NAME_LEN`: map and program names hold 15 bytes and a NUL.
+pub const BPF_OBJ_NAME_LEN: usize = 16;
+
+/// Copies `name` into a kernel object name: at most 15 bytes, NUL-terminated, cut on a
+/// byte boundary as libbpf does (names are ASCII in practice; the kernel checks).
+fn obj_name(name: &str) -> [u8; BPF_OBJ_NAME_LEN] {
+    let mut out = [0u8; BPF_OBJ_NAME_LEN];
+    let n = name.len().min(BPF_OBJ_NAME_LEN - 1);
+    out[..n].copy_from_slice(&name.as_bytes()[..n]);
+    out
+}
+
+/// `BPF_MAP_CREATE` attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MapCreateAttr {
+    /// The map type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+    /// `BPF_F_*` map flags.
+    pub map_flags: u32,
+    /// Template map fd for maps of maps.
+    pub inner_map_fd: u32,
+    /// NUMA node, used with `BPF_F_NUMA_NODE`.
+    pub numa_node: u32,
+    /// NUL-terminated name, 15 bytes at most.
+    pub map_name: [u8; BPF_OBJ_NAME_LEN],
+    /// Offload target interface.
+    pub map_ifindex: u32,
+    /// fd of the BTF that describes key and value.
+    pub btf_fd: u32,
+    /// BTF type id of the key.
+    pub btf_key_type_id: u32,
+    /// BTF type id of the value.
+    pub btf_value_type_id: u32,
+    /// BTF type id of a struct_ops value in vmlinux.
+    pub btf_vmlinux_value_type_id: u32,
+    /// Type-specific extra (bloom filter hash count, arena address).
+    pub map_extra: u64,
+    /// BTF object fd for `btf_vmlinux_value_type_id` in a module.
+    pub value_type_btf_obj_fd: i32,
+    /// BPF token fd, with `BPF_F_TOKEN_FD`.
+    pub map_token_fd: i32,
+}
+
+impl MapCreateAttr {
+    /// Sets the name, cut to the kernel's 15 bytes.
+    pub fn set_name(&mut self, name: &str) {
+        self.map_name = obj_name(name);
+    }
+}
+
+/// `BPF_PROG_LOAD` attributes.
+///
+/// Pointer fields are `u64` addresses, as in the UAPI; the wrapper in
+/// [`crate::bpf::prog_load`] fills them from slices it borrows for the call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ProgLoadAttr {
+    /// The program type.
+    pub prog_type: ProgType,
+    /// Number of 8-byte instruction slots.
+    pub insn_cnt: u32,
+    /// Address of the instructions.
+    pub insns: u64,
+    /// Address of the NUL-terminated license string.
+    pub license: u64,
+    /// Verifier log level (0 = no log, 1 = on failure detail, 2 = everything).
+    pub log_level: u32,
+    /// Size of the log buffer.
+    pub log_size: u32,
+    /// Address of the log buffer.
+    pub log_buf: u64,
+    /// Kernel version, checked for kprobes before 5.0.
+    pub kern_version: u32,
+    /// `BPF_F_*` program flags.
+    pub prog_flags: u32,
+    /// NUL-terminated name, 15 bytes at most.
+    pub prog_name: [u8; BPF_OBJ_NAME_LEN],
+    /// Offload target interface.
+    pub prog_ifindex: u32,
+    /// The expected attach type (checked at attach time by the kernel).
+    pub expected_attach_type: AttachType,
+    /// fd of the program's BTF (for func_info/line_info).
+    pub prog_btf_fd: u32,
+    /// Size of one func_info record.
+    pub func_info_rec_size: u32,
+    /// Address of the func_info records.
+    pub func_info: u64,
+    /// Number of func_info records.
+    pub func_info_cnt: u32,
+    /// Size of one line_info record.
+    pub line_info_rec_size: u32,
+    /// Address of the line_info records.
+    pub line_info: u64,
+    /// Number of line_info records.
+    pub line_info_cnt: u32,
+    /// BTF id of the attach target (fentry/fexit/lsm/tp_btf/iter/freplace).
+    pub attach_btf_id: u32,
+    /// fd of the target program (freplace) or of the module BTF holding the target.
+    pub attach_btf_obj_fd: u32,
+    /// Number of CO-RE relocations for the kernel to apply.
+    pub core_relo_cnt: u32,
+    /// Address of the fd array (module kfuncs, `BPF_PSEUDO_MAP_IDX`).
+    pub fd_array: u64,
+    /// Address of the CO-RE relocation records.
+    pub core_relos: u64,
+    /// Size of one CO-RE relocation record.
+    pub core_relo_rec_size: u32,
+    /// Set by the kernel: the log size it needed (6.4+).
+    pub log_true_size: u32,
+    /// BPF token fd, with `BPF_F_TOKEN_FD`.
+    pub prog_token_fd: i32,
+    /// Number of fds in `fd_array` (6.14+).
+    pub fd_array_cnt: u32,
+}
+
+impl ProgLoadAttr {
+    /// Sets the name, cut to the kernel's 15 bytes.
+    pub fn set_name(&mut self, name: &str) {
+        self.prog_name = obj_name(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    // Offsets as printed by `offsetof(union bpf_attr, field)` compiled against the
+    // kernel's include/uapi/linux/bpf.h; fields after `core_relo_rec_size` from the
+    // 6.4 (log_true_size), 6.9 (tokens) and 6.14 (fd_array_cnt) headers.
+    #[test]
+    fn map_create_matches_kernel_layout() {
+        assert_eq!(offset_of!(MapCreateAttr, key_size), 4);
+        assert_eq!(offset_of!(MapCreateAttr, inner_map_fd), 20);
+        assert_eq!(offset_of!(MapCreateAttr, numa_node), 24);
+        assert_eq!(offset_of!(MapCreateAttr, map_name), 28);
+        assert_eq!(offset_of!(MapCreateAttr, map_ifindex), 44);
+        assert_eq!(offset_of!(MapCreateAttr, btf_fd), 48);
+        assert_eq!(offset_of!(MapCreateAttr, btf_vmlinux_value_type_id), 60);
+        assert_eq!(offset_of!(MapCreateAttr, map_extra), 64);
+        assert_eq!(offset_of!(MapCreateAttr, value_type_btf_obj_fd), 72);
+        assert_eq!(offset_of!(MapCreateAttr, map_token_fd), 76);
+        assert_eq!(size_of::<MapCreateAttr>(), 80);
+    }
+
+    #[test]
+    fn prog_load_matches_kernel_layout() {
+        assert_eq!(offset_of!(ProgLoadAttr, insns), 8);
+        assert_eq!(offset_of!(ProgLoadAttr, license), 16);
+        assert_eq!(offset_of!(ProgLoadAttr, log_level), 24);
+        assert_eq!(offset_of!(ProgLoadAttr, log_buf), 32);
+        assert_eq!(offset_of!(ProgLoadAttr, kern_version), 40);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_flags), 44);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_name), 48);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_ifindex), 64);
+        assert_eq!(offset_of!(ProgLoadAttr, expected_attach_type), 68);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_btf_fd), 72);
+        assert_eq!(offset_of!(ProgLoadAttr, func_info), 80);
+        assert_eq!(offset_of!(ProgLoadAttr, func_info_cnt), 88);
+        assert_eq!(offset_of!(ProgLoadAttr, line_info), 96);
+        assert_eq!(offset_of!(ProgLoadAttr, line_info_cnt), 104);
+        assert_eq!(offset_of!(ProgLoadAttr, attach_btf_id), 108);
+        assert_eq!(offset_of!(ProgLoadAttr, attach_btf_obj_fd), 112);
+        assert_eq!(offset_of!(ProgLoadAttr, core_relo_cnt), 116);
+        assert_eq!(offset_of!(ProgLoadAttr, fd_array), 120);
+        assert_eq!(offset_of!(ProgLoadAttr, core_relos), 128);
+        assert_eq!(offset_of!(ProgLoadAttr, core_relo_rec_size), 136);
+        assert_eq!(offset_of!(ProgLoadAttr, log_true_size), 140);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_token_fd), 144);
+        assert_eq!(offset_of!(ProgLoadAttr, fd_array_cnt), 148);
+        assert_eq!(size_of::<ProgLoadAttr>(), 152);
+    }
+
+    #[test]
+    fn names_are_cut_to_fifteen_bytes() {
+        let mut a = MapCreateAttr::default();
+        a.set_name("a_rather_long_map_name");
+        assert_eq!(&a.map_name, b"a_rather_long_m\0");
+    }
+}
