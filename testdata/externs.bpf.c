@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Externs the loader resolves: .kconfig values (the kernel version, a CONFIG_ bool, a
+ * tristate, a weak one that no kernel has, LINUX_HAS_BPF_COOKIE), a typed __ksym
+ * per-CPU variable, a typeless __ksym address, and kfunc calls.
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+extern u32 LINUX_KERNEL_VERSION __kconfig;
+extern bool CONFIG_BPF_SYSCALL __kconfig;
+extern enum libbpf_tristate CONFIG_IPV6 __kconfig;
+extern bool CONFIG_OXBPF_NO_SUCH_OPTION __kconfig __weak;
+extern bool LINUX_HAS_BPF_COOKIE __kconfig;
+
+extern const int bpf_prog_active __ksym;      /* typed: per-CPU variable */
+extern const void init_task __ksym;           /* typeless: an address from kallsyms */
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+u32 seen_version;
+int seen_bpf_syscall;
+int seen_ipv6;
+int seen_missing;
+int seen_cookie;
+int seen_prog_active;
+u64 seen_init_task;
+int seen_task_pid;
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(externs_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct task_struct *t;
+	const int *active;
+
+	seen_version = LINUX_KERNEL_VERSION;
+	seen_bpf_syscall = CONFIG_BPF_SYSCALL;
+	seen_ipv6 = CONFIG_IPV6;
+	seen_missing = CONFIG_OXBPF_NO_SUCH_OPTION;
+	seen_cookie = LINUX_HAS_BPF_COOKIE;
+	seen_init_task = (u64)&init_task;
+
+	active = bpf_this_cpu_ptr(&bpf_prog_active);
+	seen_prog_active = *active;
+
+	t = bpf_task_from_pid(parent->pid);
+	if (t) {
+		seen_task_pid = t->pid;
+		bpf_task_release(t);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
