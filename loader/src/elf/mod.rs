@@ -1,0 +1,868 @@
+//! From ELF bytes to an [`Object`]: sections, symbols and relocation tables, read with
+//! the `object` crate's low-level ELF API and checked before use.
+//!
+//! The steps mirror libbpf's `bpf_object__elf_collect` and friends:
+//! 1. the header: ELF64, `EM_BPF`, `ET_REL`, either byte order;
+//! 2. every section, classified by name and type ([`SectionKind`]);
+//! 3. `license`, `version`, `.BTF` (parsed), `.BTF.ext` (kept as bytes);
+//! 4. functions: each `STT_FUNC` symbol in a code section; those in program sections
+//!    with global binding are programs, the rest subprograms;
+//! 5. global data sections and their variables;
+//! 6. maps: BTF-defined in `.maps`, legacy in `maps`;
+//! 7. externs: undefined global symbols, typed by the object's BTF;
+//! 8. relocations of code sections, each classified ([`RelocKind`]), and `.rel.maps`,
+//!    the initial contents of map-in-maps and prog arrays.
+
+mod error;
+mod maps;
+
+use std::collections::HashMap;
+
+use object::elf;
+use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
+use object::{Endianness, ReadRef as _};
+use oxbpf_sys::uapi::{Endian, Insn, pseudo};
+
+pub use error::{ElfError, ElfErrorKind};
+
+use crate::btf::{Btf, Kind, Linkage, TypeId};
+use crate::object::*;
+use crate::section::match_section;
+
+type Header = elf::FileHeader64<Endianness>;
+
+/// A symbol, decoded once.
+#[derive(Debug, Clone)]
+pub(crate) struct Symbol {
+    pub name: String,
+    /// Section header index; `None` for undefined and absolute symbols.
+    pub section: Option<usize>,
+    pub value: u64,
+    pub size: u64,
+    pub kind: u8,
+    pub bind: u8,
+    pub hidden: bool,
+}
+
+impl Symbol {
+    fn is_global(&self) -> bool {
+        self.bind == elf::STB_GLOBAL.0 || self.bind == elf::STB_WEAK.0
+    }
+}
+
+/// One section's header fields and bytes.
+struct Section<'d> {
+    name: String,
+    kind: SectionKind,
+    sh_type: u32,
+    size: u64,
+    /// File contents; empty for `SHT_NOBITS`.
+    bytes: &'d [u8],
+    /// For relocation sections, the section they patch.
+    target: Option<usize>,
+}
+
+/// Parsing state: the file's sections and symbols, and the error context.
+pub(crate) struct Reader<'d> {
+    file: String,
+    endian: Endianness,
+    sections: Vec<Section<'d>>,
+    pub(crate) symbols: Vec<Symbol>,
+    pub(crate) btf: Option<Btf>,
+}
+
+impl Reader<'_> {
+    fn err(&self, kind: ElfErrorKind) -> ElfError {
+        ElfError {
+            file: self.file.clone(),
+            kind,
+        }
+    }
+
+    fn section_name(&self, index: usize) -> &str {
+        self.sections.get(index).map_or("?", |s| s.name.as_str())
+    }
+
+    fn u32_at(&self, b: &[u8], off: usize) -> Option<u32> {
+        let s = b.get(off..off.checked_add(4)?)?;
+        Some(self.our_endian().u32([s[0], s[1], s[2], s[3]]))
+    }
+
+    fn our_endian(&self) -> Endian {
+        if self.endian == Endianness::Big {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+}
+
+impl Object {
+    /// Reads and parses an object file.
+    ///
+    /// # Errors
+    /// [`ElfError`] naming the file when it cannot be read or is malformed.
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Object, ElfError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let data = std::fs::read(path).map_err(|e| ElfError {
+            file: name.clone(),
+            kind: ElfErrorKind::Io(e),
+        })?;
+        Object::parse(&name, &data)
+    }
+
+    /// Parses an object from memory. `name` is used in messages.
+    ///
+    /// # Errors
+    /// [`ElfError`] when the bytes are not a well-formed BPF object: not ELF, not
+    /// `EM_BPF`, truncated tables, symbols or relocations outside their sections, map
+    /// definitions of the wrong shape, malformed BTF where maps need it.
+    pub fn parse(name: &str, data: &[u8]) -> Result<Object, ElfError> {
+        let err = |kind| ElfError {
+            file: name.to_string(),
+            kind,
+        };
+        let header = Header::parse(data).map_err(|e| {
+            let magic_ok = data.get(..4) == Some(&elf::ELFMAG[..]);
+            err(if magic_ok {
+                ElfErrorKind::Malformed(e.to_string())
+            } else {
+                ElfErrorKind::NotElf(if data.len() < 4 {
+                    "too short"
+                } else {
+                    "bad magic"
+                })
+            })
+        })?;
+        let endian = header
+            .endian()
+            .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+        let machine = header.e_machine(endian).0;
+        // libbpf also accepts EM_NONE, which very old LLVM wrote.
+        if machine != elf::EM_BPF.0 && machine != elf::EM_NONE.0 {
+            return Err(err(ElfErrorKind::WrongMachine { machine }));
+        }
+        let e_type = header.e_type(endian).0;
+        if e_type != elf::ET_REL.0 {
+            return Err(err(ElfErrorKind::NotRelocatable(e_type)));
+        }
+        let table = header
+            .sections(endian, data)
+            .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+        let symtab = table
+            .symbols(endian, data, elf::SHT_SYMTAB)
+            .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+        if symtab.is_empty() {
+            return Err(err(ElfErrorKind::NoSymtab));
+        }
+
+        let mut sections = Vec::with_capacity(table.len());
+        for (index, sh) in table.enumerate() {
+            let raw_name = table
+                .section_name(endian, sh)
+                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+            let sec_name = String::from_utf8_lossy(raw_name).into_owned();
+            let sh_type = sh.sh_type(endian).0;
+            let bytes = sh.data(endian, data).map_err(|_| {
+                err(ElfErrorKind::Section {
+                    section: sec_name.clone(),
+                    what: "data lies outside the file".into(),
+                })
+            })?;
+            let flags = sh.sh_flags(endian).0;
+            let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
+                .then(|| sh.sh_info(endian) as usize);
+            let kind = classify_section(index.0, &sec_name, sh_type, flags);
+            sections.push(Section {
+                name: sec_name,
+                kind,
+                sh_type,
+                size: sh.sh_size(endian),
+                bytes,
+                target,
+            });
+        }
+
+        let mut symbols = Vec::with_capacity(symtab.len());
+        for (index, sym) in symtab.enumerate() {
+            let raw = symtab
+                .symbol_name(endian, sym)
+                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+            let section = symtab
+                .symbol_section(endian, sym, index)
+                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
+            let kind = sym.st_type().0;
+            let section = section.map(|s| s.0);
+            let mut sym_name = String::from_utf8_lossy(raw).into_owned();
+            if kind == elf::STT_SECTION.0 && sym_name.is_empty() {
+                // Section symbols are unnamed; relocations against them read better
+                // with the section's name.
+                if let Some(s) = section.and_then(|i| sections.get(i)) {
+                    sym_name = s.name.clone();
+                }
+            }
+            symbols.push(Symbol {
+                name: sym_name,
+                section,
+                value: sym.st_value(endian),
+                size: sym.st_size(endian),
+                kind,
+                bind: sym.st_bind().0,
+                hidden: sym.st_visibility().0 == elf::STV_HIDDEN.0,
+            });
+        }
+
+        Reader {
+            file: name.to_string(),
+            endian,
+            sections,
+            symbols,
+            btf: None,
+        }
+        .build()
+    }
+}
+
+/// Decides what a section is for from its name, type and flags.
+fn classify_section(index: usize, name: &str, sh_type: u32, flags: u64) -> SectionKind {
+    let is = |p: &str| {
+        name == p
+            || name
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if index == 0 {
+        SectionKind::Other
+    } else if sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0 {
+        SectionKind::Relocations
+    } else if sh_type == elf::SHT_SYMTAB.0 {
+        SectionKind::Symbols
+    } else if sh_type == elf::SHT_STRTAB.0 {
+        SectionKind::Strings
+    } else if sh_type == elf::SHT_PROGBITS.0 && flags & elf::SHF_EXECINSTR.0 != 0 {
+        if name == ".text" {
+            SectionKind::Text
+        } else {
+            SectionKind::Program
+        }
+    } else if name == ".maps" {
+        SectionKind::Maps
+    } else if name == "maps" {
+        SectionKind::LegacyMaps
+    } else if name == "license" {
+        SectionKind::License
+    } else if name == "version" {
+        SectionKind::Version
+    } else if name == ".BTF" {
+        SectionKind::Btf
+    } else if name == ".BTF.ext" {
+        SectionKind::BtfExt
+    } else if name.starts_with(".debug_") {
+        SectionKind::Debug
+    } else if is(".rodata") {
+        SectionKind::Rodata
+    } else if is(".data") {
+        SectionKind::Data
+    } else if is(".bss") {
+        SectionKind::Bss
+    } else {
+        SectionKind::Other
+    }
+}
+
+impl<'d> Reader<'d> {
+    fn build(mut self) -> Result<Object, ElfError> {
+        let mut warnings = Vec::new();
+
+        let license = self.license()?;
+        let kern_version = self.kern_version()?;
+
+        let has_maps = self.sections.iter().any(|s| s.kind == SectionKind::Maps);
+        let mut btf_ext = None;
+        for s in &self.sections {
+            match s.kind {
+                SectionKind::Btf if self.btf.is_none() => match Btf::parse(s.bytes.to_vec()) {
+                    Ok(b) => self.btf = Some(b),
+                    Err(e) if has_maps => return Err(self.err(ElfErrorKind::Btf(e))),
+                    Err(e) => {
+                        log::warn!("{}: ignoring invalid .BTF: {e}", self.file);
+                        warnings.push(format!("invalid .BTF ignored: {e}"));
+                    }
+                },
+                SectionKind::BtfExt => btf_ext = Some(s.bytes.to_vec()),
+                _ => {}
+            }
+        }
+
+        let code = self.decode_code_sections()?;
+        let mut functions = self.functions(&code)?;
+        for (index, s) in self.sections.iter().enumerate() {
+            if s.kind == SectionKind::Program
+                && !functions.iter().any(|(f, _)| f.section_index == index)
+                && s.size > 0
+            {
+                warnings.push(format!(
+                    "section `{}` has code but no function symbols; it is ignored",
+                    s.name
+                ));
+            }
+        }
+        let data = self.data_sections()?;
+        let mut maps = self.legacy_maps(&mut warnings)?;
+        let (btf_maps, values_offsets) = self.btf_maps(&mut warnings)?;
+        let first_btf_map = maps.len();
+        maps.extend(btf_maps);
+        let externs = self.externs();
+
+        self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
+        self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
+
+        let mut programs = Vec::new();
+        let mut subprograms = Vec::new();
+        for (function, is_program) in functions {
+            if !is_program {
+                subprograms.push(function);
+                continue;
+            }
+            let m = match_section(&function.section);
+            let def = m.def;
+            if def.is_none() {
+                log::debug!(
+                    "program `{}`: section `{}` matches no SEC() pattern; type left unspecified",
+                    function.name,
+                    function.section
+                );
+            }
+            programs.push(ProgramSpec {
+                prog_type: def.map(|d| d.prog_type),
+                expected_attach_type: def.and_then(|d| d.attach_type),
+                attach_target: m.target.map(str::to_string),
+                section_def: def,
+                autoload: m.autoload,
+                legacy_section: m.legacy,
+                function,
+            });
+        }
+        for p in &programs {
+            log::debug!(
+                "program `{}`: section `{}`, type {}, {} insns, {} relocations",
+                p.name(),
+                p.section(),
+                p.prog_type
+                    .map_or("unspecified".to_string(), |t| t.to_string()),
+                p.function.insns.len(),
+                p.function.relocs.len()
+            );
+        }
+
+        let sections = self
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(index, s)| SectionInfo {
+                index,
+                name: s.name.clone(),
+                kind: s.kind,
+                size: s.size,
+                target: s.target,
+            })
+            .collect();
+
+        Ok(Object {
+            name: self.file.clone(),
+            endian: self.our_endian(),
+            license,
+            kern_version,
+            sections,
+            programs,
+            subprograms,
+            maps,
+            data,
+            externs,
+            btf: self.btf.take(),
+            btf_ext,
+            warnings,
+        })
+    }
+
+    fn license(&self) -> Result<String, ElfError> {
+        let Some(s) = self
+            .sections
+            .iter()
+            .find(|s| s.kind == SectionKind::License)
+        else {
+            return Ok(String::new());
+        };
+        let end = s
+            .bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(s.bytes.len());
+        Ok(String::from_utf8_lossy(&s.bytes[..end]).into_owned())
+    }
+
+    fn kern_version(&self) -> Result<Option<u32>, ElfError> {
+        let Some(s) = self
+            .sections
+            .iter()
+            .find(|s| s.kind == SectionKind::Version)
+        else {
+            return Ok(None);
+        };
+        if s.bytes.len() != 4 {
+            return Err(self.err(ElfErrorKind::Section {
+                section: s.name.clone(),
+                what: format!(
+                    "is {} bytes; the kernel version is a 4-byte integer",
+                    s.bytes.len()
+                ),
+            }));
+        }
+        Ok(self.u32_at(s.bytes, 0))
+    }
+
+    /// Decodes every code section into instructions, keyed by section index.
+    fn decode_code_sections(&self) -> Result<HashMap<usize, Vec<Insn>>, ElfError> {
+        let endian = self.our_endian();
+        let mut code = HashMap::new();
+        for (index, s) in self.sections.iter().enumerate() {
+            if !matches!(s.kind, SectionKind::Program | SectionKind::Text) {
+                continue;
+            }
+            if s.bytes.len() % Insn::SIZE != 0 {
+                return Err(self.err(ElfErrorKind::Section {
+                    section: s.name.clone(),
+                    what: format!(
+                        "size {} is not a multiple of the 8-byte instruction size",
+                        s.bytes.len()
+                    ),
+                }));
+            }
+            let insns = s
+                .bytes
+                .chunks_exact(Insn::SIZE)
+                .map(|c| Insn::decode([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]], endian))
+                .collect();
+            code.insert(index, insns);
+        }
+        Ok(code)
+    }
+
+    /// Checks that a symbol's `[value, value + size)` lies inside its section.
+    fn check_in_section(&self, sym: &Symbol, section: usize) -> Result<(), ElfError> {
+        let sec = &self.sections[section];
+        let end = sym.value.checked_add(sym.size);
+        if end.is_none_or(|e| e > sec.size) {
+            return Err(self.err(ElfErrorKind::SymbolOutOfSection {
+                section: sec.name.clone(),
+                symbol: sym.name.clone(),
+                offset: sym.value,
+                size: sym.size,
+                section_size: sec.size,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Every function symbol in a code section, with whether it is a program.
+    fn functions(
+        &self,
+        code: &HashMap<usize, Vec<Insn>>,
+    ) -> Result<Vec<(Function, bool)>, ElfError> {
+        let mut out = Vec::new();
+        for sym in &self.symbols {
+            let Some(section) = sym.section else { continue };
+            let Some(insns) = code.get(&section) else {
+                continue;
+            };
+            if sym.kind != elf::STT_FUNC.0 {
+                continue;
+            }
+            let sec = &self.sections[section];
+            self.check_in_section(sym, section)?;
+            if sym.value % 8 != 0 || sym.size % 8 != 0 || sym.size == 0 {
+                return Err(self.err(ElfErrorKind::Section {
+                    section: sec.name.clone(),
+                    what: format!(
+                        "function `{}` at offset {} with size {} is not a whole number of instructions",
+                        sym.name, sym.value, sym.size
+                    ),
+                }));
+            }
+            let start = (sym.value / 8) as usize;
+            let end = start + (sym.size / 8) as usize;
+            let is_program = sec.kind == SectionKind::Program && sym.is_global();
+            if sec.kind == SectionKind::Program && !sym.is_global() {
+                log::debug!(
+                    "section `{}`: static function `{}` is a subprogram, not a program",
+                    sec.name,
+                    sym.name
+                );
+            }
+            out.push((
+                Function {
+                    name: sym.name.clone(),
+                    section: sec.name.clone(),
+                    section_index: section,
+                    insn_offset: start,
+                    insns: insns[start..end].to_vec(),
+                    relocs: Vec::new(),
+                    global: sym.is_global(),
+                    hidden: sym.hidden,
+                },
+                is_program,
+            ));
+        }
+        // Section order, then address: the order libbpf lists programs in.
+        out.sort_by_key(|(f, _)| (f.section_index, f.insn_offset));
+        Ok(out)
+    }
+
+    fn data_sections(&self) -> Result<Vec<DataSection>, ElfError> {
+        let mut out = Vec::new();
+        for (index, s) in self.sections.iter().enumerate() {
+            let kind = match s.kind {
+                SectionKind::Data => DataKind::Data,
+                SectionKind::Rodata => DataKind::Rodata,
+                SectionKind::Bss => DataKind::Bss,
+                _ => continue,
+            };
+            let mut symbols = Vec::new();
+            for sym in &self.symbols {
+                if sym.section != Some(index)
+                    || sym.kind == elf::STT_SECTION.0
+                    || sym.name.is_empty()
+                {
+                    continue;
+                }
+                self.check_in_section(sym, index)?;
+                symbols.push(DataSymbol {
+                    name: sym.name.clone(),
+                    offset: sym.value,
+                    size: sym.size,
+                    global: sym.is_global(),
+                });
+            }
+            symbols.sort_by_key(|d| d.offset);
+            let bytes = if s.sh_type == elf::SHT_NOBITS.0 {
+                Vec::new()
+            } else {
+                s.bytes.to_vec()
+            };
+            out.push(DataSection {
+                name: s.name.clone(),
+                section_index: index,
+                kind,
+                size: s.size,
+                bytes,
+                symbols,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Undefined global symbols, typed through the object's BTF as libbpf's
+    /// `bpf_object__collect_externs` does: the VAR or FUNC of the same name with extern
+    /// linkage, and the DATASEC (`.kconfig` or `.ksyms`) that lists it.
+    fn externs(&self) -> Vec<Extern> {
+        let mut in_sec: HashMap<TypeId, &str> = HashMap::new();
+        if let Some(btf) = &self.btf {
+            for sec_name in [".kconfig", ".ksyms"] {
+                if let Some(ds) = btf.find_by_name_kind(sec_name, Kind::Datasec) {
+                    if let Ok(vars) = ds.datasec_vars() {
+                        for v in vars.flatten() {
+                            in_sec.insert(v.type_id, sec_name);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for sym in &self.symbols {
+            if sym.section.is_some() || !sym.is_global() || sym.name.is_empty() {
+                continue;
+            }
+            if sym.kind == elf::STT_FILE.0 || sym.kind == elf::STT_SECTION.0 {
+                continue;
+            }
+            let found = self.btf.as_ref().and_then(|btf| {
+                btf.ids()
+                    .filter_map(|id| btf.type_by_id(id).ok())
+                    .find(|t| {
+                        matches!(t.kind(), Kind::Var | Kind::Func)
+                            && t.linkage().is_ok_and(|l| l == Linkage::Extern)
+                            && t.name().is_ok_and(|n| n == sym.name)
+                    })
+            });
+            let (kind, btf_id) = match found {
+                None => (ExternKind::Unknown, None),
+                Some(t) => {
+                    let kind = match (t.kind(), in_sec.get(&t.id()).copied()) {
+                        (Kind::Func, _) => ExternKind::Kfunc,
+                        (_, Some(".kconfig")) => ExternKind::Kconfig,
+                        (_, Some(".ksyms")) => {
+                            let btf = self.btf.as_ref().expect("found through the BTF");
+                            let void = t
+                                .ref_type()
+                                .and_then(|ty| btf.skip_mods_and_typedefs(ty))
+                                .is_ok_and(|ty| ty.kind() == Kind::Void);
+                            if void {
+                                ExternKind::KsymTypeless
+                            } else {
+                                ExternKind::Ksym
+                            }
+                        }
+                        _ => ExternKind::Unknown,
+                    };
+                    (kind, Some(t.id()))
+                }
+            };
+            out.push(Extern {
+                name: sym.name.clone(),
+                kind,
+                weak: sym.bind == elf::STB_WEAK.0,
+                btf_id,
+            });
+        }
+        out
+    }
+
+    /// Classifies every relocation of every code section and attaches it to the function
+    /// that contains the instruction (libbpf `bpf_program__record_reloc`).
+    fn code_relocations(
+        &self,
+        code: &HashMap<usize, Vec<Insn>>,
+        functions: &mut [(Function, bool)],
+        maps: &[MapSpec],
+        data: &[DataSection],
+        externs: &[Extern],
+    ) -> Result<(), ElfError> {
+        for rel_sec in &self.sections {
+            let Some(target) = rel_sec.target else {
+                continue;
+            };
+            let Some(insns) = code.get(&target) else {
+                continue;
+            };
+            let sec_name = self.section_name(target).to_string();
+            if rel_sec.sh_type != elf::SHT_REL.0 {
+                return Err(self.err(ElfErrorKind::Section {
+                    section: rel_sec.name.clone(),
+                    what: "RELA relocations for code; BPF objects use REL".into(),
+                }));
+            }
+            let rels = self.rel_entries(rel_sec)?;
+            for (index, (offset, sym_index)) in rels.into_iter().enumerate() {
+                if offset % 8 != 0 {
+                    return Err(self.err(ElfErrorKind::RelocMisaligned {
+                        section: sec_name.clone(),
+                        index,
+                        offset,
+                    }));
+                }
+                let insn_idx = offset / 8;
+                let bad = |symbol: &str, what: String| {
+                    self.err(ElfErrorKind::BadReloc {
+                        section: sec_name.clone(),
+                        index,
+                        insn: insn_idx,
+                        symbol: symbol.to_string(),
+                        what,
+                    })
+                };
+                let insn = *insns.get(insn_idx as usize).ok_or_else(|| {
+                    bad(
+                        "?",
+                        format!("offset {offset} is past the end of the section"),
+                    )
+                })?;
+                let sym = self.symbols.get(sym_index as usize).ok_or_else(|| {
+                    bad(
+                        "?",
+                        format!("symbol #{sym_index} is past the end of the symbol table"),
+                    )
+                })?;
+                let kind = self
+                    .classify_reloc(insn, insns, insn_idx as usize, sym, maps, data, externs)
+                    .map_err(|w| bad(&sym.name, w))?;
+                let (function, _) = functions
+                    .iter_mut()
+                    .find(|(f, _)| {
+                        f.section_index == target
+                            && (f.insn_offset..f.insn_offset + f.insns.len())
+                                .contains(&(insn_idx as usize))
+                    })
+                    .ok_or_else(|| {
+                        bad(
+                            &sym.name,
+                            "no function in the section contains this instruction".into(),
+                        )
+                    })?;
+                log::trace!(
+                    "section `{sec_name}`: insn #{insn_idx} in `{}`: {} `{}`",
+                    function.name,
+                    kind.label(),
+                    sym.name
+                );
+                function.relocs.push(Reloc {
+                    insn: insn_idx as usize - function.insn_offset,
+                    symbol: sym.name.clone(),
+                    kind,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `(r_offset, r_sym)` of every entry of a REL section.
+    fn rel_entries(&self, rel_sec: &Section<'d>) -> Result<Vec<(u64, u32)>, ElfError> {
+        let entry = std::mem::size_of::<elf::Rel64<Endianness>>();
+        if rel_sec.bytes.len() % entry != 0 {
+            return Err(self.err(ElfErrorKind::Section {
+                section: rel_sec.name.clone(),
+                what: format!(
+                    "size {} is not a multiple of the {entry}-byte relocation entry",
+                    rel_sec.bytes.len()
+                ),
+            }));
+        }
+        let rels: &[elf::Rel64<Endianness>] = rel_sec
+            .bytes
+            .read_slice_at(0, rel_sec.bytes.len() / entry)
+            .map_err(|()| self.err(ElfErrorKind::Malformed("relocation table".into())))?;
+        Ok(rels
+            .iter()
+            .map(|r| (r.r_offset(self.endian), r.r_sym(self.endian)))
+            .collect())
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the arguments are the parse state"
+    )]
+    fn classify_reloc(
+        &self,
+        insn: Insn,
+        insns: &[Insn],
+        insn_idx: usize,
+        sym: &Symbol,
+        maps: &[MapSpec],
+        data: &[DataSection],
+        externs: &[Extern],
+    ) -> Result<RelocKind, String> {
+        let is_ld64 = insn.is_ld_imm64();
+        if !is_ld64 && !insn.is_call() {
+            return Err(format!(
+                "instruction (opcode {:#04x}) is neither an ld_imm64 nor a call",
+                insn.code
+            ));
+        }
+        if is_ld64 && insn_idx + 1 >= insns.len() {
+            return Err("ld_imm64 is cut off by the end of the section".into());
+        }
+        let Some(section) = sym.section else {
+            // libbpf checks for externs first: a kfunc call carries BPF_PSEUDO_CALL too.
+            let ext = externs
+                .iter()
+                .position(|e| e.name == sym.name)
+                .ok_or_else(|| "refers to an undefined symbol that is not an extern".to_string())?;
+            return Ok(if insn.is_call() {
+                RelocKind::ExternCall { ext }
+            } else {
+                RelocKind::ExternVar { ext }
+            });
+        };
+        let target = self
+            .sections
+            .get(section)
+            .ok_or_else(|| format!("symbol's section #{section} does not exist"))?;
+        let is_section_sym = sym.kind == elf::STT_SECTION.0;
+        match target.kind {
+            SectionKind::Program | SectionKind::Text => {
+                if insn.is_call() {
+                    if insn.src() != pseudo::CALL {
+                        return Err(format!(
+                            "call to `{}` is not a BPF-to-BPF call (src_reg {})",
+                            sym.name,
+                            insn.src()
+                        ));
+                    }
+                    if sym.value % 8 != 0 {
+                        return Err(format!(
+                            "call target offset {} is not on an instruction boundary",
+                            sym.value
+                        ));
+                    }
+                    // The callee is `imm + 1` instructions past the symbol (for a
+                    // function symbol clang writes imm = -1).
+                    let callee = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+                    return check_callee(callee, target).map(|insn| RelocKind::Call {
+                        section_index: section,
+                        insn,
+                    });
+                }
+                let off = sym.value as i64 + i64::from(insn.imm);
+                if off % 8 != 0 {
+                    return Err(format!(
+                        "function address offset {off} is not on an instruction boundary"
+                    ));
+                }
+                check_callee(off / 8, target).map(|insn| RelocKind::FuncAddr {
+                    section_index: section,
+                    insn,
+                })
+            }
+            SectionKind::Maps | SectionKind::LegacyMaps if is_ld64 => {
+                let off = if is_section_sym {
+                    i64::from(insn.imm) as u64
+                } else {
+                    sym.value
+                };
+                maps.iter()
+                    .position(|m| m.section_index == section && m.section_offset == off)
+                    .map(|map| RelocKind::Map { map })
+                    .ok_or_else(|| {
+                        format!("no map is defined at offset {off} of `{}`", target.name)
+                    })
+            }
+            SectionKind::Data | SectionKind::Rodata | SectionKind::Bss if is_ld64 => {
+                let d = data
+                    .iter()
+                    .position(|d| d.section_index == section)
+                    .ok_or("data section not found")?;
+                let offset = sym.value as i64 + i64::from(insn.imm);
+                if offset < 0 || offset as u64 > target.size {
+                    return Err(format!(
+                        "offset {offset} is outside `{}` ({} bytes)",
+                        target.name, target.size
+                    ));
+                }
+                Ok(RelocKind::Data {
+                    data: d,
+                    offset: offset as u64,
+                })
+            }
+            _ => Err(format!(
+                "refers to section `{}` ({}), which the loader cannot relocate against",
+                target.name,
+                target.kind.describe()
+            )),
+        }
+    }
+}
+
+fn check_callee(callee: i64, target: &Section<'_>) -> Result<usize, String> {
+    let len = (target.size / 8) as i64;
+    if callee < 0 || callee >= len {
+        Err(format!(
+            "target instruction #{callee} is outside `{}` ({len} instructions)",
+            target.name
+        ))
+    } else {
+        Ok(callee as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! Integration tests of the loader against outside oracles and (later) the kernel.
+
+mod oracle;

@@ -1,0 +1,196 @@
+//! The object model against independent tools: `llvm-objdump-19 -h/-t` for sections and
+//! symbols and `bpftool btf dump` for BTF-defined maps. For every testdata object, and
+//! every object Debian's xdp-tools package installs, oxbpf must list the same programs,
+//! maps and data sections those tools show.
+//!
+//! The tools come from the `llvm-19` and `bpftool` packages (`.ci/run` installs them).
+//! Without them the test is skipped with its reason; under `CI=true` that is a failure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::object::{MapDefSource, SectionKind};
+use oxbpf_sys::gate;
+
+fn tool(names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(PathBuf::from).find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn run(tool: &Path, args: &[&str], file: &Path) -> String {
+    let out = Command::new(tool).args(args).arg(file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?} {}: {}",
+        tool.display(),
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What the tools say an object contains.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Listing {
+    program_sections: BTreeSet<String>,
+    programs: BTreeSet<(String, String)>,
+    btf_maps: BTreeSet<String>,
+    legacy_maps: BTreeSet<String>,
+    data_sections: BTreeSet<String>,
+}
+
+fn is_data_section(name: &str) -> bool {
+    [".data", ".rodata", ".bss"]
+        .iter()
+        .any(|p| name == *p || name.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+}
+
+fn from_tools(objdump: &Path, bpftool: &Path, file: &Path) -> Listing {
+    let mut l = Listing::default();
+    // `llvm-objdump -h`: "Idx Name Size VMA Type", TEXT marks code sections.
+    for line in run(objdump, &["-h"], file).lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() < 4 || cols[0].parse::<u32>().is_err() {
+            continue;
+        }
+        let (name, kind) = (cols[1], cols.get(4).copied().unwrap_or(""));
+        if kind == "TEXT" && name != ".text" {
+            l.program_sections.insert(name.to_string());
+        }
+        if is_data_section(name) {
+            l.data_sections.insert(name.to_string());
+        }
+    }
+    // `llvm-objdump -t`: "VALUE FLAGS SECTION\tSIZE NAME"; programs are global (`g`)
+    // functions (`F`) in program sections; legacy maps are the symbols in `maps`.
+    for line in run(objdump, &["-t"], file).lines() {
+        let Some((left, right)) = line.split_once('\t') else {
+            continue;
+        };
+        let Some(section) = left.split_whitespace().last() else {
+            continue;
+        };
+        let Some(name) = right.split_whitespace().nth(1) else {
+            continue;
+        };
+        let flags = &left[17.min(left.len())..];
+        if flags.starts_with('g') && flags.contains('F') && l.program_sections.contains(section) {
+            l.programs.insert((section.to_string(), name.to_string()));
+        }
+        if section == "maps" && (flags.contains('O') || flags.starts_with('g')) {
+            l.legacy_maps.insert(name.to_string());
+        }
+    }
+    // `bpftool btf dump`: the VARs listed under DATASEC '.maps'.
+    let mut in_maps = false;
+    for line in run(bpftool, &["btf", "dump", "file"], file).lines() {
+        if line.starts_with('[') {
+            in_maps = line.contains("DATASEC '.maps'");
+        } else if in_maps {
+            if let Some(name) = line
+                .split("(VAR '")
+                .nth(1)
+                .and_then(|r| r.strip_suffix("')"))
+            {
+                l.btf_maps.insert(name.to_string());
+            }
+        }
+    }
+    l
+}
+
+fn from_oxbpf(obj: &Object) -> Listing {
+    Listing {
+        program_sections: obj
+            .sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::Program)
+            .map(|s| s.name.clone())
+            .collect(),
+        programs: obj
+            .programs
+            .iter()
+            .map(|p| (p.section().to_string(), p.name().to_string()))
+            .collect(),
+        btf_maps: obj
+            .maps
+            .iter()
+            .filter(|m| m.source == MapDefSource::Btf)
+            .map(|m| m.name.clone())
+            .collect(),
+        legacy_maps: obj
+            .maps
+            .iter()
+            .filter(|m| m.source == MapDefSource::Legacy)
+            .map(|m| m.name.clone())
+            .collect(),
+        data_sections: obj.data.iter().map(|d| d.name.clone()).collect(),
+    }
+}
+
+fn objects_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "o"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn check_dir(test: &str, dir: &Path) -> usize {
+    let Some(objdump) = tool(&["llvm-objdump-19"]) else {
+        gate::skip(test, "llvm-objdump-19 not found (apt-get install llvm-19)");
+        return 0;
+    };
+    let Some(bpftool) = tool(&["bpftool", "/usr/sbin/bpftool"]) else {
+        gate::skip(test, "bpftool not found (apt-get install bpftool)");
+        return 0;
+    };
+    let files = objects_in(dir);
+    for file in &files {
+        let obj = Object::open(file).unwrap_or_else(|e| panic!("{e}"));
+        let ours = from_oxbpf(&obj);
+        let theirs = from_tools(&objdump, &bpftool, file);
+        assert_eq!(
+            ours,
+            theirs,
+            "{}: oxbpf (left) and llvm-objdump/bpftool (right) disagree",
+            file.display()
+        );
+        assert!(!ours.programs.is_empty(), "{}: no programs", file.display());
+    }
+    files.len()
+}
+
+#[test]
+fn testdata_objects_match_llvm_objdump_and_bpftool() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let n = check_dir("testdata_objects_match_llvm_objdump_and_bpftool", &dir);
+    if n > 0 {
+        assert!(n >= 15, "expected at least 15 testdata objects, found {n}");
+    }
+}
+
+#[test]
+fn xdp_tools_objects_match_llvm_objdump_and_bpftool() {
+    let test = "xdp_tools_objects_match_llvm_objdump_and_bpftool";
+    let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
+    if objects_in(dir).is_empty() {
+        gate::skip(
+            test,
+            "no objects in /usr/lib/x86_64-linux-gnu/bpf (apt-get install xdp-tools)",
+        );
+        return;
+    }
+    check_dir(test, dir);
+}
