@@ -1,0 +1,94 @@
+//! `oxbpf`: load, inspect and explain eBPF objects without libbpf.
+//!
+//! This file holds only the command line: parsing (clap derive structs, the "low
+//! arguments"), dispatch, and turning errors into an exit status. Each command lives in
+//! `cmd/` and returns its output as a string, which is written here in one piece, so a
+//! closed pipe (`oxbpf inspect x.o | head`) ends the program quietly instead of failing.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod json;
+mod logger;
+mod table;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+/// Load, inspect and explain eBPF objects, with no libbpf, libelf or clang at run time.
+#[derive(Debug, Parser)]
+#[command(name = "oxbpf", version, about, long_about = None)]
+struct Cli {
+    /// Say more on stderr: -v what each stage did, -vv every system call.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a BPF object contains: programs, maps, global data, externs and
+    /// relocations. Reads the file only; needs no privileges.
+    Inspect {
+        /// The object file (`*.bpf.o`).
+        object: PathBuf,
+        /// Print JSON for tools instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An error for the user: printed as one line, each cause after a colon.
+type CliError = Box<dyn std::error::Error>;
+
+fn run(cli: Cli) -> Result<String, CliError> {
+    match cli.command {
+        Command::Inspect { object, json } => cmd::inspect::run(&object, json),
+    }
+}
+
+/// The error and its causes on one line, as `a: b: c`.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut msg = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logger::init(cli.verbose);
+    match run(cli) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "oxbpf: cannot write output: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "oxbpf: error: {}",
+                error_chain(e.as_ref())
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
