@@ -5,8 +5,9 @@ use oxbpf_sys::fd::open_fd_count;
 use oxbpf_sys::gate::require_bpf;
 use oxbpf_sys::uapi::{Insn, MapCreateAttr, MapType, ProgLoadAttr, ProgType};
 
-/// Tests that count this process's fds hold this lock, so no other test of the binary
-/// opens or closes one in between.
+/// Every test of this binary takes this lock first, before anything opens a file (the
+/// gate reads /proc): tests that count this process's fds need no other test opening or
+/// closing one in between.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -22,10 +23,10 @@ fn return_zero() -> [Insn; 2] {
 
 #[test]
 fn creates_an_array_map() {
+    let _serial = serial();
     if !require_bpf("creates_an_array_map") {
         return;
     }
-    let _serial = serial();
     let before = open_fd_count().unwrap();
     let mut attr = MapCreateAttr {
         map_type: MapType::ARRAY,
@@ -44,10 +45,10 @@ fn creates_an_array_map() {
 
 #[test]
 fn refuses_a_map_definition_with_einval() {
+    let _serial = serial();
     if !require_bpf("refuses_a_map_definition_with_einval") {
         return;
     }
-    let _serial = serial();
     // An array map needs a 4-byte key.
     let attr = MapCreateAttr {
         map_type: MapType::ARRAY,
@@ -63,10 +64,10 @@ fn refuses_a_map_definition_with_einval() {
 
 #[test]
 fn loads_a_trivial_socket_filter() {
+    let _serial = serial();
     if !require_bpf("loads_a_trivial_socket_filter") {
         return;
     }
-    let _serial = serial();
     let insns = return_zero();
     let mut attr = ProgLoadAttr {
         prog_type: ProgType::SOCKET_FILTER,
@@ -93,6 +94,7 @@ fn loads_a_trivial_socket_filter() {
 
 #[test]
 fn rejected_program_returns_the_verifier_log() {
+    let _serial = serial();
     if !require_bpf("rejected_program_returns_the_verifier_log") {
         return;
     }
@@ -104,7 +106,6 @@ fn rejected_program_returns_the_verifier_log() {
         ..Default::default()
     };
     let mut log = vec![0u8; 4096];
-    let _serial = serial();
     let before = open_fd_count().unwrap();
     let data = ProgLoadData {
         insns: &insns,
