@@ -317,6 +317,31 @@ pub struct MapSpec {
     pub init: Vec<(u32, MapInitValue)>,
 }
 
+impl MapSpec {
+    /// A definition with only a name and source: every number zero, no BTF types, not
+    /// pinned. The parsers fill in what the object declares.
+    pub fn new(name: &str, source: MapDefSource) -> MapSpec {
+        MapSpec {
+            name: name.to_string(),
+            source,
+            section_index: 0,
+            section_offset: 0,
+            map_type: MapType::UNSPEC,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 0,
+            map_flags: 0,
+            numa_node: 0,
+            map_extra: 0,
+            pinning: Pinning::None,
+            key_type: None,
+            value_type: None,
+            inner: None,
+            init: Vec::new(),
+        }
+    }
+}
+
 /// The three kinds of global data section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataKind {

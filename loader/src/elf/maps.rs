@@ -71,8 +71,6 @@ impl Reader<'_> {
                 ));
             }
             maps.push(MapSpec {
-                name: sym.name.clone(),
-                source: MapDefSource::Legacy,
                 section_index: index,
                 section_offset: sym.value,
                 map_type: MapType(word(0)),
@@ -80,13 +78,7 @@ impl Reader<'_> {
                 value_size: word(2),
                 max_entries: word(3),
                 map_flags: word(4),
-                numa_node: 0,
-                map_extra: 0,
-                pinning: Pinning::None,
-                key_type: None,
-                value_type: None,
-                inner: None,
-                init: Vec::new(),
+                ..MapSpec::new(&sym.name, MapDefSource::Legacy)
             });
         }
         maps.sort_by_key(|m| m.section_offset);
@@ -335,24 +327,7 @@ fn parse_btf_map_def(
             def.kind().name()
         )));
     }
-    let mut spec = MapSpec {
-        name: name.to_string(),
-        source: MapDefSource::Btf,
-        section_index: 0,
-        section_offset: 0,
-        map_type: MapType::UNSPEC,
-        key_size: 0,
-        value_size: 0,
-        max_entries: 0,
-        map_flags: 0,
-        numa_node: 0,
-        map_extra: 0,
-        pinning: Pinning::None,
-        key_type: None,
-        value_type: None,
-        inner: None,
-        init: Vec::new(),
-    };
+    let mut spec = MapSpec::new(name, MapDefSource::Btf);
     let mut values = None;
     let members: Vec<_> = def
         .members()
