@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 use crate::SysError;
 use crate::fd::ensure_high_fd;
-use crate::uapi::{Cmd, Insn, MapCreateAttr, ProgLoadAttr};
+use crate::uapi::{BtfLoadAttr, Cmd, Insn, MapCreateAttr, ProgLoadAttr};
 
 /// Issues `bpf(cmd, attr, sizeof(*attr))` and returns the kernel's non-negative answer.
 ///
@@ -119,6 +119,29 @@ pub fn prog_load(attr: &ProgLoadAttr, data: ProgLoadData<'_>) -> Result<OwnedFd,
     // call; counts and sizes were set from the same slices. The log buffer is borrowed
     // mutably, so the kernel's writes alias nothing.
     unsafe { bpf_fd(Cmd::ProgLoad, "BPF_PROG_LOAD", &mut attr) }
+}
+
+/// `BPF_BTF_LOAD`: checks and loads a BTF blob; the kernel returns its fd.
+///
+/// With a non-empty `log`, the kernel's BTF checker writes its log there at level 1.
+///
+/// # Errors
+/// The kernel's errno: `EINVAL` for BTF it refuses (the log says which type and why),
+/// `ENOSPC` when the log did not fit, `EPERM` without privileges.
+pub fn btf_load(btf: &[u8], log: &mut [u8]) -> Result<OwnedFd, SysError> {
+    let mut attr = BtfLoadAttr {
+        btf: btf.as_ptr() as u64,
+        btf_size: u32::try_from(btf.len()).map_err(|_| too_big("BPF_BTF_LOAD"))?,
+        ..Default::default()
+    };
+    if !log.is_empty() {
+        attr.btf_log_buf = log.as_mut_ptr() as u64;
+        attr.btf_log_size = u32::try_from(log.len()).map_err(|_| too_big("BPF_BTF_LOAD"))?;
+        attr.btf_log_level = 1;
+    }
+    // SAFETY: `btf` and `log` outlive the call; the sizes are theirs; the log is borrowed
+    // mutably, so the kernel's writes alias nothing.
+    unsafe { bpf_fd(Cmd::BtfLoad, "BPF_BTF_LOAD", &mut attr) }
 }
 
 fn too_big(call: &'static str) -> SysError {

@@ -44,3 +44,33 @@ pub fn skip(test: &str, reason: &str) -> bool {
     let _ = writeln!(std::io::stderr(), "skipping {test}: {reason}");
     false
 }
+
+/// Checks a feature probe's answer against the kernel version that introduced the
+/// feature (cilium's `checkVersion`): returns whether the test can use the feature.
+/// When the probe says "unsupported" on a kernel at least `since`, that is a bug in the
+/// probe, and the test fails rather than skipping.
+///
+/// # Panics
+/// On a kernel at least `since` whose probe said no; or, for an older kernel, under CI.
+pub fn require_feature(
+    test: &str,
+    feature: &str,
+    supported: bool,
+    since: crate::version::KernelVersion,
+) -> bool {
+    if supported {
+        return true;
+    }
+    let current = crate::version::KernelVersion::current();
+    if let Some(v) = current {
+        assert!(
+            v < since,
+            "{test}: {feature} probed as unsupported, but this kernel ({v}) is at least {since}, which has it"
+        );
+    }
+    let on = current.map_or("an unknown kernel".to_string(), |v| format!("Linux {v}"));
+    skip(
+        test,
+        &format!("{feature} needs Linux {since}; this is {on}"),
+    )
+}

@@ -22,6 +22,8 @@ pub mod caps;
 mod error;
 pub mod fd;
 pub mod gate;
+pub mod mmap;
 pub mod uapi;
+pub mod version;
 
 pub use error::SysError;

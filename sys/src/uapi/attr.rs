@@ -136,6 +136,28 @@ impl ProgLoadAttr {
     }
 }
 
+/// `BPF_BTF_LOAD` attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct BtfLoadAttr {
+    /// Address of the BTF blob.
+    pub btf: u64,
+    /// Address of the log buffer.
+    pub btf_log_buf: u64,
+    /// Size of the blob.
+    pub btf_size: u32,
+    /// Size of the log buffer.
+    pub btf_log_size: u32,
+    /// Log level (0 = none, 1 = errors and what led to them).
+    pub btf_log_level: u32,
+    /// Set by the kernel: the log size it needed (6.4+).
+    pub btf_log_true_size: u32,
+    /// `BPF_F_TOKEN_FD` and friends.
+    pub btf_flags: u32,
+    /// BPF token fd.
+    pub btf_token_fd: i32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +207,18 @@ mod tests {
         assert_eq!(offset_of!(ProgLoadAttr, prog_token_fd), 144);
         assert_eq!(offset_of!(ProgLoadAttr, fd_array_cnt), 148);
         assert_eq!(size_of::<ProgLoadAttr>(), 152);
+    }
+
+    #[test]
+    fn btf_load_matches_kernel_layout() {
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_buf), 8);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_size), 16);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_size), 20);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_level), 24);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_true_size), 28);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_flags), 32);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_token_fd), 36);
+        assert_eq!(size_of::<BtfLoadAttr>(), 40);
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod attr;
 pub mod insn;
 mod kinds;
 
-pub use attr::{BPF_OBJ_NAME_LEN, MapCreateAttr, ProgLoadAttr};
+pub use attr::{BPF_OBJ_NAME_LEN, BtfLoadAttr, MapCreateAttr, ProgLoadAttr};
 pub use insn::{Endian, Insn};
 pub use kinds::{AttachType, MapType, ProgType};
 
