@@ -4,7 +4,7 @@
  * remember exec times in a hash map, and read the task with CO-RE. The `const volatile`
  * settings live in .rodata and are set by user space before load.
  */
-#include "vmlinux_min.h"
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>

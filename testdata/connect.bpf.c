@@ -3,7 +3,7 @@
  * Trace connect(2): for every call, send the caller's PID, comm and the socket address
  * family and bytes to user space through a ring buffer.
  */
-#include "vmlinux_min.h"
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 struct connect_event {

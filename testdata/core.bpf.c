@@ -6,7 +6,7 @@
  * A raw_tp program, so BPF_PROG_TEST_RUN can run it in the test's own task; results go
  * to .bss for user space to check against its own pid and comm.
  */
-#include "vmlinux_min.h"
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 

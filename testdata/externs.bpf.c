@@ -4,7 +4,7 @@
  * tristate, a weak one that no kernel has, LINUX_HAS_BPF_COOKIE), a typed __ksym
  * per-CPU variable, a typeless __ksym address, and kfunc calls.
  */
-#include "vmlinux_min.h"
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

@@ -4,7 +4,7 @@
  * fmod_ret, a sleepable fentry (`.s`), tp_btf, raw_tp, lsm, a task iterator, kprobe,
  * kretprobe, uprobe and perf_event.
  */
-#include "vmlinux_min.h"
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
