@@ -19,7 +19,9 @@
 
 pub mod btf;
 mod elf;
+pub mod load;
 pub mod object;
+pub mod probe;
 pub mod section;
 
 pub use elf::{ElfError, ElfErrorKind};

@@ -34,6 +34,9 @@ pub struct Object {
     pub data: Vec<DataSection>,
     /// Symbols the object uses but does not define.
     pub externs: Vec<Extern>,
+    /// Every named data symbol (variables, maps, the license) with where it lives: what
+    /// the BTF fix-up needs to fill in DATASEC offsets.
+    pub symbols: Vec<SymbolSpec>,
     /// The object's `.BTF`, parsed, if present and valid.
     pub btf: Option<Btf>,
     /// The raw `.BTF.ext` section (func_info, line_info, CO-RE relocations).
@@ -381,6 +384,23 @@ pub struct DataSection {
     pub bytes: Vec<u8>,
     /// The variables in it, by offset.
     pub symbols: Vec<DataSymbol>,
+}
+
+/// A defined data symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SymbolSpec {
+    /// Name.
+    pub name: String,
+    /// The section it is in.
+    pub section: String,
+    /// Offset within the section.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Global or weak binding.
+    pub global: bool,
+    /// Hidden or internal visibility: global to the linker, static to the kernel.
+    pub hidden: bool,
 }
 
 /// What an extern symbol is.

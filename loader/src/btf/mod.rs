@@ -1,22 +1,44 @@
 //! BTF, the BPF Type Format: the type information clang puts in an object's `.BTF`
-//! section and the kernel exposes in `/sys/kernel/btf/vmlinux`.
+//! section and the kernel exposes in `/sys/kernel/btf/vmlinux` and, for modules, in
+//! `/sys/kernel/btf/<module>` as *split* BTF on top of vmlinux.
 //!
-//! [`Btf::parse`] checks the header and walks the type section once, recording where
-//! each type starts and checking that every record fits and has a known kind. Nothing
-//! else is decoded up front: [`Btf::type_by_id`] returns a [`BtfType`] view that reads
-//! its fields from the bytes when asked, and every name offset and type id is checked at
-//! that access. Malformed input therefore gives an error naming the type id, never a
-//! panic or an out-of-bounds read. This keeps parsing the kernel's 5 MB of BTF cheap.
+//! [`Btf::parse`] checks the header and walks the type section once, checking that every
+//! record fits and has a known kind, and remembering where every eighth type starts.
+//! Nothing else is decoded up front: [`Btf::type_by_id`] returns a [`BtfType`] view that
+//! reads its fields from the bytes when asked, and every name offset and type id is
+//! checked at that access. Malformed input therefore gives an error naming the type id,
+//! never a panic or an out-of-bounds read. The kernel's BTF is mapped rather than copied
+//! where the kernel allows ([`Btf::from_sysfs`]), and the name index is built once, on
+//! first use ([`Btf::find`]). All of this keeps parsing the kernel's 5 MB of BTF cheap.
+//!
+//! For rewriting, [`types`] decodes a whole blob into plain owned values and [`encode`]
+//! writes them back; [`ext`] reads `.BTF.ext`; [`fixup`] and [`sanitize`] prepare an
+//! object's BTF for the kernel; [`dump`] prints BTF as bpftool does, raw or as C.
 //!
 //! Format reference: <https://docs.kernel.org/bpf/btf.html>.
 
+pub mod dump;
+pub mod encode;
+pub mod ext;
+pub mod fixup;
+mod index;
 pub mod raw;
+pub mod sanitize;
+pub mod types;
+mod view;
 
 use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
+use oxbpf_sys::mmap::Mmap;
 use oxbpf_sys::uapi::Endian;
 
 pub use raw::Kind;
+pub use view::{Array, BtfType, Enumerator, Linkage, Member, Param, VarSecinfo};
+
+use index::NameIndex;
 
 /// A BTF type id. Id 0 is `void`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,7 +92,9 @@ pub enum BtfError {
         kind: u32,
     },
     /// A name offset is outside the string section or not NUL-terminated.
-    #[error("type {id}: name offset {off} is outside the string section or not NUL-terminated")]
+    #[error(
+        "type {id}: name offset {off} is outside the string section or not NUL-terminated UTF-8"
+    )]
     BadName {
         /// The type that holds the name (or `[0]` for other records).
         id: TypeId,
@@ -114,32 +138,102 @@ pub enum BtfError {
     /// A size computation overflowed.
     #[error("type {0}: size overflows")]
     SizeOverflow(TypeId),
+    /// A type has more members, values or parameters than a BTF record can hold.
+    #[error("type {0}: more than 65535 members, values or parameters")]
+    TooLarge(TypeId),
+    /// Split BTF does not fit its base.
+    #[error("split BTF: {0}")]
+    Split(&'static str),
+    /// The blob could not be read from a file.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error, as text (so the error stays `Clone`).
+        message: String,
+    },
 }
 
-/// How deep [`Btf::resolve`] and [`Btf::size_of`] follow references before giving up
-/// (libbpf's `MAX_RESOLVE_DEPTH` is 32 too, `src/btf.c`).
-const MAX_RESOLVE_DEPTH: usize = 32;
+/// How deep [`Btf::skip_mods_and_typedefs`] and [`Btf::size_of`] follow references
+/// before giving up (libbpf's `MAX_RESOLVE_DEPTH` is 32 too, `src/btf.c`).
+pub const MAX_RESOLVE_DEPTH: usize = 32;
 
-/// A parsed BTF blob: the bytes, their byte order, and where each type starts.
-#[derive(Clone)]
+/// Every `CHECKPOINT`th type's offset is kept; the rest are found by walking forward.
+/// Eight keeps the kernel's 126k types to 63 KB of index, and costs at most seven short
+/// record skips per lookup.
+const CHECKPOINT: u32 = 8;
+
+/// Where a blob's bytes live.
+enum Storage {
+    Owned(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m,
+        }
+    }
+}
+
+/// A parsed BTF blob: the bytes, their byte order, and where types start.
 pub struct Btf {
-    data: Vec<u8>,
+    data: Storage,
     endian: Endian,
-    /// Range of the type section in `data`.
-    types: std::ops::Range<usize>,
-    /// Range of the string section in `data`.
-    strings: std::ops::Range<usize>,
-    /// Offset in the type section of type id `i + 1`.
-    offsets: Vec<u32>,
+    /// Range of the type section in the bytes.
+    types: Range<usize>,
+    /// Range of the string section in the bytes.
+    strings: Range<usize>,
+    /// Offset in the type section of types `first_id + k * CHECKPOINT`.
+    checkpoints: Vec<u32>,
+    /// Number of types in this blob.
+    count: u32,
+    /// The base of split BTF (vmlinux, for a module).
+    base: Option<Arc<Btf>>,
+    /// Id of this blob's first type: 1, or the base's last id + 1.
+    first_id: u32,
+    /// String offsets below this belong to the base.
+    first_str: u32,
+    /// How many named functions and variables there are (counted while parsing).
+    named_symbols: u32,
+    /// Types other than functions and variables by essential name (CO-RE candidates,
+    /// struct and enum lookups), filled by the parse walk.
+    type_names: Arc<NameIndex>,
+    /// FUNCs and VARs by name, built on first lookup (attach targets, kfuncs, ksyms):
+    /// they are four in five of the kernel's names, and most loads never ask for one.
+    symbol_names: OnceLock<NameIndex>,
 }
 
 impl fmt::Debug for Btf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Btf")
             .field("endian", &self.endian)
-            .field("types", &self.offsets.len())
+            .field("first_id", &self.first_id)
+            .field("types", &self.count)
             .field("string_bytes", &self.strings.len())
+            .field("split", &self.base.is_some())
             .finish()
+    }
+}
+
+impl Clone for Btf {
+    fn clone(&self) -> Btf {
+        Btf {
+            data: Storage::Owned(self.as_bytes().to_vec()),
+            endian: self.endian,
+            types: self.types.clone(),
+            strings: self.strings.clone(),
+            checkpoints: self.checkpoints.clone(),
+            count: self.count,
+            base: self.base.clone(),
+            first_id: self.first_id,
+            first_str: self.first_str,
+            named_symbols: self.named_symbols,
+            type_names: self.type_names.clone(),
+            symbol_names: OnceLock::new(),
+        }
     }
 }
 
@@ -151,38 +245,115 @@ impl Btf {
     /// A [`BtfError`] for a bad header, a string section that does not start and end
     /// with NUL, or a type record that is truncated or of unknown kind.
     pub fn parse(data: Vec<u8>) -> Result<Btf, BtfError> {
-        let header = parse_header(&data)?;
-        let base = u64::from(header.hdr_len);
+        Btf::from_storage(Storage::Owned(data), None)
+    }
+
+    /// Parses split BTF (a kernel module's) on top of `base` (vmlinux): its type ids
+    /// continue after the base's, and its string offsets after the base's strings.
+    ///
+    /// # Errors
+    /// As [`Btf::parse`], and [`BtfError::Split`] when the blob's byte order differs
+    /// from the base's.
+    pub fn parse_split(data: Vec<u8>, base: Arc<Btf>) -> Result<Btf, BtfError> {
+        Btf::from_storage(Storage::Owned(data), Some(base))
+    }
+
+    /// Reads a BTF file: raw BTF, or an ELF object with a `.BTF` section.
+    ///
+    /// # Errors
+    /// [`BtfError::Io`] if the file cannot be read; parse errors otherwise.
+    pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
+        let data = std::fs::read(path).map_err(|e| io_err(path, &e))?;
+        if data.starts_with(b"\x7fELF") {
+            let bytes = crate::elf::btf_section(&data)
+                .ok_or(BtfError::NotBtf("ELF file without a .BTF section"))?;
+            return Btf::parse(bytes.to_vec());
+        }
+        Btf::parse(data)
+    }
+
+    /// The running kernel's BTF: `/sys/kernel/btf/vmlinux`, mapped when the kernel
+    /// allows it (6.16+), read otherwise.
+    ///
+    /// # Errors
+    /// [`BtfError::Io`] when the kernel has no BTF (built without
+    /// `CONFIG_DEBUG_INFO_BTF`); parse errors for a corrupt file.
+    pub fn from_sysfs() -> Result<Btf, BtfError> {
+        Btf::from_sysfs_path(Path::new("/sys/kernel/btf/vmlinux"), None)
+    }
+
+    /// A module's BTF from `/sys/kernel/btf/<module>`, on top of `vmlinux`.
+    ///
+    /// # Errors
+    /// As [`Btf::from_sysfs`].
+    pub fn from_sysfs_module(module: &str, vmlinux: Arc<Btf>) -> Result<Btf, BtfError> {
+        Btf::from_sysfs_path(&Path::new("/sys/kernel/btf").join(module), Some(vmlinux))
+    }
+
+    fn from_sysfs_path(path: &Path, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        let storage = match Mmap::sysfs_btf(path) {
+            Ok(m) => Storage::Mapped(m),
+            Err(e) => {
+                log::debug!("BTF: cannot map {} ({e}); reading it", path.display());
+                Storage::Owned(std::fs::read(path).map_err(|e| io_err(path, &e))?)
+            }
+        };
+        Btf::from_storage(storage, base)
+    }
+
+    fn from_storage(data: Storage, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        let bytes = data.bytes();
+        let header = parse_header(bytes)?;
+        let start = u64::from(header.hdr_len);
         let section = |what, off: u32, len: u32| {
-            let start = base + u64::from(off);
-            let end = start + u64::from(len);
-            if end > data.len() as u64 {
+            let s = start + u64::from(off);
+            let e = s + u64::from(len);
+            if e > bytes.len() as u64 {
                 Err(BtfError::OutOfBounds {
                     what,
-                    off: start,
+                    off: s,
                     len: u64::from(len),
-                    total: data.len(),
+                    total: bytes.len(),
                 })
             } else {
-                Ok(start as usize..end as usize)
+                Ok(s as usize..e as usize)
             }
         };
         let types = section("type section", header.type_off, header.type_len)?;
         let strings = section("string section", header.str_off, header.str_len)?;
-        let s = &data[strings.clone()];
-        // The format requires the string section to start with the empty name and end
-        // with a NUL, so every offset inside it starts a terminated string.
-        if s.first() != Some(&0) {
+        let s = &bytes[strings.clone()];
+        // The format requires the string section to end with a NUL, so every offset
+        // inside it starts a terminated string; base BTF also starts with the empty name
+        // (split BTF's strings continue the base's and may start anywhere).
+        if base.is_none() && s.first() != Some(&0) {
             return Err(BtfError::Strings("does not start with an empty string"));
         }
-        if s.last() != Some(&0) {
+        if !s.is_empty() && s.last() != Some(&0) {
             return Err(BtfError::Strings("does not end with a NUL"));
         }
-
-        let offsets = index_types(&data[types.clone()], header.endian)?;
+        let (first_id, first_str) = match &base {
+            None => (1, 0),
+            Some(b) => {
+                if b.endian != header.endian {
+                    return Err(BtfError::Split("byte order differs from the base BTF"));
+                }
+                (b.last_id().0 + 1, b.first_str + b.strings.len() as u32)
+            }
+        };
+        let walk = Walk {
+            types: &bytes[types.clone()],
+            strings: &bytes[strings.clone()],
+            first_id,
+            first_str,
+            base: base.as_deref(),
+        };
+        let w = match header.endian {
+            Endian::Little => walk.run::<false>()?,
+            Endian::Big => walk.run::<true>()?,
+        };
+        let (checkpoints, count) = (w.checkpoints, w.count);
         log::debug!(
-            "BTF: {} types, {} bytes of strings, {}",
-            offsets.len(),
+            "BTF: {count} types from id {first_id}, {} bytes of strings, {}",
             strings.len(),
             header.endian
         );
@@ -191,7 +362,14 @@ impl Btf {
             endian: header.endian,
             types,
             strings,
-            offsets,
+            checkpoints,
+            count,
+            base,
+            first_id,
+            first_str,
+            named_symbols: w.named_symbols,
+            type_names: Arc::new(w.type_names),
+            symbol_names: OnceLock::new(),
         })
     }
 
@@ -200,22 +378,32 @@ impl Btf {
         self.endian
     }
 
-    /// The raw bytes, as parsed.
+    /// The raw bytes, as parsed (this blob's only, for split BTF).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.data
+        self.data.bytes()
     }
 
-    /// The highest type id (types are numbered 1..=last; 0 is void).
+    /// The base BTF of split BTF.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// Id of this blob's first type (1 unless split).
+    pub fn first_id(&self) -> TypeId {
+        TypeId(self.first_id)
+    }
+
+    /// The highest type id (types are numbered up to here; 0 is void).
     pub fn last_id(&self) -> TypeId {
-        TypeId(self.offsets.len() as u32)
+        TypeId(self.first_id + self.count - 1)
     }
 
-    /// Every type id except void, in order.
+    /// Every type id of this blob (not the base's), in order.
     pub fn ids(&self) -> impl Iterator<Item = TypeId> + use<> {
-        (1..=self.offsets.len() as u32).map(TypeId)
+        (self.first_id..self.first_id + self.count).map(TypeId)
     }
 
-    /// The string at `off` in the string section.
+    /// The string at `off` (offsets below the split point are the base's).
     ///
     /// # Errors
     /// [`BtfError::BadName`] (reported for type `[0]`) if `off` is outside the section
@@ -224,12 +412,28 @@ impl Btf {
         self.str_for(TypeId(0), off)
     }
 
-    fn str_for(&self, id: TypeId, off: u32) -> Result<&str, BtfError> {
-        let s = &self.data[self.strings.clone()];
-        let bad = BtfError::BadName { id, off };
-        let tail = s.get(off as usize..).ok_or(bad.clone())?;
-        let end = tail.iter().position(|&b| b == 0).ok_or(bad.clone())?;
-        std::str::from_utf8(&tail[..end]).map_err(|_| bad)
+    pub(crate) fn str_for(&self, id: TypeId, off: u32) -> Result<&str, BtfError> {
+        if off < self.first_str {
+            return match &self.base {
+                Some(b) => b.str_for(id, off),
+                None => Err(BtfError::BadName { id, off }),
+            };
+        }
+        let s = &self.as_bytes()[self.strings.clone()];
+        let bad = || BtfError::BadName { id, off };
+        let tail = s.get((off - self.first_str) as usize..).ok_or_else(bad)?;
+        let end = tail.iter().position(|&b| b == 0).ok_or_else(bad)?;
+        std::str::from_utf8(&tail[..end]).map_err(|_| bad())
+    }
+
+    /// The string section from `off` to its end (the name at `off` is the prefix up to
+    /// the first NUL), for hashing without UTF-8 checks; the base's for low offsets.
+    /// `None` when out of range.
+    fn name_tail(&self, off: u32) -> Option<&[u8]> {
+        match off.checked_sub(self.first_str) {
+            Some(rel) => self.as_bytes()[self.strings.clone()].get(rel as usize..),
+            None => self.base.as_ref()?.name_tail(off),
+        }
     }
 
     /// Checks that `to`, referenced from type `from`, names a type (or void).
@@ -237,7 +441,7 @@ impl Btf {
     /// # Errors
     /// [`BtfError::BadTypeId`] when it does not.
     pub fn check_id(&self, from: TypeId, to: TypeId) -> Result<TypeId, BtfError> {
-        if to.0 as usize <= self.offsets.len() {
+        if to.0 <= self.last_id().0 {
             Ok(to)
         } else {
             Err(BtfError::BadTypeId {
@@ -246,6 +450,20 @@ impl Btf {
                 last: self.last_id(),
             })
         }
+    }
+
+    /// Offset in the type section of type `id` (of this blob).
+    fn offset_of(&self, id: u32) -> usize {
+        let rel = id - self.first_id;
+        let mut off = self.checkpoints[(rel / CHECKPOINT) as usize] as usize;
+        let t = &self.as_bytes()[self.types.clone()];
+        for _ in 0..rel % CHECKPOINT {
+            // index_types checked every record's extent, so these reads are in range.
+            let info = raw::read_u32(t, off + 4, self.endian).unwrap_or(0);
+            let kind = Kind::from_raw((info >> 24) & 0x1f).unwrap_or(Kind::Void);
+            off += raw::TYPE_LEN + kind.extra_len(info & 0xffff) as usize;
+        }
+        off
     }
 
     /// A view of type `id`.
@@ -264,16 +482,25 @@ impl Btf {
                 extra: &[],
             });
         }
-        let off = *self
-            .offsets
-            .get(id.0 as usize - 1)
-            .ok_or(BtfError::BadTypeId {
+        if id.0 < self.first_id {
+            return match &self.base {
+                Some(b) => b.type_by_id(id),
+                None => Err(BtfError::BadTypeId {
+                    from: TypeId(0),
+                    to: id,
+                    last: self.last_id(),
+                }),
+            };
+        }
+        if id.0 > self.last_id().0 {
+            return Err(BtfError::BadTypeId {
                 from: TypeId(0),
                 to: id,
                 last: self.last_id(),
-            })? as usize;
-        let t = &self.data[self.types.clone()];
-        // index_types checked that the whole record, extra bytes included, fits.
+            });
+        }
+        let off = self.offset_of(id.0);
+        let t = &self.as_bytes()[self.types.clone()];
         let rd = |o: usize| raw::read_u32(t, off + o, self.endian).unwrap_or(0);
         let info = rd(4);
         let kind = Kind::from_raw((info >> 24) & 0x1f).unwrap_or(Kind::Void);
@@ -308,6 +535,23 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 
+    /// Follows qualifiers only (not typedefs).
+    ///
+    /// # Errors
+    /// A bad id on the way, or a loop.
+    pub fn skip_mods(&self, mut id: TypeId) -> Result<BtfType<'_>, BtfError> {
+        for _ in 0..MAX_RESOLVE_DEPTH {
+            let t = self.type_by_id(id)?;
+            match t.kind() {
+                Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
+                    id = t.ref_type()?
+                }
+                _ => return Ok(t),
+            }
+        }
+        Err(BtfError::Loop(id))
+    }
+
     /// Size in bytes of a value of type `id`, as the C compiler lays it out.
     ///
     /// # Errors
@@ -324,7 +568,7 @@ impl Btf {
                 | Kind::Enum
                 | Kind::Enum64
                 | Kind::Float
-                | Kind::Datasec => u64::from(t.size_or_type),
+                | Kind::Datasec => u64::from(t.size()),
                 // BPF is a 64-bit target: pointers are 8 bytes on both byte orders.
                 Kind::Ptr => 8,
                 Kind::Typedef
@@ -340,7 +584,7 @@ impl Btf {
                     let a = t.array()?;
                     factor = factor
                         .checked_mul(u64::from(a.nelems))
-                        .ok_or(BtfError::SizeOverflow(t.id))?;
+                        .ok_or(BtfError::SizeOverflow(t.id()))?;
                     id = a.elem_type;
                     continue;
                 }
@@ -351,14 +595,124 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 
-    /// The first type of `kind` named `name`.
+    /// Alignment in bytes of a value of type `id`, as clang lays it out for BPF
+    /// (libbpf `btf__align_of`): scalars align to their size (at most 8), arrays to their
+    /// element, structs to their most aligned member, or 1 when packed.
     ///
-    /// This scans every type; for repeated lookups in large BTF (the kernel's) an index
-    /// is built by the BTF stage of the loader.
+    /// # Errors
+    /// Bad ids, loops, types without a layout.
+    pub fn align_of(&self, id: TypeId) -> Result<u64, BtfError> {
+        self.align_of_depth(id, 0)
+    }
+
+    fn align_of_depth(&self, id: TypeId, depth: usize) -> Result<u64, BtfError> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return Err(BtfError::Loop(id));
+        }
+        let t = self.type_by_id(id)?;
+        match t.kind() {
+            Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
+                Ok(u64::from(t.size()).clamp(1, 8))
+            }
+            Kind::Ptr => Ok(8),
+            Kind::Typedef
+            | Kind::Volatile
+            | Kind::Const
+            | Kind::Restrict
+            | Kind::TypeTag
+            | Kind::Var => self.align_of_depth(t.ref_type()?, depth + 1),
+            Kind::Array => self.align_of_depth(t.array()?.elem_type, depth + 1),
+            Kind::Struct | Kind::Union => {
+                let mut align = 1;
+                for m in t.members()? {
+                    let m = m?;
+                    let a = self.align_of_depth(m.type_id, depth + 1)?;
+                    // A member at an offset its type's alignment does not divide means
+                    // the struct is packed.
+                    if m.bitfield_size == 0 && u64::from(m.bit_offset) % (a * 8) != 0 {
+                        return Ok(1);
+                    }
+                    align = align.max(a);
+                }
+                // So does a size that is not a multiple of the natural alignment.
+                if u64::from(t.size()) % align != 0 {
+                    Ok(1)
+                } else {
+                    Ok(align)
+                }
+            }
+            k => Err(BtfError::NoSize { id, kind: k.name() }),
+        }
+    }
+
+    /// Builds the function and variable name index now (the type index is built while
+    /// parsing; this one on the first lookup of a FUNC or VAR).
+    pub fn build_symbol_index(&self) {
+        let _ = self.symbol_names();
+    }
+
+    fn type_names(&self) -> &NameIndex {
+        &self.type_names
+    }
+
+    fn symbol_names(&self) -> &NameIndex {
+        self.symbol_names
+            .get_or_init(|| NameIndex::build(self, self.named_symbols, is_symbol_kind))
+    }
+
+    /// The first type of `kind` named `name`, searching the base first for split BTF.
+    pub fn find(&self, name: &str, kind: Kind) -> Option<TypeId> {
+        if let Some(b) = &self.base {
+            if let Some(id) = b.find(name, kind) {
+                return Some(id);
+            }
+        }
+        let index = if is_symbol_kind(kind) {
+            self.symbol_names()
+        } else {
+            self.type_names()
+        };
+        index.find(name, |id| {
+            self.type_by_id(id)
+                .is_ok_and(|t| t.kind() == kind && t.name().is_ok_and(|n| n == name))
+        })
+    }
+
+    /// The first type of `kind` named `name`, as a view.
     pub fn find_by_name_kind(&self, name: &str, kind: Kind) -> Option<BtfType<'_>> {
-        self.ids()
-            .filter_map(|id| self.type_by_id(id).ok())
-            .find(|t| t.kind() == kind && t.name().is_ok_and(|n| n == name))
+        self.find(name, kind)
+            .and_then(|id| self.type_by_id(id).ok())
+    }
+
+    /// Every type other than a function or variable (base first, then this blob) whose
+    /// *essential* name — the part before a `___` flavor suffix, as CO-RE compares
+    /// names — is `essential`.
+    pub fn find_by_essential_name(&self, essential: &str) -> Vec<TypeId> {
+        let mut out = self
+            .base
+            .as_ref()
+            .map_or_else(Vec::new, |b| b.find_by_essential_name(essential));
+        self.type_names().find_all(self, essential, &mut out);
+        out
+    }
+}
+
+/// FUNCs and VARs have their own name index (see [`Btf::find`]).
+fn is_symbol_kind(k: Kind) -> bool {
+    matches!(k, Kind::Func | Kind::Var)
+}
+
+/// The name without a `___flavor` suffix, as CO-RE compares names (libbpf
+/// `bpf_core_essential_name_len`): `task_struct___old` is `task_struct`.
+pub fn essential_name(name: &str) -> &str {
+    // The cut is always just after an ASCII byte, so it is a char boundary.
+    &name[..index::essential_len(name.as_bytes())]
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> BtfError {
+    BtfError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
     }
 }
 
@@ -394,340 +748,112 @@ fn parse_header(data: &[u8]) -> Result<raw::Header, BtfError> {
     })
 }
 
-/// Walks the type section once, checking that every record fits and has a known kind,
-/// and returns the offset of each.
-fn index_types(t: &[u8], endian: Endian) -> Result<Vec<u32>, BtfError> {
-    let mut offsets = Vec::new();
-    let mut off = 0usize;
-    while off < t.len() {
-        let id = TypeId(offsets.len() as u32 + 1);
-        let info = raw::read_u32(t, off + 4, endian).ok_or(BtfError::Truncated { id, off })?;
-        if off + raw::TYPE_LEN > t.len() {
-            return Err(BtfError::Truncated { id, off });
+/// The parse walk over the type section.
+struct Walk<'a> {
+    types: &'a [u8],
+    strings: &'a [u8],
+    first_id: u32,
+    first_str: u32,
+    base: Option<&'a Btf>,
+}
+
+/// What the walk found.
+struct WalkResult {
+    checkpoints: Vec<u32>,
+    count: u32,
+    named_symbols: u32,
+    type_names: NameIndex,
+}
+
+/// Bytes after the 12-byte header of each kind: `(fixed, per vlen entry)`, indexed by
+/// the raw kind; `None` for kinds the format does not define (0 is void, never stored).
+const RECORD_EXTRA: [Option<(u8, u8)>; 32] = {
+    let mut t = [None; 32];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = Some(match k {
+            1 | 14 | 17 => (4, 0),      // INT, VAR, DECL_TAG
+            3 => (12, 0),               // ARRAY
+            4 | 5 | 15 | 19 => (0, 12), // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => (0, 8),           // ENUM, FUNC_PROTO
+            _ => (0, 0),
+        });
+        k += 1;
+    }
+    t
+};
+
+impl Walk<'_> {
+    /// Checks that every record fits and has a known kind, keeps every
+    /// `CHECKPOINT`th offset, counts named functions/variables, and indexes the names
+    /// of all other named types. Generic over the byte order so the hot loop has no
+    /// branch on it.
+    fn run<const BIG: bool>(&self) -> Result<WalkResult, BtfError> {
+        let t = self.types;
+        // Callers check `o + 4 <= t.len()` first; the slice index re-checks once.
+        let rd = |o: usize| -> u32 {
+            let b: [u8; 4] = t[o..o + 4].try_into().unwrap_or([0; 4]);
+            if BIG {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        // No record is shorter than 12 bytes: an upper bound that avoids regrowing.
+        let mut checkpoints = Vec::with_capacity(t.len() / raw::TYPE_LEN / CHECKPOINT as usize + 1);
+        // The kernel's BTF has one named non-function per 8 types, or per 200 bytes of
+        // type section; start a little under that (the table doubles when it must) so
+        // the table stays as small, and as cache-friendly, as it can.
+        let mut type_names = NameIndex::with_capacity(t.len() / 288);
+        let mut named_symbols = 0u32;
+        let mut off = 0usize;
+        let mut n: u32 = 0;
+        while off < t.len() {
+            let id = TypeId(self.first_id + n);
+            if t.len() - off < raw::TYPE_LEN {
+                return Err(BtfError::Truncated { id, off });
+            }
+            let name_off = rd(off);
+            let info = rd(off + 4);
+            let raw_kind = (info >> 24) & 0x1f;
+            let (fixed, per) = RECORD_EXTRA[raw_kind as usize]
+                .ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
+            let len =
+                raw::TYPE_LEN as u64 + u64::from(fixed) + u64::from(per) * u64::from(info & 0xffff);
+            if len > (t.len() - off) as u64 {
+                return Err(BtfError::Truncated { id, off });
+            }
+            if n % CHECKPOINT == 0 {
+                checkpoints.push(off as u32);
+            }
+            if name_off != 0 {
+                // FUNC (12) and VAR (14) go to the symbol index, built on demand.
+                if raw_kind == 12 || raw_kind == 14 {
+                    named_symbols += 1;
+                } else if let Some(h) = self.name_tail(name_off).and_then(index::hash_essential) {
+                    type_names.insert(id.0, h);
+                }
+            }
+            n = n.checked_add(1).ok_or(BtfError::Truncated { id, off })?;
+            off += len as usize;
         }
-        let raw_kind = (info >> 24) & 0x1f;
-        let kind = Kind::from_raw(raw_kind).filter(|k| *k != Kind::Void);
-        let kind = kind.ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
-        let end = (off + raw::TYPE_LEN) as u64 + kind.extra_len(info & 0xffff);
-        if end > t.len() as u64 {
-            return Err(BtfError::Truncated { id, off });
+        if n == 0 {
+            // An empty blob still needs a checkpoint slot for offset_of's arithmetic,
+            // which it never reaches since last_id < first_id.
+            checkpoints.push(0);
         }
-        offsets.push(off as u32);
-        off = end as usize;
-    }
-    Ok(offsets)
-}
-
-/// One type, read from the blob on demand.
-#[derive(Clone, Copy)]
-pub struct BtfType<'a> {
-    btf: &'a Btf,
-    id: TypeId,
-    kind: Kind,
-    name_off: u32,
-    info: u32,
-    size_or_type: u32,
-    extra: &'a [u8],
-}
-
-impl fmt::Debug for BtfType<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} '{}'",
-            self.id,
-            self.kind.name(),
-            self.name().unwrap_or("<bad name>")
-        )
-    }
-}
-
-/// A struct or union member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Member<'a> {
-    /// Its name ("" for anonymous members).
-    pub name: &'a str,
-    /// Its type.
-    pub type_id: TypeId,
-    /// Offset from the start of the struct, in bits.
-    pub bit_offset: u32,
-    /// Bitfield size in bits, or 0 for a whole-type member.
-    pub bitfield_size: u32,
-}
-
-/// An array's element and index types and length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Array {
-    /// Element type.
-    pub elem_type: TypeId,
-    /// Index type.
-    pub index_type: TypeId,
-    /// Number of elements.
-    pub nelems: u32,
-}
-
-/// A variable in a DATASEC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VarSecinfo {
-    /// The VAR (or FUNC, for `.ksyms` kfuncs) type.
-    pub type_id: TypeId,
-    /// Offset within the section.
-    pub offset: u32,
-    /// Size in bytes.
-    pub size: u32,
-}
-
-/// A function parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Param<'a> {
-    /// Its name ("" when unnamed).
-    pub name: &'a str,
-    /// Its type.
-    pub type_id: TypeId,
-}
-
-/// An enumerator, widened to 64 bits for both ENUM and ENUM64.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Enumerator<'a> {
-    /// Its name.
-    pub name: &'a str,
-    /// Its value, as the raw 64 bits (sign-extend for signed 32-bit enums).
-    pub value: u64,
-}
-
-/// Linkage of a FUNC or VAR (`BTF_FUNC_*`, `BTF_VAR_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Linkage {
-    /// Visible in this object only.
-    Static,
-    /// Defined here and visible to others.
-    Global,
-    /// Declared here, defined elsewhere (kernel, kconfig, another object).
-    Extern,
-    /// A value the format does not define.
-    Unknown(u32),
-}
-
-impl Linkage {
-    fn from_raw(v: u32) -> Linkage {
-        match v {
-            0 => Linkage::Static,
-            1 => Linkage::Global,
-            2 => Linkage::Extern,
-            n => Linkage::Unknown(n),
-        }
-    }
-}
-
-impl<'a> BtfType<'a> {
-    /// Its id.
-    pub fn id(&self) -> TypeId {
-        self.id
-    }
-
-    /// Its kind.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Its name ("" for anonymous types).
-    ///
-    /// # Errors
-    /// [`BtfError::BadName`] when the name offset is bad.
-    pub fn name(&self) -> Result<&'a str, BtfError> {
-        self.btf.str_for(self.id, self.name_off)
-    }
-
-    /// `vlen`: number of members, enumerators, parameters or section entries.
-    pub fn vlen(&self) -> u32 {
-        self.info & 0xffff
-    }
-
-    /// `kind_flag`: bitfield encoding for structs, forward kind for FWD, signedness for
-    /// enums, attribute tags for DECL_TAG/TYPE_TAG.
-    pub fn kind_flag(&self) -> bool {
-        self.info >> 31 != 0
-    }
-
-    /// The `size` field for kinds that have one (INT, STRUCT, UNION, ENUM, ENUM64,
-    /// FLOAT, DATASEC).
-    pub fn size(&self) -> u32 {
-        self.size_or_type
-    }
-
-    /// The referenced type of PTR, TYPEDEF, qualifiers, FUNC, VAR, DECL_TAG, TYPE_TAG
-    /// and the return type of FUNC_PROTO.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`] for kinds without one; [`BtfError::BadTypeId`].
-    pub fn ref_type(&self) -> Result<TypeId, BtfError> {
-        match self.kind {
-            Kind::Ptr
-            | Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::Func
-            | Kind::FuncProto
-            | Kind::Var
-            | Kind::DeclTag
-            | Kind::TypeTag => self.btf.check_id(self.id, TypeId(self.size_or_type)),
-            k => Err(self.wrong("a type that refers to another", k)),
-        }
-    }
-
-    fn wrong(&self, expected: &'static str, found: Kind) -> BtfError {
-        BtfError::WrongKind {
-            id: self.id,
-            expected,
-            found: found.name(),
-        }
-    }
-
-    fn word(&self, i: usize) -> u32 {
-        raw::read_u32(self.extra, i * 4, self.btf.endian).unwrap_or(0)
-    }
-
-    /// INT: `(encoding, bit offset, bits)`; encoding bit 0 is signed, 1 char, 2 bool.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`] for other kinds.
-    pub fn int(&self) -> Result<(u8, u8, u8), BtfError> {
-        if self.kind != Kind::Int {
-            return Err(self.wrong("INT", self.kind));
-        }
-        let v = self.word(0);
-        Ok(((v >> 24) as u8 & 0x0f, (v >> 16) as u8, v as u8))
-    }
-
-    /// ARRAY: element type, index type and length.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`]; [`BtfError::BadTypeId`] for either type.
-    pub fn array(&self) -> Result<Array, BtfError> {
-        if self.kind != Kind::Array {
-            return Err(self.wrong("ARRAY", self.kind));
-        }
-        Ok(Array {
-            elem_type: self.btf.check_id(self.id, TypeId(self.word(0)))?,
-            index_type: self.btf.check_id(self.id, TypeId(self.word(1)))?,
-            nelems: self.word(2),
+        Ok(WalkResult {
+            checkpoints,
+            count: n,
+            named_symbols,
+            type_names,
         })
     }
 
-    /// STRUCT/UNION members, decoded one at a time.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`] for other kinds; each item fails on a bad name or id.
-    pub fn members(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<Member<'a>, BtfError>> + 'a, BtfError> {
-        if !matches!(self.kind, Kind::Struct | Kind::Union) {
-            return Err(self.wrong("STRUCT or UNION", self.kind));
-        }
-        let t = *self;
-        Ok((0..self.vlen() as usize).map(move |i| {
-            let off = t.word(i * 3 + 2);
-            let (bit_offset, bitfield_size) = if t.kind_flag() {
-                (off & 0xff_ffff, off >> 24)
-            } else {
-                (off, 0)
-            };
-            Ok(Member {
-                name: t.btf.str_for(t.id, t.word(i * 3))?,
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3 + 1)))?,
-                bit_offset,
-                bitfield_size,
-            })
-        }))
-    }
-
-    /// DATASEC entries.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`]; each item fails on a bad id.
-    pub fn datasec_vars(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<VarSecinfo, BtfError>> + 'a, BtfError> {
-        if self.kind != Kind::Datasec {
-            return Err(self.wrong("DATASEC", self.kind));
-        }
-        let t = *self;
-        Ok((0..self.vlen() as usize).map(move |i| {
-            Ok(VarSecinfo {
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3)))?,
-                offset: t.word(i * 3 + 1),
-                size: t.word(i * 3 + 2),
-            })
-        }))
-    }
-
-    /// FUNC_PROTO parameters.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`]; each item fails on a bad name or id.
-    pub fn params(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<Param<'a>, BtfError>> + 'a, BtfError> {
-        if self.kind != Kind::FuncProto {
-            return Err(self.wrong("FUNC_PROTO", self.kind));
-        }
-        let t = *self;
-        Ok((0..self.vlen() as usize).map(move |i| {
-            Ok(Param {
-                name: t.btf.str_for(t.id, t.word(i * 2))?,
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 2 + 1)))?,
-            })
-        }))
-    }
-
-    /// ENUM/ENUM64 enumerators.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`]; each item fails on a bad name.
-    pub fn enumerators(
-        &self,
-    ) -> Result<impl Iterator<Item = Result<Enumerator<'a>, BtfError>> + 'a, BtfError> {
-        let stride = match self.kind {
-            Kind::Enum => 2,
-            Kind::Enum64 => 3,
-            k => return Err(self.wrong("ENUM or ENUM64", k)),
-        };
-        let t = *self;
-        Ok((0..self.vlen() as usize).map(move |i| {
-            let lo = t.word(i * stride + 1);
-            let value = if stride == 3 {
-                u64::from(t.word(i * 3 + 2)) << 32 | u64::from(lo)
-            } else {
-                u64::from(lo)
-            };
-            Ok(Enumerator {
-                name: t.btf.str_for(t.id, t.word(i * stride))?,
-                value,
-            })
-        }))
-    }
-
-    /// Linkage of a FUNC (kept in `vlen`) or VAR (kept in the extra word).
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`] for other kinds.
-    pub fn linkage(&self) -> Result<Linkage, BtfError> {
-        match self.kind {
-            Kind::Func => Ok(Linkage::from_raw(self.vlen())),
-            Kind::Var => Ok(Linkage::from_raw(self.word(0))),
-            k => Err(self.wrong("FUNC or VAR", k)),
-        }
-    }
-
-    /// DECL_TAG: the member or parameter index it annotates, -1 for the whole type.
-    ///
-    /// # Errors
-    /// [`BtfError::WrongKind`] for other kinds.
-    pub fn decl_tag_component(&self) -> Result<i32, BtfError> {
-        match self.kind {
-            Kind::DeclTag => Ok(self.word(0) as i32),
-            k => Err(self.wrong("DECL_TAG", k)),
+    fn name_tail(&self, off: u32) -> Option<&[u8]> {
+        match off.checked_sub(self.first_str) {
+            Some(rel) => self.strings.get(rel as usize..),
+            None => self.base?.name_tail(off),
         }
     }
 }

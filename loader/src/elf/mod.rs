@@ -209,7 +209,7 @@ impl Object {
                 size: sym.st_size(endian),
                 kind,
                 bind: sym.st_bind().0,
-                hidden: sym.st_visibility().0 == elf::STV_HIDDEN.0,
+                hidden: matches!(sym.st_visibility().0, v if v == elf::STV_HIDDEN.0 || v == elf::STV_INTERNAL.0),
             });
         }
 
@@ -222,6 +222,18 @@ impl Object {
         }
         .build()
     }
+}
+
+/// The bytes of the `.BTF` section of an ELF file, if it has one (for tools that take
+/// "raw BTF or an object": `oxbpf btf dump FILE`).
+pub(crate) fn btf_section(data: &[u8]) -> Option<&[u8]> {
+    let header = Header::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let table = header.sections(endian, data).ok()?;
+    let (_, sh) = table
+        .enumerate()
+        .find(|(_, sh)| table.section_name(endian, sh).is_ok_and(|n| n == b".BTF"))?;
+    sh.data(endian, data).ok()
 }
 
 /// Decides what a section is for from its name, type and flags.
@@ -314,6 +326,7 @@ impl<'d> Reader<'d> {
         let first_btf_map = maps.len();
         maps.extend(btf_maps);
         let externs = self.externs();
+        let symbols = self.data_symbols();
 
         self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
         self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
@@ -380,6 +393,7 @@ impl<'d> Reader<'d> {
             maps,
             data,
             externs,
+            symbols,
             btf: self.btf.take(),
             btf_ext,
             warnings,
@@ -560,6 +574,30 @@ impl<'d> Reader<'d> {
             });
         }
         Ok(out)
+    }
+
+    /// Named object symbols outside code sections.
+    fn data_symbols(&self) -> Vec<SymbolSpec> {
+        self.symbols
+            .iter()
+            .filter(|s| {
+                !s.name.is_empty()
+                    && s.kind != elf::STT_SECTION.0
+                    && s.kind != elf::STT_FILE.0
+                    && s.kind != elf::STT_FUNC.0
+            })
+            .filter_map(|s| {
+                let sec = self.sections.get(s.section?)?;
+                Some(SymbolSpec {
+                    name: s.name.clone(),
+                    section: sec.name.clone(),
+                    offset: s.value,
+                    size: s.size,
+                    global: s.is_global(),
+                    hidden: s.hidden,
+                })
+            })
+            .collect()
     }
 
     /// Undefined global symbols, typed through the object's BTF as libbpf's

@@ -1,0 +1,212 @@
+//! Feature probes: tiny loads that ask the running kernel what it supports, each run
+//! once per process and cached (libbpf `src/features.c` does the same).
+//!
+//! Only BTF features so far: each probe loads a few types of one kind; the kernel
+//! accepting them means it knows the kind. The answers become the
+//! [`SanitizeOptions`] the BTF stage applies.
+
+use std::sync::OnceLock;
+
+use oxbpf_sys::uapi::Endian;
+
+use crate::btf::encode::encode;
+use crate::btf::sanitize::SanitizeOptions;
+use crate::btf::types::{EnumDef, ParamDef, Type, TypeKind};
+use crate::btf::{Linkage, TypeId, VarSecinfo};
+use crate::load::btf::BtfLoadError;
+
+/// What the kernel's BTF checker accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BtfFeatures {
+    /// `BTF_KIND_FUNC` and `FUNC_PROTO` (Linux 5.0).
+    pub func: bool,
+    /// Global function linkage (5.6).
+    pub func_global: bool,
+    /// `VAR` and `DATASEC` (5.2).
+    pub datasec: bool,
+    /// DATASEC names starting with `?` (6.5).
+    pub qmark_datasec: bool,
+    /// `FLOAT` (5.13).
+    pub float: bool,
+    /// `DECL_TAG` (5.16).
+    pub decl_tag: bool,
+    /// `TYPE_TAG` (5.17).
+    pub type_tag: bool,
+    /// `ENUM64` and signed enums (6.0).
+    pub enum64: bool,
+}
+
+impl BtfFeatures {
+    /// The rewrites a kernel with these features needs.
+    pub fn sanitize_options(&self) -> SanitizeOptions {
+        SanitizeOptions {
+            no_func: !self.func,
+            no_func_global: !self.func_global,
+            no_datasec: !self.datasec,
+            no_qmark_datasec: !self.qmark_datasec,
+            no_float: !self.float,
+            no_decl_tag: !self.decl_tag,
+            no_type_tag: !self.type_tag,
+            no_enum64: !self.enum64,
+        }
+    }
+}
+
+/// Why probing failed (as opposed to finding a feature missing).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot probe the kernel's BTF support")]
+pub struct ProbeError(#[source] BtfLoadError);
+
+fn int() -> Type {
+    Type {
+        name: "int".into(),
+        kind: TypeKind::Int {
+            size: 4,
+            encoding: 1,
+            offset: 0,
+            bits: 32,
+        },
+    }
+}
+
+/// Whether the kernel accepts `types`. Refusals are "no"; a missing privilege is an
+/// error, because then nothing can be learned.
+fn accepts(what: &str, types: &[Type]) -> Result<bool, ProbeError> {
+    let bytes = encode(types, Endian::NATIVE).map_err(|e| ProbeError(BtfLoadError::Decode(e)))?;
+    let ok = match oxbpf_sys::bpf::btf_load(&bytes, &mut []) {
+        Ok(_fd) => true,
+        Err(e) if e.errno() == Some(libc::EPERM) => {
+            return Err(ProbeError(BtfLoadError::Kernel {
+                source: e,
+                log: String::new(),
+            }));
+        }
+        Err(_) => false,
+    };
+    log::debug!(
+        "probe: BTF {what}: {}",
+        if ok { "supported" } else { "not supported" }
+    );
+    Ok(ok)
+}
+
+fn func(linkage: Linkage) -> Vec<Type> {
+    vec![
+        int(),
+        Type {
+            name: String::new(),
+            kind: TypeKind::FuncProto {
+                ret: TypeId(1),
+                params: vec![ParamDef {
+                    name: "a".into(),
+                    ty: TypeId(1),
+                }],
+            },
+        },
+        Type {
+            name: "f".into(),
+            kind: TypeKind::Func {
+                proto: TypeId(2),
+                linkage,
+            },
+        },
+    ]
+}
+
+fn datasec(name: &str) -> Vec<Type> {
+    vec![
+        int(),
+        Type {
+            name: "a".into(),
+            kind: TypeKind::Var {
+                ty: TypeId(1),
+                linkage: Linkage::Global,
+            },
+        },
+        Type {
+            name: name.into(),
+            kind: TypeKind::Datasec {
+                size: 4,
+                vars: vec![VarSecinfo {
+                    type_id: TypeId(2),
+                    offset: 0,
+                    size: 4,
+                }],
+            },
+        },
+    ]
+}
+
+/// Probes every BTF feature (once per process; later calls return the cached answer).
+///
+/// # Errors
+/// [`ProbeError`] when the kernel refuses even to be asked (no `CAP_BPF`).
+pub fn btf_features() -> Result<BtfFeatures, ProbeError> {
+    static CACHE: OnceLock<BtfFeatures> = OnceLock::new();
+    if let Some(f) = CACHE.get() {
+        return Ok(*f);
+    }
+    let f = BtfFeatures {
+        func: accepts("FUNC", &func(Linkage::Static))?,
+        func_global: accepts("global FUNC", &func(Linkage::Global))?,
+        datasec: accepts("DATASEC", &datasec(".data"))?,
+        qmark_datasec: accepts("DATASEC named ?.data", &datasec("?.data"))?,
+        float: accepts(
+            "FLOAT",
+            &[Type {
+                name: "float".into(),
+                kind: TypeKind::Float { size: 4 },
+            }],
+        )?,
+        decl_tag: accepts(
+            "DECL_TAG",
+            &[
+                int(),
+                Type {
+                    name: "a".into(),
+                    kind: TypeKind::Var {
+                        ty: TypeId(1),
+                        linkage: Linkage::Global,
+                    },
+                },
+                Type {
+                    name: "tag".into(),
+                    kind: TypeKind::DeclTag {
+                        target: TypeId(2),
+                        component: -1,
+                        attr: false,
+                    },
+                },
+            ],
+        )?,
+        type_tag: accepts(
+            "TYPE_TAG",
+            &[
+                int(),
+                Type {
+                    name: "tag".into(),
+                    kind: TypeKind::TypeTag {
+                        target: TypeId(1),
+                        attr: false,
+                    },
+                },
+                Type {
+                    name: String::new(),
+                    kind: TypeKind::Ptr(TypeId(2)),
+                },
+            ],
+        )?,
+        enum64: accepts(
+            "ENUM64",
+            &[Type {
+                name: "e".into(),
+                kind: TypeKind::Enum64(EnumDef {
+                    size: 8,
+                    signed: false,
+                    values: vec![("A".into(), 1 << 40)],
+                }),
+            }],
+        )?,
+    };
+    Ok(*CACHE.get_or_init(|| f))
+}
