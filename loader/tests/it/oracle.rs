@@ -174,6 +174,7 @@ fn check_dir(test: &str, dir: &Path) -> usize {
 
 #[test]
 fn testdata_objects_match_llvm_objdump_and_bpftool() {
+    let _serial = crate::serial();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
     let n = check_dir("testdata_objects_match_llvm_objdump_and_bpftool", &dir);
     if n > 0 {
@@ -183,6 +184,7 @@ fn testdata_objects_match_llvm_objdump_and_bpftool() {
 
 #[test]
 fn xdp_tools_objects_match_llvm_objdump_and_bpftool() {
+    let _serial = crate::serial();
     let test = "xdp_tools_objects_match_llvm_objdump_and_bpftool";
     let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
     if objects_in(dir).is_empty() {
