@@ -41,6 +41,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with BTF type information.
+    #[command(subcommand)]
+    Btf(BtfCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BtfCommand {
+    /// Print BTF: every type (`raw`, like bpftool) or a C header (`c`, a vmlinux.h).
+    Dump {
+        /// `vmlinux` for the running kernel, a file of raw BTF, an object with `.BTF`,
+        /// or a module's `/sys/kernel/btf/<module>`.
+        source: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: cmd::btf::Format,
+    },
 }
 
 /// An error for the user: printed as one line, each cause after a colon.
@@ -49,6 +65,7 @@ type CliError = Box<dyn std::error::Error>;
 fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json),
+        Command::Btf(BtfCommand::Dump { source, format }) => cmd::btf::dump(&source, format),
     }
 }
 
