@@ -133,3 +133,48 @@ fn verbose_flag_logs_what_the_elf_stage_found() {
     );
     assert!(err.contains("matches no SEC() pattern"), "{err}");
 }
+
+#[test]
+fn btf_dump_prints_raw_types_and_c_headers() {
+    let (ok, raw, err) = oxbpf(&["btf", "dump", "multi_prog.bpf.o"], &testdata());
+    assert!(ok, "{err}");
+    assert!(
+        raw.starts_with("[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("] DATASEC '.bss' size=0 vlen=2\n\ttype_id="),
+        "{raw}"
+    );
+    let (ok, c, err) = oxbpf(
+        &["btf", "dump", "--format", "c", "maps_btf.bpf.o"],
+        &testdata(),
+    );
+    assert!(ok, "{err}");
+    assert!(c.starts_with("#ifndef __VMLINUX_H__\n"), "{c}");
+    assert!(
+        c.contains("struct lpm_key {\n\t__u32 prefixlen;\n\t__u32 addr;\n};\n"),
+        "{c}"
+    );
+    let (ok, _, err) = oxbpf(&["btf", "dump", "no-such-file"], &testdata());
+    assert!(!ok);
+    assert!(
+        err.starts_with("oxbpf: error: cannot read no-such-file: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn btf_dump_of_the_running_kernel() {
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        oxbpf_sys::gate::skip(
+            "btf_dump_of_the_running_kernel",
+            "this kernel has no /sys/kernel/btf/vmlinux",
+        );
+        return;
+    }
+    let (ok, c, err) = oxbpf(&["btf", "dump", "vmlinux", "--format", "c"], &testdata());
+    assert!(ok, "{err}");
+    assert!(c.contains("\nstruct task_struct {\n"));
+    assert!(c.ends_with("#endif /* __VMLINUX_H__ */\n"));
+}

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use oxbpf_loader::Object;
+use oxbpf_loader::btf::ext::{BtfExt, ExtSection};
 use oxbpf_loader::object::{
     DataKind, ExternKind, Function, MapDefSource, MapInitValue, MapSpec, Pinning, ProgramSpec,
     Reloc,
@@ -279,14 +280,36 @@ fn to_text(obj: &Object) -> String {
         obj.btf
             .as_ref()
             .map_or("none".into(), |b| format!("{} types", b.last_id().0)),
-        obj.btf_ext
-            .as_ref()
-            .map_or("none".into(), |b| format!("{} bytes", b.len()))
+        match ext_counts(obj) {
+            None => "none".to_string(),
+            Some(Ok((f, l, c))) => format!("func_info {f}, line_info {l}, CO-RE relocations {c}"),
+            Some(Err(e)) => format!("invalid ({e})"),
+        }
     );
     for w in &obj.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
     out
+}
+
+/// Record counts of `.BTF.ext`: func_info, line_info, CO-RE relocations.
+fn ext_counts(obj: &Object) -> Option<Result<(usize, usize, usize), String>> {
+    let (btf, raw) = (obj.btf.as_ref()?, obj.btf_ext.as_ref()?);
+    Some(
+        BtfExt::parse(raw, btf)
+            .map(|e| {
+                (
+                    count(&e.func_info),
+                    count(&e.line_info),
+                    count(&e.core_relos),
+                )
+            })
+            .map_err(|e| e.to_string()),
+    )
+}
+
+fn count<T>(sections: &[ExtSection<T>]) -> usize {
+    sections.iter().map(|s| s.records.len()).sum()
 }
 
 fn linkage(f: &Function) -> &'static str {
@@ -470,7 +493,17 @@ fn to_json(obj: &Object) -> Json {
         .with("externs", Json::Array(externs))
         .with("relocations", counts_json(&counts).with("total", total))
         .with("btf_types", obj.btf.as_ref().map(|b| b.last_id().0))
-        .with("btf_ext_bytes", obj.btf_ext.as_ref().map(Vec::len))
+        .with(
+            "btf_ext",
+            match ext_counts(obj) {
+                Some(Ok((f, l, c))) => Json::object()
+                    .with("func_info", f)
+                    .with("line_info", l)
+                    .with("core_relos", c),
+                Some(Err(e)) => Json::object().with("error", e),
+                None => Json::Null,
+            },
+        )
         .with("warnings", obj.warnings.clone())
 }
 

@@ -190,7 +190,13 @@ pub fn encode(types: &[Type], endian: Endian) -> Result<Vec<u8>, BtfError> {
     w.types.push(raw::VERSION);
     w.types.push(0); // flags
     let type_len = types.len() as u32;
-    for v in [raw::HEADER_LEN as u32, 0, type_len, type_len, strings.len() as u32] {
+    for v in [
+        raw::HEADER_LEN as u32,
+        0,
+        type_len,
+        type_len,
+        strings.len() as u32,
+    ] {
         w.u32(v); // hdr_len, type_off, type_len, str_off, str_len
     }
     let mut out = std::mem::take(&mut w.types);

@@ -859,3 +859,34 @@ fn fixup_makes_hidden_functions_and_variables_static() {
         }
     ));
 }
+
+#[test]
+fn cycles_through_arrays_and_pointers_end_in_an_error() {
+    let mut b = BtfBuilder::new(Endian::Little);
+    let int = b.int("int", 4, true); // 1
+    b.array(2, int, 3); // 2: an array of itself
+    b.ptr(3); // 3: a pointer to itself
+    b.typedef("loop_t", 5); // 4
+    b.ty("", Kind::Const, 0, false, 4); // 5: const loop_t, back to 4
+    let btf = Btf::parse(b.build()).unwrap();
+    assert_eq!(
+        btf.size_of(TypeId(2)).unwrap_err(),
+        BtfError::Loop(TypeId(2))
+    );
+    assert_eq!(btf.size_of(TypeId(3)).unwrap(), 8); // a pointer's size needs no pointee
+    assert!(matches!(
+        btf.align_of(TypeId(2)).unwrap_err(),
+        BtfError::Loop(_)
+    ));
+    assert!(matches!(
+        btf.skip_mods_and_typedefs(TypeId(4)).unwrap_err(),
+        BtfError::Loop(_)
+    ));
+    // The dumpers stop too, with the same error.
+    let types = types::decode_all(&btf).unwrap();
+    assert!(matches!(
+        dump::c::dump_types(&types).unwrap_err(),
+        BtfError::Loop(_)
+    ));
+    assert!(dump::raw::dump(&btf).is_ok());
+}
