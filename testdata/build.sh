@@ -38,3 +38,12 @@ for src in *.bpf.c; do
 		;;
 	esac
 done
+
+# Target BTFs for CO-RE tests: types only, kept as raw BTF (.BTF section).
+for src in btf/*.c; do
+	name=${src%.c}
+	echo "  BTF    $name.btf"
+	$CLANG $CFLAGS --target=bpfel -c "$src" -o "$name.tmp.o"
+	${OBJCOPY:-llvm-objcopy-19} --dump-section .BTF="$name.btf" "$name.tmp.o" "$name.tmp.o"
+	rm -f "$name.tmp.o"
+done

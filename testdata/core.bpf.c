@@ -3,6 +3,7 @@
  * CO-RE reads of the current task: BPF_CORE_READ through pointers, a bitfield through
  * BPF_CORE_READ_BITFIELD, field/type existence (with a `___old` flavor for the field
  * `state` that became `__state` in 5.14), an enum value, and a type-matches check.
+ * `bpf_core_type_matches` on two types, one that matches and one that does not.
  * A raw_tp program, so BPF_PROG_TEST_RUN can run it in the test's own task; results go
  * to .bss for user space to check against its own pid and comm.
  */
@@ -29,6 +30,7 @@ int has_missing_type;
 int pidtype_pgid;
 int tgid_enum_exists;
 int sys_enter_matches;
+int list_head_matches;
 unsigned int task_comm_size;
 
 SEC("raw_tp/sys_enter")
@@ -48,7 +50,11 @@ int core_read_task(void *ctx)
 	has_missing_type = bpf_core_type_exists(struct oxbpf_no_such_type);
 	pidtype_pgid = bpf_core_enum_value(enum pid_type, PIDTYPE_PGID);
 	tgid_enum_exists = bpf_core_enum_value_exists(enum pid_type, PIDTYPE_TGID);
+	/* trace_entry does not "match" a gcc-built kernel's: clang names its first member's
+	 * type "unsigned short", pahole "short unsigned int", and type matching compares
+	 * integer names (libbpf's rule). list_head, all pointers, does match. */
 	sys_enter_matches = bpf_core_type_matches(struct trace_entry);
+	list_head_matches = bpf_core_type_matches(struct list_head);
 	return 0;
 }
 

@@ -82,6 +82,10 @@ struct trace_event_raw_sched_process_template {
 
 struct signal_struct;
 
+struct list_head {
+	struct list_head *next, *prev;
+};
+
 struct task_struct {
 	unsigned int __state;
 	unsigned int flags;
