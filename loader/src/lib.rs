@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod btf;
+pub mod core;
 mod elf;
 pub mod load;
 pub mod object;

@@ -859,4 +859,6 @@ impl Walk<'_> {
 }
 
 #[cfg(test)]
+pub(crate) mod builder;
+#[cfg(test)]
 mod tests;

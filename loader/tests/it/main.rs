@@ -1,6 +1,7 @@
 //! Integration tests of the loader against outside oracles and (later) the kernel.
 
 mod btf;
+mod core_relo;
 mod oracle;
 
 /// Every test of this binary takes this lock first: tests that count the process's fds
