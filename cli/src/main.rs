@@ -44,6 +44,19 @@ enum Command {
     /// Work with BTF type information.
     #[command(subcommand)]
     Btf(BtfCommand),
+    /// Resolve every CO-RE relocation of an object against other kernels' BTF, without
+    /// loading: a portability report. Exit status 0 only if all resolve against all.
+    Check {
+        /// The object file (`*.bpf.o`).
+        object: PathBuf,
+        /// A target BTF: raw BTF, an ELF with `.BTF`, or `vmlinux` (the running
+        /// kernel, the default). Repeat for several kernels.
+        #[arg(long = "btf", value_name = "PATH")]
+        btfs: Vec<String>,
+        /// Print JSON for tools instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,10 +75,34 @@ enum BtfCommand {
 /// An error for the user: printed as one line, each cause after a colon.
 type CliError = Box<dyn std::error::Error>;
 
-fn run(cli: Cli) -> Result<String, CliError> {
+/// What a command produced: its output, and whether it succeeded (a command may print a
+/// full report and still fail, as `check` does when something does not resolve).
+struct Outcome {
+    output: String,
+    success: bool,
+}
+
+impl From<String> for Outcome {
+    fn from(output: String) -> Outcome {
+        Outcome {
+            output,
+            success: true,
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Inspect { object, json } => cmd::inspect::run(&object, json),
-        Command::Btf(BtfCommand::Dump { source, format }) => cmd::btf::dump(&source, format),
+        Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
+        Command::Btf(BtfCommand::Dump { source, format }) => {
+            cmd::btf::dump(&source, format).map(Outcome::from)
+        }
+        Command::Check { object, btfs, json } => {
+            cmd::check::run(&object, &btfs, json).map(|r| Outcome {
+                output: r.output,
+                success: r.all_resolved,
+            })
+        }
     }
 }
 
@@ -87,12 +124,17 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
+            let status = if out.success {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
             match stdout
-                .write_all(out.as_bytes())
+                .write_all(out.output.as_bytes())
                 .and_then(|()| stdout.flush())
             {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Ok(()) => status,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => status,
                 Err(e) => {
                     let _ = writeln!(std::io::stderr(), "oxbpf: cannot write output: {e}");
                     ExitCode::FAILURE

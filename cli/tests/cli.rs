@@ -1,5 +1,6 @@
-//! `oxbpf inspect` on every testdata object, against committed golden output (text and
-//! JSON), and on every object Debian's xdp-tools installs.
+//! The command line, run as a user runs it: `oxbpf inspect` on every testdata object
+//! against committed golden output (text and JSON) and on every object Debian's
+//! xdp-tools installs; `btf dump`; `check`.
 //!
 //! After an intended change of output, rerun with `OXBPF_BLESS=1` to rewrite the golden
 //! files, and review the diff.
@@ -177,4 +178,73 @@ fn btf_dump_of_the_running_kernel() {
     assert!(ok, "{err}");
     assert!(c.contains("\nstruct task_struct {\n"));
     assert!(c.ends_with("#endif /* __VMLINUX_H__ */\n"));
+}
+
+#[test]
+fn check_reports_every_relocation_per_btf_and_fails_when_one_is_unresolved() {
+    let dir = testdata();
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["check", "core.bpf.o", "--btf", "btf/old_kernel.btf"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("core.bpf.o against btf/old_kernel.btf: 25 CO-RE relocations, 24 resolved, 1 unresolved\n"), "{text}");
+    assert!(
+        text.contains("UNRESOLVED: no field `tgid` in target struct task_struct"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "struct task_struct___old.state                = 1  (struct task_struct.state)"
+        ),
+        "{text}"
+    );
+
+    // Against the running kernel everything resolves: exit status 0.
+    if Path::new("/sys/kernel/btf/vmlinux").exists() {
+        let (ok, text, err) = oxbpf(&["check", "core.bpf.o", "--btf", "vmlinux"], &dir);
+        assert!(ok, "{text}{err}");
+        assert!(
+            text.starts_with("core.bpf.o against vmlinux: 25 CO-RE relocations, 25 resolved\n"),
+            "{text}"
+        );
+    }
+
+    // Both at once, as JSON.
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args([
+            "check",
+            "--json",
+            "bootstrap.bpf.o",
+            "--btf",
+            "btf/old_kernel.btf",
+            "--btf",
+            "core.bpf.o",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert!(json.contains("\"all_resolved\": false"), "{json}");
+    assert!(json.contains("\"btf\": \"btf/old_kernel.btf\""), "{json}");
+    // bootstrap reads task->real_parent->tgid: old_kernel.btf has no tgid.
+    assert!(
+        json.contains("\"failure\": \"no field `tgid` in target struct task_struct\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn check_of_an_object_without_core_relocations_passes() {
+    let (ok, text, err) = oxbpf(
+        &["check", "xdp_pass.bpf.o", "--btf", "btf/old_kernel.btf"],
+        &testdata(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        text,
+        "xdp_pass.bpf.o against btf/old_kernel.btf: 0 CO-RE relocations, 0 resolved\n"
+    );
 }

@@ -1,2 +1,3 @@
 pub mod btf;
+pub mod check;
 pub mod inspect;
