@@ -2,7 +2,8 @@
 /*
  * Externs the loader resolves: .kconfig values (the kernel version, a CONFIG_ bool, a
  * tristate, a weak one that no kernel has, LINUX_HAS_BPF_COOKIE), a typed __ksym
- * per-CPU variable, a typeless __ksym address, and kfunc calls.
+ * per-CPU variable, typeless __ksym addresses (one present, one weak and absent), and
+ * kfunc calls.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,7 +16,10 @@ extern bool CONFIG_OXBPF_NO_SUCH_OPTION __kconfig __weak;
 extern bool LINUX_HAS_BPF_COOKIE __kconfig;
 
 extern const int bpf_prog_active __ksym;      /* typed: per-CPU variable */
-extern const void init_task __ksym;           /* typeless: an address from kallsyms */
+/* Typeless: an address from /proc/kallsyms. A function, because kernels built without
+ * CONFIG_KALLSYMS_ALL list no data symbols there. */
+extern const void schedule __ksym;
+extern const void oxbpf_no_such_symbol __ksym __weak;
 
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
@@ -26,30 +30,42 @@ int seen_ipv6;
 int seen_missing;
 int seen_cookie;
 int seen_prog_active;
-u64 seen_init_task;
+u64 seen_schedule;
+u64 seen_missing_symbol;
 int seen_task_pid;
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(externs_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct task_struct *t;
-	const int *active;
 
 	seen_version = LINUX_KERNEL_VERSION;
 	seen_bpf_syscall = CONFIG_BPF_SYSCALL;
 	seen_ipv6 = CONFIG_IPV6;
 	seen_missing = CONFIG_OXBPF_NO_SUCH_OPTION;
 	seen_cookie = LINUX_HAS_BPF_COOKIE;
-	seen_init_task = (u64)&init_task;
-
-	active = bpf_this_cpu_ptr(&bpf_prog_active);
-	seen_prog_active = *active;
+	seen_schedule = (u64)&schedule;
+	seen_missing_symbol = (u64)&oxbpf_no_such_symbol;
 
 	t = bpf_task_from_pid(parent->pid);
 	if (t) {
 		seen_task_pid = t->pid;
 		bpf_task_release(t);
 	}
+	return 0;
+}
+
+/*
+ * Typed __ksym variables are resolved by the kernel through kallsyms, which lists data
+ * symbols only with CONFIG_KALLSYMS_ALL. Kept in its own, not autoloaded, program so
+ * the rest of the object loads on kernels without it.
+ */
+SEC("?tp_btf/sched_process_fork")
+int BPF_PROG(ksym_percpu, struct task_struct *parent, struct task_struct *child)
+{
+	const int *active = bpf_this_cpu_ptr(&bpf_prog_active);
+
+	seen_prog_active = *active;
 	return 0;
 }
 

@@ -20,9 +20,12 @@
 pub mod btf;
 pub mod core;
 mod elf;
+pub mod externs;
+pub mod inflate;
 pub mod load;
 pub mod object;
 pub mod probe;
+pub mod reloc;
 pub mod section;
 
 pub use elf::{ElfError, ElfErrorKind};

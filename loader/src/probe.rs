@@ -7,7 +7,11 @@
 
 use std::sync::OnceLock;
 
-use oxbpf_sys::uapi::Endian;
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+
+use oxbpf_sys::uapi::{Endian, MapCreateAttr, MapType, map_flags};
 
 use crate::btf::encode::encode;
 use crate::btf::sanitize::SanitizeOptions;
@@ -209,4 +213,87 @@ pub fn btf_features() -> Result<BtfFeatures, ProbeError> {
         )?,
     };
     Ok(*CACHE.get_or_init(|| f))
+}
+
+/// Whether the kernel supports maps of type `t` (libbpf `libbpf_probe_bpf_map_type`):
+/// creates a one-element map of that type, with the sizes the type requires. `None`
+/// when the type cannot be probed this way (storage maps need BTF) or the probe itself
+/// fails for another reason (no privileges). Cached per type.
+pub fn map_type_supported(t: MapType) -> Option<bool> {
+    static CACHE: Mutex<Option<HashMap<u32, Option<bool>>>> = Mutex::new(None);
+    if let Some(v) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(&t.0).copied()))
+    {
+        return v;
+    }
+    let answer = probe_map_type(t);
+    if let Ok(mut c) = CACHE.lock() {
+        c.get_or_insert_with(HashMap::new).insert(t.0, answer);
+    }
+    log::debug!("probe: map type {t}: {answer:?}");
+    answer
+}
+
+fn probe_map_type(t: MapType) -> Option<bool> {
+    let mut a = MapCreateAttr {
+        map_type: t,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    };
+    let _inner;
+    match t {
+        MapType::LPM_TRIE => {
+            a.key_size = 8;
+            a.map_flags = map_flags::NO_PREALLOC;
+        }
+        MapType::RINGBUF | MapType::USER_RINGBUF => {
+            a.key_size = 0;
+            a.value_size = 0;
+            a.max_entries = 4096;
+        }
+        MapType::STACK_TRACE => a.value_size = 8,
+        MapType::QUEUE | MapType::STACK | MapType::BLOOM_FILTER => a.key_size = 0,
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => {
+            let inner = MapCreateAttr {
+                map_type: MapType::ARRAY,
+                key_size: 4,
+                value_size: 4,
+                max_entries: 1,
+                ..Default::default()
+            };
+            let fd = oxbpf_sys::bpf::map_create(&inner).ok()?;
+            a.inner_map_fd = fd.as_raw_fd() as u32;
+            _inner = fd;
+        }
+        MapType::HASH
+        | MapType::ARRAY
+        | MapType::PROG_ARRAY
+        | MapType::PERF_EVENT_ARRAY
+        | MapType::PERCPU_HASH
+        | MapType::PERCPU_ARRAY
+        | MapType::CGROUP_ARRAY
+        | MapType::LRU_HASH
+        | MapType::LRU_PERCPU_HASH
+        | MapType::DEVMAP
+        | MapType::DEVMAP_HASH
+        | MapType::SOCKMAP
+        | MapType::SOCKHASH
+        | MapType::CPUMAP
+        | MapType::XSKMAP
+        | MapType::REUSEPORT_SOCKARRAY => {
+            if t == MapType::REUSEPORT_SOCKARRAY {
+                a.value_size = 8;
+            }
+        }
+        _ => return None,
+    }
+    match oxbpf_sys::bpf::map_create(&a) {
+        Ok(_) => Some(true),
+        Err(e) if e.errno() == Some(libc::EINVAL) => Some(false),
+        Err(_) => None,
+    }
 }

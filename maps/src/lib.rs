@@ -1,9 +1,283 @@
-//! BPF maps from user space: the `Map` handle (an fd plus its definition), typed and
-//! raw element operations, per-CPU values, batch operations, iteration, pinning, and the
-//! ring buffer and perf buffer consumers.
+//! BPF maps from user space: the [`Map`] handle (an fd plus its definition) and its
+//! element operations. Per-CPU maps read and write one value per possible CPU, each
+//! padded to 8 bytes, as the kernel lays them out.
 //!
-//! Where it sits: beside `oxbpf-prog`, on top of `oxbpf-sys`; `oxbpf-loader` hands out
-//! maps it created. This crate is laid out now so the workspace has its final shape;
-//! its contents arrive with the maps issue. Until then, maps are created and used through
-//! `oxbpf_sys::bpf` directly.
+//! Where it sits: beside `oxbpf-prog`, on top of `oxbpf-sys`; `oxbpf-loader` creates
+//! maps and hands them out as `Map`s. Batch operations, typed access, iteration helpers
+//! and the ring and perf buffer consumers come with the maps issue.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use oxbpf_sys::SysError;
+use oxbpf_sys::bpf;
+use oxbpf_sys::uapi::{MapInfo, MapType, name_str};
+
+/// A map operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The kernel refused the operation.
+    #[error("map `{map}`: {op}")]
+    Sys {
+        /// The map.
+        map: String,
+        /// What was attempted.
+        op: &'static str,
+        /// The kernel's answer.
+        #[source]
+        source: SysError,
+    },
+    /// A key or value has the wrong size for the map.
+    #[error("map `{map}`: {what} is {got} bytes, the map's is {want}")]
+    Size {
+        /// The map.
+        map: String,
+        /// "key" or "value".
+        what: &'static str,
+        /// Given size.
+        got: usize,
+        /// Expected size.
+        want: usize,
+    },
+    /// The path cannot be passed to the kernel.
+    #[error("map `{map}`: path {path:?} contains a NUL byte")]
+    Path {
+        /// The map.
+        map: String,
+        /// The path.
+        path: String,
+    },
+    /// The number of possible CPUs could not be read.
+    #[error("cannot read the possible CPUs")]
+    Cpus(#[source] std::io::Error),
+}
+
+/// A BPF map the process holds open.
+#[derive(Debug)]
+pub struct Map {
+    fd: OwnedFd,
+    name: String,
+    map_type: MapType,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+}
+
+fn is_per_cpu(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::PERCPU_ARRAY
+            | MapType::PERCPU_HASH
+            | MapType::LRU_PERCPU_HASH
+            | MapType::PERCPU_CGROUP_STORAGE
+    )
+}
+
+impl Map {
+    /// Wraps a map fd, reading its definition from the kernel.
+    ///
+    /// # Errors
+    /// If `fd` is not a map.
+    pub fn from_fd(fd: OwnedFd) -> Result<Map, MapError> {
+        let info = bpf::map_info(fd.as_fd()).map_err(|source| MapError::Sys {
+            map: "?".into(),
+            op: "read its info",
+            source,
+        })?;
+        Ok(Map::from_info(fd, &info))
+    }
+
+    /// Wraps a map fd whose definition is already known.
+    pub fn from_info(fd: OwnedFd, info: &MapInfo) -> Map {
+        Map {
+            fd,
+            name: name_str(&info.name),
+            map_type: info.map_type,
+            key_size: info.key_size,
+            value_size: info.value_size,
+            max_entries: info.max_entries,
+            map_flags: info.map_flags,
+        }
+    }
+
+    /// Opens the map pinned at `path`.
+    ///
+    /// # Errors
+    /// If nothing is pinned there or it is not a map.
+    pub fn from_pin(path: &Path) -> Result<Map, MapError> {
+        let c = cpath(path, "?")?;
+        let fd = bpf::obj_get(&c, 0).map_err(|source| MapError::Sys {
+            map: path.display().to_string(),
+            op: "open pinned map",
+            source,
+        })?;
+        Map::from_fd(fd)
+    }
+
+    /// The map's name (15 bytes at most, as the kernel keeps it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The map type.
+    pub fn map_type(&self) -> MapType {
+        self.map_type
+    }
+
+    /// Key size in bytes.
+    pub fn key_size(&self) -> u32 {
+        self.key_size
+    }
+
+    /// Value size in bytes (of one CPU's value for per-CPU maps).
+    pub fn value_size(&self) -> u32 {
+        self.value_size
+    }
+
+    /// Capacity.
+    pub fn max_entries(&self) -> u32 {
+        self.max_entries
+    }
+
+    /// Flags it was created with.
+    pub fn map_flags(&self) -> u32 {
+        self.map_flags
+    }
+
+    /// The kernel's current description (including its id).
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn info(&self) -> Result<MapInfo, MapError> {
+        bpf::map_info(self.fd.as_fd()).map_err(|source| self.sys("read its info", source))
+    }
+
+    /// The kernel-wide id.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn id(&self) -> Result<u32, MapError> {
+        Ok(self.info()?.id)
+    }
+
+    fn sys(&self, op: &'static str, source: SysError) -> MapError {
+        MapError::Sys {
+            map: self.name.clone(),
+            op,
+            source,
+        }
+    }
+
+    fn check(&self, what: &'static str, got: usize, want: usize) -> Result<(), MapError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(MapError::Size {
+                map: self.name.clone(),
+                what,
+                got,
+                want,
+            })
+        }
+    }
+
+    /// Bytes of a whole value as user space sees it: for per-CPU maps, one value per
+    /// possible CPU, each rounded up to 8 bytes.
+    ///
+    /// # Errors
+    /// If the possible CPUs cannot be read.
+    pub fn user_value_size(&self) -> Result<usize, MapError> {
+        if is_per_cpu(self.map_type) {
+            let cpus = oxbpf_sys::cpu::possible_cpus().map_err(MapError::Cpus)?;
+            Ok(self.value_size.div_ceil(8) as usize * 8 * cpus as usize)
+        } else {
+            Ok(self.value_size as usize)
+        }
+    }
+
+    /// The value of `key`, or `None` if absent.
+    ///
+    /// # Errors
+    /// A key of the wrong size; the kernel's errno other than `ENOENT`.
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        self.check("key", key.len(), self.key_size as usize)?;
+        let mut value = vec![0u8; self.user_value_size()?];
+        match bpf::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(self.sys("lookup", e)),
+        }
+    }
+
+    /// Sets `key` to `value` (`flags`: 0 any, 1 only if new, 2 only if present).
+    ///
+    /// # Errors
+    /// Sizes that do not fit the map; the kernel's errno.
+    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.check("key", key.len(), self.key_size as usize)?;
+        self.check("value", value.len(), self.user_value_size()?)?;
+        bpf::map_update_elem(self.fd.as_fd(), key, value, flags).map_err(|e| self.sys("update", e))
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    /// A key of the wrong size; the kernel's errno (`ENOENT` when absent).
+    pub fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.check("key", key.len(), self.key_size as usize)?;
+        bpf::map_delete_elem(self.fd.as_fd(), key).map_err(|e| self.sys("delete", e))
+    }
+
+    /// Every key, in the kernel's order.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
+        let mut keys = Vec::new();
+        let mut next = vec![0u8; self.key_size as usize];
+        loop {
+            let prev = keys.last().map(Vec::as_slice);
+            match bpf::map_get_next_key(self.fd.as_fd(), prev, &mut next) {
+                Ok(()) => keys.push(next.clone()),
+                Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(keys),
+                Err(e) => return Err(self.sys("iterate", e)),
+            }
+        }
+    }
+
+    /// Makes the map read-only for user space.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn freeze(&self) -> Result<(), MapError> {
+        bpf::map_freeze(self.fd.as_fd()).map_err(|e| self.sys("freeze", e))
+    }
+
+    /// Pins the map at `path` in a bpffs.
+    ///
+    /// # Errors
+    /// The kernel's errno (no bpffs there, already pinned...).
+    pub fn pin(&self, path: &Path) -> Result<(), MapError> {
+        let c = cpath(path, &self.name)?;
+        bpf::obj_pin(self.fd.as_fd(), &c).map_err(|e| self.sys("pin", e))
+    }
+}
+
+impl AsFd for Map {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn cpath(path: &Path, map: &str) -> Result<CString, MapError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| MapError::Path {
+        map: map.into(),
+        path: path.display().to_string(),
+    })
+}

@@ -1,8 +1,142 @@
-//! BPF programs after load: the `Program` handle, attachment for every kind (XDP over
-//! netlink or bpf_link, socket filters, tracepoints, kprobes, uprobes, cgroups, tc, ...),
-//! `Link`s that detach on drop unless pinned, and `BPF_PROG_TEST_RUN`.
+//! BPF programs after load: the [`Program`] handle, pinning, and `BPF_PROG_TEST_RUN`.
 //!
-//! Where it sits: beside `oxbpf-maps`, on top of `oxbpf-sys`; `oxbpf-loader` hands out
-//! the programs it loaded. This crate is laid out now so the workspace has its final
-//! shape; its contents arrive with the attach issue.
+//! Where it sits: beside `oxbpf-maps`, on top of `oxbpf-sys`; `oxbpf-loader` loads
+//! programs and hands them out as `Program`s. Attachment of every kind, and `Link`s that
+//! detach on drop, come with the attach issue.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use oxbpf_sys::SysError;
+use oxbpf_sys::bpf::{self, TestRunData, TestRunResult};
+use oxbpf_sys::uapi::{AttachType, ProgInfo, ProgType};
+
+/// A program operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramError {
+    /// The kernel refused the operation.
+    #[error("program `{prog}`: {op}")]
+    Sys {
+        /// The program.
+        prog: String,
+        /// What was attempted.
+        op: &'static str,
+        /// The kernel's answer.
+        #[source]
+        source: SysError,
+    },
+    /// The path cannot be passed to the kernel.
+    #[error("program `{prog}`: path {path:?} contains a NUL byte")]
+    Path {
+        /// The program.
+        prog: String,
+        /// The path.
+        path: String,
+    },
+}
+
+/// A loaded BPF program the process holds open.
+#[derive(Debug)]
+pub struct Program {
+    fd: OwnedFd,
+    name: String,
+    prog_type: ProgType,
+    expected_attach_type: Option<AttachType>,
+}
+
+impl Program {
+    /// Wraps the fd of a program just loaded.
+    pub fn new(
+        fd: OwnedFd,
+        name: &str,
+        prog_type: ProgType,
+        expected_attach_type: Option<AttachType>,
+    ) -> Program {
+        Program {
+            fd,
+            name: name.to_string(),
+            prog_type,
+            expected_attach_type,
+        }
+    }
+
+    /// The name it was loaded under (the function's; the kernel keeps 15 bytes).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its type.
+    pub fn prog_type(&self) -> ProgType {
+        self.prog_type
+    }
+
+    /// The expected attach type it was loaded with.
+    pub fn expected_attach_type(&self) -> Option<AttachType> {
+        self.expected_attach_type
+    }
+
+    /// The kernel's description (id, tag, verified instruction count...).
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn info(&self) -> Result<ProgInfo, ProgramError> {
+        bpf::prog_info(self.fd.as_fd()).map_err(|source| self.sys("read its info", source))
+    }
+
+    /// The kernel-wide id.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn id(&self) -> Result<u32, ProgramError> {
+        Ok(self.info()?.id)
+    }
+
+    fn sys(&self, op: &'static str, source: SysError) -> ProgramError {
+        ProgramError::Sys {
+            prog: self.name.clone(),
+            op,
+            source,
+        }
+    }
+
+    /// Runs the program once in the caller's context (`BPF_PROG_TEST_RUN`), with a
+    /// packet (`data`, for networking programs) and/or a context (`ctx`, e.g. the
+    /// arguments of a raw tracepoint).
+    ///
+    /// `repeat` is passed as 0, which the kernel runs once: raw tracepoint programs
+    /// refuse any non-zero `repeat` with `EINVAL`.
+    ///
+    /// # Errors
+    /// The kernel's errno: `ENOTSUPP` (524) for types it cannot test-run.
+    pub fn test_run(&self, data: &[u8], ctx: &[u8]) -> Result<TestRunResult, ProgramError> {
+        let run = TestRunData {
+            data_in: data,
+            ctx_in: ctx,
+            ..Default::default()
+        };
+        bpf::prog_test_run(self.fd.as_fd(), run, 0, 0).map_err(|e| self.sys("test run", e))
+    }
+
+    /// Pins the program at `path` in a bpffs.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn pin(&self, path: &Path) -> Result<(), ProgramError> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| ProgramError::Path {
+            prog: self.name.clone(),
+            path: path.display().to_string(),
+        })?;
+        bpf::obj_pin(self.fd.as_fd(), &c).map_err(|e| self.sys("pin", e))
+    }
+}
+
+impl AsFd for Program {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -9,7 +9,12 @@ use std::os::fd::OwnedFd;
 
 use crate::SysError;
 use crate::fd::ensure_high_fd;
-use crate::uapi::{BtfLoadAttr, Cmd, Insn, MapCreateAttr, ProgLoadAttr};
+use crate::uapi::{
+    BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr,
+    ProgInfo, ProgLoadAttr, TestRunAttr,
+};
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Issues `bpf(cmd, attr, sizeof(*attr))` and returns the kernel's non-negative answer.
 ///
@@ -142,6 +147,324 @@ pub fn btf_load(btf: &[u8], log: &mut [u8]) -> Result<OwnedFd, SysError> {
     // SAFETY: `btf` and `log` outlive the call; the sizes are theirs; the log is borrowed
     // mutably, so the kernel's writes alias nothing.
     unsafe { bpf_fd(Cmd::BtfLoad, "BPF_BTF_LOAD", &mut attr) }
+}
+
+/// Runs a command that returns 0 on success.
+///
+/// # Safety
+/// As [`sys_bpf`].
+unsafe fn bpf_unit<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<(), SysError> {
+    // SAFETY: forwarded from the caller.
+    let result = unsafe { sys_bpf(cmd, attr) };
+    if let Err(e) = &result {
+        log::trace!("bpf({name}) = {e}");
+    }
+    result.map(|_| ()).map_err(|e| SysError::new(name, e))
+}
+
+fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
+    // Descriptors are non-negative by construction.
+    fd.as_raw_fd() as u32
+}
+
+/// `BPF_MAP_UPDATE_ELEM`: sets `key` to `value` (`flags`: `BPF_ANY` 0, `BPF_NOEXIST` 1,
+/// `BPF_EXIST` 2, `BPF_F_LOCK` 4).
+///
+/// The caller checks `key` and `value` against the map's sizes: the kernel reads
+/// exactly as many bytes as the map says.
+///
+/// # Errors
+/// The kernel's errno (`E2BIG` when full, `EEXIST`/`ENOENT` against the flags, ...).
+pub fn map_update_elem(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        key: key.as_ptr() as u64,
+        value: value.as_ptr() as u64,
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: key and value are live for the call; the kernel only reads them.
+    unsafe { bpf_unit(Cmd::MapUpdateElem, "BPF_MAP_UPDATE_ELEM", &mut attr) }
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`: copies the value of `key` into `value`.
+///
+/// The caller sizes `value` as the map's value (times the possible CPUs for per-CPU
+/// maps): the kernel writes that many bytes.
+///
+/// # Errors
+/// `ENOENT` when the key is absent; other errnos from the kernel.
+pub fn map_lookup_elem(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        key: key.as_ptr() as u64,
+        value: value.as_mut_ptr() as u64,
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: key is read and value written by the kernel, both live and exclusively
+    // borrowed for the call; the caller sized value for the map.
+    unsafe { bpf_unit(Cmd::MapLookupElem, "BPF_MAP_LOOKUP_ELEM", &mut attr) }
+}
+
+/// `BPF_MAP_DELETE_ELEM`.
+///
+/// # Errors
+/// `ENOENT` when the key is absent.
+pub fn map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        key: key.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: key is live for the call and only read.
+    unsafe { bpf_unit(Cmd::MapDeleteElem, "BPF_MAP_DELETE_ELEM", &mut attr) }
+}
+
+/// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `key` is `None`).
+///
+/// # Errors
+/// `ENOENT` after the last key.
+pub fn map_get_next_key(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    next: &mut [u8],
+) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        key: key.map_or(0, |k| k.as_ptr() as u64),
+        value: next.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: key (if any) is read and next written, both live for the call; the caller
+    // sized next as the map's key.
+    unsafe { bpf_unit(Cmd::MapGetNextKey, "BPF_MAP_GET_NEXT_KEY", &mut attr) }
+}
+
+/// `BPF_MAP_FREEZE`: no more writes from user space (programs can still write unless
+/// the map was created with `BPF_F_RDONLY_PROG`).
+///
+/// # Errors
+/// The kernel's errno (`EBUSY` if writable mmaps exist).
+pub fn map_freeze(map: BorrowedFd<'_>) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        ..Default::default()
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::MapFreeze, "BPF_MAP_FREEZE", &mut attr) }
+}
+
+/// `BPF_OBJ_PIN`: pins a map, program or link at `path` in a bpffs.
+///
+/// # Errors
+/// `ENOENT` when the directory does not exist, `EPERM` outside a bpffs, `EEXIST`.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &CStr) -> Result<(), SysError> {
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as u64,
+        bpf_fd: fd_u32(fd),
+        ..Default::default()
+    };
+    // SAFETY: the path is a live NUL-terminated string, only read.
+    unsafe { bpf_unit(Cmd::ObjPin, "BPF_OBJ_PIN", &mut attr) }
+}
+
+/// `BPF_OBJ_GET`: opens a pinned object.
+///
+/// # Errors
+/// `ENOENT` when nothing is pinned there.
+pub fn obj_get(path: &CStr, file_flags: u32) -> Result<OwnedFd, SysError> {
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as u64,
+        file_flags,
+        ..Default::default()
+    };
+    // SAFETY: the path is a live NUL-terminated string, only read.
+    unsafe { bpf_fd(Cmd::ObjGet, "BPF_OBJ_GET", &mut attr) }
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info`, whose size says how much to fill; older kernels
+/// fill less and leave the rest zero. Returns how many bytes the kernel filled.
+///
+/// # Safety
+/// `T` must be one of the kernel's `struct bpf_*_info` mirrors, plain old data whose
+/// every field accepts any bits, and every address inside it must be valid for what
+/// the kernel writes there (zero addresses are never written).
+unsafe fn obj_info<T>(fd: BorrowedFd<'_>, info: &mut T) -> Result<u32, SysError> {
+    let mut attr = InfoAttr {
+        bpf_fd: fd_u32(fd),
+        info_len: std::mem::size_of::<T>() as u32,
+        info: info as *mut T as u64,
+    };
+    // SAFETY: info is exclusively borrowed and info_len is its size; see the contract.
+    unsafe { bpf_unit(Cmd::ObjGetInfoByFd, "BPF_OBJ_GET_INFO_BY_FD", &mut attr)? };
+    Ok(attr.info_len)
+}
+
+/// The kernel's description of a map.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a map.
+pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo, SysError> {
+    let mut info = MapInfo::default();
+    // SAFETY: MapInfo mirrors struct bpf_map_info and holds no addresses.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok(info)
+}
+
+/// The kernel's description of a program (without the variable-length arrays).
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a program.
+pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo, SysError> {
+    let mut info = ProgInfo::default();
+    // SAFETY: ProgInfo mirrors struct bpf_prog_info; all its buffer addresses are zero,
+    // so the kernel writes only the struct itself.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok(info)
+}
+
+/// The object kinds with kernel-wide ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    /// Programs.
+    Prog,
+    /// Maps.
+    Map,
+    /// BTF objects.
+    Btf,
+    /// Links.
+    Link,
+}
+
+/// `BPF_{PROG,MAP,BTF,LINK}_GET_NEXT_ID`: the first id after `start`, or `None` at the end.
+///
+/// # Errors
+/// The kernel's errno other than the `ENOENT` that ends the list.
+pub fn get_next_id(kind: IdKind, start: u32) -> Result<Option<u32>, SysError> {
+    let (cmd, name) = match kind {
+        IdKind::Prog => (Cmd::ProgGetNextId, "BPF_PROG_GET_NEXT_ID"),
+        IdKind::Map => (Cmd::MapGetNextId, "BPF_MAP_GET_NEXT_ID"),
+        IdKind::Btf => (Cmd::BtfGetNextId, "BPF_BTF_GET_NEXT_ID"),
+        IdKind::Link => (Cmd::LinkGetNextId, "BPF_LINK_GET_NEXT_ID"),
+    };
+    let mut attr = IdAttr {
+        start_id: start,
+        ..Default::default()
+    };
+    // SAFETY: no addresses.
+    match unsafe { bpf_unit(cmd, name, &mut attr) } {
+        Ok(()) => Ok(Some(attr.next_id)),
+        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `BPF_{PROG,MAP,BTF,LINK}_GET_FD_BY_ID`: opens an object by id.
+///
+/// # Errors
+/// `ENOENT` when no object has that id.
+pub fn get_fd_by_id(kind: IdKind, id: u32) -> Result<OwnedFd, SysError> {
+    let (cmd, name) = match kind {
+        IdKind::Prog => (Cmd::ProgGetFdById, "BPF_PROG_GET_FD_BY_ID"),
+        IdKind::Map => (Cmd::MapGetFdById, "BPF_MAP_GET_FD_BY_ID"),
+        IdKind::Btf => (Cmd::BtfGetFdById, "BPF_BTF_GET_FD_BY_ID"),
+        IdKind::Link => (Cmd::LinkGetFdById, "BPF_LINK_GET_FD_BY_ID"),
+    };
+    let mut attr = IdAttr {
+        start_id: id,
+        ..Default::default()
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_fd(cmd, name, &mut attr) }
+}
+
+/// What `BPF_PROG_TEST_RUN` reads and writes, borrowed for the call.
+#[derive(Debug, Default)]
+pub struct TestRunData<'a> {
+    /// Input packet (may be empty).
+    pub data_in: &'a [u8],
+    /// Output packet buffer (may be empty).
+    pub data_out: &'a mut [u8],
+    /// Input context (may be empty).
+    pub ctx_in: &'a [u8],
+    /// Output context buffer (may be empty).
+    pub ctx_out: &'a mut [u8],
+}
+
+/// The kernel's answers to a test run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestRunResult {
+    /// The program's return value.
+    pub retval: u32,
+    /// Average duration per run, ns.
+    pub duration: u32,
+    /// Bytes written to the output packet.
+    pub data_size_out: u32,
+    /// Bytes written to the output context.
+    pub ctx_size_out: u32,
+}
+
+/// `BPF_PROG_TEST_RUN`: runs a program once (or `repeat` times) in the caller's context.
+///
+/// # Errors
+/// `ENOTSUPP`/`EINVAL` for program types the kernel cannot test-run, others.
+pub fn prog_test_run(
+    prog: BorrowedFd<'_>,
+    data: TestRunData<'_>,
+    repeat: u32,
+    flags: u32,
+) -> Result<TestRunResult, SysError> {
+    let len = |n: usize| u32::try_from(n).map_err(|_| too_big("BPF_PROG_TEST_RUN"));
+    let mut attr = TestRunAttr {
+        prog_fd: fd_u32(prog),
+        data_size_in: len(data.data_in.len())?,
+        data_size_out: len(data.data_out.len())?,
+        data_in: if data.data_in.is_empty() {
+            0
+        } else {
+            data.data_in.as_ptr() as u64
+        },
+        data_out: if data.data_out.is_empty() {
+            0
+        } else {
+            data.data_out.as_mut_ptr() as u64
+        },
+        repeat,
+        ctx_size_in: len(data.ctx_in.len())?,
+        ctx_size_out: len(data.ctx_out.len())?,
+        ctx_in: if data.ctx_in.is_empty() {
+            0
+        } else {
+            data.ctx_in.as_ptr() as u64
+        },
+        ctx_out: if data.ctx_out.is_empty() {
+            0
+        } else {
+            data.ctx_out.as_mut_ptr() as u64
+        },
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: every address comes from a slice in `data`, live and (for outputs)
+    // exclusively borrowed for the call; sizes are the slices' lengths.
+    unsafe { bpf_unit(Cmd::ProgTestRun, "BPF_PROG_TEST_RUN", &mut attr)? };
+    Ok(TestRunResult {
+        retval: attr.retval,
+        duration: attr.duration,
+        data_size_out: attr.data_size_out,
+        ctx_size_out: attr.ctx_size_out,
+    })
 }
 
 fn too_big(call: &'static str) -> SysError {

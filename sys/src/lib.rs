@@ -19,10 +19,12 @@
 
 pub mod bpf;
 pub mod caps;
+pub mod cpu;
 mod error;
 pub mod fd;
 pub mod gate;
 pub mod mmap;
+pub mod rlimit;
 pub mod uapi;
 pub mod version;
 

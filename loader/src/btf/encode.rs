@@ -104,11 +104,45 @@ impl<'a> Writer<'a> {
 /// # Errors
 /// [`BtfError::TooLarge`] when a type has more entries than a record can count.
 pub fn encode(types: &[Type], endian: Endian) -> Result<Vec<u8>, BtfError> {
+    encode_with_strings(types, endian, &[0])
+}
+
+/// Encodes `types` with `strings` (an existing string section, starting with NUL) kept
+/// as the start of the new one: every offset into it stays valid, and new names are
+/// appended. An object's func_info and line_info, and CO-RE access strings, refer to its
+/// string section by offset, so the BTF given to the kernel must keep them where they
+/// were (libbpf edits BTF in place for the same reason).
+///
+/// # Errors
+/// [`BtfError::TooLarge`] when a type has more entries than a record can count.
+pub fn encode_with_strings<'a>(
+    types: &'a [Type],
+    endian: Endian,
+    strings: &'a [u8],
+) -> Result<Vec<u8>, BtfError> {
+    let mut offsets = HashMap::new();
+    let mut at = 0usize;
+    for piece in strings.split(|&b| b == 0) {
+        if let Ok(s) = std::str::from_utf8(piece) {
+            if !s.is_empty() {
+                offsets.entry(s).or_insert(at as u32);
+            }
+        }
+        at += piece.len() + 1;
+    }
+    let mut initial = strings.to_vec();
+    if initial.first() != Some(&0) {
+        initial.insert(0, 0);
+        offsets.values_mut().for_each(|o| *o += 1);
+    }
+    if initial.last() != Some(&0) {
+        initial.push(0);
+    }
     let mut w = Writer {
         endian,
         types: Vec::new(),
-        strings: vec![0],
-        offsets: HashMap::new(),
+        strings: initial,
+        offsets,
     };
     for (i, t) in types.iter().enumerate() {
         let id = TypeId(i as u32 + 1);

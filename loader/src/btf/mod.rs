@@ -383,6 +383,11 @@ impl Btf {
         self.data.bytes()
     }
 
+    /// This blob's string section.
+    pub fn string_section(&self) -> &[u8] {
+        &self.as_bytes()[self.strings.clone()]
+    }
+
     /// The base BTF of split BTF.
     pub fn base(&self) -> Option<&Arc<Btf>> {
         self.base.as_ref()
@@ -602,13 +607,34 @@ impl Btf {
     /// # Errors
     /// Bad ids, loops, types without a layout.
     pub fn align_of(&self, id: TypeId) -> Result<u64, BtfError> {
-        self.align_of_depth(id, 0)
+        // Memoized per call: a struct with two members of a struct with two members of...
+        // would otherwise cost 2^depth.
+        self.align_of_depth(id, 0, &mut std::collections::HashMap::new())
     }
 
-    fn align_of_depth(&self, id: TypeId, depth: usize) -> Result<u64, BtfError> {
+    fn align_of_depth(
+        &self,
+        id: TypeId,
+        depth: usize,
+        memo: &mut std::collections::HashMap<TypeId, u64>,
+    ) -> Result<u64, BtfError> {
         if depth > MAX_RESOLVE_DEPTH {
             return Err(BtfError::Loop(id));
         }
+        if let Some(a) = memo.get(&id) {
+            return Ok(*a);
+        }
+        let a = self.align_uncached(id, depth, memo)?;
+        memo.insert(id, a);
+        Ok(a)
+    }
+
+    fn align_uncached(
+        &self,
+        id: TypeId,
+        depth: usize,
+        memo: &mut std::collections::HashMap<TypeId, u64>,
+    ) -> Result<u64, BtfError> {
         let t = self.type_by_id(id)?;
         match t.kind() {
             Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
@@ -620,13 +646,13 @@ impl Btf {
             | Kind::Const
             | Kind::Restrict
             | Kind::TypeTag
-            | Kind::Var => self.align_of_depth(t.ref_type()?, depth + 1),
-            Kind::Array => self.align_of_depth(t.array()?.elem_type, depth + 1),
+            | Kind::Var => self.align_of_depth(t.ref_type()?, depth + 1, memo),
+            Kind::Array => self.align_of_depth(t.array()?.elem_type, depth + 1, memo),
             Kind::Struct | Kind::Union => {
                 let mut align = 1;
                 for m in t.members()? {
                     let m = m?;
-                    let a = self.align_of_depth(m.type_id, depth + 1)?;
+                    let a = self.align_of_depth(m.type_id, depth + 1, memo)?;
                     // A member at an offset its type's alignment does not divide means
                     // the struct is packed.
                     if m.bitfield_size == 0 && u64::from(m.bit_offset) % (a * 8) != 0 {

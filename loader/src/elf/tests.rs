@@ -302,7 +302,9 @@ fn externs_are_typed_by_btf() {
     assert!(weak.weak);
     assert!(!get("CONFIG_IPV6").weak);
     assert_eq!(get("bpf_prog_active").kind, ExternKind::Ksym);
-    assert_eq!(get("init_task").kind, ExternKind::KsymTypeless);
+    assert_eq!(get("schedule").kind, ExternKind::KsymTypeless);
+    let absent = get("oxbpf_no_such_symbol");
+    assert!(absent.weak && absent.kind == ExternKind::KsymTypeless);
     assert_eq!(get("bpf_task_from_pid").kind, ExternKind::Kfunc);
     assert_eq!(get("bpf_task_release").kind, ExternKind::Kfunc);
     let p = prog(&obj, "externs_fork");

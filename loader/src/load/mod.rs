@@ -1,4 +1,537 @@
 //! The kernel side of loading: everything here makes `bpf()` calls through
 //! `oxbpf-sys`. The stages before it (ELF, BTF, CO-RE, relocation) are pure.
+//!
+//! [`Object::load`] reads as a table of contents, in libbpf's order
+//! (`bpf_object_prepare` and `bpf_object_load`):
+//!
+//! 1. the kernel's BTF (if CO-RE, externs or tracing programs need it) and its features;
+//! 2. CO-RE: every relocation computed against the kernel (or `--btf`) and applied;
+//! 3. the object's BTF: fixed up, sanitized for this kernel, loaded (optional: a load
+//!    that fails is logged and the rest goes on without BTF, as libbpf does);
+//! 4. externs: `.kconfig` values, ksyms and kfuncs resolved;
+//! 5. maps: created (inner map templates first), pinned or reused from a pin, global
+//!    data written and `.rodata` frozen;
+//! 6. programs: linked, relocated, loaded with the verifier's log on failure (and, for
+//!    instructions CO-RE poisoned, the reason in words);
+//! 7. prog arrays and maps of maps filled with their initial values.
+//!
+//! Every fd opened belongs to a value that closes it on drop, so a failure part-way
+//! leaves nothing open.
 
 pub mod btf;
+mod maps;
+mod progs;
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oxbpf_maps::Map;
+use oxbpf_prog::Program;
+use oxbpf_sys::SysError;
+use oxbpf_sys::uapi::ProgType;
+
+use crate::btf::Btf;
+use crate::btf::ext::{BtfExt, BtfExtError};
+use crate::btf::fixup::{FixupError, kconfig_layout};
+use crate::core::{CoreError, CoreOutcome, CoreTargets, relocate_object};
+use crate::externs::{ExternError, Kallsyms, KernelConfig, KernelFacts};
+use crate::object::{ExternKind, Object};
+use crate::probe::{BtfFeatures, ProbeError, btf_features};
+use crate::reloc::{RelocError, Resolver};
+
+pub use self::btf::BtfLoadError;
+
+/// Choices a user-space half makes before load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Target BTF for CO-RE instead of the running kernel's (libbpf's
+    /// `btf_custom_path`): raw BTF or an ELF with `.BTF`, e.g. from btfhub.
+    pub core_btf: Option<Arc<Btf>>,
+    /// Directory under which `LIBBPF_PIN_BY_NAME` maps are pinned.
+    pub pin_root: PathBuf,
+    /// Load only these programs (including `?` ones); `None` loads every autoload one.
+    pub only: Option<Vec<String>>,
+    /// Load every program that can load and report each one that cannot, instead of
+    /// stopping at the first failure.
+    pub keep_going: bool,
+    /// Verifier log level for successful loads (0: no log kept).
+    pub log_level: u32,
+    /// Initial values of global variables (`.rodata`, `.data`, `.bss`) by name.
+    pub globals: Vec<(String, Vec<u8>)>,
+    /// `max_entries` per map name.
+    pub max_entries: HashMap<String, u32>,
+    /// `value_size` per map name.
+    pub value_size: HashMap<String, u32>,
+    /// Program type per program name, for sections no `SEC()` pattern knows.
+    pub prog_types: HashMap<String, ProgType>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            core_btf: None,
+            pin_root: PathBuf::from("/sys/fs/bpf"),
+            only: None,
+            keep_going: false,
+            log_level: 0,
+            globals: Vec::new(),
+            max_entries: HashMap::new(),
+            value_size: HashMap::new(),
+            prog_types: HashMap::new(),
+        }
+    }
+}
+
+/// Why loading failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Feature probing failed (usually: no privileges).
+    #[error("cannot probe the kernel")]
+    Probe(#[source] ProbeError),
+    /// The kernel's BTF is needed and cannot be read.
+    #[error("the kernel's BTF is needed ({why}) and cannot be read")]
+    KernelBtf {
+        /// What needs it.
+        why: String,
+        /// The problem.
+        #[source]
+        source: crate::btf::BtfError,
+    },
+    /// `.BTF.ext` is malformed.
+    #[error("invalid .BTF.ext")]
+    BtfExt(#[source] BtfExtError),
+    /// A CO-RE relocation failed.
+    #[error("CO-RE")]
+    Core(#[source] CoreError),
+    /// The object's BTF cannot be fixed up for the kernel.
+    #[error("BTF fix-up")]
+    Fixup(#[source] FixupError),
+    /// An extern cannot be resolved.
+    #[error("unresolved extern")]
+    Extern(#[source] ExternError),
+    /// A global variable the user set does not exist or has another size.
+    #[error("global variable `{name}`: {why}")]
+    Global {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A map could not be created.
+    #[error("map `{map}`: {error}: {}{}", error.source, hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    MapCreate {
+        /// The map.
+        map: String,
+        /// The kernel's answer (its text is part of the message).
+        error: SysError,
+        /// A likely cause, when one can be named.
+        hint: Option<String>,
+    },
+    /// A map operation after creation failed (initial data, freeze, slots).
+    #[error("map `{map}`: {what}")]
+    MapSetup {
+        /// The map.
+        map: String,
+        /// What was being done.
+        what: String,
+        /// The failure.
+        #[source]
+        source: oxbpf_maps::MapError,
+    },
+    /// Pinning, or reusing a pinned map, failed.
+    #[error("map `{map}`: pinned at {path}: {why}")]
+    Pin {
+        /// The map.
+        map: String,
+        /// The pin path.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Linking or relocating a program failed.
+    #[error("relocation")]
+    Reloc(#[source] RelocError),
+    /// A program's section gives no type and none was set.
+    #[error(
+        "program `{prog}`: section `{section}` matches no SEC() pattern; set its type (e.g. --type {prog}=xdp)"
+    )]
+    NoType {
+        /// The program.
+        prog: String,
+        /// Its section.
+        section: String,
+    },
+    /// A tracing program's attach target is not in the kernel.
+    #[error("program `{prog}`: {why}")]
+    AttachTarget {
+        /// The program.
+        prog: String,
+        /// What was looked for.
+        why: String,
+    },
+    /// The kernel refused the program (boxed: the verifier's log makes it large).
+    #[error(transparent)]
+    Program(Box<ProgramRejected>),
+    /// With `keep_going`, every selected program failed.
+    #[error("no program loaded: {}", .0.iter().map(|f| crate::load::progs::chain(&f.error)).collect::<Vec<_>>().join("; "))]
+    NothingLoaded(Vec<ProgramFailure>),
+}
+
+/// The kernel refused a program; `log` is the verifier's explanation.
+#[derive(Debug, thiserror::Error)]
+#[error("program `{prog}` ({section}): {summary}{}", explanation.as_deref().map(|e| format!("; {e}")).unwrap_or_default())]
+pub struct ProgramRejected {
+    /// The program.
+    pub prog: String,
+    /// Its section.
+    pub section: String,
+    /// One line: errno and the log's last line.
+    pub summary: String,
+    /// What oxbpf can tell about the cause (a poisoned CO-RE relocation, a missing
+    /// kfunc, missing privileges...).
+    pub explanation: Option<String>,
+    /// The full verifier log.
+    pub log: String,
+    /// The kernel's answer (its text is part of the summary).
+    pub error: SysError,
+}
+
+/// A program that did not load, with `keep_going`.
+#[derive(Debug)]
+pub struct ProgramFailure {
+    /// The program.
+    pub name: String,
+    /// Why.
+    pub error: LoadError,
+}
+
+/// What loading produced.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Maps: the object's, then one per global data section, then `.kconfig`.
+    pub maps: Vec<Map>,
+    /// Loaded programs.
+    pub programs: Vec<Program>,
+    /// Programs that failed, with `keep_going`.
+    pub failures: Vec<ProgramFailure>,
+    /// Every CO-RE relocation and what it resolved to.
+    pub core: Vec<CoreOutcome>,
+    /// Verifier logs kept (by program name), when a log level was asked for.
+    pub logs: HashMap<String, String>,
+    /// The object's BTF in the kernel, if it loaded.
+    pub btf_fd: Option<OwnedFd>,
+}
+
+impl Loaded {
+    /// The map named `name` (data maps are named as the kernel shows them, e.g.
+    /// `minimal..bss`; see [`data_map_name`]).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|m| m.name() == name)
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.name() == name)
+    }
+}
+
+/// The kernel name of the array map holding global data section `section` of an object
+/// named `object` (libbpf `internal_map_name`): up to 8 characters of the object's name
+/// and the section name (`.rodata`, `.bss`...); custom sections such as `.data.foo`
+/// keep their own name. Characters the kernel refuses become `_`.
+pub fn data_map_name(object: &str, section: &str) -> String {
+    const LEN: usize = oxbpf_sys::uapi::BPF_OBJ_NAME_LEN;
+    let sfx_len = section.len().clamp(7, LEN - 1);
+    let pfx_len = if section.get(1..).is_some_and(|s| s.contains('.')) {
+        0
+    } else {
+        (LEN - sfx_len - 1).min(object.len())
+    };
+    let name: String = object
+        .chars()
+        .take(pfx_len)
+        .chain(section.chars().take(sfx_len))
+        .collect();
+    name.chars()
+        .take(LEN - 1)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The object's name as libbpf forms it: the file name without its directory and `.o`.
+pub fn object_name(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.strip_suffix(".o").unwrap_or(base).to_string()
+}
+
+impl Object {
+    /// Loads the object into the kernel: see the [module docs](self) for the steps.
+    ///
+    /// # Errors
+    /// The first failure (or, with `keep_going`, every program failing), naming the map,
+    /// program, instruction or extern. Everything opened so far is closed.
+    pub fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+        let features = btf_features().map_err(LoadError::Probe)?;
+        let selected = self.select_programs(opts)?;
+        let vmlinux = self.kernel_btf_if_needed(opts, &selected)?;
+
+        // CO-RE, against the user's BTF or the running kernel's.
+        let targets = match (&opts.core_btf, &vmlinux) {
+            (Some(b), _) => Some(CoreTargets::custom("--btf", b.clone())),
+            (None, Some(v)) => Some(CoreTargets::kernel(v.clone())),
+            (None, None) => None,
+        };
+        let core = match targets {
+            Some(t) => relocate_object(&mut self, t).map_err(LoadError::Core)?,
+            None => Vec::new(),
+        };
+
+        let ext = match (&self.btf, &self.btf_ext) {
+            (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
+            _ => None,
+        };
+        let (types, btf_fd) = self.load_btf(&features)?;
+        let layout = match &types {
+            Some(t) => kconfig_layout(t).map_err(LoadError::Fixup)?,
+            None => Vec::new(),
+        };
+
+        let mut kallsyms_cache: Option<std::rc::Rc<Kallsyms>> = None;
+        let mut kallsyms = || {
+            if kallsyms_cache.is_none() {
+                kallsyms_cache = Kallsyms::load().ok().map(std::rc::Rc::new);
+            }
+            kallsyms_cache.clone()
+        };
+        let externs = crate::externs::resolve(
+            &self,
+            self.btf.as_ref(),
+            &layout,
+            vmlinux.as_deref(),
+            &mut kallsyms,
+        )
+        .map_err(LoadError::Extern)?;
+
+        self.apply_globals(opts)?;
+        let mut made = maps::create_all(&self, opts, types.as_deref(), btf_fd.as_ref())?;
+        if !layout.is_empty() {
+            let facts = KernelFacts::detect(vmlinux.as_deref());
+            let value = crate::externs::kconfig_value(
+                &self,
+                types.as_deref().unwrap_or(&[]),
+                &layout,
+                &facts,
+                &mut KernelConfig::load,
+            )
+            .map_err(LoadError::Extern)?;
+            made.kconfig = Some(maps::create_kconfig(
+                &self,
+                value,
+                types.as_deref(),
+                btf_fd.as_ref(),
+            )?);
+        }
+        let resolver = Resolver {
+            map_fds: made.object_maps.iter().map(maps::raw_fd).collect(),
+            data_fds: made
+                .data_maps
+                .iter()
+                .map(|m| m.as_ref().map_or(-1, maps::raw_fd))
+                .collect(),
+            kconfig_fd: made.kconfig.as_ref().map(maps::raw_fd),
+            externs,
+        };
+
+        let mut loaded = progs::load_all(
+            &self,
+            opts,
+            &selected,
+            &resolver,
+            ext.as_ref(),
+            btf_fd.as_ref(),
+            vmlinux.as_deref(),
+            &core,
+        )?;
+        maps::fill_slots(&self, &made, &loaded.programs)?;
+
+        let mut all = made.object_maps;
+        all.extend(made.data_maps.into_iter().flatten());
+        all.extend(made.kconfig);
+        loaded.maps = all;
+        loaded.core = core;
+        loaded.btf_fd = btf_fd;
+        Ok(loaded)
+    }
+
+    /// Indexes of the programs to load.
+    fn select_programs(&mut self, opts: &LoadOptions) -> Result<Vec<usize>, LoadError> {
+        for p in &mut self.programs {
+            if let Some(t) = opts.prog_types.get(p.name()) {
+                p.prog_type = Some(*t);
+            }
+        }
+        Ok(match &opts.only {
+            Some(names) => {
+                let mut v = Vec::new();
+                for n in names {
+                    let i = self
+                        .programs
+                        .iter()
+                        .position(|p| p.name() == n)
+                        .ok_or_else(|| LoadError::AttachTarget {
+                            prog: n.clone(),
+                            why: format!("no such program in {}", self.name),
+                        })?;
+                    v.push(i);
+                }
+                v
+            }
+            None => (0..self.programs.len())
+                .filter(|&i| self.programs[i].autoload)
+                .collect(),
+        })
+    }
+
+    /// The running kernel's BTF, when CO-RE, ksyms, kfuncs or a tracing program's
+    /// attach target need it.
+    fn kernel_btf_if_needed(
+        &self,
+        opts: &LoadOptions,
+        selected: &[usize],
+    ) -> Result<Option<Arc<Btf>>, LoadError> {
+        let has_core = self.btf_ext.is_some() && opts.core_btf.is_none();
+        let has_ksyms = self
+            .externs
+            .iter()
+            .any(|e| matches!(e.kind, ExternKind::Ksym | ExternKind::Kfunc));
+        let has_cookie = self
+            .externs
+            .iter()
+            .any(|e| e.name == "LINUX_HAS_BPF_COOKIE" || e.name == "LINUX_HAS_SYSCALL_WRAPPER");
+        let tracing = selected
+            .iter()
+            .any(|&i| self.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0);
+        if !(has_core || has_ksyms || has_cookie || tracing) {
+            return Ok(None);
+        }
+        match Btf::from_sysfs() {
+            Ok(b) => Ok(Some(Arc::new(b))),
+            // CO-RE alone may find nothing to relocate; only fail when something needs it.
+            Err(source) if has_ksyms || tracing => Err(LoadError::KernelBtf {
+                why: if tracing {
+                    "tracing programs attach by BTF id".into()
+                } else {
+                    "ksyms and kfuncs".into()
+                },
+                source,
+            }),
+            Err(e) => {
+                log::warn!(
+                    "cannot read the kernel's BTF ({e}); CO-RE relocations will not resolve"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The object's BTF, fixed up and sanitized, and loaded into the kernel. A kernel
+    /// refusal is not fatal (libbpf: "BTF is optional, ignoring"): maps and programs
+    /// then load without BTF.
+    fn load_btf(
+        &self,
+        features: &BtfFeatures,
+    ) -> Result<(Option<Vec<crate::btf::types::Type>>, Option<OwnedFd>), LoadError> {
+        let Some(btf) = &self.btf else {
+            return Ok((None, None));
+        };
+        let opts = features.sanitize_options();
+        let types = match btf::prepare(btf, self, &opts) {
+            Ok(t) => t,
+            Err(BtfLoadError::Fixup(e)) => return Err(LoadError::Fixup(e)),
+            Err(e) => {
+                log::warn!("{}: ignoring the object's BTF: {e}", self.name);
+                return Ok((None, None));
+            }
+        };
+        let bytes = crate::btf::encode::encode_with_strings(
+            &types,
+            oxbpf_sys::uapi::Endian::NATIVE,
+            btf.string_section(),
+        );
+        let fd = match bytes
+            .map_err(BtfLoadError::Decode)
+            .and_then(|b| btf::load_raw(&b))
+        {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                log::warn!(
+                    "{}: the kernel refused the object's BTF; going on without it: {e}",
+                    self.name
+                );
+                None
+            }
+        };
+        Ok((Some(types), fd))
+    }
+
+    /// Writes user-given values of global variables into their sections.
+    fn apply_globals(&mut self, opts: &LoadOptions) -> Result<(), LoadError> {
+        for (name, value) in &opts.globals {
+            let (sec, sym) = self
+                .data
+                .iter_mut()
+                .find_map(|d| {
+                    d.symbols
+                        .iter()
+                        .find(|s| &s.name == name)
+                        .cloned()
+                        .map(|s| (d, s))
+                })
+                .ok_or_else(|| LoadError::Global {
+                    name: name.clone(),
+                    why: "no such global variable".into(),
+                })?;
+            if value.len() as u64 != sym.size {
+                return Err(LoadError::Global {
+                    name: name.clone(),
+                    why: format!("is {} bytes, the value given is {}", sym.size, value.len()),
+                });
+            }
+            if sec.bytes.len() < sec.size as usize {
+                sec.bytes.resize(sec.size as usize, 0);
+            }
+            let at = sym.offset as usize;
+            sec.bytes[at..at + value.len()].copy_from_slice(value);
+            log::debug!("global `{name}` in {} set to {value:02x?}", sec.name);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_map_names_follow_libbpf() {
+        assert_eq!(data_map_name("minimal.bpf", ".bss"), "minimal..bss");
+        assert_eq!(data_map_name("minimal.bpf", ".rodata"), "minimal..rodata");
+        assert_eq!(data_map_name("a", ".data"), "a.data");
+        assert_eq!(data_map_name("multi_prog.bpf", ".data.foo"), ".data.foo");
+        assert_eq!(
+            data_map_name("x", ".rodata.a_very_long_section_name"),
+            ".rodata.a_very_"
+        );
+        assert_eq!(data_map_name("we-ird", ".bss"), "we_ird.bss");
+        assert_eq!(object_name("testdata/minimal.bpf.o"), "minimal.bpf");
+    }
+}

@@ -7,7 +7,7 @@
 //! - the C dump of vmlinux compiles with clang-19, reproduces every struct's size and
 //!   member offsets, and the testdata CO-RE programs build against it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use oxbpf_loader::Object;
@@ -21,28 +21,14 @@ use oxbpf_sys::gate;
 use oxbpf_sys::uapi::Endian;
 use oxbpf_sys::version::KernelVersion;
 
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-}
-
 fn objects() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(testdata())
+    let mut v: Vec<PathBuf> = std::fs::read_dir(crate::testdata(""))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".bpf.o"))
         .collect();
     v.sort();
     v
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut c = e.source();
-    while let Some(x) = c {
-        s = format!("{s}: {x}");
-        c = x.source();
-    }
-    s
 }
 
 #[test]
@@ -97,7 +83,7 @@ fn every_testdata_objects_btf_loads_into_the_kernel() {
         let obj = Object::open(&path).unwrap();
         let btf = obj.btf.as_ref().unwrap();
         if let Err(e) = load_object_btf(btf, &obj, &opts) {
-            panic!("{}: {}", path.display(), chain(&e));
+            panic!("{}: {}", path.display(), crate::chain(&e));
         }
     }
 }
@@ -140,7 +126,7 @@ fn every_downgrade_for_older_kernels_still_loads() {
         let obj = Object::open(&path).unwrap();
         for (name, opts) in &cases {
             if let Err(e) = load_object_btf(obj.btf.as_ref().unwrap(), &obj, opts) {
-                panic!("{} with {name}: {}", path.display(), chain(&e));
+                panic!("{} with {name}: {}", path.display(), crate::chain(&e));
             }
         }
     }
@@ -374,10 +360,10 @@ fn c_dump_of_vmlinux_compiles_and_keeps_every_layout() {
             .arg("-I")
             .arg(&dir)
             .arg("-I")
-            .arg(testdata().join("include"))
+            .arg(crate::testdata("").join("include"))
             .arg(format!("-I/usr/include/{multiarch}"))
             .arg("-c")
-            .arg(testdata().join(format!("{src}.bpf.c")))
+            .arg(crate::testdata("").join(format!("{src}.bpf.c")))
             .arg("-o")
             .arg(&obj)
             .output()
@@ -392,7 +378,7 @@ fn c_dump_of_vmlinux_compiles_and_keeps_every_layout() {
         if oxbpf_sys::caps::can_bpf() {
             let opts = btf_features().unwrap().sanitize_options();
             if let Err(e) = load_object_btf(parsed.btf.as_ref().unwrap(), &parsed, &opts) {
-                panic!("{src} built against the dump: {}", chain(&e));
+                panic!("{src} built against the dump: {}", crate::chain(&e));
             }
         }
     }

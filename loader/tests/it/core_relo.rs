@@ -2,18 +2,11 @@
 //! (values checked against the kernel's own BTF) and testdata/btf/old_kernel.btf.
 //! Loading and running the relocated programs is tested with the load stage.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::btf::{Btf, Kind};
 use oxbpf_loader::core::{CoreOutcome, CoreReloKind, CoreTargets, relocate_object};
-
-fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name)
-}
 
 /// Byte offset of `field` in the kernel's `struct name`, read straight from its BTF.
 fn member_offset(btf: &Btf, name: &str, field: &str) -> u64 {
@@ -42,7 +35,7 @@ fn find<'a>(
 fn core_object_relocates_against_the_running_kernel() {
     let _serial = crate::serial();
     let vmlinux = Arc::new(Btf::from_sysfs().unwrap());
-    let mut obj = Object::open(testdata("core.bpf.o")).unwrap();
+    let mut obj = Object::open(crate::testdata("core.bpf.o")).unwrap();
     let before = obj.programs[0].function.insns.clone();
     let outs = relocate_object(&mut obj, CoreTargets::kernel(vmlinux.clone())).unwrap();
     assert_eq!(outs.len(), 25);
@@ -129,8 +122,8 @@ fn core_object_relocates_against_the_running_kernel() {
 #[test]
 fn core_object_relocates_against_an_older_layout() {
     let _serial = crate::serial();
-    let old = Arc::new(Btf::from_file(&testdata("btf/old_kernel.btf")).unwrap());
-    let mut obj = Object::open(testdata("core.bpf.o")).unwrap();
+    let old = Arc::new(Btf::from_file(&crate::testdata("btf/old_kernel.btf")).unwrap());
+    let mut obj = Object::open(crate::testdata("core.bpf.o")).unwrap();
     let outs = relocate_object(&mut obj, CoreTargets::custom("old_kernel.btf", old)).unwrap();
     let pid = find(
         &outs,
@@ -208,7 +201,7 @@ fn core_object_relocates_against_an_older_layout() {
 fn every_testdata_object_relocates_against_the_running_kernel() {
     let _serial = crate::serial();
     let vmlinux = Arc::new(Btf::from_sysfs().unwrap());
-    for entry in std::fs::read_dir(testdata("")).unwrap() {
+    for entry in std::fs::read_dir(crate::testdata("")).unwrap() {
         let path = entry.unwrap().path();
         if !path.to_string_lossy().ends_with(".bpf.o") {
             continue;

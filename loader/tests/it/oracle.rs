@@ -175,7 +175,7 @@ fn check_dir(test: &str, dir: &Path) -> usize {
 #[test]
 fn testdata_objects_match_llvm_objdump_and_bpftool() {
     let _serial = crate::serial();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let dir = crate::testdata("");
     let n = check_dir("testdata_objects_match_llvm_objdump_and_bpftool", &dir);
     if n > 0 {
         assert!(n >= 15, "expected at least 15 testdata objects, found {n}");

@@ -158,6 +158,100 @@ pub struct BtfLoadAttr {
     pub btf_token_fd: i32,
 }
 
+/// `BPF_MAP_{LOOKUP,UPDATE,DELETE}_ELEM`, `BPF_MAP_GET_NEXT_KEY`, `BPF_MAP_FREEZE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MapElemAttr {
+    /// The map.
+    pub map_fd: u32,
+    /// Explicit padding before the 8-aligned key address.
+    pub _pad: u32,
+    /// Address of the key.
+    pub key: u64,
+    /// Address of the value (or of the next key).
+    pub value: u64,
+    /// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`.
+    pub flags: u64,
+}
+
+/// `BPF_OBJ_PIN` and `BPF_OBJ_GET`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ObjAttr {
+    /// Address of the NUL-terminated path.
+    pub pathname: u64,
+    /// The object to pin (PIN only).
+    pub bpf_fd: u32,
+    /// `BPF_F_RDONLY`/`BPF_F_WRONLY` for GET.
+    pub file_flags: u32,
+    /// Directory fd for relative paths with `BPF_F_PATH_FD`.
+    pub path_fd: i32,
+    /// Explicit padding to the struct's alignment.
+    pub _pad: u32,
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct InfoAttr {
+    /// The object.
+    pub bpf_fd: u32,
+    /// Size of the info buffer; the kernel writes how much it filled.
+    pub info_len: u32,
+    /// Address of the info buffer.
+    pub info: u64,
+}
+
+/// `BPF_*_GET_NEXT_ID` and `BPF_*_GET_FD_BY_ID`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct IdAttr {
+    /// The id to start after (NEXT_ID) or to open (FD_BY_ID).
+    pub start_id: u32,
+    /// Set by the kernel: the next id.
+    pub next_id: u32,
+    /// Open flags for FD_BY_ID.
+    pub open_flags: u32,
+}
+
+/// `BPF_PROG_TEST_RUN`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TestRunAttr {
+    /// The program.
+    pub prog_fd: u32,
+    /// Set by the kernel: the program's return value.
+    pub retval: u32,
+    /// Input packet size.
+    pub data_size_in: u32,
+    /// Output packet buffer size; set by the kernel to what it wrote.
+    pub data_size_out: u32,
+    /// Address of the input packet.
+    pub data_in: u64,
+    /// Address of the output packet buffer.
+    pub data_out: u64,
+    /// Times to run.
+    pub repeat: u32,
+    /// Set by the kernel: average run time in ns.
+    pub duration: u32,
+    /// Input context size.
+    pub ctx_size_in: u32,
+    /// Output context buffer size.
+    pub ctx_size_out: u32,
+    /// Address of the input context.
+    pub ctx_in: u64,
+    /// Address of the output context buffer.
+    pub ctx_out: u64,
+    /// `BPF_F_TEST_RUN_ON_CPU`, `BPF_F_TEST_XDP_LIVE_FRAMES`.
+    pub flags: u32,
+    /// CPU to run on, with `BPF_F_TEST_RUN_ON_CPU`.
+    pub cpu: u32,
+    /// Batch size for live XDP frames.
+    pub batch_size: u32,
+    /// Explicit padding to the struct's alignment.
+    pub _pad: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +313,22 @@ mod tests {
         assert_eq!(offset_of!(BtfLoadAttr, btf_flags), 32);
         assert_eq!(offset_of!(BtfLoadAttr, btf_token_fd), 36);
         assert_eq!(size_of::<BtfLoadAttr>(), 40);
+    }
+
+    #[test]
+    fn small_attrs_match_kernel_layout() {
+        assert_eq!(offset_of!(MapElemAttr, key), 8);
+        assert_eq!(offset_of!(MapElemAttr, value), 16);
+        assert_eq!(offset_of!(MapElemAttr, flags), 24);
+        assert_eq!(offset_of!(ObjAttr, bpf_fd), 8);
+        assert_eq!(offset_of!(ObjAttr, file_flags), 12);
+        assert_eq!(offset_of!(InfoAttr, info), 8);
+        assert_eq!(offset_of!(IdAttr, open_flags), 8);
+        assert_eq!(offset_of!(TestRunAttr, data_in), 16);
+        assert_eq!(offset_of!(TestRunAttr, repeat), 32);
+        assert_eq!(offset_of!(TestRunAttr, ctx_in), 48);
+        assert_eq!(offset_of!(TestRunAttr, flags), 64);
+        assert_eq!(offset_of!(TestRunAttr, batch_size), 72);
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //! nothing here calls the kernel, so the pure stages of the loader may use all of it.
 
 mod attr;
+mod info;
 pub mod insn;
 mod kinds;
 
-pub use attr::{BPF_OBJ_NAME_LEN, BtfLoadAttr, MapCreateAttr, ProgLoadAttr};
+pub use attr::{
+    BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, MapCreateAttr, MapElemAttr, ObjAttr,
+    ProgLoadAttr, TestRunAttr,
+};
+pub use info::{MapInfo, ProgInfo, name_str};
 pub use insn::{Endian, Insn};
 pub use kinds::{AttachType, MapType, ProgType};
 

@@ -50,6 +50,9 @@ struct Dumper<'a> {
     declared: Vec<bool>,
     /// Typedefs, enums and composites whose definition has been written.
     defined: Vec<bool>,
+    /// `size_align` results: nested structs would otherwise be measured again at every
+    /// level, exponentially in hostile BTF.
+    layout: std::cell::RefCell<Vec<Option<(u64, u64)>>>,
     out: String,
 }
 
@@ -86,6 +89,7 @@ impl<'a> Dumper<'a> {
             queue: Vec::new(),
             declared: vec![false; n],
             defined: vec![false; n],
+            layout: std::cell::RefCell::new(vec![None; n]),
             out: String::new(),
         };
         d.resolve_names();
@@ -435,6 +439,17 @@ impl<'a> Dumper<'a> {
         if depth > MAX_DEPTH {
             return (0, 1);
         }
+        if let Some(Some(v)) = self.layout.borrow().get(id as usize) {
+            return *v;
+        }
+        let v = self.size_align_uncached(id, depth);
+        if let Some(slot) = self.layout.borrow_mut().get_mut(id as usize) {
+            *slot = Some(v);
+        }
+        v
+    }
+
+    fn size_align_uncached(&self, id: u32, depth: usize) -> (u64, u64) {
         let Some(t) = self.get(id) else { return (0, 1) };
         match &t.kind {
             TypeKind::Int { size, .. } | TypeKind::Float { size } => {
@@ -508,6 +523,23 @@ impl<'a> Dumper<'a> {
     /// Unnamed bitfields that move the layout from bit `from` to bit `to`, each fitting
     /// in its own naturally aligned storage unit.
     fn padding(out: &mut String, mut from: u64, to: u64, indent: usize) {
+        // Gaps of more than 64 longs (cacheline- or page-aligned members can leave a few
+        // hundred bytes) are filled with one byte array instead of thousands of lines:
+        // BTF can claim gigabyte gaps, and the header must stay proportional to it.
+        const MAX_LINES_BITS: u64 = 64 * 64;
+        if to - from > MAX_LINES_BITS {
+            let start = from.div_ceil(64) * 64;
+            let end = to / 64 * 64;
+            Self::padding(out, from, start, indent);
+            let _ = writeln!(
+                out,
+                "{}char __pad_{}[{}];",
+                tabs(indent),
+                start / 8,
+                (end - start) / 8
+            );
+            from = end;
+        }
         while from < to {
             let left = to - from;
             let (ty, bits) = [("long", 64u64), ("int", 32), ("short", 16), ("char", 8)]

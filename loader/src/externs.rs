@@ -1,0 +1,564 @@
+//! Resolving an object's externs against the running kernel (libbpf
+//! `bpf_object__resolve_externs`):
+//! - `.kconfig`: `LINUX_KERNEL_VERSION`, `LINUX_HAS_BPF_COOKIE`,
+//!   `LINUX_HAS_SYSCALL_WRAPPER`, and `CONFIG_*` values from `/boot/config-$(uname -r)`
+//!   or `/proc/config.gz` (inflated here, no zlib), written into the `.kconfig` map's
+//!   value at the slots the BTF fix-up laid out;
+//! - typed `__ksym` variables: their BTF id in vmlinux, after checking the types agree;
+//! - typeless `__ksym`: their address from `/proc/kallsyms`;
+//! - kfuncs: their BTF id in vmlinux, after checking the prototypes agree.
+//!
+//! Weak externs the kernel lacks resolve to zero (kfuncs to a poisoned call).
+//! Reads files only; no `bpf()` calls.
+
+use std::collections::HashMap;
+
+use crate::btf::fixup::KconfigSlot;
+use crate::btf::types::{Type, TypeKind};
+use crate::btf::{Btf, Kind, TypeId};
+use crate::core::matching::types_are_compat;
+use crate::object::{ExternKind, Object};
+use crate::reloc::ExternValue;
+
+/// Why an extern could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExternError {
+    /// No kernel configuration could be read.
+    #[error(
+        "extern `{name}`: cannot read the kernel configuration ({why}); tried /boot/config-{release} and /proc/config.gz"
+    )]
+    NoConfig {
+        /// The extern that needed it.
+        name: String,
+        /// What went wrong.
+        why: String,
+        /// `uname -r`.
+        release: String,
+    },
+    /// A non-weak `CONFIG_*` is not in the configuration.
+    #[error("extern `{0}`: not set in the kernel configuration (declare it __weak to accept that)")]
+    NotInConfig(String),
+    /// A configuration value does not fit the extern's type.
+    #[error("extern `{name}`: kernel config value {value:?} does not fit its type ({why})")]
+    BadValue {
+        /// The extern.
+        name: String,
+        /// The value from the config.
+        value: String,
+        /// Why.
+        why: String,
+    },
+    /// A `.kconfig` extern of a type libbpf does not support.
+    #[error(
+        "extern `{0}`: .kconfig externs must be bool, char, tristate, an integer or a char array"
+    )]
+    BadType(String),
+    /// An unknown `LINUX_*` extern.
+    #[error(
+        "extern `{0}`: not a value libbpf defines (LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER)"
+    )]
+    UnknownLinux(String),
+    /// A non-weak ksym or kfunc is not in the kernel.
+    #[error("extern `{name}`: the kernel has no {what} of that name")]
+    NotInKernel {
+        /// The extern.
+        name: String,
+        /// "variable" or "function".
+        what: &'static str,
+    },
+    /// The kernel's type differs from the declared one.
+    #[error("extern `{name}`: the kernel's type does not match the declaration ({why})")]
+    TypeMismatch {
+        /// The extern.
+        name: String,
+        /// Why.
+        why: String,
+    },
+    /// An extern of a kind the object's BTF does not explain.
+    #[error("extern `{0}`: the object's BTF does not say what it is (.kconfig, .ksyms or a kfunc)")]
+    Unknown(String),
+    /// The kernel's BTF is needed and missing.
+    #[error("extern `{0}`: resolving it needs the kernel's BTF (/sys/kernel/btf/vmlinux)")]
+    NoKernelBtf(String),
+}
+
+/// The kernel configuration, as `CONFIG_NAME -> value` (`y`, `m`, `n`, a number, or a
+/// quoted string).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelConfig {
+    values: HashMap<String, String>,
+}
+
+impl KernelConfig {
+    /// Parses a `.config` file.
+    pub fn parse(text: &str) -> KernelConfig {
+        let mut values = HashMap::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(rest) = line
+                .strip_prefix("# ")
+                .and_then(|l| l.strip_suffix(" is not set"))
+            {
+                if rest.starts_with("CONFIG_") {
+                    values.insert(rest.to_string(), "n".to_string());
+                }
+            } else if let Some((k, v)) = line.split_once('=') {
+                if k.starts_with("CONFIG_") {
+                    values.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        KernelConfig { values }
+    }
+
+    /// Reads the running kernel's configuration: `/boot/config-$(uname -r)`, else
+    /// `/proc/config.gz`.
+    ///
+    /// # Errors
+    /// A description of what was tried.
+    pub fn load() -> Result<KernelConfig, String> {
+        let release = release();
+        if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{release}")) {
+            return Ok(KernelConfig::parse(&text));
+        }
+        let gz = std::fs::read("/proc/config.gz").map_err(|e| format!("/proc/config.gz: {e}"))?;
+        let text =
+            crate::inflate::gunzip(&gz, 32 << 20).map_err(|e| format!("/proc/config.gz: {e}"))?;
+        log::debug!(
+            "kconfig: read /proc/config.gz ({} bytes inflated)",
+            text.len()
+        );
+        Ok(KernelConfig::parse(&String::from_utf8_lossy(&text)))
+    }
+
+    /// The value of `name`, if the configuration mentions it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+}
+
+fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// How a `.kconfig` extern's type stores its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KcfgType {
+    Bool,
+    Char,
+    Tristate,
+    Int { size: u32, signed: bool },
+    CharArray(u32),
+}
+
+fn get(types: &[Type], id: TypeId) -> Option<&Type> {
+    id.0.checked_sub(1).and_then(|i| types.get(i as usize))
+}
+
+fn kcfg_type(types: &[Type], var: TypeId, name: &str) -> Result<KcfgType, ExternError> {
+    let bad = || ExternError::BadType(name.to_string());
+    let TypeKind::Var { ty, .. } = get(types, var).ok_or_else(bad)?.kind else {
+        return Err(bad());
+    };
+    let mut id = ty;
+    for _ in 0..crate::btf::MAX_RESOLVE_DEPTH {
+        let t = get(types, id).ok_or_else(bad)?;
+        match &t.kind {
+            TypeKind::Typedef(to) | TypeKind::Const(to) | TypeKind::Volatile(to) => id = *to,
+            TypeKind::Int { size, encoding, .. } => {
+                return Ok(if encoding & 4 != 0 {
+                    KcfgType::Bool
+                } else if *size == 1 && encoding & 2 != 0 {
+                    KcfgType::Char
+                } else {
+                    KcfgType::Int {
+                        size: *size,
+                        signed: encoding & 1 != 0,
+                    }
+                });
+            }
+            TypeKind::Enum(_) if t.name == "libbpf_tristate" => return Ok(KcfgType::Tristate),
+            TypeKind::Array { elem, nelems, .. } => {
+                let e = get(types, *elem).ok_or_else(bad)?;
+                return match e.kind {
+                    TypeKind::Int { size: 1, .. } => Ok(KcfgType::CharArray(*nelems)),
+                    _ => Err(bad()),
+                };
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Err(bad())
+}
+
+/// Facts about the running kernel `LINUX_*` externs stand for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelFacts {
+    /// `LINUX_VERSION_CODE`.
+    pub version_code: u32,
+    /// The kernel has `bpf_get_attach_cookie()`.
+    pub has_bpf_cookie: bool,
+    /// Syscalls go through `__<arch>_sys_*` wrappers.
+    pub has_syscall_wrapper: bool,
+}
+
+impl KernelFacts {
+    /// Reads them from the kernel version and its BTF.
+    pub fn detect(vmlinux: Option<&Btf>) -> KernelFacts {
+        let version_code = oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code());
+        let has_bpf_cookie = vmlinux.is_some_and(|b| {
+            b.find_by_name_kind("bpf_func_id", Kind::Enum)
+                .is_some_and(|e| {
+                    e.enumerators().is_ok_and(|mut it| {
+                        it.any(|v| v.is_ok_and(|v| v.name == "BPF_FUNC_get_attach_cookie"))
+                    })
+                })
+        });
+        let prefix = if cfg!(target_arch = "x86_64") {
+            "__x64_sys_bpf"
+        } else if cfg!(target_arch = "aarch64") {
+            "__arm64_sys_bpf"
+        } else if cfg!(target_arch = "s390x") {
+            "__s390x_sys_bpf"
+        } else {
+            "__riscv_sys_bpf"
+        };
+        let has_syscall_wrapper = vmlinux.is_some_and(|b| b.find(prefix, Kind::Func).is_some());
+        KernelFacts {
+            version_code,
+            has_bpf_cookie,
+            has_syscall_wrapper,
+        }
+    }
+}
+
+fn parse_int(v: &str) -> Option<i128> {
+    let (neg, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v),
+    };
+    let n = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => i128::from_str_radix(hex, 16).ok()?,
+        None => digits.parse::<i128>().ok()?,
+    };
+    Some(if neg { -n } else { n })
+}
+
+/// Builds the value of the `.kconfig` map: every slot of `layout` filled from the kernel
+/// configuration and facts. `config` is read only if some `CONFIG_*` extern needs it.
+///
+/// # Errors
+/// A missing non-weak option, a value that does not fit, an unsupported type.
+pub fn kconfig_value(
+    obj: &Object,
+    types: &[Type],
+    layout: &[KconfigSlot],
+    facts: &KernelFacts,
+    config: &mut dyn FnMut() -> Result<KernelConfig, String>,
+) -> Result<Vec<u8>, ExternError> {
+    let size = layout.iter().map(|s| s.offset + s.size).max().unwrap_or(0) as usize;
+    let mut out = vec![0u8; size];
+    let mut cfg: Option<KernelConfig> = None;
+    for slot in layout {
+        let weak = obj.externs.iter().any(|e| e.name == slot.name && e.weak);
+        let ty = kcfg_type(types, slot.var, &slot.name)?;
+        let dst = &mut out[slot.offset as usize..(slot.offset + slot.size) as usize];
+        let name = slot.name.as_str();
+        let value: Option<String> = if let Some(rest) = name.strip_prefix("LINUX_") {
+            Some(match rest {
+                "KERNEL_VERSION" => facts.version_code.to_string(),
+                "HAS_BPF_COOKIE" => if facts.has_bpf_cookie { "y" } else { "n" }.to_string(),
+                "HAS_SYSCALL_WRAPPER" => {
+                    if facts.has_syscall_wrapper { "y" } else { "n" }.to_string()
+                }
+                _ if weak => continue,
+                _ => return Err(ExternError::UnknownLinux(name.to_string())),
+            })
+        } else {
+            if cfg.is_none() {
+                match config() {
+                    Ok(c) => cfg = Some(c),
+                    Err(why) if weak => {
+                        log::debug!(
+                            "kconfig: {name} is weak and the config is unreadable ({why}): 0"
+                        );
+                        continue;
+                    }
+                    Err(why) => {
+                        return Err(ExternError::NoConfig {
+                            name: name.into(),
+                            why,
+                            release: release(),
+                        });
+                    }
+                }
+            }
+            cfg.as_ref().and_then(|c| c.get(name)).map(str::to_string)
+        };
+        let Some(value) = value else {
+            if weak {
+                log::debug!("kconfig: {name} not in the kernel config; weak, so 0");
+                continue;
+            }
+            return Err(ExternError::NotInConfig(name.to_string()));
+        };
+        let bad = |why: &str| ExternError::BadValue {
+            name: name.into(),
+            value: value.clone(),
+            why: why.into(),
+        };
+        match ty {
+            KcfgType::Bool => match value.as_str() {
+                "y" => dst[0] = 1,
+                "n" => dst[0] = 0,
+                _ => return Err(bad("a bool takes y or n")),
+            },
+            KcfgType::Char => match value.as_str() {
+                "y" | "n" | "m" => dst[0] = value.as_bytes()[0],
+                _ => return Err(bad("a char takes y, n or m")),
+            },
+            KcfgType::Tristate => {
+                let v: u32 = match value.as_str() {
+                    "y" => 1,
+                    "m" => 2,
+                    "n" => 0,
+                    _ => return Err(bad("a tristate takes y, m or n")),
+                };
+                dst.copy_from_slice(&v.to_ne_bytes()[..dst.len().min(4)]);
+            }
+            KcfgType::CharArray(len) => {
+                let s = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .ok_or_else(|| bad("a char array takes a quoted string"))?;
+                let n = s.len().min(len.saturating_sub(1) as usize);
+                dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+            }
+            KcfgType::Int { size, signed } => {
+                let n = match value.as_str() {
+                    // Booleans read as integers are 1 and 0, as libbpf reads them.
+                    "y" => 1,
+                    "n" => 0,
+                    v => parse_int(v).ok_or_else(|| bad("not a number"))?,
+                };
+                let bits = size * 8;
+                let fits = if signed {
+                    n >= -(1i128 << (bits - 1)) && n < (1i128 << (bits - 1))
+                } else {
+                    n >= 0 && n < (1i128 << bits)
+                };
+                if !fits {
+                    return Err(bad(&format!(
+                        "does not fit a {}{bits}-bit integer",
+                        if signed { "signed " } else { "unsigned " }
+                    )));
+                }
+                dst.copy_from_slice(&(n as u64).to_ne_bytes()[..size as usize]);
+            }
+        }
+        log::debug!("kconfig: {name} = {value} at .kconfig+{}", slot.offset);
+    }
+    Ok(out)
+}
+
+/// Addresses of kernel symbols from `/proc/kallsyms` (zero without privilege).
+#[derive(Debug, Default)]
+pub struct Kallsyms {
+    addrs: HashMap<String, u64>,
+}
+
+impl Kallsyms {
+    /// Reads `/proc/kallsyms`.
+    ///
+    /// # Errors
+    /// The read error.
+    pub fn load() -> std::io::Result<Kallsyms> {
+        let text = std::fs::read_to_string("/proc/kallsyms")?;
+        let mut addrs = HashMap::new();
+        for line in text.lines() {
+            let mut it = line.split_whitespace();
+            let (Some(addr), Some(_kind), Some(name)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            if it.next().is_some() {
+                continue; // module symbols ("[module]") are not kernel globals
+            }
+            if let Ok(a) = u64::from_str_radix(addr, 16) {
+                addrs.entry(name.to_string()).or_insert(a);
+            }
+        }
+        Ok(Kallsyms { addrs })
+    }
+
+    /// The address of `name`.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.addrs.get(name).copied()
+    }
+}
+
+/// Resolves every extern of `obj` (`.kconfig` ones against `kconfig` slots; the rest
+/// against vmlinux and kallsyms). `local` is the object's (fixed-up) BTF types, for
+/// type checks. Returns one value per `obj.externs` entry.
+///
+/// # Errors
+/// Non-weak externs the kernel lacks, or whose type differs.
+pub fn resolve(
+    obj: &Object,
+    local: Option<&Btf>,
+    layout: &[KconfigSlot],
+    vmlinux: Option<&Btf>,
+    kallsyms: &mut dyn FnMut() -> Option<std::rc::Rc<Kallsyms>>,
+) -> Result<Vec<ExternValue>, ExternError> {
+    let mut out = Vec::with_capacity(obj.externs.len());
+    for e in &obj.externs {
+        let missing = |what: &'static str| -> Result<ExternValue, ExternError> {
+            if e.weak {
+                log::debug!("extern `{}`: weak and absent from the kernel", e.name);
+                Ok(ExternValue::Missing)
+            } else {
+                Err(ExternError::NotInKernel {
+                    name: e.name.clone(),
+                    what,
+                })
+            }
+        };
+        let value = match e.kind {
+            ExternKind::Kconfig => {
+                let slot = layout
+                    .iter()
+                    .find(|s| s.name == e.name)
+                    .ok_or_else(|| ExternError::Unknown(e.name.clone()))?;
+                ExternValue::Kconfig {
+                    offset: slot.offset,
+                }
+            }
+            ExternKind::KsymTypeless => match kallsyms().and_then(|k| k.get(&e.name)) {
+                Some(a) => ExternValue::KsymAddr(a),
+                None => missing("symbol")?,
+            },
+            ExternKind::Ksym | ExternKind::Kfunc => {
+                let kernel = vmlinux.ok_or_else(|| ExternError::NoKernelBtf(e.name.clone()))?;
+                let is_func = e.kind == ExternKind::Kfunc;
+                let found = kernel.find(&e.name, if is_func { Kind::Func } else { Kind::Var });
+                match found {
+                    None => missing(if is_func { "function" } else { "variable" })?,
+                    Some(kid) => {
+                        // The declaration and the kernel's type must agree (libbpf checks
+                        // with the same CO-RE compatibility rules).
+                        if let (Some(local), Some(lid)) = (local, e.btf_id) {
+                            let lt = local.type_by_id(lid).and_then(|t| t.ref_type());
+                            let kt = kernel.type_by_id(kid).and_then(|t| t.ref_type());
+                            if let (Ok(lt), Ok(kt)) = (lt, kt) {
+                                let lt = local
+                                    .skip_mods_and_typedefs(lt)
+                                    .map(|t| t.id())
+                                    .unwrap_or(lt);
+                                let kt = kernel
+                                    .skip_mods_and_typedefs(kt)
+                                    .map(|t| t.id())
+                                    .unwrap_or(kt);
+                                match types_are_compat(local, lt, kernel, kt, 32) {
+                                    Ok(Ok(())) => {}
+                                    Ok(Err(why)) => {
+                                        return Err(ExternError::TypeMismatch {
+                                            name: e.name.clone(),
+                                            why,
+                                        });
+                                    }
+                                    Err(err) => {
+                                        return Err(ExternError::TypeMismatch {
+                                            name: e.name.clone(),
+                                            why: err.to_string(),
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                        if is_func {
+                            ExternValue::Kfunc {
+                                btf_id: kid,
+                                fd_index: 0,
+                            }
+                        } else {
+                            ExternValue::KsymBtf {
+                                btf_id: kid,
+                                btf_fd: 0,
+                            }
+                        }
+                    }
+                }
+            }
+            ExternKind::Unknown => return Err(ExternError::Unknown(e.name.clone())),
+        };
+        log::debug!("extern `{}` ({}): {value:?}", e.name, e.kind.label());
+        out.push(value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_kernel_config() {
+        let c = KernelConfig::parse(
+            "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\nCONFIG_D=\"str\"\nCONFIG_E=0x10\nOTHER=1\n",
+        );
+        assert_eq!(c.get("CONFIG_A"), Some("y"));
+        assert_eq!(c.get("CONFIG_B"), Some("n"));
+        assert_eq!(c.get("CONFIG_C"), Some("m"));
+        assert_eq!(c.get("CONFIG_D"), Some("\"str\""));
+        assert_eq!(c.get("OTHER"), None);
+        assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("-3"), Some(-3));
+    }
+
+    #[test]
+    fn kconfig_values_from_a_config_and_facts() {
+        let obj = Object::open(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/externs.bpf.o"),
+        )
+        .unwrap();
+        let mut types = crate::btf::types::decode_all(obj.btf.as_ref().unwrap()).unwrap();
+        crate::btf::fixup::fixup(&mut types, &crate::btf::fixup::ElfInfo::from_object(&obj))
+            .unwrap();
+        let layout = crate::btf::fixup::kconfig_layout(&types).unwrap();
+        let facts = KernelFacts {
+            version_code: 0x0006_122c,
+            has_bpf_cookie: true,
+            has_syscall_wrapper: true,
+        };
+        let mut config = || Ok(KernelConfig::parse("CONFIG_BPF_SYSCALL=y\nCONFIG_IPV6=m\n"));
+        let v = kconfig_value(&obj, &types, &layout, &facts, &mut config).unwrap();
+        let at = |n: &str| layout.iter().find(|s| s.name == n).unwrap().offset as usize;
+        assert_eq!(
+            u32::from_ne_bytes(v[at("LINUX_KERNEL_VERSION")..][..4].try_into().unwrap()),
+            0x0006_122c
+        );
+        assert_eq!(v[at("CONFIG_BPF_SYSCALL")], 1);
+        assert_eq!(
+            u32::from_ne_bytes(v[at("CONFIG_IPV6")..][..4].try_into().unwrap()),
+            2
+        );
+        assert_eq!(v[at("CONFIG_OXBPF_NO_SUCH_OPTION")], 0);
+        assert_eq!(v[at("LINUX_HAS_BPF_COOKIE")], 1);
+        // A missing non-weak option is an error naming it.
+        let mut empty = || Ok(KernelConfig::parse(""));
+        let err = kconfig_value(&obj, &types, &layout, &facts, &mut empty).unwrap_err();
+        assert!(
+            matches!(err, ExternError::NotInConfig(ref n) if n == "CONFIG_BPF_SYSCALL" || n == "CONFIG_IPV6"),
+            "{err}"
+        );
+        // A bool set to m does not fit.
+        let mut m = || Ok(KernelConfig::parse("CONFIG_BPF_SYSCALL=m\nCONFIG_IPV6=y\n"));
+        let err = kconfig_value(&obj, &types, &layout, &facts, &mut m).unwrap_err();
+        assert!(matches!(err, ExternError::BadValue { .. }), "{err}");
+    }
+}

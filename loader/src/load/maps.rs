@@ -1,0 +1,419 @@
+//! Creating an object's maps: BTF and legacy definitions (inner map templates first),
+//! pinned maps reused or pinned, one array map per global data section with its initial
+//! contents (`.rodata` frozen), the `.kconfig` map, and the initial slots of prog arrays
+//! and maps of maps.
+
+use std::error::Error as _;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use oxbpf_maps::Map;
+use oxbpf_prog::Program;
+use oxbpf_sys::SysError;
+use oxbpf_sys::bpf;
+use oxbpf_sys::uapi::{MapCreateAttr, MapInfo, MapType, map_flags};
+
+use super::{LoadError, LoadOptions, data_map_name, object_name};
+use crate::btf::types::{Type, TypeKind};
+use crate::object::{DataKind, MapInitValue, MapSpec, Object, Pinning};
+
+/// Maps created for an object.
+pub(super) struct Made {
+    /// One per `Object::maps` entry.
+    pub object_maps: Vec<Map>,
+    /// One per `Object::data` entry (`None` for empty sections).
+    pub data_maps: Vec<Option<Map>>,
+    /// The `.kconfig` map.
+    pub kconfig: Option<Map>,
+}
+
+pub(super) fn raw_fd(m: &Map) -> i32 {
+    m.as_fd().as_raw_fd()
+}
+
+/// `PERF_MAX_STACK_DEPTH` u64 frames: the value size stack trace maps get when the
+/// object leaves it to user space (bpftool and BCC use the same).
+const DEFAULT_STACK_VALUE_SIZE: u32 = 127 * 8;
+
+/// The create attributes of a spec, with the user's overrides and the kernel-dependent
+/// defaults applied.
+fn attr_for(
+    spec: &MapSpec,
+    opts: &LoadOptions,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<MapCreateAttr, LoadError> {
+    let mut a = MapCreateAttr {
+        map_type: spec.map_type,
+        key_size: spec.key_size,
+        value_size: opts
+            .value_size
+            .get(&spec.name)
+            .copied()
+            .unwrap_or(spec.value_size),
+        max_entries: opts
+            .max_entries
+            .get(&spec.name)
+            .copied()
+            .unwrap_or(spec.max_entries),
+        map_flags: spec.map_flags,
+        numa_node: spec.numa_node,
+        map_extra: spec.map_extra,
+        ..Default::default()
+    };
+    a.set_name(&spec.name);
+    if a.map_type == MapType::PERF_EVENT_ARRAY && a.max_entries == 0 {
+        // One ring per possible CPU (libbpf does the same).
+        a.max_entries = oxbpf_sys::cpu::possible_cpus().map_err(|e| LoadError::MapCreate {
+            map: spec.name.clone(),
+            error: SysError::new("reading /sys/devices/system/cpu/possible", e),
+            hint: None,
+        })?;
+        log::debug!(
+            "map `{}`: perf event array sized to {} possible CPUs",
+            spec.name,
+            a.max_entries
+        );
+    }
+    if a.map_type == MapType::STACK_TRACE && a.value_size == 0 {
+        a.value_size = DEFAULT_STACK_VALUE_SIZE;
+        log::debug!(
+            "map `{}`: stack trace map without a value size; using {} (127 frames)",
+            spec.name,
+            a.value_size
+        );
+    }
+    if let (Some(fd), Some(v)) = (btf_fd, spec.value_type) {
+        a.btf_fd = fd.as_raw_fd() as u32;
+        a.btf_value_type_id = v.0;
+        a.btf_key_type_id = spec.key_type.map_or(0, |k| k.0);
+    }
+    Ok(a)
+}
+
+/// Why the kernel may have refused a map, in words.
+fn hint(spec_type: MapType, e: &SysError) -> Option<String> {
+    match e.errno() {
+        Some(libc::EPERM) => Some(
+            "creating maps needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8); run as root".into(),
+        ),
+        Some(libc::EINVAL) if crate::probe::map_type_supported(spec_type) == Some(false) => {
+            Some(format!("this kernel does not support {spec_type} maps"))
+        }
+        Some(libc::EINVAL) => {
+            Some("the kernel refused the definition (sizes, flags or max_entries)".into())
+        }
+        _ => None,
+    }
+}
+
+/// Creates a map, retrying as libbpf does: without BTF ids if the kernel refuses them,
+/// and with a raised memlock limit on `EPERM` (kernels before 5.11 charge maps to it).
+fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
+    let first = match bpf::map_create(attr) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let mut attr = *attr;
+    let mut err = first;
+    if err.errno() == Some(libc::EPERM) && oxbpf_sys::rlimit::raise_memlock().is_ok() {
+        match bpf::map_create(&attr) {
+            Ok(fd) => return Ok(fd),
+            Err(e) => err = e,
+        }
+    }
+    // libbpf retries without BTF on any refusal: some map types (sockmap, before 6.x)
+    // reject BTF key/value types with ENOTSUPP rather than EINVAL.
+    if attr.btf_fd != 0 && err.errno() != Some(libc::EPERM) {
+        log::debug!(
+            "map `{name}`: refused with BTF ({err}: {}); retrying without",
+            err.source
+        );
+        attr.btf_fd = 0;
+        attr.btf_key_type_id = 0;
+        attr.btf_value_type_id = 0;
+        match bpf::map_create(&attr) {
+            Ok(fd) => return Ok(fd),
+            Err(e) => err = e,
+        }
+    }
+    Err(LoadError::MapCreate {
+        map: name.to_string(),
+        hint: hint(attr.map_type, &err),
+        error: err,
+    })
+}
+
+fn wrap(fd: OwnedFd, attr: &MapCreateAttr, name: &str) -> Map {
+    let mut info = MapInfo {
+        map_type: attr.map_type,
+        key_size: attr.key_size,
+        value_size: attr.value_size,
+        max_entries: attr.max_entries,
+        map_flags: attr.map_flags,
+        ..Default::default()
+    };
+    let n = name.len().min(15);
+    info.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+    Map::from_info(fd, &info)
+}
+
+/// Reuses a compatible map pinned at `path`, if one is.
+fn reuse_pinned(
+    spec: &MapSpec,
+    attr: &MapCreateAttr,
+    path: &Path,
+) -> Result<Option<Map>, LoadError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let pin_err = |why: String| LoadError::Pin {
+        map: spec.name.clone(),
+        path: path.display().to_string(),
+        why,
+    };
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| pin_err("path contains a NUL byte".into()))?;
+    let fd = match bpf::obj_get(&c, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(pin_err(format!("cannot open it: {}", e.source))),
+    };
+    let info =
+        bpf::map_info(fd.as_fd()).map_err(|e| pin_err(format!("not a map ({})", e.source)))?;
+    // libbpf's map_is_reuse_compat: type, sizes, capacity and flags must all agree.
+    let mismatch = [
+        ("type", info.map_type.0, attr.map_type.0),
+        ("key size", info.key_size, attr.key_size),
+        ("value size", info.value_size, attr.value_size),
+        ("max_entries", info.max_entries, attr.max_entries),
+        ("flags", info.map_flags, attr.map_flags),
+    ]
+    .into_iter()
+    .find(|(_, have, want)| have != want);
+    if let Some((what, have, want)) = mismatch {
+        return Err(pin_err(format!(
+            "the pinned map is incompatible: its {what} is {have}, the object's is {want}"
+        )));
+    }
+    log::debug!(
+        "map `{}`: reusing the map pinned at {}",
+        spec.name,
+        path.display()
+    );
+    Ok(Some(Map::from_info(fd, &info)))
+}
+
+fn create_spec(
+    spec: &MapSpec,
+    opts: &LoadOptions,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<Map, LoadError> {
+    let mut attr = attr_for(spec, opts, btf_fd)?;
+    let pin_path = match spec.pinning {
+        Pinning::ByName => Some(opts.pin_root.join(&spec.name)),
+        Pinning::None => None,
+        Pinning::Other(n) => {
+            return Err(LoadError::Pin {
+                map: spec.name.clone(),
+                path: opts.pin_root.display().to_string(),
+                why: format!("unknown pinning mode {n} (only LIBBPF_PIN_BY_NAME is defined)"),
+            });
+        }
+    };
+    if let Some(path) = &pin_path {
+        if let Some(m) = reuse_pinned(spec, &attr, path)? {
+            return Ok(m);
+        }
+    }
+    // A map of maps needs a template of its inner map at creation; the template is
+    // closed right after (libbpf does the same).
+    let _template = match &spec.inner {
+        Some(inner) => {
+            let inner_attr = attr_for(inner, opts, btf_fd)?;
+            let fd = create(&inner.name, &inner_attr)?;
+            attr.inner_map_fd = fd.as_raw_fd() as u32;
+            Some(fd)
+        }
+        None => None,
+    };
+    let fd = create(&spec.name, &attr)?;
+    log::debug!(
+        "map `{}`: created {} (key {}, value {}, max_entries {}, flags {:#x})",
+        spec.name,
+        attr.map_type,
+        attr.key_size,
+        attr.value_size,
+        attr.max_entries,
+        attr.map_flags
+    );
+    let map = wrap(fd, &attr, &spec.name);
+    if let Some(path) = &pin_path {
+        map.pin(path).map_err(|e| LoadError::Pin {
+            map: spec.name.clone(),
+            path: path.display().to_string(),
+            why: format!(
+                "cannot pin ({}); is a bpffs mounted there? (mount -t bpf bpf {}, or choose another directory)",
+                e.source().map_or_else(String::new, crate::load::progs::chain),
+                opts.pin_root.display()
+            ),
+        })?;
+        log::debug!("map `{}`: pinned at {}", spec.name, path.display());
+    }
+    Ok(map)
+}
+
+fn datasec_id(types: Option<&[Type]>, name: &str) -> Option<u32> {
+    types?
+        .iter()
+        .position(|t| t.name == name && matches!(t.kind, TypeKind::Datasec { .. }))
+        .map(|i| i as u32 + 1)
+}
+
+/// An array map of one element holding a data section, as libbpf makes them.
+fn create_data_map(
+    obj: &Object,
+    section: &str,
+    size: u64,
+    read_only: bool,
+    init: Option<&[u8]>,
+    types: Option<&[Type]>,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<Map, LoadError> {
+    let name = data_map_name(&object_name(&obj.name), section);
+    let value_size = u32::try_from(size).map_err(|_| LoadError::Global {
+        name: section.into(),
+        why: "section larger than 4 GiB".into(),
+    })?;
+    let mut attr = MapCreateAttr {
+        map_type: MapType::ARRAY,
+        key_size: 4,
+        value_size,
+        max_entries: 1,
+        map_flags: map_flags::MMAPABLE | if read_only { map_flags::RDONLY_PROG } else { 0 },
+        ..Default::default()
+    };
+    attr.set_name(&name);
+    if let (Some(fd), Some(id)) = (btf_fd, datasec_id(types, section)) {
+        attr.btf_fd = fd.as_raw_fd() as u32;
+        attr.btf_value_type_id = id;
+    }
+    let fd = match create(&name, &attr) {
+        Ok(fd) => fd,
+        // Array mmap arrived in 5.5; without it, global data still works.
+        Err(LoadError::MapCreate { error, .. }) if error.errno() == Some(libc::EINVAL) => {
+            attr.map_flags &= !map_flags::MMAPABLE;
+            create(&name, &attr)?
+        }
+        Err(e) => return Err(e),
+    };
+    let map = wrap(fd, &attr, &name);
+    if let Some(bytes) = init {
+        let mut value = bytes.to_vec();
+        value.resize(value_size as usize, 0);
+        map.update(&0u32.to_ne_bytes(), &value, 0)
+            .map_err(|source| LoadError::MapSetup {
+                map: name.clone(),
+                what: "writing the initial data".into(),
+                source,
+            })?;
+    }
+    if read_only {
+        map.freeze().map_err(|source| LoadError::MapSetup {
+            map: name.clone(),
+            what: "freezing it".into(),
+            source,
+        })?;
+    }
+    log::debug!(
+        "map `{name}`: global data of {section}, {size} bytes{}",
+        if read_only { ", frozen" } else { "" }
+    );
+    Ok(map)
+}
+
+/// Creates every map of the object and its global data maps.
+pub(super) fn create_all(
+    obj: &Object,
+    opts: &LoadOptions,
+    types: Option<&[Type]>,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<Made, LoadError> {
+    let mut object_maps = Vec::with_capacity(obj.maps.len());
+    for spec in &obj.maps {
+        object_maps.push(create_spec(spec, opts, btf_fd)?);
+    }
+    let mut data_maps = Vec::with_capacity(obj.data.len());
+    for d in &obj.data {
+        if d.size == 0 {
+            data_maps.push(None);
+            continue;
+        }
+        let read_only = d.kind == DataKind::Rodata;
+        // .bss starts zeroed; write it only if the user set a variable in it.
+        let init = (d.kind != DataKind::Bss || !d.bytes.is_empty()).then_some(d.bytes.as_slice());
+        data_maps.push(Some(create_data_map(
+            obj, &d.name, d.size, read_only, init, types, btf_fd,
+        )?));
+    }
+    Ok(Made {
+        object_maps,
+        data_maps,
+        kconfig: None,
+    })
+}
+
+/// The `.kconfig` map: read-only for programs and frozen, like `.rodata`.
+pub(super) fn create_kconfig(
+    obj: &Object,
+    value: Vec<u8>,
+    types: Option<&[Type]>,
+    btf_fd: Option<&OwnedFd>,
+) -> Result<Map, LoadError> {
+    create_data_map(
+        obj,
+        ".kconfig",
+        value.len() as u64,
+        true,
+        Some(&value),
+        types,
+        btf_fd,
+    )
+}
+
+/// Initial slots: maps of maps get their inner maps, prog arrays their programs.
+pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Result<(), LoadError> {
+    for (spec, map) in obj.maps.iter().zip(&made.object_maps) {
+        for (slot, value) in &spec.init {
+            let fd = match value {
+                MapInitValue::Map(name) => {
+                    let i = obj
+                        .maps
+                        .iter()
+                        .position(|m| &m.name == name)
+                        .ok_or_else(|| LoadError::Global {
+                            name: spec.name.clone(),
+                            why: format!("slot {slot} names unknown map `{name}`"),
+                        })?;
+                    raw_fd(&made.object_maps[i])
+                }
+                MapInitValue::Program(name) => match programs.iter().find(|p| p.name() == name) {
+                    Some(p) => p.as_fd().as_raw_fd(),
+                    None => {
+                        log::debug!(
+                            "map `{}`: slot {slot} left empty: program `{name}` was not loaded",
+                            spec.name
+                        );
+                        continue;
+                    }
+                },
+            };
+            map.update(&slot.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                .map_err(|source| LoadError::MapSetup {
+                    map: spec.name.clone(),
+                    what: format!("setting slot {slot}"),
+                    source,
+                })?;
+            log::debug!("map `{}`: slot {slot} = {value:?}", spec.name);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! Loading programs: linking each, finding a tracing program's attach target, and
+//! `BPF_PROG_LOAD` with the verifier's log on failure.
+//!
+//! Like libbpf, the first attempt asks for no log (cheapest); a refused program is
+//! loaded again with a log buffer, grown until the whole log fits, so the error can
+//! show it. Poisoned CO-RE instructions and missing kfuncs in the log are translated
+//! back into what failed and why.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use oxbpf_prog::Program;
+use oxbpf_sys::SysError;
+use oxbpf_sys::bpf::{self, ProgLoadData};
+use oxbpf_sys::uapi::{AttachType, ProgLoadAttr, ProgType, prog_flags};
+
+use super::{LoadError, LoadOptions, Loaded, ProgramFailure, ProgramRejected};
+use crate::btf::ext::BtfExt;
+use crate::btf::{Btf, Kind};
+use crate::core::CoreOutcome;
+use crate::core::patch::POISON_IMM;
+use crate::object::{Object, ProgramSpec};
+use crate::reloc::{LinkedProgram, POISON_KFUNC_BASE, Resolver, link_program};
+use crate::section::flags;
+
+const LOG_START: usize = 1 << 20;
+const LOG_MAX: usize = 256 << 20;
+
+/// An error and its causes on one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut c = e.source();
+    while let Some(x) = c {
+        s = format!("{s}: {x}");
+        c = x.source();
+    }
+    s
+}
+
+/// The BTF id of a tracing program's attach target in vmlinux (libbpf
+/// `find_attach_btf_id`): the function itself for fentry/fexit/fmod_ret, the
+/// `btf_trace_<name>` typedef for tp_btf, `bpf_lsm_<hook>` for LSM, `bpf_iter_<name>`
+/// for iterators.
+fn attach_btf_id(p: &ProgramSpec, vmlinux: Option<&Btf>) -> Result<u32, LoadError> {
+    let prog = p.name().to_string();
+    let target = p
+        .attach_target
+        .clone()
+        .ok_or_else(|| LoadError::AttachTarget {
+            prog: prog.clone(),
+            why: format!("section `{}` names no attach target", p.section()),
+        })?;
+    let vmlinux = vmlinux.ok_or_else(|| LoadError::AttachTarget {
+        prog: prog.clone(),
+        why: "the kernel's BTF is not available".into(),
+    })?;
+    let (name, kind, what) = match (p.prog_type, p.expected_attach_type) {
+        (Some(ProgType::TRACING), Some(AttachType::TRACE_RAW_TP)) => {
+            (format!("btf_trace_{target}"), Kind::Typedef, "tracepoint")
+        }
+        (Some(ProgType::TRACING), Some(AttachType::TRACE_ITER)) => {
+            (format!("bpf_iter_{target}"), Kind::Func, "iterator")
+        }
+        (Some(ProgType::LSM), _) => (format!("bpf_lsm_{target}"), Kind::Func, "LSM hook"),
+        (Some(ProgType::EXT), _) => {
+            return Err(LoadError::AttachTarget {
+                prog,
+                why: "freplace programs need a target program, which this loader cannot take yet"
+                    .into(),
+            });
+        }
+        _ => (target.clone(), Kind::Func, "function"),
+    };
+    vmlinux.find(&name, kind).map(|id| id.0).ok_or_else(|| LoadError::AttachTarget {
+        prog,
+        why: format!("the kernel has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF)", kind.name().to_lowercase()),
+    })
+}
+
+/// What the log says, translated: which poisoned relocation or missing kfunc was hit.
+fn explain(
+    log: &str,
+    linked: &LinkedProgram,
+    core: &[CoreOutcome],
+    obj: &Object,
+    p: &ProgramSpec,
+    errno: Option<i32>,
+) -> Option<String> {
+    // The verifier prints the failing instruction as `N: (85) call unknown#ID`.
+    let failing = |id: i64| -> Option<usize> {
+        let needle = format!("unknown#{id}");
+        log.lines()
+            .filter(|l| l.contains(&needle))
+            .find_map(|l| l.split(':').next()?.trim().parse().ok())
+    };
+    if log.contains(&format!("unknown#{POISON_IMM}")) {
+        if let Some(insn) = failing(i64::from(POISON_IMM)) {
+            let (place, off) = linked.locate(insn)?;
+            let o = core
+                .iter()
+                .find(|o| o.function == place.name && o.insn == off)?;
+            return Some(format!(
+                "insn {insn}: CO-RE relocation `{}` ({}) failed: {}",
+                o.local,
+                o.kind,
+                o.failure
+                    .as_deref()
+                    .or(o.no_match.as_deref())
+                    .unwrap_or("no match in the kernel's types")
+            ));
+        }
+        return Some("it reaches an instruction a failed CO-RE relocation poisoned".into());
+    }
+    for (i, e) in obj.externs.iter().enumerate() {
+        if log.contains(&format!(
+            "unknown#{}",
+            i64::from(POISON_KFUNC_BASE) + i as i64
+        )) {
+            return Some(format!(
+                "it calls kfunc `{}`, which this kernel does not have (declared __weak, but the call is reachable)",
+                e.name
+            ));
+        }
+    }
+    if log.contains("failed to find the address for kernel symbol") {
+        return Some(
+            "the kernel resolves typed __ksym variables through kallsyms, and this one lists no data symbols there (built without CONFIG_KALLSYMS_ALL)"
+                .into(),
+        );
+    }
+    match errno {
+        Some(libc::EPERM) if log.trim().is_empty() => Some(match p.prog_type {
+            Some(ProgType::TRACING | ProgType::LSM | ProgType::EXT) => format!(
+                "the kernel refused it with no verifier log: it cannot build BPF trampolines for {} programs (BPF JIT or ftrace direct calls missing), or the target cannot be traced",
+                p.section_def.map_or("tracing", |d| d.pattern.trim_end_matches(['+', '/']))
+            ),
+            _ => "loading programs needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing; run as root".into(),
+        }),
+        Some(libc::E2BIG) => Some("the program is too large for this kernel".into()),
+        _ => None,
+    }
+}
+
+/// Loads one linked program; retries with a growing log on refusal.
+fn load_one(
+    attr: &ProgLoadAttr,
+    linked: &LinkedProgram,
+    license: &CString,
+    fd_array: &[i32],
+    log_level: u32,
+) -> (Result<OwnedFd, SysError>, String) {
+    let fi = linked.func_info_bytes();
+    let li = linked.line_info_bytes();
+    let mut attr = *attr;
+    let attempt = |attr: &ProgLoadAttr, log: &mut [u8]| {
+        bpf::prog_load(
+            attr,
+            ProgLoadData {
+                insns: &linked.insns,
+                license,
+                log,
+                func_info: &fi,
+                line_info: &li,
+                fd_array,
+            },
+        )
+    };
+    // First attempt: the log only if one was asked for.
+    let mut log = vec![0u8; if log_level > 0 { LOG_START } else { 0 }];
+    attr.log_level = log_level;
+    let first = attempt(&attr, &mut log);
+    let text = |log: &[u8]| {
+        String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(log.len())])
+            .into_owned()
+    };
+    match first {
+        Ok(fd) => return (Ok(fd), text(&log)),
+        Err(e) if log_level > 0 && e.errno() != Some(libc::ENOSPC) => return (Err(e), text(&log)),
+        Err(_) => {}
+    }
+    // Refused: again with a log, grown until it fits.
+    let mut size = LOG_START;
+    attr.log_level = log_level.max(1);
+    loop {
+        let mut log = vec![0u8; size];
+        match attempt(&attr, &mut log) {
+            Ok(fd) => return (Ok(fd), text(&log)),
+            Err(e) if e.errno() == Some(libc::ENOSPC) && size < LOG_MAX => size *= 4,
+            Err(e) => return (Err(e), text(&log)),
+        }
+    }
+}
+
+/// The last non-empty line of a log, for one-line messages.
+fn last_line(log: &str) -> Option<&str> {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("processed "))
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the stages' outputs, passed once from Object::load"
+)]
+fn load_program(
+    obj: &Object,
+    index: usize,
+    opts: &LoadOptions,
+    resolver: &Resolver,
+    ext: Option<&BtfExt>,
+    btf_fd: Option<&OwnedFd>,
+    vmlinux: Option<&Btf>,
+    core: &[CoreOutcome],
+) -> Result<(Program, String), LoadError> {
+    let p = &obj.programs[index];
+    let prog_type = p.prog_type.ok_or_else(|| LoadError::NoType {
+        prog: p.name().to_string(),
+        section: p.section().to_string(),
+    })?;
+    let linked = link_program(
+        obj,
+        index,
+        resolver,
+        if btf_fd.is_some() { ext } else { None },
+    )
+    .map_err(LoadError::Reloc)?;
+    for (insn, what) in &linked.applied {
+        log::trace!("program `{}`: insn {insn}: {what}", p.name());
+    }
+    let mut attr = ProgLoadAttr {
+        prog_type,
+        expected_attach_type: p.expected_attach_type.unwrap_or_default(),
+        kern_version: obj.kern_version.unwrap_or_else(|| {
+            oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code())
+        }),
+        ..Default::default()
+    };
+    attr.set_name(p.name());
+    if p.sleepable() {
+        attr.prog_flags |= prog_flags::SLEEPABLE;
+    }
+    if p.section_flags() & flags::XDP_FRAGS != 0 {
+        attr.prog_flags |= prog_flags::XDP_HAS_FRAGS;
+    }
+    if p.section_flags() & flags::ATTACH_BTF != 0 {
+        attr.attach_btf_id = attach_btf_id(p, vmlinux)?;
+    }
+    if let Some(fd) = btf_fd {
+        attr.prog_btf_fd = fd.as_raw_fd() as u32;
+        if !linked.func_info.is_empty() {
+            attr.func_info_rec_size = 8;
+            attr.line_info_rec_size = 16;
+        }
+    }
+    // The kernel reads the license as a C string; an object without one is not GPL.
+    let license = CString::new(obj.license.replace('\0', "")).unwrap_or_default();
+    let (result, log) = load_one(&attr, &linked, &license, &[], opts.log_level);
+    match result {
+        Ok(fd) => {
+            log::debug!(
+                "program `{}`: loaded ({} insns, {prog_type})",
+                p.name(),
+                linked.insns.len()
+            );
+            Ok((
+                Program::new(fd, p.name(), prog_type, p.expected_attach_type),
+                log,
+            ))
+        }
+        Err(error) => {
+            let explanation = explain(&log, &linked, core, obj, p, error.errno());
+            let summary = match last_line(&log) {
+                Some(l) => format!("the verifier rejected it: {l}"),
+                None => format!("{}: {}", error, error.source),
+            };
+            Err(LoadError::Program(Box::new(ProgramRejected {
+                prog: p.name().to_string(),
+                section: p.section().to_string(),
+                summary,
+                explanation,
+                log,
+                error,
+            })))
+        }
+    }
+}
+
+/// Loads every selected program; with `keep_going`, failures are collected instead of
+/// ending the load.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the stages' outputs, passed once from Object::load"
+)]
+pub(super) fn load_all(
+    obj: &Object,
+    opts: &LoadOptions,
+    selected: &[usize],
+    resolver: &Resolver,
+    ext: Option<&BtfExt>,
+    btf_fd: Option<&OwnedFd>,
+    vmlinux: Option<&Btf>,
+    core: &[CoreOutcome],
+) -> Result<Loaded, LoadError> {
+    let mut programs = Vec::new();
+    let mut failures = Vec::new();
+    let mut logs = HashMap::new();
+    for &i in selected {
+        match load_program(obj, i, opts, resolver, ext, btf_fd, vmlinux, core) {
+            Ok((prog, log)) => {
+                if opts.log_level > 0 {
+                    logs.insert(prog.name().to_string(), log);
+                }
+                programs.push(prog);
+            }
+            Err(e) if opts.keep_going => {
+                log::warn!("{}", chain(&e));
+                failures.push(ProgramFailure {
+                    name: obj.programs[i].name().to_string(),
+                    error: e,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if programs.is_empty() && !failures.is_empty() {
+        // Nothing loaded: a single failure is reported as itself.
+        if failures.len() == 1 {
+            return Err(failures.remove(0).error);
+        }
+        return Err(LoadError::NothingLoaded(failures));
+    }
+    Ok(Loaded {
+        maps: Vec::new(),
+        programs,
+        failures,
+        core: Vec::new(),
+        logs,
+        btf_fd: None,
+    })
+}

@@ -1,0 +1,48 @@
+//! Inputs the fuzzers found (kept under fuzz/regressions/<target>/), replayed through
+//! the same steps as the fuzz targets: each must end in a value or an error, quickly
+//! and in bounded memory.
+
+use std::path::Path;
+
+use oxbpf_loader::btf::{Btf, Kind, dump, encode, types};
+
+fn inputs(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn btf_parse_regressions() {
+    let _serial = crate::serial();
+    let cases = inputs("btf_parse");
+    assert!(!cases.is_empty());
+    for data in cases {
+        let Ok(btf) = Btf::parse(data) else { continue };
+        let _ = btf.find("task_struct", Kind::Struct);
+        for id in btf.ids() {
+            let _ = btf.size_of(id);
+            let _ = btf.align_of(id);
+        }
+        let _ = dump::raw::dump(&btf);
+        if let Ok(all) = types::decode_all(&btf) {
+            if let Ok(c) = dump::c::dump_types(&all) {
+                // The header stays proportional to the BTF, however large the claimed
+                // struct sizes and gaps.
+                assert!(
+                    c.len() < 64 * btf.as_bytes().len() + 4096,
+                    "{} bytes of C from {} of BTF",
+                    c.len(),
+                    btf.as_bytes().len()
+                );
+            }
+            let bytes = encode::encode(&all, btf.endian()).unwrap();
+            assert_eq!(types::decode_all(&Btf::parse(bytes).unwrap()).unwrap(), all);
+        }
+    }
+}

@@ -1,0 +1,798 @@
+//! Loading objects into the running kernel, and running what can run with
+//! `BPF_PROG_TEST_RUN` to check the effect on maps: the main job, end to end.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+use std::process::Command;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, ProgramRejected};
+use oxbpf_sys::fd::open_fd_count;
+use oxbpf_sys::gate;
+
+fn load(name: &str, opts: &LoadOptions) -> Loaded {
+    let obj = Object::open(crate::testdata(name)).unwrap();
+    obj.load(opts)
+        .unwrap_or_else(|e| panic!("{name}: {}", crate::chain(&e)))
+}
+
+/// An Ethernet + IPv4 frame with the given IP protocol and payload.
+fn packet(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 14 + 20];
+    p[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
+    p[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    p[12..14].copy_from_slice(&[0x08, 0x00]);
+    p[14] = 0x45;
+    let total = (20 + payload.len()) as u16;
+    p[16..18].copy_from_slice(&total.to_be_bytes());
+    p[22] = 64;
+    p[23] = proto;
+    p[26..30].copy_from_slice(&[10, 0, 0, 1]);
+    p[30..34].copy_from_slice(&[10, 0, 0, 2]);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// What a socket filter must be given to see `frame` whole: test runs of socket
+/// filters pull the Ethernet header off before the program runs (a real `AF_PACKET`
+/// socket does not), so the header goes in twice.
+fn for_socket_filter(frame: &[u8]) -> Vec<u8> {
+    let mut p = frame[..14].to_vec();
+    p.extend_from_slice(frame);
+    p
+}
+
+/// A TCP segment (20-byte header) carrying `payload`.
+fn tcp(payload: &[u8]) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&12345u16.to_be_bytes());
+    t[2..4].copy_from_slice(&80u16.to_be_bytes());
+    t[12] = 5 << 4;
+    t.extend_from_slice(payload);
+    packet(6, &t)
+}
+
+fn u32_at(v: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes(v[off..off + 4].try_into().unwrap())
+}
+
+fn u64_at(v: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(v[off..off + 8].try_into().unwrap())
+}
+
+/// The bytes of the global data map of `section` in a loaded object.
+fn data(l: &Loaded, section: &str) -> Vec<u8> {
+    let m = l
+        .maps
+        .iter()
+        .find(|m| m.name().ends_with(section))
+        .unwrap_or_else(|| panic!("no map for {section}"));
+    m.lookup(&0u32.to_ne_bytes()).unwrap().unwrap()
+}
+
+/// A global variable's bytes, by name, through the object's symbol table.
+fn global(obj: &Object, l: &Loaded, name: &str) -> Vec<u8> {
+    let sec = obj
+        .data
+        .iter()
+        .find(|d| d.symbols.iter().any(|s| s.name == name))
+        .unwrap();
+    let sym = sec.symbols.iter().find(|s| s.name == name).unwrap();
+    data(l, &sec.name)[sym.offset as usize..(sym.offset + sym.size) as usize].to_vec()
+}
+
+#[test]
+fn every_testdata_object_loads_except_what_this_kernel_refuses() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("every_testdata_object_loads_except_what_this_kernel_refuses") {
+        return;
+    }
+    let refused = [
+        "fentry_unlinkat",
+        "fexit_unlinkat",
+        "fmod_file_open",
+        "fentry_sleepable",
+        "lsm_file_open",
+    ];
+    for entry in std::fs::read_dir(crate::testdata("")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".bpf.o") || name == "maps_btf.bpf.o" {
+            continue; // maps_btf pins a map: tested with a bpffs below
+        }
+        let obj = Object::open(&path).unwrap();
+        let autoload: Vec<String> = obj
+            .programs
+            .iter()
+            .filter(|p| p.autoload && p.prog_type.is_some())
+            .map(|p| p.name().to_string())
+            .collect();
+        let opts = LoadOptions {
+            keep_going: true,
+            only: Some(autoload.clone()),
+            ..Default::default()
+        };
+        let loaded = obj
+            .load(&opts)
+            .unwrap_or_else(|e| panic!("{name}: {}", crate::chain(&e)));
+        for f in &loaded.failures {
+            assert!(
+                refused.contains(&f.name.as_str()),
+                "{name}: `{}` failed: {}",
+                f.name,
+                crate::chain(&f.error)
+            );
+        }
+        assert_eq!(
+            loaded.programs.len() + loaded.failures.len(),
+            autoload.len(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn fentry_fexit_fmod_ret_and_lsm_fail_naming_program_and_cause() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("fentry_fexit_fmod_ret_and_lsm_fail_naming_program_and_cause") {
+        return;
+    }
+    for (prog, kind) in [
+        ("fentry_unlinkat", "fentry"),
+        ("fexit_unlinkat", "fexit"),
+        ("fmod_file_open", "fmod_ret"),
+        ("lsm_file_open", "lsm"),
+    ] {
+        let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+        match obj.load(&LoadOptions {
+            only: Some(vec![prog.into()]),
+            ..Default::default()
+        }) {
+            // A kernel with BPF trampolines loads them: nothing to explain.
+            Ok(l) => assert_eq!(l.programs.len(), 1),
+            Err(e) => {
+                let msg = crate::chain(&e);
+                let LoadError::Program(rejected) = &e else {
+                    panic!("{msg}")
+                };
+                let ProgramRejected {
+                    prog: p,
+                    error,
+                    explanation,
+                    ..
+                } = &**rejected;
+                assert_eq!(p, prog);
+                assert_eq!(error.errno(), Some(libc::EPERM), "{msg}");
+                let why = explanation.as_deref().unwrap_or_default();
+                assert!(why.contains("trampolines") && why.contains(kind), "{msg}");
+                assert!(msg.starts_with(&format!("program `{prog}` (")), "{msg}");
+            }
+        }
+    }
+}
+
+#[test]
+fn classic_socket_filter_counts_bytes_per_protocol() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("classic_socket_filter_counts_bytes_per_protocol") {
+        return;
+    }
+    let l = load("sockex1.bpf.o", &LoadOptions::default());
+    let prog = l.program("bpf_prog1").unwrap();
+    // sockex1 counts only outgoing packets, which a test run cannot produce (its skb is
+    // always received): attach to a packet socket on loopback and send real datagrams.
+    let sock = packet_socket_on_loopback();
+    let fd = prog.as_fd().as_raw_fd();
+    // SAFETY: plain setsockopt with a pointer to a live i32 and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_BPF,
+            (&raw const fd).cast(),
+            4,
+        )
+    };
+    assert_eq!(rc, 0, "SO_ATTACH_BPF: {}", std::io::Error::last_os_error());
+    let counts = l.map("my_map").unwrap();
+    let udp_bytes = || u64_at(&counts.lookup(&17u32.to_ne_bytes()).unwrap().unwrap(), 0);
+    let before = udp_bytes();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        tx.send_to(&[0u8; 100], rx.local_addr().unwrap()).unwrap();
+    }
+    // Each outgoing frame on lo: Ethernet 14 + IPv4 20 + UDP 8 + 100 bytes of payload.
+    let mut grown = 0;
+    for _ in 0..100 {
+        grown = udp_bytes() - before;
+        if grown >= 3 * 142 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(grown >= 3 * 142, "UDP bytes counted: {grown}");
+}
+
+/// An `AF_PACKET` socket bound to loopback, seeing every protocol.
+fn packet_socket_on_loopback() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: socket() returns a new fd or -1; it is owned right away.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    };
+    assert!(
+        raw >= 0,
+        "socket(AF_PACKET): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `raw` is a fresh fd nobody else owns.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: a NUL-terminated interface name.
+    let ifindex = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+    // SAFETY: zeroed sockaddr_ll is valid; fields are set before bind reads them.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: `addr` is a live sockaddr_ll and the length is its size.
+    let rc = unsafe {
+        libc::bind(
+            raw,
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    assert_eq!(rc, 0, "bind to lo: {}", std::io::Error::last_os_error());
+    sock
+}
+
+#[test]
+fn http_filter_keeps_only_get_and_post() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("http_filter_keeps_only_get_and_post") {
+        return;
+    }
+    let l = load("http_filter.bpf.o", &LoadOptions::default());
+    let prog = l.program("http_filter").unwrap();
+    let keep = |payload: &[u8]| {
+        prog.test_run(&for_socket_filter(&tcp(payload)), &[])
+            .unwrap()
+            .retval as i32
+    };
+    assert_eq!(keep(b"GET / HTTP/1.1\r\n"), -1);
+    assert_eq!(keep(b"POST /form HTTP/1.1\r\n"), -1);
+    assert_eq!(keep(b"HTTP/1.1 200 OK\r\n"), 0);
+    assert_eq!(
+        prog.test_run(&for_socket_filter(&packet(17, b"GET / HTTP/1.1")), &[])
+            .unwrap()
+            .retval,
+        0,
+        "UDP is dropped"
+    );
+}
+
+#[test]
+fn xdp_programs_return_their_verdicts_and_count() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("xdp_programs_return_their_verdicts_and_count") {
+        return;
+    }
+    const XDP_DROP: u32 = 1;
+    const XDP_PASS: u32 = 2;
+    let l = load("xdp_pass.bpf.o", &LoadOptions::default());
+    assert_eq!(
+        l.program("xdp_pass")
+            .unwrap()
+            .test_run(&packet(17, &[0; 8]), &[])
+            .unwrap()
+            .retval,
+        XDP_PASS
+    );
+
+    // The legacy bpf_map_def per-CPU stats: one packet counted, summed over CPUs.
+    let l = load("xdp_stats_legacy.bpf.o", &LoadOptions::default());
+    let pkt = packet(6, &[0; 20]);
+    assert_eq!(
+        l.program("xdp_stats_pass")
+            .unwrap()
+            .test_run(&pkt, &[])
+            .unwrap()
+            .retval,
+        XDP_PASS
+    );
+    assert_eq!(
+        l.program("xdp_stats_drop")
+            .unwrap()
+            .test_run(&pkt, &[])
+            .unwrap()
+            .retval,
+        XDP_DROP
+    );
+    let stats = l.map("xdp_stats_map").unwrap();
+    let per_cpu = stats.lookup(&XDP_PASS.to_ne_bytes()).unwrap().unwrap();
+    let (mut packets, mut bytes) = (0, 0);
+    for cpu in per_cpu.chunks(16) {
+        packets += u64_at(cpu, 0);
+        bytes += u64_at(cpu, 8);
+    }
+    assert_eq!((packets, bytes), (1, pkt.len() as u64));
+}
+
+#[test]
+fn subprograms_callbacks_and_global_data_work() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("subprograms_callbacks_and_global_data_work") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
+    // Like libbpf, a program whose section names no type stops the load, saying how
+    // to give it one.
+    let err = obj.clone().load(&LoadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "program `mystery_prog`: section `mystery/unknown_kind` matches no SEC() pattern; set its type (e.g. --type mystery_prog=xdp)"
+    );
+    let l = obj
+        .clone()
+        .load(&with_mystery_typed())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    // `?tc` is not loaded unless asked.
+    assert!(l.program("tc_optional").is_none());
+    assert!(l.program("mystery_prog").is_some());
+    let pkt = packet(6, &[0; 20]);
+    // static_scale(1) + global_bump(2) > 0 → XDP_PASS; bss_hits counts global_bump calls.
+    assert_eq!(
+        l.program("xdp_first")
+            .unwrap()
+            .test_run(&pkt, &[])
+            .unwrap()
+            .retval,
+        2
+    );
+    // bpf_loop adds 0..9 = 45 → XDP_PASS.
+    assert_eq!(
+        l.program("xdp_second")
+            .unwrap()
+            .test_run(&pkt, &[])
+            .unwrap()
+            .retval,
+        2
+    );
+    assert_eq!(
+        l.program("tc_first")
+            .unwrap()
+            .test_run(&pkt, &[])
+            .unwrap()
+            .retval,
+        0
+    );
+    assert_eq!(u32_at(&global(&obj, &l, "bss_hits"), 0), 2);
+    // static_bss_total got 2 (xdp_first) + static_scale(3) = 3*7+4 = 25 (tc_first).
+    assert_eq!(u32_at(&data(&l, ".bss"), 4), 2 + 25);
+    // .rodata is frozen: user space cannot change it any more.
+    let ro = l
+        .maps
+        .iter()
+        .find(|m| m.name().ends_with(".rodata"))
+        .unwrap();
+    assert!(ro.update(&0u32.to_ne_bytes(), &[0; 4], 0).is_err());
+
+    // Asking for the `?` program loads it too.
+    let opts = LoadOptions {
+        only: Some(vec!["tc_optional".into(), "mystery_prog".into()]),
+        ..with_mystery_typed()
+    };
+    let l = obj
+        .load(&opts)
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    assert_eq!(l.programs.len(), 2);
+}
+
+/// Options giving multi_prog.bpf.o's `mystery/unknown_kind` program a type.
+fn with_mystery_typed() -> LoadOptions {
+    let mut prog_types = HashMap::new();
+    prog_types.insert(
+        "mystery_prog".to_string(),
+        oxbpf_sys::uapi::ProgType::SOCKET_FILTER,
+    );
+    LoadOptions {
+        prog_types,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn rodata_config_set_before_load_is_what_the_program_sees() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("rodata_config_set_before_load_is_what_the_program_sees") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
+    let opts = LoadOptions {
+        globals: vec![
+            ("rodata_limit".into(), 100i32.to_ne_bytes().to_vec()),
+            ("bss_hits".into(), 40u32.to_ne_bytes().to_vec()),
+        ],
+        ..with_mystery_typed()
+    };
+    let l = obj
+        .clone()
+        .load(&opts)
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    assert_eq!(u32_at(&global(&obj, &l, "rodata_limit"), 0), 100);
+    l.program("tc_first")
+        .unwrap()
+        .test_run(&packet(6, &[0; 20]), &[])
+        .unwrap();
+    // static_scale(3) = 3 * 100 + 4, added by global_bump to the static total.
+    assert_eq!(u32_at(&data(&l, ".bss"), 4), 304);
+    assert_eq!(u32_at(&global(&obj, &l, "bss_hits"), 0), 41);
+    let err = obj
+        .clone()
+        .load(&LoadOptions {
+            globals: vec![("rodata_limit".into(), vec![1])],
+            ..with_mystery_typed()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "global variable `rodata_limit`: is 4 bytes, the value given is 1"
+    );
+    let err = obj
+        .load(&LoadOptions {
+            globals: vec![("nope".into(), vec![1])],
+            ..with_mystery_typed()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "global variable `nope`: no such global variable"
+    );
+}
+
+#[test]
+fn core_program_reads_this_tasks_pid_and_comm() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("core_program_reads_this_tasks_pid_and_comm") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("core.bpf.o")).unwrap();
+    let l = obj
+        .clone()
+        .load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    // raw_tp programs run in the calling task when test-run; sys_enter takes (regs, id).
+    l.program("core_read_task")
+        .unwrap()
+        .test_run(&[], &[0u8; 16])
+        .unwrap();
+    let tid = std::fs::read_link("/proc/thread-self").unwrap();
+    let tid: i32 = tid.file_name().unwrap().to_string_lossy().parse().unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap();
+    let g = |n: &str| global(&obj, &l, n);
+    assert_eq!(
+        u32_at(&g("core_pid"), 0) as i32,
+        tid,
+        "task->pid is the thread id"
+    );
+    assert_eq!(u32_at(&g("core_tgid"), 0), std::process::id());
+    assert_eq!(
+        u32_at(&g("core_ppid"), 0),
+        std::os::unix::process::parent_id()
+    );
+    let read = g("core_comm");
+    let read = String::from_utf8_lossy(&read[..read.iter().position(|&b| b == 0).unwrap_or(16)])
+        .to_string();
+    assert_eq!(read, comm.trim_end());
+    assert_eq!(u32_at(&g("task_comm_size"), 0), 16);
+    assert_eq!(
+        u32_at(&g("has_state_field"), 0),
+        0,
+        "this kernel renamed state to __state"
+    );
+    assert_eq!(u32_at(&g("has_new_state_field"), 0), 1);
+    assert_eq!(u32_at(&g("has_missing_type"), 0), 0);
+    assert_eq!(u32_at(&g("pidtype_pgid"), 0), 2);
+    assert_eq!(u32_at(&g("tgid_enum_exists"), 0), 1);
+    assert_eq!(u32_at(&g("list_head_matches"), 0), 1);
+    assert_eq!(u32_at(&g("sys_enter_matches"), 0), 0);
+    assert!(l.core.iter().all(|o| o.failure.is_none()));
+}
+
+#[test]
+fn core_poisoned_relocation_is_explained_when_reached() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("core_poisoned_relocation_is_explained_when_reached") {
+        return;
+    }
+    // Against old_kernel.btf, `tgid` does not exist: the read of it is poisoned, and it
+    // is reachable, so the verifier refuses — and the error says why in words.
+    let btf = oxbpf_loader::btf::Btf::from_file(&crate::testdata("btf/old_kernel.btf")).unwrap();
+    let opts = LoadOptions {
+        core_btf: Some(std::sync::Arc::new(btf)),
+        only: Some(vec!["core_read_task".into()]),
+        ..Default::default()
+    };
+    let err = Object::open(crate::testdata("core.bpf.o"))
+        .unwrap()
+        .load(&opts)
+        .unwrap_err();
+    let msg = crate::chain(&err);
+    let LoadError::Program(rejected) = &err else {
+        panic!("{msg}")
+    };
+    let ProgramRejected {
+        explanation, log, ..
+    } = &**rejected;
+    assert!(log.contains("unknown#195896080"), "{log}");
+    let why = explanation.as_deref().unwrap_or_default();
+    assert!(why.contains("CO-RE relocation `struct task_struct.tgid` (byte_off) failed: no field `tgid` in target struct task_struct"), "{msg}");
+    assert!(why.starts_with("insn "), "{why}");
+}
+
+#[test]
+fn kconfig_externs_hold_the_running_kernels_values() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("kconfig_externs_hold_the_running_kernels_values") {
+        return;
+    }
+    let l = load("externs.bpf.o", &LoadOptions::default());
+    let kconfig = l
+        .maps
+        .iter()
+        .find(|m| m.name().ends_with(".kconfig"))
+        .unwrap();
+    let v = kconfig.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    let version = oxbpf_sys::version::KernelVersion::current().unwrap().code();
+    // Layout (fix-up order): CONFIG_IPV6 @0, LINUX_KERNEL_VERSION @4, then the bools.
+    assert_eq!(u32_at(&v, 4), version);
+    assert_eq!(v[8], 1, "CONFIG_BPF_SYSCALL=y");
+    assert_eq!(v[9], 0, "weak CONFIG_OXBPF_NO_SUCH_OPTION");
+    // The kernel's config decides IPV6: y (1) or m (2).
+    let ipv6 = u32_at(&v, 0);
+    assert!(ipv6 == 1 || ipv6 == 2, "{ipv6}");
+    // Programs cannot write .kconfig, and it is frozen for user space too.
+    assert!(kconfig.update(&0u32.to_ne_bytes(), &v, 0).is_err());
+}
+
+#[test]
+fn maps_of_every_shape_with_initial_slots_and_pins() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("maps_of_every_shape_with_initial_slots_and_pins") {
+        return;
+    }
+    in_private_bpffs(
+        "load::maps_of_every_shape_with_initial_slots_and_pins",
+        |pin_root| {
+            let opts = LoadOptions {
+                pin_root: pin_root.to_path_buf(),
+                ..Default::default()
+            };
+            let l = load("maps_btf.bpf.o", &opts);
+            assert_eq!(l.maps.len(), 14);
+            let prog = l.program("xdp_maps").unwrap();
+            // Key 0 everywhere: tail call to jump_table[0] = tail_a, which passes.
+            assert_eq!(prog.test_run(&packet(6, &[0; 20]), &[]).unwrap().retval, 2);
+            let hash = l.map("hash_map").unwrap();
+            assert_eq!(
+                u64_at(&hash.lookup(&0u32.to_ne_bytes()).unwrap().unwrap(), 0),
+                1
+            );
+            // outer[0] was initialised to inner_a: the program incremented inner_a[0].
+            assert_eq!(
+                u32_at(
+                    &l.map("inner_a")
+                        .unwrap()
+                        .lookup(&0u32.to_ne_bytes())
+                        .unwrap()
+                        .unwrap(),
+                    0
+                ),
+                1
+            );
+            assert_eq!(
+                u32_at(
+                    &l.map("inner_b")
+                        .unwrap()
+                        .lookup(&0u32.to_ne_bytes())
+                        .unwrap()
+                        .unwrap(),
+                    0
+                ),
+                0
+            );
+            // The perf event array was sized to the possible CPUs.
+            assert_eq!(
+                l.map("perf_events").unwrap().max_entries(),
+                oxbpf_sys::cpu::possible_cpus().unwrap()
+            );
+            // The queue got one element.
+            assert_eq!(
+                l.map("queue").unwrap().map_type(),
+                oxbpf_sys::uapi::MapType::QUEUE
+            );
+            // The pinned map is in the bpffs, and a second load reuses it.
+            let pinned = pin_root.join("pinned_counts");
+            assert!(pinned.exists());
+            l.map("pinned_counts")
+                .unwrap()
+                .update(&7u32.to_ne_bytes(), &9u32.to_ne_bytes(), 0)
+                .unwrap();
+            let again = load("maps_btf.bpf.o", &opts);
+            let v = again
+                .map("pinned_counts")
+                .unwrap()
+                .lookup(&7u32.to_ne_bytes())
+                .unwrap()
+                .unwrap();
+            assert_eq!(u32_at(&v, 0), 9, "the second load reused the pinned map");
+            // A pinned map of another shape is refused, naming what differs.
+            drop((l, again));
+            std::fs::remove_file(&pinned).unwrap();
+            let other = oxbpf_sys::uapi::MapCreateAttr {
+                map_type: oxbpf_sys::uapi::MapType::HASH,
+                key_size: 4,
+                value_size: 8,
+                max_entries: 16,
+                ..Default::default()
+            };
+            let fd = oxbpf_sys::bpf::map_create(&other).unwrap();
+            let c = std::ffi::CString::new(pinned.to_str().unwrap()).unwrap();
+            oxbpf_sys::bpf::obj_pin(fd.as_fd(), &c).unwrap();
+            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
+                .unwrap()
+                .load(&opts)
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "map `pinned_counts`: pinned at {}: the pinned map is incompatible: its value size is 8, the object's is 4",
+                    pinned.display()
+                )
+            );
+        },
+    );
+}
+
+#[test]
+fn xdp_tools_objects_load_except_xdpdumps_placeholder() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("xdp_tools_objects_load_except_xdpdumps_placeholder") {
+        return;
+    }
+    let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
+    if !dir.exists() {
+        gate::skip(
+            "xdp_tools_objects_load_except_xdpdumps_placeholder",
+            "xdp-tools is not installed (apt-get install xdp-tools)",
+        );
+        return;
+    }
+    in_private_bpffs(
+        "load::xdp_tools_objects_load_except_xdpdumps_placeholder",
+        |pin_root| {
+            let mut n = 0;
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let obj = Object::open(&path).unwrap();
+                let opts = LoadOptions {
+                    pin_root: pin_root.to_path_buf(),
+                    keep_going: true,
+                    ..Default::default()
+                };
+                let result = obj.load(&opts);
+                if path.ends_with("xdpdump_bpf.o") {
+                    let msg = crate::chain(&result.unwrap_err());
+                    assert!(msg.contains("program `trace_on_entry`: the kernel has no function `func` to attach to"), "{msg}");
+                    assert!(msg.contains("program `trace_on_exit`: the kernel has no function `func` to attach to"), "{msg}");
+                } else {
+                    let l = result
+                        .unwrap_or_else(|e| panic!("{}: {}", path.display(), crate::chain(&e)));
+                    assert!(
+                        l.failures.is_empty() && !l.programs.is_empty(),
+                        "{}",
+                        path.display()
+                    );
+                }
+                n += 1;
+            }
+            assert!(n >= 10);
+        },
+    );
+}
+
+#[test]
+fn failed_loads_close_every_fd_they_opened() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("failed_loads_close_every_fd_they_opened") {
+        return;
+    }
+    let before = open_fd_count().unwrap();
+    // Fails in program load, after maps were created.
+    let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+    assert!(obj.load(&LoadOptions::default()).is_err());
+    // Fails in map creation: a ring buffer size that is not a power of two.
+    let obj = Object::open(crate::testdata("bootstrap.bpf.o")).unwrap();
+    let mut max_entries = HashMap::new();
+    max_entries.insert("rb".to_string(), 4096 * 3);
+    let err = obj
+        .load(&LoadOptions {
+            max_entries,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("map `rb`: BPF_MAP_CREATE failed: Invalid argument"),
+        "{err}"
+    );
+    // Fails in relocation against a BTF without the needed fields, after BTF load.
+    let btf = oxbpf_loader::btf::Btf::from_file(&crate::testdata("btf/old_kernel.btf")).unwrap();
+    let opts = LoadOptions {
+        core_btf: Some(std::sync::Arc::new(btf)),
+        ..Default::default()
+    };
+    assert!(
+        Object::open(crate::testdata("core.bpf.o"))
+            .unwrap()
+            .load(&opts)
+            .is_err()
+    );
+    // Fails pinning a map, after creating the maps before it.
+    let err = Object::open(crate::testdata("maps_btf.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions {
+            pin_root: "/nonexistent".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is a bpffs mounted there?"),
+        "{err}"
+    );
+    // Successful loads, dropped.
+    drop(load("sockex1.bpf.o", &LoadOptions::default()));
+    drop(load("xdp_stats_legacy.bpf.o", &LoadOptions::default()).programs);
+    assert_eq!(open_fd_count().unwrap(), before);
+}
+
+/// Runs `f` with a bpffs mounted in a private mount namespace: the test re-runs itself
+/// under `unshare --mount`, and the inner run mounts a bpffs on a temporary directory,
+/// so the machine's own mounts never change.
+fn in_private_bpffs(test: &str, f: impl FnOnce(&Path)) {
+    if let Ok(dir) = std::env::var("OXBPF_TEST_BPFFS") {
+        f(Path::new(&dir));
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("oxbpf-bpffs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        "mount -t bpf bpf '{}' && exec '{}' --exact '{test}' --nocapture",
+        dir.display(),
+        exe.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("OXBPF_TEST_BPFFS", &dir)
+        .output()
+        .expect("unshare (util-linux) is needed for bpffs tests");
+    let _ = std::fs::remove_dir(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{test} in a private mount namespace failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "{test} did not run inside the namespace:\n{stdout}\n{stderr}"
+    );
+}
