@@ -41,6 +41,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Load a built-in example into the kernel, run it, and say what each stage did.
+    /// Needs root.
+    Demo,
+    /// Load an object into the kernel: maps, global data, externs, CO-RE, programs.
+    /// Prints each program's and map's kernel id. Needs CAP_BPF (root).
+    Load(cmd::load::LoadArgs),
+    /// Programs loaded in the kernel (like `bpftool prog`). Needs CAP_SYS_ADMIN.
+    #[command(subcommand)]
+    Prog(KernelObjects),
+    /// Maps in the kernel (like `bpftool map`). Needs CAP_SYS_ADMIN.
+    #[command(subcommand)]
+    Map(KernelObjects),
     /// Work with BTF type information.
     #[command(subcommand)]
     Btf(BtfCommand),
@@ -54,6 +66,25 @@ enum Command {
         #[arg(long = "btf", value_name = "PATH")]
         btfs: Vec<String>,
         /// Print JSON for tools instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `list` or `show ID`, for programs and maps in the kernel.
+#[derive(Debug, Subcommand)]
+enum KernelObjects {
+    /// Every one in the kernel.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One, by kernel id.
+    Show {
+        /// The id (from `list`, or printed by `load`).
+        id: u32,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -96,6 +127,26 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
         Command::Btf(BtfCommand::Dump { source, format }) => {
             cmd::btf::dump(&source, format).map(Outcome::from)
+        }
+        Command::Demo => cmd::demo::run().map(|r| Outcome {
+            output: r.output,
+            success: r.ok,
+        }),
+        Command::Load(args) => cmd::load::run(&args).map(|r| Outcome {
+            output: r.output,
+            success: r.all_loaded,
+        }),
+        Command::Prog(KernelObjects::List { json }) => {
+            cmd::kernel::progs(None, json).map(Outcome::from)
+        }
+        Command::Prog(KernelObjects::Show { id, json }) => {
+            cmd::kernel::progs(Some(id), json).map(Outcome::from)
+        }
+        Command::Map(KernelObjects::List { json }) => {
+            cmd::kernel::maps(None, json).map(Outcome::from)
+        }
+        Command::Map(KernelObjects::Show { id, json }) => {
+            cmd::kernel::maps(Some(id), json).map(Outcome::from)
         }
         Command::Check { object, btfs, json } => {
             cmd::check::run(&object, &btfs, json).map(|r| Outcome {

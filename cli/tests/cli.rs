@@ -248,3 +248,304 @@ fn check_of_an_object_without_core_relocations_passes() {
         "xdp_pass.bpf.o against btf/old_kernel.btf: 0 CO-RE relocations, 0 resolved\n"
     );
 }
+
+/// The kernel-test gate: false (after saying why) when this process cannot load BPF.
+fn can_load(test: &str) -> bool {
+    oxbpf_sys::gate::require_bpf(test)
+}
+
+#[test]
+fn demo_loads_runs_and_checks_the_built_in_example() {
+    if !can_load("demo_loads_runs_and_checks_the_built_in_example") {
+        return;
+    }
+    let (ok, text, err) = oxbpf(&["demo"], &testdata());
+    assert!(ok, "{text}{err}");
+    assert!(
+        text.contains("/proc agrees: the CO-RE offsets were right for this kernel"),
+        "{text}"
+    );
+    assert!(
+        text.contains("UDP to port 9 → drop")
+            && text.contains("packets_per_proto now holds TCP: 1, UDP: 2"),
+        "{text}"
+    );
+    assert!(text.contains("Every check held."), "{text}");
+}
+
+#[test]
+fn load_prints_kernel_ids_and_reports_what_did_not_load() {
+    if !can_load("load_prints_kernel_ids_and_reports_what_did_not_load") {
+        return;
+    }
+    let dir = testdata();
+    let (ok, text, err) = oxbpf(&["load", "sockex1.bpf.o"], &dir);
+    assert!(ok, "{text}{err}");
+    assert!(
+        text.starts_with("sockex1.bpf.o: loaded 1 program and 1 map, BTF id "),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("bpf_prog1"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(cells[0].parse::<u32>().is_ok(), "{row}");
+    assert_eq!(cells[1], "socket_filter", "{row}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("my_map") && l.contains("array") && l.contains("256")),
+        "{text}"
+    );
+
+    // A section nobody knows stops the load, saying how to type it; --type does.
+    let (ok, _, err) = oxbpf(&["load", "multi_prog.bpf.o"], &dir);
+    assert!(!ok);
+    assert!(
+        err.contains("set its type (e.g. --type mystery_prog=xdp)"),
+        "{err}"
+    );
+    let (ok, text, err) = oxbpf(
+        &[
+            "load",
+            "multi_prog.bpf.o",
+            "--type",
+            "mystery_prog=socket_filter",
+            "--set",
+            "rodata_limit=-3",
+            "--json",
+        ],
+        &dir,
+    );
+    assert!(ok, "{err}");
+    assert!(text.contains("\"name\": \"mystery_prog\""), "{text}");
+
+    // --keep-going loads what can load; the rest is listed and the status is 1.
+    let (ok, text, err) = oxbpf(&["load", "progtypes_trace.bpf.o", "--keep-going"], &dir);
+    assert!(!ok, "{text}");
+    assert!(err.is_empty(), "{err}");
+    let not_loaded = text
+        .split("\nnot loaded\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        not_loaded.contains("program `fentry_unlinkat` (fentry/do_unlinkat): BPF_PROG_LOAD failed: Operation not permitted"),
+        "{text}"
+    );
+    assert!(text.contains("tp_btf_switch"), "{text}");
+}
+
+#[test]
+fn load_explains_bad_arguments() {
+    let dir = testdata();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["load", "multi_prog.bpf.o", "--set", "rodata_limit=abc"],
+            "global variable `rodata_limit`: `abc` is not a number",
+        ),
+        (
+            &[
+                "load",
+                "core.bpf.o",
+                "--set",
+                "core_comm=a_name_longer_than_15",
+            ],
+            "global variable `core_comm`: holds at most 15 characters and a NUL",
+        ),
+        (
+            &["load", "multi_prog.bpf.o", "--set", "no_such_var=1"],
+            "global variable `no_such_var`: no such global variable",
+        ),
+        (
+            &["load", "multi_prog.bpf.o", "--max-entries", "64"],
+            "--max-entries 64: expected NAME=VALUE",
+        ),
+        (
+            &[
+                "load",
+                "multi_prog.bpf.o",
+                "--type",
+                "mystery_prog=nonsense",
+            ],
+            "--type mystery_prog=nonsense: `nonsense` is not a program type; one of: unspec, socket_filter",
+        ),
+    ];
+    for (args, want) in cases {
+        let (ok, _, err) = oxbpf(args, &dir);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_rejected_program_shows_the_verifier_log_and_the_cause() {
+    if !can_load("a_rejected_program_shows_the_verifier_log_and_the_cause") {
+        return;
+    }
+    let (ok, _, err) = oxbpf(
+        &[
+            "load",
+            "core.bpf.o",
+            "--btf",
+            "btf/old_kernel.btf",
+            "--only",
+            "core_read_task",
+        ],
+        &testdata(),
+    );
+    assert!(!ok);
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("oxbpf: error: program `core_read_task` (raw_tp/sys_enter): the verifier rejected it: invalid func unknown#195896080; insn "),
+        "{err}"
+    );
+    assert!(
+        first.ends_with("CO-RE relocation `struct task_struct.tgid` (byte_off) failed: no field `tgid` in target struct task_struct"),
+        "{err}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("    verifier log of `core_read_task`:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("      13: (85) call unknown#195896080"),
+        "{err}"
+    );
+}
+
+/// Runs `script` (sh) in a private mount namespace with a bpffs mounted at `$PIN`, and
+/// `$OXBPF` the binary under test; returns its stdout. The machine's mounts never change.
+fn in_private_bpffs(script: &str) -> String {
+    let pin = std::env::temp_dir().join(format!("oxbpf-cli-bpffs-{}", std::process::id()));
+    std::fs::create_dir_all(&pin).unwrap();
+    let full = format!("set -e\nmount -t bpf bpf \"$PIN\"\n{script}");
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &full])
+        .env("PIN", &pin)
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .current_dir(testdata())
+        .output()
+        .expect("unshare (util-linux) is needed");
+    let _ = std::fs::remove_dir(&pin);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn pinned_objects_outlive_oxbpf_and_show_in_prog_and_map_listings() {
+    if !can_load("pinned_objects_outlive_oxbpf_and_show_in_prog_and_map_listings") {
+        return;
+    }
+    let out = in_private_bpffs(
+        r#"
+"$OXBPF" load demo.bpf.o --pin "$PIN" --pin-maps "$PIN" > load.out.$$ || { cat load.out.$$; exit 1; }
+cat load.out.$$; rm load.out.$$
+ls "$PIN"
+id=$("$OXBPF" prog list | awk '$3 == "whoami" { print $1 }' | tail -n 1)
+echo "== show $id"
+"$OXBPF" prog show "$id" --json
+echo "== maps"
+"$OXBPF" map list
+"$OXBPF" map list --json > /dev/null
+rm "$PIN/whoami" "$PIN/count_and_filter" "$PIN"/packets_per_proto "$PIN"/demo_bpf_*
+for i in $(seq 1 100); do
+    if ! "$OXBPF" prog show "$id" 2> gone.$$; then break; fi
+    sleep 0.1
+done
+echo "== gone"; cat gone.$$; rm gone.$$
+"#,
+    );
+    assert!(out.contains("pinned program `whoami` at "), "{out}");
+    assert!(out.contains("pinned map `packets_per_proto` at "), "{out}");
+    let ls: Vec<&str> = out.lines().collect();
+    for f in [
+        "count_and_filter",
+        "whoami",
+        "packets_per_proto",
+        "demo_bpf_rodata",
+        "demo_bpf_bss",
+    ] {
+        assert!(ls.contains(&f), "{f} not pinned:\n{out}");
+    }
+    let show = out.split("== show ").nth(1).unwrap_or_default();
+    let id = show.lines().next().unwrap_or_default();
+    assert!(id.parse::<u32>().is_ok(), "{out}");
+    assert!(show.contains(&format!("\"id\": {id},")), "{out}");
+    assert!(show.contains("\"type\": \"raw_tracepoint\""), "{out}");
+    assert!(show.contains("\"name\": \"whoami\""), "{out}");
+    let maps = out.split("== maps").nth(1).unwrap_or_default();
+    assert!(
+        maps.lines()
+            .any(|l| l.contains("hash") && l.contains("packets_per_pro")),
+        "{out}"
+    );
+    let gone = out.split("== gone").nth(1).unwrap_or_default();
+    assert!(gone.contains(&format!("no program with id {id}")), "{out}");
+}
+
+#[test]
+fn without_privileges_the_error_says_which_capability() {
+    if !can_load("without_privileges_the_error_says_which_capability") {
+        return; // needs root to drop to nobody
+    }
+    // Copies readable by nobody, in a directory nobody may enter.
+    let dir = std::env::temp_dir().join(format!("oxbpf-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("oxbpf");
+    std::fs::copy(env!("CARGO_BIN_EXE_oxbpf"), &bin).unwrap();
+    std::fs::copy(testdata().join("sockex1.bpf.o"), dir.join("sockex1.bpf.o")).unwrap();
+    for (p, mode) in [
+        (&dir, 0o755),
+        (&bin, 0o755),
+        (&dir.join("sockex1.bpf.o"), 0o644),
+    ] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(&bin)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("setpriv (util-linux)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = as_nobody(&["load", "sockex1.bpf.o"]);
+    assert!(!ok);
+    assert!(
+        err.starts_with(
+            "oxbpf: error: not permitted: loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8)"
+        ),
+        "{err}"
+    );
+    let (ok, err) = as_nobody(&["prog", "list"]);
+    assert!(!ok);
+    assert!(
+        err.contains("listing what is loaded needs CAP_SYS_ADMIN"),
+        "{err}"
+    );
+    let (ok, err) = as_nobody(&["demo"]);
+    assert!(!ok);
+    assert!(
+        err.contains("(the object was read; loading it into the kernel needs root)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -21,6 +21,7 @@ pub mod btf;
 pub mod core;
 mod elf;
 pub mod externs;
+pub mod globals;
 pub mod inflate;
 pub mod load;
 pub mod object;

@@ -61,6 +61,13 @@ impl BtfFeatures {
 #[error("cannot probe the kernel's BTF support")]
 pub struct ProbeError(#[source] BtfLoadError);
 
+impl ProbeError {
+    /// The kernel said `EPERM`: this process may not use `bpf()` at all.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(&self.0, BtfLoadError::Kernel { source, .. } if source.errno() == Some(libc::EPERM))
+    }
+}
+
 fn int() -> Type {
     Type {
         name: "int".into(),

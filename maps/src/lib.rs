@@ -119,7 +119,17 @@ impl Map {
         Map::from_fd(fd)
     }
 
-    /// The map's name (15 bytes at most, as the kernel keeps it).
+    /// Renames the handle (not the kernel's map): a map loaded from an object keeps its
+    /// full name from the object, as libbpf's `bpf_map__name` does, where the kernel
+    /// keeps only 15 bytes.
+    #[must_use]
+    pub fn with_name(mut self, name: &str) -> Map {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The map's name: its full name in the object for maps loaded from one, else the
+    /// kernel's (15 bytes at most).
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -10,8 +10,8 @@ use std::os::fd::OwnedFd;
 use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
-    BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr,
-    ProgInfo, ProgLoadAttr, TestRunAttr,
+    BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, MapCreateAttr, MapElemAttr, MapInfo,
+    ObjAttr, ProgInfo, ProgLoadAttr, TestRunAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -332,6 +332,41 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo, SysError> {
     // so the kernel writes only the struct itself.
     unsafe { obj_info(fd, &mut info)? };
     Ok(info)
+}
+
+/// The kernel-wide id of the BTF object open at `fd`.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not BTF.
+pub fn btf_info_id(fd: BorrowedFd<'_>) -> Result<u32, SysError> {
+    let mut info = BtfInfo::default();
+    // SAFETY: BtfInfo mirrors struct bpf_btf_info; its buffer addresses are zero, so the
+    // kernel writes only the struct itself.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok(info.id)
+}
+
+/// The ids of the maps a program uses: a first call learns how many, a second fills a
+/// buffer of that size (a map added in between is simply not listed).
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a program.
+pub fn prog_map_ids(fd: BorrowedFd<'_>) -> Result<Vec<u32>, SysError> {
+    let count = prog_info(fd)?.nr_map_ids;
+    let mut ids = vec![0u32; count as usize];
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut info = ProgInfo {
+        nr_map_ids: count,
+        map_ids: ids.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: the only address given is `ids`, live, exclusively borrowed and holding
+    // `nr_map_ids` u32s, which is all the kernel writes there.
+    unsafe { obj_info(fd, &mut info)? };
+    ids.truncate(info.nr_map_ids.min(count) as usize);
+    Ok(ids)
 }
 
 /// The object kinds with kernel-wide ids.

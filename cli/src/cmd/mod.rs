@@ -1,3 +1,6 @@
 pub mod btf;
 pub mod check;
+pub mod demo;
 pub mod inspect;
+pub mod kernel;
+pub mod load;

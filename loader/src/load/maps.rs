@@ -155,7 +155,7 @@ fn wrap(fd: OwnedFd, attr: &MapCreateAttr, name: &str) -> Map {
     };
     let n = name.len().min(15);
     info.name[..n].copy_from_slice(&name.as_bytes()[..n]);
-    Map::from_info(fd, &info)
+    Map::from_info(fd, &info).with_name(name)
 }
 
 /// Reuses a compatible map pinned at `path`, if one is.
@@ -199,7 +199,7 @@ fn reuse_pinned(
         spec.name,
         path.display()
     );
-    Ok(Some(Map::from_info(fd, &info)))
+    Ok(Some(Map::from_info(fd, &info).with_name(&spec.name)))
 }
 
 fn create_spec(
@@ -209,7 +209,7 @@ fn create_spec(
 ) -> Result<Map, LoadError> {
     let mut attr = attr_for(spec, opts, btf_fd)?;
     let pin_path = match spec.pinning {
-        Pinning::ByName => Some(opts.pin_root.join(&spec.name)),
+        Pinning::ByName => Some(opts.pin_root.join(super::pin_name(&spec.name))),
         Pinning::None => None,
         Pinning::Other(n) => {
             return Err(LoadError::Pin {

@@ -88,9 +88,14 @@ impl Default for LoadOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// Feature probing failed (usually: no privileges).
+    /// Feature probing failed.
     #[error("cannot probe the kernel")]
     Probe(#[source] ProbeError),
+    /// The kernel refuses this process any `bpf()` call that loads something.
+    #[error(
+        "not permitted: loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing programs; run as root"
+    )]
+    NoPrivileges(#[source] ProbeError),
     /// The kernel's BTF is needed and cannot be read.
     #[error("the kernel's BTF is needed ({why}) and cannot be read")]
     KernelBtf {
@@ -238,6 +243,13 @@ impl Loaded {
     }
 }
 
+/// The file name under which a map or program called `name` is pinned: bpffs refuses
+/// names with a `.` (reserved for its own files), so, like libbpf, each becomes `_`
+/// (`minimal.bss` is pinned as `minimal_bss`).
+pub fn pin_name(name: &str) -> String {
+    name.replace('.', "_")
+}
+
 /// The kernel name of the array map holding global data section `section` of an object
 /// named `object` (libbpf `internal_map_name`): up to 8 characters of the object's name
 /// and the section name (`.rodata`, `.bss`...); custom sections such as `.data.foo`
@@ -280,7 +292,13 @@ impl Object {
     /// The first failure (or, with `keep_going`, every program failing), naming the map,
     /// program, instruction or extern. Everything opened so far is closed.
     pub fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
-        let features = btf_features().map_err(LoadError::Probe)?;
+        let features = btf_features().map_err(|e| {
+            if e.is_permission_denied() {
+                LoadError::NoPrivileges(e)
+            } else {
+                LoadError::Probe(e)
+            }
+        })?;
         let selected = self.select_programs(opts)?;
         let vmlinux = self.kernel_btf_if_needed(opts, &selected)?;
 

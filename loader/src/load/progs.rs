@@ -315,7 +315,8 @@ pub(super) fn load_all(
                 programs.push(prog);
             }
             Err(e) if opts.keep_going => {
-                log::warn!("{}", chain(&e));
+                // Reported in `Loaded::failures`, which the caller shows as it likes.
+                log::debug!("keep going after: {}", chain(&e));
                 failures.push(ProgramFailure {
                     name: obj.programs[i].name().to_string(),
                     error: e,

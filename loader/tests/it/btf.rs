@@ -15,6 +15,7 @@ use oxbpf_loader::btf::encode::encode;
 use oxbpf_loader::btf::sanitize::SanitizeOptions;
 use oxbpf_loader::btf::types::{Type, TypeKind, decode_all};
 use oxbpf_loader::btf::{Btf, dump};
+use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::load::btf::{BtfLoadError, load_object_btf, load_raw};
 use oxbpf_loader::probe::btf_features;
 use oxbpf_sys::gate;
@@ -346,7 +347,14 @@ fn c_dump_of_vmlinux_compiles_and_keeps_every_layout() {
         .map_or("x86_64-linux-gnu".to_string(), |o| {
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         });
-    for src in ["core", "bootstrap", "connect", "externs", "progtypes_trace"] {
+    for src in [
+        "core",
+        "bootstrap",
+        "connect",
+        "externs",
+        "progtypes_trace",
+        "demo",
+    ] {
         let obj = dir.join(format!("{src}.bpf.o"));
         let out = Command::new(clang)
             .args([
@@ -380,9 +388,50 @@ fn c_dump_of_vmlinux_compiles_and_keeps_every_layout() {
             if let Err(e) = load_object_btf(parsed.btf.as_ref().unwrap(), &parsed, &opts) {
                 panic!("{src} built against the dump: {}", crate::chain(&e));
             }
+            loads_and_reads_this_task(src, parsed);
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An object built against the dumped vmlinux.h loads whole (but for what this kernel
+/// refuses: programs that need BPF trampolines), and a CO-RE program in it reads this
+/// thread's pid right.
+fn loads_and_reads_this_task(src: &str, obj: Object) {
+    let layout = obj.data.clone();
+    let what = format!("{src} built against the dump");
+    let loaded = crate::load_all_but_trampolines(&what, obj, LoadOptions::default());
+    let (prog, var) = match src {
+        "core" => ("core_read_task", "core_pid"),
+        "demo" => ("whoami", "who_pid"),
+        _ => return,
+    };
+    loaded
+        .program(prog)
+        .unwrap()
+        .test_run(&[], &[0u8; 16])
+        .unwrap();
+    let sym = layout
+        .iter()
+        .flat_map(|d| d.symbols.iter())
+        .find(|s| s.name == var)
+        .unwrap();
+    let bss = loaded
+        .maps
+        .iter()
+        .find(|m| m.name().ends_with(".bss"))
+        .unwrap();
+    let v = bss.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    let at = sym.offset as usize;
+    let pid = i32::from_ne_bytes(v[at..at + 4].try_into().unwrap());
+    let tid: i32 = std::fs::read_link("/proc/thread-self")
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, tid, "{src}: {prog} read the wrong pid");
 }
 
 #[test]

@@ -125,6 +125,24 @@ pub struct ProgInfo {
     pub _pad: u32,
 }
 
+/// `struct bpf_btf_info`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct BtfInfo {
+    /// Buffer for the raw BTF.
+    pub btf: u64,
+    /// Size of the raw BTF.
+    pub btf_size: u32,
+    /// Kernel-wide id.
+    pub id: u32,
+    /// Buffer for the name.
+    pub name: u64,
+    /// Name buffer length.
+    pub name_len: u32,
+    /// Whether this is vmlinux or module BTF.
+    pub kernel_btf: u32,
+}
+
 /// A NUL-padded kernel name as a string.
 pub fn name_str(name: &[u8]) -> String {
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
@@ -144,6 +162,13 @@ mod tests {
         assert_eq!(offset_of!(MapInfo, btf_value_type_id), 72);
         assert_eq!(offset_of!(MapInfo, map_extra), 80);
         assert_eq!(size_of::<MapInfo>(), 88);
+    }
+
+    #[test]
+    fn btf_info_matches_kernel_layout() {
+        assert_eq!(offset_of!(BtfInfo, id), 12);
+        assert_eq!(offset_of!(BtfInfo, kernel_btf), 28);
+        assert_eq!(size_of::<BtfInfo>(), 32);
     }
 
     #[test]

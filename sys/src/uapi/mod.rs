@@ -11,7 +11,7 @@ pub use attr::{
     BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, MapCreateAttr, MapElemAttr, ObjAttr,
     ProgLoadAttr, TestRunAttr,
 };
-pub use info::{MapInfo, ProgInfo, name_str};
+pub use info::{BtfInfo, MapInfo, ProgInfo, name_str};
 pub use insn::{Endian, Insn};
 pub use kinds::{AttachType, MapType, ProgType};
 

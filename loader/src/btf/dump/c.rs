@@ -484,7 +484,7 @@ impl<'a> Dumper<'a> {
         for m in &c.members {
             let (_, a) = self.size_align(m.ty.0, depth + 1);
             if self.bitfield_bits(m.ty.0, m.bitfield_size) == 0
-                && u64::from(m.bit_offset) % (a * 8) != 0
+                && u64::from(m.bit_offset) % a.saturating_mul(8).max(1) != 0
             {
                 return (true, 1);
             }
@@ -507,7 +507,7 @@ impl<'a> Dumper<'a> {
         for _ in 0..MAX_DEPTH {
             match self.get(id).map(|t| &t.kind) {
                 Some(TypeKind::Int { size, bits, .. })
-                    if u32::from(*bits) != size * 8 && *bits != 0 =>
+                    if u64::from(*bits) != u64::from(*size) * 8 && *bits != 0 =>
                 {
                     return u32::from(*bits);
                 }

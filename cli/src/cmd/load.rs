@@ -1,0 +1,329 @@
+//! `oxbpf load OBJ`: the main job. Opens the object, applies what the user adjusts
+//! (`--set`, `--max-entries`, `--value-size`, `--type`, `--only`), loads every map and
+//! program into the kernel, and reports their kernel ids — then, if asked, pins them so
+//! they outlive this process (`--pin`, `--pin-maps`), as `bpftool prog loadall` does.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::btf::Btf;
+use oxbpf_loader::globals::encode_global;
+use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, pin_name};
+use oxbpf_sys::bpf;
+use oxbpf_sys::uapi::ProgType;
+
+use crate::CliError;
+use crate::cmd::kernel::{self, MAP_HEADER, PROG_HEADER};
+use crate::json::Json;
+use crate::table::Table;
+
+/// What the user asked `load` to do (the command line, as clap parses it).
+#[derive(Debug, Default, clap::Args)]
+pub struct LoadArgs {
+    /// The object file (`*.bpf.o`).
+    pub object: PathBuf,
+    /// Target BTF for CO-RE instead of the running kernel's: raw BTF (e.g. from
+    /// btfhub) or an ELF with `.BTF`.
+    #[arg(long, value_name = "PATH")]
+    pub btf: Option<PathBuf>,
+    /// Pin every map under DIR (a bpffs); `LIBBPF_PIN_BY_NAME` maps are pinned and
+    /// reused there instead of under /sys/fs/bpf.
+    #[arg(long, value_name = "DIR")]
+    pub pin_maps: Option<PathBuf>,
+    /// Pin every program under DIR (a bpffs), so it stays loaded after oxbpf exits.
+    #[arg(long, value_name = "DIR")]
+    pub pin: Option<PathBuf>,
+    /// Set a global variable before load, typically a `const volatile` setting in
+    /// `.rodata`: an integer, bool, enumerator name or string, by its BTF type.
+    #[arg(long, value_name = "VAR=VALUE")]
+    pub set: Vec<String>,
+    /// Set a map's max_entries.
+    #[arg(long, value_name = "MAP=N")]
+    pub max_entries: Vec<String>,
+    /// Set a map's value size (e.g. stack-trace maps an object leaves at 0).
+    #[arg(long, value_name = "MAP=N")]
+    pub value_size: Vec<String>,
+    /// Give a program a type, for a section name no SEC() pattern knows.
+    #[arg(long = "type", value_name = "PROG=TYPE")]
+    pub prog_types: Vec<String>,
+    /// Load only this program (repeat for several); `?`-sections load only when named.
+    #[arg(long, value_name = "PROG")]
+    pub only: Vec<String>,
+    /// Load every program that can load and report each one that cannot.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Print the verifier log of each program that loads (1: basic, 2: every
+    /// instruction). Failures always print theirs.
+    #[arg(long, value_name = "LEVEL", default_value_t = 0)]
+    pub log_level: u32,
+    /// Print JSON for tools instead of text for people.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `NAME=VALUE` split at the first `=`.
+fn split<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("--{flag} {s}: expected NAME=VALUE").into())
+}
+
+fn sizes(flag: &str, list: &[String]) -> Result<HashMap<String, u32>, CliError> {
+    let mut out = HashMap::new();
+    for s in list {
+        let (k, v) = split(flag, s)?;
+        let n: u32 = v
+            .parse()
+            .map_err(|_| format!("--{flag} {s}: `{v}` is not a number"))?;
+        out.insert(k.to_string(), n);
+    }
+    Ok(out)
+}
+
+/// The load options for `args` and the object they apply to.
+fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliError> {
+    let mut opts = LoadOptions::default();
+    if let Some(path) = &args.btf {
+        opts.core_btf = Some(Arc::new(Btf::from_file(path)?));
+    }
+    if let Some(dir) = &args.pin_maps {
+        opts.pin_root.clone_from(dir);
+    }
+    for s in &args.set {
+        let (name, text) = split("set", s)?;
+        opts.globals
+            .push((name.to_string(), encode_global(obj, name, text)?));
+    }
+    opts.max_entries = sizes("max-entries", &args.max_entries)?;
+    opts.value_size = sizes("value-size", &args.value_size)?;
+    for s in &args.prog_types {
+        let (prog, ty) = split("type", s)?;
+        let t = ProgType::from_name(ty).ok_or_else(|| {
+            let known: Vec<&str> = ProgType::ALL.iter().filter_map(|t| t.name()).collect();
+            format!(
+                "--type {s}: `{ty}` is not a program type; one of: {}",
+                known.join(", ")
+            )
+        })?;
+        opts.prog_types.insert(prog.to_string(), t);
+    }
+    if !args.only.is_empty() {
+        opts.only = Some(args.only.clone());
+    }
+    opts.keep_going = args.keep_going;
+    opts.log_level = args.log_level;
+    Ok(opts)
+}
+
+/// The result of `load`: what to print, and whether every selected program loaded.
+pub struct Report {
+    /// Text or JSON.
+    pub output: String,
+    /// No program failed.
+    pub all_loaded: bool,
+}
+
+/// Runs `load`.
+pub fn run(args: &LoadArgs) -> Result<Report, CliError> {
+    let obj = Object::open(&args.object)?;
+    let opts = options(args, &obj)?;
+    let loaded = obj.load(&opts).map_err(with_verifier_log)?;
+    let pins = pin_all(args, &loaded)?;
+    let output = if args.json {
+        format!("{}\n", to_json(&args.object, &loaded, &pins)?)
+    } else {
+        to_text(&args.object, &loaded, &pins, args)?
+    };
+    Ok(Report {
+        output,
+        all_loaded: loaded.failures.is_empty(),
+    })
+}
+
+/// A load error as the user sees it: a verifier rejection carries the whole log, as the
+/// failing instruction and the state before it are what explains it.
+fn with_verifier_log(e: LoadError) -> CliError {
+    let line = crate::error_chain(&e);
+    match &e {
+        LoadError::Program(r) if !r.log.is_empty() => format!(
+            "{line}
+{}",
+            indented_log(&r.prog, &r.log)
+        )
+        .into(),
+        _ => Box::new(e),
+    }
+}
+
+fn indented_log(prog: &str, log: &str) -> String {
+    let mut out = format!("    verifier log of `{prog}`:\n");
+    for l in log.lines() {
+        let _ = writeln!(out, "      {l}");
+    }
+    out
+}
+
+/// Pins programs and maps where asked; returns `(kind, name, path)` for each pin.
+fn pin_all(args: &LoadArgs, l: &Loaded) -> Result<Vec<(&'static str, String, PathBuf)>, CliError> {
+    let mut pins = Vec::new();
+    if let Some(dir) = &args.pin {
+        for p in &l.programs {
+            let path = dir.join(pin_name(p.name()));
+            p.pin(&path).map_err(|e| pin_error(&path, &e))?;
+            log::debug!("pinned program `{}` at {}", p.name(), path.display());
+            pins.push(("program", p.name().to_string(), path));
+        }
+    }
+    if let Some(dir) = &args.pin_maps {
+        for m in &l.maps {
+            let path = dir.join(pin_name(m.name()));
+            if path.exists() {
+                continue; // a LIBBPF_PIN_BY_NAME map, pinned (or reused) by the load
+            }
+            m.pin(&path).map_err(|e| pin_error(&path, &e))?;
+            log::debug!("pinned map `{}` at {}", m.name(), path.display());
+            pins.push(("map", m.name().to_string(), path));
+        }
+    }
+    Ok(pins)
+}
+
+fn pin_error(path: &Path, e: &dyn std::error::Error) -> CliError {
+    let dir = path.parent().unwrap_or(path).display();
+    format!(
+        "{}; is a bpffs mounted at {dir}? (mount -t bpf bpf {dir})",
+        crate::error_chain(e)
+    )
+    .into()
+}
+
+fn to_text(
+    object: &Path,
+    l: &Loaded,
+    pins: &[(&'static str, String, PathBuf)],
+    args: &LoadArgs,
+) -> Result<String, CliError> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: loaded {} program{} and {} map{}{}",
+        object.display(),
+        l.programs.len(),
+        if l.programs.len() == 1 { "" } else { "s" },
+        l.maps.len(),
+        if l.maps.len() == 1 { "" } else { "s" },
+        match &l.btf_fd {
+            Some(fd) => format!(", BTF id {}", btf_id(fd.as_fd())),
+            None => String::new(),
+        }
+    );
+    if !l.core.is_empty() {
+        let poisoned = l.core.iter().filter(|o| o.fixup.poison).count();
+        let _ = writeln!(
+            out,
+            "CO-RE: {} relocation{} applied{}",
+            l.core.len(),
+            if l.core.len() == 1 { "" } else { "s" },
+            if poisoned == 0 {
+                String::new()
+            } else {
+                format!(", {poisoned} poisoned (their code must not be reached)")
+            }
+        );
+    }
+    out.push_str("\nprograms\n");
+    let mut t = Table::new(PROG_HEADER);
+    for p in &l.programs {
+        t.row(kernel::prog_row(&kernel::describe_prog(p.as_fd())?));
+    }
+    out.push_str(&t.render());
+    out.push_str("\nmaps\n");
+    let mut t = Table::new(MAP_HEADER);
+    for m in &l.maps {
+        t.row(kernel::map_row(&bpf::map_info(m.as_fd())?));
+    }
+    out.push_str(&t.render());
+    if !l.failures.is_empty() {
+        out.push_str("\nnot loaded\n");
+        for f in &l.failures {
+            let _ = writeln!(out, "  {}", crate::error_chain(&f.error));
+            if let LoadError::Program(r) = &f.error
+                && !r.log.is_empty()
+            {
+                let _ = write!(out, "{}", indented_log(&r.prog, &r.log));
+            }
+        }
+    }
+    if args.log_level > 0 {
+        let mut names: Vec<&String> = l.logs.keys().collect();
+        names.sort();
+        for name in names {
+            let _ = write!(out, "\nverifier log of `{name}`\n{}", l.logs[name]);
+        }
+    }
+    if pins.is_empty() {
+        out.push_str(
+            "\nNothing is pinned, so the kernel frees these when oxbpf exits; --pin DIR and\n--pin-maps DIR (in a bpffs) keep them.\n",
+        );
+    } else {
+        out.push('\n');
+        for (kind, name, path) in pins {
+            let _ = writeln!(out, "pinned {kind} `{name}` at {}", path.display());
+        }
+    }
+    Ok(out)
+}
+
+fn btf_id(fd: std::os::fd::BorrowedFd<'_>) -> String {
+    bpf::btf_info_id(fd).map_or_else(|_| "?".into(), |id| id.to_string())
+}
+
+fn to_json(
+    object: &Path,
+    l: &Loaded,
+    pins: &[(&'static str, String, PathBuf)],
+) -> Result<Json, CliError> {
+    let mut progs = Vec::new();
+    for p in &l.programs {
+        progs.push(kernel::prog_json(&kernel::describe_prog(p.as_fd())?));
+    }
+    let mut maps = Vec::new();
+    for m in &l.maps {
+        maps.push(kernel::map_json(&bpf::map_info(m.as_fd())?));
+    }
+    let failures: Vec<Json> = l
+        .failures
+        .iter()
+        .map(|f| {
+            Json::object()
+                .with("name", f.name.as_str())
+                .with("error", crate::error_chain(&f.error))
+        })
+        .collect();
+    let pins: Vec<Json> = pins
+        .iter()
+        .map(|(kind, name, path)| {
+            Json::object()
+                .with("kind", *kind)
+                .with("name", name.as_str())
+                .with("path", path.display().to_string())
+        })
+        .collect();
+    Ok(Json::object()
+        .with("object", object.display().to_string())
+        .with(
+            "btf_id",
+            l.btf_fd
+                .as_ref()
+                .and_then(|fd| bpf::btf_info_id(fd.as_fd()).ok()),
+        )
+        .with("core_relocations", l.core.len())
+        .with("programs", Json::Array(progs))
+        .with("maps", Json::Array(maps))
+        .with("failures", Json::Array(failures))
+        .with("pins", Json::Array(pins)))
+}
