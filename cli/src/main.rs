@@ -53,6 +53,16 @@ enum Command {
     /// Maps in the kernel (like `bpftool map`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Map(KernelObjects),
+    /// Write out the BPF objects a program embeds (libbpf skeletons), as `.bpf.o` files.
+    /// `inspect`, `load` and `check` also take such a program directly when it embeds
+    /// one object.
+    Extract {
+        /// The program (e.g. a libbpf-tools binary).
+        file: PathBuf,
+        /// Where to write the objects.
+        #[arg(long, short, default_value = ".")]
+        out: PathBuf,
+    },
     /// Work with BTF type information.
     #[command(subcommand)]
     Btf(BtfCommand),
@@ -128,6 +138,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Btf(BtfCommand::Dump { source, format }) => {
             cmd::btf::dump(&source, format).map(Outcome::from)
         }
+        Command::Extract { file, out } => cmd::extract::run(&file, &out).map(Outcome::from),
         Command::Demo => cmd::demo::run().map(|r| Outcome {
             output: r.output,
             success: r.ok,

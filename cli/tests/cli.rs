@@ -549,3 +549,65 @@ fn without_privileges_the_error_says_which_capability() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn extract_writes_out_embedded_objects_and_inspect_reads_through_them() {
+    let dir = std::env::temp_dir().join(format!("oxbpf-extract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A stand-in for a program built with a skeleton: its own ELF header, then the
+    // object among other bytes.
+    let object = std::fs::read(testdata().join("minimal.bpf.o")).unwrap();
+    let own = std::fs::read(env!("CARGO_BIN_EXE_oxbpf")).unwrap();
+    let mut tool = own[..4096].to_vec();
+    tool.extend_from_slice(&object);
+    tool.extend_from_slice(b"after the object");
+    std::fs::write(dir.join("minimal-tool"), &tool).unwrap();
+
+    let (ok, text, err) = oxbpf(&["extract", "minimal-tool", "--out", "."], &dir);
+    assert!(ok, "{err}");
+    assert_eq!(
+        text,
+        format!(
+            "./minimal-tool.bpf.o: {} bytes from offset 0x1000; programs handle_tp\n",
+            object.len()
+        )
+    );
+    assert_eq!(
+        std::fs::read(dir.join("minimal-tool.bpf.o")).unwrap(),
+        object
+    );
+
+    // inspect (and load, check) take the program itself.
+    let (ok, text, err) = oxbpf(&["inspect", "minimal-tool"], &dir);
+    assert!(ok, "{err}");
+    assert!(text.contains("handle_tp"), "{text}");
+
+    // Two objects: inspect cannot pick, and says what to do.
+    tool.extend_from_slice(&object);
+    std::fs::write(dir.join("two-tool"), &tool).unwrap();
+    let (ok, _, err) = oxbpf(&["inspect", "two-tool"], &dir);
+    assert!(!ok);
+    assert!(
+        err.contains("it embeds 2 BPF objects; write them out with `oxbpf extract` and pick one"),
+        "{err}"
+    );
+    let (ok, text, _) = oxbpf(&["extract", "two-tool", "--out", "."], &dir);
+    assert!(ok && text.lines().count() == 2, "{text}");
+    assert!(dir.join("two-tool-2.bpf.o").exists());
+
+    // oxbpf itself carries the demo's object.
+    let (ok, text, err) = oxbpf(&["extract", env!("CARGO_BIN_EXE_oxbpf")], &dir);
+    assert!(ok, "{err}");
+    assert!(
+        text.starts_with("./oxbpf.bpf.o: ")
+            && text.ends_with("programs whoami, count_and_filter\n"),
+        "{text}"
+    );
+    let (ok, _, err) = oxbpf(&["extract", "minimal-tool.bpf.o.missing"], &dir);
+    assert!(!ok && err.contains("minimal-tool.bpf.o.missing: "), "{err}");
+    let readme = testdata().join("README.md");
+    let (ok, _, err) = oxbpf(&["extract", readme.to_str().unwrap()], &dir);
+    assert!(!ok);
+    assert!(err.ends_with("README.md: embeds no BPF object\n"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -76,7 +76,9 @@ pub enum ExternError {
         why: String,
     },
     /// An extern of a kind the object's BTF does not explain.
-    #[error("extern `{0}`: the object's BTF does not say what it is (.kconfig, .ksyms or a kfunc)")]
+    #[error(
+        "extern `{0}`: used but defined nowhere in this object, and not marked __kconfig or __ksym; define it, or link the object that does (bpftool gen object)"
+    )]
     Unknown(String),
     /// The kernel's BTF is needed and missing.
     #[error("extern `{0}`: resolving it needs the kernel's BTF (/sys/kernel/btf/vmlinux)")]

@@ -20,6 +20,7 @@
 pub mod btf;
 pub mod core;
 mod elf;
+pub mod embedded;
 pub mod externs;
 pub mod globals;
 pub mod inflate;

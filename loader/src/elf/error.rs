@@ -41,11 +41,18 @@ pub enum ElfErrorKind {
     Malformed(String),
     /// An ELF for a CPU rather than for BPF.
     #[error(
-        "ELF machine is {machine}, not BPF (EM_BPF = 247): build BPF objects with clang --target=bpf"
+        "ELF machine is {machine}, not BPF (EM_BPF = 247){}",
+        if *embedded > 1 {
+            format!(": it embeds {embedded} BPF objects; write them out with `oxbpf extract` and pick one")
+        } else {
+            ": build BPF objects with clang --target=bpf".to_string()
+        }
     )]
     WrongMachine {
         /// `e_machine`.
         machine: u16,
+        /// How many BPF objects the file embeds (a program built with skeletons).
+        embedded: usize,
     },
     /// An executable or shared object rather than a `.o`.
     #[error(

@@ -109,7 +109,33 @@ impl Object {
             file: name.clone(),
             kind: ElfErrorKind::Io(e),
         })?;
-        Object::parse(&name, &data)
+        match Object::parse(&name, &data) {
+            // A program that embeds its BPF object (a libbpf skeleton, as every
+            // libbpf-tools binary does): use the object inside when there is just one.
+            Err(ElfError {
+                kind: ElfErrorKind::WrongMachine { machine, .. },
+                ..
+            }) => {
+                let found = crate::embedded::find_objects(&data);
+                match found.as_slice() {
+                    [(offset, bytes)] => {
+                        log::info!(
+                            "{name}: not a BPF object, but it embeds one (a libbpf skeleton) at offset {offset:#x}, {} bytes: using it",
+                            bytes.len()
+                        );
+                        Object::parse(&name, bytes)
+                    }
+                    _ => Err(ElfError {
+                        file: name,
+                        kind: ElfErrorKind::WrongMachine {
+                            machine,
+                            embedded: found.len(),
+                        },
+                    }),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Parses an object from memory. `name` is used in messages.
@@ -141,7 +167,10 @@ impl Object {
         let machine = header.e_machine(endian).0;
         // libbpf also accepts EM_NONE, which very old LLVM wrote.
         if machine != elf::EM_BPF.0 && machine != elf::EM_NONE.0 {
-            return Err(err(ElfErrorKind::WrongMachine { machine }));
+            return Err(err(ElfErrorKind::WrongMachine {
+                machine,
+                embedded: 0,
+            }));
         }
         let e_type = header.e_type(endian).0;
         if e_type != elf::ET_REL.0 {

@@ -91,14 +91,25 @@ fn attr_for(
     Ok(a)
 }
 
-/// Why the kernel may have refused a map, in words.
-fn hint(spec_type: MapType, e: &SysError) -> Option<String> {
+/// Why the kernel may have refused map `name`, in words.
+fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
+    let map_type = attr.map_type;
     match e.errno() {
         Some(libc::EPERM) => Some(
             "creating maps needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8); run as root".into(),
         ),
-        Some(libc::EINVAL) if crate::probe::map_type_supported(spec_type) == Some(false) => {
-            Some(format!("this kernel does not support {spec_type} maps"))
+        Some(libc::EINVAL) if crate::probe::map_type_supported(map_type) == Some(false) => {
+            Some(format!("this kernel does not support {map_type} maps"))
+        }
+        // Objects often leave a size for the tool that loads them to set at run time
+        // (libbpf-tools set stack-trace and hash map sizes from their options).
+        Some(libc::EINVAL) if attr.max_entries == 0 => Some(format!(
+            "its max_entries is 0: the object leaves the size to the tool that loads it; set one (--max-entries {name}=N)"
+        )),
+        Some(libc::EINVAL) if attr.value_size == 0 && map_type != MapType::RINGBUF => {
+            Some(format!(
+                "its value size is 0: the object leaves it to the tool that loads it; set one (--value-size {name}=N)"
+            ))
         }
         Some(libc::EINVAL) => {
             Some("the kernel refused the definition (sizes, flags or max_entries)".into())
@@ -139,7 +150,7 @@ fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
     }
     Err(LoadError::MapCreate {
         map: name.to_string(),
-        hint: hint(attr.map_type, &err),
+        hint: hint(name, &attr, &err),
         error: err,
     })
 }

@@ -88,6 +88,16 @@ impl Default for LoadOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
+    /// The object was built for the other byte order.
+    #[error(
+        "the object is {object}, but this kernel runs {kernel} programs; rebuild it for this machine (clang --target=bpf picks the host's byte order)"
+    )]
+    ForeignEndian {
+        /// The object's byte order.
+        object: oxbpf_sys::uapi::Endian,
+        /// The kernel's.
+        kernel: oxbpf_sys::uapi::Endian,
+    },
     /// Feature probing failed.
     #[error("cannot probe the kernel")]
     Probe(#[source] ProbeError),
@@ -114,9 +124,9 @@ pub enum LoadError {
     /// The object's BTF cannot be fixed up for the kernel.
     #[error("BTF fix-up")]
     Fixup(#[source] FixupError),
-    /// An extern cannot be resolved.
-    #[error("unresolved extern")]
-    Extern(#[source] ExternError),
+    /// An extern cannot be resolved (the error names it).
+    #[error(transparent)]
+    Extern(ExternError),
     /// A global variable the user set does not exist or has another size.
     #[error("global variable `{name}`: {why}")]
     Global {
@@ -292,6 +302,14 @@ impl Object {
     /// The first failure (or, with `keep_going`, every program failing), naming the map,
     /// program, instruction or extern. Everything opened so far is closed.
     pub fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+        // The kernel runs instructions in its own byte order; a big-endian build cannot
+        // run on a little-endian machine (libbpf refuses it the same way).
+        if self.endian != oxbpf_sys::uapi::Endian::NATIVE {
+            return Err(LoadError::ForeignEndian {
+                object: self.endian,
+                kernel: oxbpf_sys::uapi::Endian::NATIVE,
+            });
+        }
         let features = btf_features().map_err(|e| {
             if e.is_permission_denied() {
                 LoadError::NoPrivileges(e)

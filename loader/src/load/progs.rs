@@ -123,6 +123,16 @@ fn explain(
             ));
         }
     }
+    if log.contains("cannot call GPL-restricted function from non-GPL compatible program") {
+        return Some(format!(
+            "the object's license is {}, and the kernel lets only GPL-compatible programs (\"GPL\", \"Dual BSD/GPL\", \"Dual MIT/GPL\"...) call GPL-only helpers such as bpf_trace_printk",
+            if obj.license.is_empty() {
+                "missing (no `license` section)".to_string()
+            } else {
+                format!("\"{}\"", obj.license)
+            }
+        ));
+    }
     if log.contains("failed to find the address for kernel symbol") {
         return Some(
             "the kernel resolves typed __ksym variables through kallsyms, and this one lists no data symbols there (built without CONFIG_KALLSYMS_ALL)"

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use oxbpf_loader::Object;
@@ -777,4 +777,221 @@ fn in_private_bpffs(test: &str, f: impl FnOnce(&Path)) {
         stdout.contains("1 passed"),
         "{test} did not run inside the namespace:\n{stdout}\n{stderr}"
     );
+}
+
+#[test]
+fn an_object_of_the_other_byte_order_is_refused_before_anything_is_created() {
+    let _serial = crate::serial();
+    let before = open_fd_count().unwrap();
+    let obj = Object::open(crate::testdata("multi_prog.bpfeb.o")).unwrap();
+    let err = obj.load(&LoadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the object is big-endian, but this kernel runs little-endian programs; rebuild it for this machine (clang --target=bpf picks the host's byte order)"
+    );
+    assert_eq!(open_fd_count().unwrap(), before);
+}
+
+/// Why a program of an object built elsewhere may fail here, when the failure is this
+/// kernel's (or the object's) and not oxbpf's: no BPF trampolines; an attach target
+/// the kernel lacks (renamed, or a placeholder the tool sets at run time); a CO-RE
+/// relocation against a field this kernel renamed, reached without a guard (libbpf
+/// fails the same way). `None` for anything else.
+fn explained_here(e: &LoadError) -> Option<&'static str> {
+    match e {
+        LoadError::Program(r)
+            if r.explanation
+                .as_deref()
+                .is_some_and(|x| x.contains("trampolines")) =>
+        {
+            Some("needs BPF trampolines")
+        }
+        LoadError::Program(r)
+            if r.explanation
+                .as_deref()
+                .is_some_and(|x| x.contains(": CO-RE relocation `")) =>
+        {
+            Some("CO-RE field this kernel renamed")
+        }
+        LoadError::AttachTarget { why, .. } if why.starts_with("the kernel has no function") => {
+            Some("attach target not in this kernel")
+        }
+        _ => None,
+    }
+}
+
+/// The files a Debian package installed, from dpkg's list (empty if not installed).
+fn package_files(package: &str) -> Vec<PathBuf> {
+    std::fs::read_to_string(format!("/var/lib/dpkg/info/{package}.list"))
+        .map(|l| {
+            l.lines()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn libbpf_tools_objects_embedded_in_their_binaries_load() {
+    let _serial = crate::serial();
+    let test = "libbpf_tools_objects_embedded_in_their_binaries_load";
+    if !gate::require_bpf(test) {
+        return;
+    }
+    let tools: Vec<PathBuf> = package_files("libbpf-tools")
+        .into_iter()
+        .filter(|p| p.starts_with("/usr/sbin"))
+        .collect();
+    if tools.is_empty() {
+        gate::skip(
+            test,
+            "libbpf-tools is not installed (apt-get install libbpf-tools)",
+        );
+        return;
+    }
+    let (mut whole, mut partial, mut explained) = (0, 0, Vec::new());
+    for tool in &tools {
+        let data = std::fs::read(tool).unwrap();
+        let found = oxbpf_loader::embedded::find_objects(&data);
+        assert_eq!(found.len(), 1, "{}: one skeleton object", tool.display());
+        let name = tool.file_name().unwrap().to_string_lossy().to_string();
+        let obj = Object::parse(&name, found[0].1).unwrap();
+        // What the tools' user space does first: size the maps it leaves at 0
+        // (libbpf-tools use 10240 entries).
+        let max_entries = obj
+            .maps
+            .iter()
+            .filter(|m| {
+                m.max_entries == 0 && m.map_type != oxbpf_sys::uapi::MapType::PERF_EVENT_ARRAY
+            })
+            .map(|m| (m.name.clone(), 10240))
+            .collect();
+        let n = obj.programs.len();
+        let opts = LoadOptions {
+            keep_going: true,
+            max_entries,
+            ..Default::default()
+        };
+        let failures: Vec<LoadError> = match obj.load(&opts) {
+            Ok(l) if l.failures.is_empty() => {
+                assert_eq!(l.programs.len(), n, "{name}");
+                whole += 1;
+                continue;
+            }
+            Ok(l) => {
+                partial += 1;
+                l.failures.into_iter().map(|f| f.error).collect()
+            }
+            Err(LoadError::NothingLoaded(f)) => f.into_iter().map(|f| f.error).collect(),
+            // A lone failing program is reported as itself.
+            Err(e) => vec![e],
+        };
+        for e in failures {
+            let why = explained_here(&e).unwrap_or_else(|| panic!("{name}: {}", crate::chain(&e)));
+            explained.push(format!("{name}: {why}"));
+        }
+    }
+    eprintln!(
+        "libbpf-tools: {whole} of {} load whole, {partial} in part; explained failures:",
+        tools.len()
+    );
+    explained.dedup();
+    for e in &explained {
+        eprintln!("  {e}");
+    }
+    assert!(
+        tools.len() >= 50 && whole >= 35,
+        "{whole} of {}",
+        tools.len()
+    );
+}
+
+#[test]
+fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
+    let _serial = crate::serial();
+    let test = "cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason";
+    if !gate::require_bpf(test) {
+        return;
+    }
+    let objects: Vec<PathBuf> = package_files("golang-github-cilium-ebpf-dev")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with("-el.elf"))
+        .collect();
+    if objects.is_empty() {
+        gate::skip(test, "golang-github-cilium-ebpf-dev is not installed");
+        return;
+    }
+    // Objects cilium/ebpf's own tests expect to fail, and what we say.
+    let expected: [(&str, &str); 8] = [
+        (
+            "relocs-el.elf",
+            "program `fields` (socket_filter/fields): the verifier rejected it: invalid func unknown#195896080; insn 3: CO-RE relocation `struct s._1` (byte_off) failed: no field `_1` in target struct s",
+        ),
+        (
+            "relocs_read-el.elf",
+            "CO-RE relocation `struct s.a` (byte_off) failed: no field `a` in target struct s",
+        ),
+        (
+            "freplace-el.elf",
+            "program `replacement`: freplace programs need a target program",
+        ),
+        (
+            "fwd_decl-el.elf",
+            "extern `fwd`: used but defined nowhere in this object",
+        ),
+        (
+            "loader-el.elf",
+            "extern `MY_CONST`: used but defined nowhere in this object",
+        ),
+        (
+            "loader-clang-9-el.elf",
+            "extern `MY_CONST`: used but defined nowhere in this object",
+        ),
+        (
+            "loader-clang-14-el.elf",
+            "extern `MY_CONST`: used but defined nowhere in this object",
+        ),
+        (
+            "strings-el.elf",
+            "the object's license is \"MIT\", and the kernel lets only GPL-compatible programs",
+        ),
+    ];
+    let mut loaded = 0;
+    for path in &objects {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let obj = match Object::open(path) {
+            Ok(o) => o,
+            Err(e) => {
+                // Built by clang 7, whose functions have no size; libbpf 1.x cannot
+                // split them into programs either.
+                assert_eq!(name, "loader-clang-7-el.elf", "{}", crate::chain(&e));
+                assert!(
+                    e.to_string()
+                        .contains("no function in the section contains this instruction"),
+                    "{e}"
+                );
+                continue;
+            }
+        };
+        let result = obj.load(&LoadOptions {
+            keep_going: true,
+            ..Default::default()
+        });
+        let messages: Vec<String> = match &result {
+            Ok(l) => l.failures.iter().map(|f| crate::chain(&f.error)).collect(),
+            Err(e) => vec![crate::chain(e)],
+        };
+        match expected.iter().find(|(n, _)| *n == name) {
+            Some((_, want)) => assert!(
+                messages.len() == 1 && messages[0].contains(want),
+                "{name}: {messages:?}"
+            ),
+            None => {
+                assert!(messages.is_empty(), "{name}: {messages:?}");
+                loaded += 1;
+            }
+        }
+    }
+    assert!(loaded >= 8, "{loaded}");
 }
