@@ -1,9 +1,12 @@
 //! Feature probes: tiny loads that ask the running kernel what it supports, each run
 //! once per process and cached (libbpf `src/features.c` does the same).
 //!
-//! Only BTF features so far: each probe loads a few types of one kind; the kernel
-//! accepting them means it knows the kind. The answers become the
-//! [`SanitizeOptions`] the BTF stage applies.
+//! - BTF features: each probe loads a few types of one kind; the kernel accepting them
+//!   means it knows the kind. The answers become the [`SanitizeOptions`] the BTF stage
+//!   applies.
+//! - Map types, program types and helpers (per program type): a one-element map, a
+//!   two-instruction program, a program calling the helper. Used to explain refusals
+//!   in words and to adapt programs to older kernels.
 
 use std::sync::OnceLock;
 
@@ -11,7 +14,10 @@ use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
-use oxbpf_sys::uapi::{Endian, MapCreateAttr, MapType, map_flags};
+use oxbpf_sys::bpf::ProgLoadData;
+use oxbpf_sys::uapi::{
+    AttachType, Endian, Insn, MapCreateAttr, MapType, ProgLoadAttr, ProgType, map_flags,
+};
 
 use crate::btf::encode::encode;
 use crate::btf::sanitize::SanitizeOptions;
@@ -228,19 +234,11 @@ pub fn btf_features() -> Result<BtfFeatures, ProbeError> {
 /// fails for another reason (no privileges). Cached per type.
 pub fn map_type_supported(t: MapType) -> Option<bool> {
     static CACHE: Mutex<Option<HashMap<u32, Option<bool>>>> = Mutex::new(None);
-    if let Some(v) = CACHE
-        .lock()
-        .ok()
-        .and_then(|c| c.as_ref().and_then(|m| m.get(&t.0).copied()))
-    {
-        return v;
-    }
-    let answer = probe_map_type(t);
-    if let Ok(mut c) = CACHE.lock() {
-        c.get_or_insert_with(HashMap::new).insert(t.0, answer);
-    }
-    log::debug!("probe: map type {t}: {answer:?}");
-    answer
+    cached(&CACHE, t.0, || {
+        let answer = probe_map_type(t);
+        log::debug!("probe: map type {t}: {answer:?}");
+        answer
+    })
 }
 
 fn probe_map_type(t: MapType) -> Option<bool> {
@@ -303,4 +301,152 @@ fn probe_map_type(t: MapType) -> Option<bool> {
         Err(e) if e.errno() == Some(libc::EINVAL) => Some(false),
         Err(_) => None,
     }
+}
+
+/// How to load a minimal program of type `t` (libbpf `probe_prog_load`): the attach
+/// type, flags or version it needs, and for types whose probe cannot fully succeed, the
+/// errno and log line that still prove the kernel knows the type.
+struct ProgProbe {
+    attr: ProgLoadAttr,
+    /// `(errno, log text)` that counts as "supported".
+    expected_failure: Option<(i32, &'static str)>,
+}
+
+fn prog_probe(t: ProgType) -> ProgProbe {
+    let mut attr = ProgLoadAttr {
+        prog_type: t,
+        ..Default::default()
+    };
+    let mut expected_failure = None;
+    match t {
+        ProgType::CGROUP_SOCK_ADDR => attr.expected_attach_type = AttachType::CGROUP_INET4_CONNECT,
+        ProgType::CGROUP_SOCKOPT => attr.expected_attach_type = AttachType::CGROUP_GETSOCKOPT,
+        ProgType::SK_LOOKUP => attr.expected_attach_type = AttachType::SK_LOOKUP,
+        ProgType::LIRC_MODE2 => attr.expected_attach_type = AttachType::LIRC_MODE2,
+        ProgType::NETFILTER => attr.expected_attach_type = AttachType::NETFILTER,
+        ProgType::KPROBE => {
+            attr.kern_version =
+                oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code());
+        }
+        ProgType::SYSCALL => attr.prog_flags = oxbpf_sys::uapi::prog_flags::SLEEPABLE,
+        // Tracing and LSM programs need a real attach target; BTF id 1 is never a
+        // function, and a kernel that knows the type says exactly that.
+        ProgType::TRACING | ProgType::LSM => {
+            attr.expected_attach_type = if t == ProgType::TRACING {
+                AttachType::TRACE_FENTRY
+            } else {
+                AttachType::LSM_MAC
+            };
+            attr.attach_btf_id = 1;
+            expected_failure = Some((libc::EINVAL, "attach_btf_id 1 is not a function"));
+        }
+        ProgType::EXT => {
+            attr.attach_btf_id = 1;
+            expected_failure = Some((libc::EINVAL, "Cannot replace kernel functions"));
+        }
+        // ENOTSUPP (524): known, but only loadable for a struct_ops map.
+        ProgType::STRUCT_OPS => expected_failure = Some((524, "")),
+        _ => {}
+    }
+    ProgProbe {
+        attr,
+        expected_failure,
+    }
+}
+
+/// Loads `insns` as a probe of type `t`; returns the errno (0 when it loaded) and log.
+fn probe_load(t: ProgType, insns: &[Insn]) -> Option<(i32, String)> {
+    let probe = prog_probe(t);
+    let mut attr = probe.attr;
+    let mut log = vec![0u8; 4096];
+    attr.log_level = 1;
+    let data = ProgLoadData {
+        insns,
+        license: c"GPL",
+        log: &mut log,
+        func_info: &[],
+        line_info: &[],
+        fd_array: &[],
+    };
+    let errno = match oxbpf_sys::bpf::prog_load(&attr, data) {
+        Ok(_fd) => 0,
+        // No privileges: nothing can be learned. (With them, EPERM is an answer: this
+        // kernel refuses tracing programs without BPF trampolines that way.)
+        Err(e)
+            if e.errno() == Some(libc::EPERM)
+                && (probe.expected_failure.is_none() || !oxbpf_sys::caps::can_bpf()) =>
+        {
+            return None;
+        }
+        Err(e) => e.errno().unwrap_or(-1),
+    };
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    Some((errno, String::from_utf8_lossy(&log[..end]).into_owned()))
+}
+
+const EXIT_0: [Insn; 2] = [
+    Insn::new(0xb7, 0, 0, 0, 0), // r0 = 0
+    Insn::new(0x95, 0, 0, 0, 0), // exit
+];
+
+/// Whether the kernel supports programs of type `t` (libbpf
+/// `libbpf_probe_bpf_prog_type`): loads `r0 = 0; exit` with what the type needs.
+/// `None` when it cannot tell (no privileges). Cached per type.
+pub fn prog_type_supported(t: ProgType) -> Option<bool> {
+    static CACHE: Mutex<Option<HashMap<u32, Option<bool>>>> = Mutex::new(None);
+    cached(&CACHE, t.0, || {
+        let (errno, log) = probe_load(t, &EXIT_0)?;
+        let ok = errno == 0
+            || prog_probe(t)
+                .expected_failure
+                .is_some_and(|(e, msg)| errno == e && log.contains(msg));
+        log::debug!("probe: program type {t}: {ok}");
+        Some(ok)
+    })
+}
+
+/// Whether programs of type `t` may call helper `helper` (libbpf
+/// `libbpf_probe_bpf_helper`): loads `call helper; r0 = 0; exit`. The verifier names an
+/// unknown or forbidden helper ("invalid func", "unknown func", "program of this type
+/// cannot use helper"); any other outcome, even a refusal about the helper's arguments,
+/// means the call itself is allowed. `None` when it cannot tell (no privileges, or a
+/// type whose programs need an attach target). Cached per pair.
+pub fn helper_supported(t: ProgType, helper: i32) -> Option<bool> {
+    static CACHE: Mutex<Option<HashMap<u32, Option<bool>>>> = Mutex::new(None);
+    if matches!(
+        t,
+        ProgType::TRACING | ProgType::LSM | ProgType::EXT | ProgType::STRUCT_OPS
+    ) {
+        return None;
+    }
+    let key = t.0 << 16 | (helper as u32 & 0xffff);
+    cached(&CACHE, key, || {
+        let insns = [Insn::new(0x85, 0, 0, 0, helper), EXIT_0[0], EXIT_0[1]];
+        let (_, log) = probe_load(t, &insns)?;
+        let ok = !(log.contains("invalid func ")
+            || log.contains("unknown func ")
+            || log.contains("program of this type cannot use helper "));
+        log::debug!("probe: helper {helper} in {t} programs: {ok}");
+        Some(ok)
+    })
+}
+
+/// Looks `key` up in `cache`, computing and storing it on a miss.
+fn cached(
+    cache: &Mutex<Option<HashMap<u32, Option<bool>>>>,
+    key: u32,
+    compute: impl FnOnce() -> Option<bool>,
+) -> Option<bool> {
+    if let Some(v) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(&key).copied()))
+    {
+        return v;
+    }
+    let answer = compute();
+    if let Ok(mut c) = cache.lock() {
+        c.get_or_insert_with(HashMap::new).insert(key, answer);
+    }
+    answer
 }

@@ -183,13 +183,23 @@ pub fn map_update_elem(
 ) -> Result<(), SysError> {
     let mut attr = MapElemAttr {
         map_fd: fd_u32(map),
-        key: key.as_ptr() as u64,
+        key: addr(key),
         value: value.as_ptr() as u64,
         flags,
         ..Default::default()
     };
     // SAFETY: key and value are live for the call; the kernel only reads them.
     unsafe { bpf_unit(Cmd::MapUpdateElem, "BPF_MAP_UPDATE_ELEM", &mut attr) }
+}
+
+/// The address of a key for the kernel: 0 for an empty one, since maps without keys
+/// (queue, stack, bloom filter) refuse any non-null key pointer with `EINVAL`.
+fn addr(key: &[u8]) -> u64 {
+    if key.is_empty() {
+        0
+    } else {
+        key.as_ptr() as u64
+    }
 }
 
 /// `BPF_MAP_LOOKUP_ELEM`: copies the value of `key` into `value`.
@@ -207,7 +217,7 @@ pub fn map_lookup_elem(
 ) -> Result<(), SysError> {
     let mut attr = MapElemAttr {
         map_fd: fd_u32(map),
-        key: key.as_ptr() as u64,
+        key: addr(key),
         value: value.as_mut_ptr() as u64,
         flags,
         ..Default::default()
@@ -224,7 +234,7 @@ pub fn map_lookup_elem(
 pub fn map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> Result<(), SysError> {
     let mut attr = MapElemAttr {
         map_fd: fd_u32(map),
-        key: key.as_ptr() as u64,
+        key: addr(key),
         ..Default::default()
     };
     // SAFETY: key is live for the call and only read.

@@ -13,7 +13,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use oxbpf_prog::Program;
 use oxbpf_sys::SysError;
 use oxbpf_sys::bpf::{self, ProgLoadData};
-use oxbpf_sys::uapi::{AttachType, ProgLoadAttr, ProgType, prog_flags};
+use oxbpf_sys::uapi::helpers::helper_name;
+use oxbpf_sys::uapi::{AttachType, Insn, ProgLoadAttr, ProgType, prog_flags};
 
 use super::{LoadError, LoadOptions, Loaded, ProgramFailure, ProgramRejected};
 use crate::btf::ext::BtfExt;
@@ -139,6 +140,25 @@ fn explain(
                 .into(),
         );
     }
+    // A helper id the verifier does not know: newer than this kernel.
+    if let Some(id) = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("invalid func unknown#"))
+        .and_then(|n| n.trim().parse::<i32>().ok())
+    {
+        return Some(match helper_name(id) {
+            Some(name) => {
+                format!("this kernel has no helper {name} (#{id}); it came in a newer Linux")
+            }
+            None => format!("helper #{id} is not a BPF helper any kernel defines"),
+        });
+    }
+    if let Some(t) = p.prog_type
+        && errno == Some(libc::EINVAL)
+        && crate::probe::prog_type_supported(t) == Some(false)
+    {
+        return Some(format!("this kernel does not support {t} programs"));
+    }
     match errno {
         Some(libc::EPERM) if log.trim().is_empty() => Some(match p.prog_type {
             Some(ProgType::TRACING | ProgType::LSM | ProgType::EXT) => format!(
@@ -229,13 +249,14 @@ fn load_program(
         prog: p.name().to_string(),
         section: p.section().to_string(),
     })?;
-    let linked = link_program(
+    let mut linked = link_program(
         obj,
         index,
         resolver,
         if btf_fd.is_some() { ext } else { None },
     )
     .map_err(LoadError::Reloc)?;
+    adapt_probe_reads(&mut linked.insns, prog_type, p.name());
     for (insn, what) in &linked.applied {
         log::trace!("program `{}`: insn {insn}: {what}", p.name());
     }
@@ -297,6 +318,49 @@ fn load_program(
     }
 }
 
+/// `bpf_probe_read_{user,kernel}` and their `_str` forms (helpers 112 to 115, Linux
+/// 5.5) become `bpf_probe_read`/`bpf_probe_read_str` on kernels without them, as libbpf
+/// does: the old helpers read kernel and user memory alike where that works. Returns
+/// how many calls were rewritten.
+fn adapt_probe_reads(insns: &mut [Insn], prog_type: ProgType, prog: &str) -> usize {
+    if !insns.iter().any(is_new_probe_read) {
+        return 0;
+    }
+    // Probed with a kprobe program, as libbpf does, for the types that cannot be probed
+    // without an attach target.
+    let probe_type = match prog_type {
+        ProgType::TRACING | ProgType::LSM | ProgType::EXT => ProgType::KPROBE,
+        t => t,
+    };
+    if crate::probe::helper_supported(probe_type, 113) != Some(false) {
+        return 0;
+    }
+    rewrite_probe_reads(insns, prog)
+}
+
+fn is_new_probe_read(i: &Insn) -> bool {
+    i.is_call() && i.src() == 0 && (112..=115).contains(&i.imm)
+}
+
+fn rewrite_probe_reads(insns: &mut [Insn], prog: &str) -> usize {
+    let mut n = 0;
+    for (at, insn) in insns.iter_mut().enumerate() {
+        if is_new_probe_read(insn) {
+            // 112 probe_read_user, 113 probe_read_kernel -> 4 probe_read;
+            // 114 and 115, their _str forms -> 45 probe_read_str.
+            let new = if insn.imm <= 113 { 4 } else { 45 };
+            log::debug!(
+                "program `{prog}`: insn {at}: this kernel has no {}; calling {} instead",
+                helper_name(insn.imm).unwrap_or_default(),
+                helper_name(new).unwrap_or_default()
+            );
+            insn.imm = new;
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Loads every selected program; with `keep_going`, failures are collected instead of
 /// ending the load.
 #[allow(
@@ -350,4 +414,26 @@ pub(super) fn load_all(
         logs,
         btf_fd: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_probe_reads_become_the_old_helpers() {
+        let call = |id| Insn::new(0x85, 0, 0, 0, id);
+        let mut insns = vec![
+            call(112),
+            call(113),
+            call(114),
+            call(115),
+            call(1),
+            // A call to a subprogram (src 1) with the same number is not a helper.
+            Insn::new(0x85, 0, 1, 0, 113),
+        ];
+        assert_eq!(rewrite_probe_reads(&mut insns, "p"), 4);
+        let imms: Vec<i32> = insns.iter().map(|i| i.imm).collect();
+        assert_eq!(imms, [4, 4, 45, 45, 1, 113]);
+    }
 }

@@ -995,3 +995,169 @@ fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
     }
     assert!(loaded >= 8, "{loaded}");
 }
+
+#[test]
+fn every_other_map_type_is_created_and_used() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("every_other_map_type_is_created_and_used") {
+        return;
+    }
+    use oxbpf_sys::uapi::MapType;
+    let l = load("maps_more.bpf.o", &LoadOptions::default());
+    let expect = [
+        ("percpu_hash", MapType::PERCPU_HASH),
+        ("lru_percpu_hash", MapType::LRU_PERCPU_HASH),
+        ("value_stack", MapType::STACK),
+        ("hash_of_maps", MapType::HASH_OF_MAPS),
+        ("cgroups", MapType::CGROUP_ARRAY),
+        ("task_store", MapType::TASK_STORAGE),
+        ("sk_store", MapType::SK_STORAGE),
+        ("inode_store", MapType::INODE_STORAGE),
+        ("cgrp_store", MapType::CGRP_STORAGE),
+        ("sock_map", MapType::SOCKMAP),
+        ("sock_hash", MapType::SOCKHASH),
+        ("dev_map", MapType::DEVMAP),
+        ("dev_hash", MapType::DEVMAP_HASH),
+        ("cpu_map", MapType::CPUMAP),
+        ("xsk_map", MapType::XSKMAP),
+    ];
+    for (name, t) in expect {
+        let m = l.map(name).unwrap_or_else(|| panic!("no map {name}"));
+        let info = m.info().unwrap();
+        assert_eq!(info.map_type, t, "{name}");
+        if matches!(
+            name,
+            "task_store" | "sk_store" | "inode_store" | "cgrp_store"
+        ) {
+            assert_ne!(info.btf_value_type_id, 0, "{name}: storage maps need BTF");
+            assert_eq!(info.map_flags & 1, 1, "{name}: BPF_F_NO_PREALLOC");
+        }
+    }
+    // The kernel keeps 15 bytes of a name; the handle keeps the object's.
+    let long = l.map("a_map_with_a_very_long_name").unwrap();
+    assert_eq!(
+        oxbpf_sys::uapi::name_str(&long.info().unwrap().name),
+        "a_map_with_a_ve"
+    );
+    assert_eq!(
+        l.map("on_node_zero").unwrap().info().unwrap().map_flags & 4,
+        4,
+        "BPF_F_NUMA_NODE"
+    );
+    assert_eq!(l.programs.len(), 5);
+
+    // Empty xskmap: bpf_redirect_map falls back to its flags, XDP_PASS.
+    let ret = l
+        .program("xdp_redirects")
+        .unwrap()
+        .test_run(&packet(6, &[0; 20]), &[])
+        .unwrap()
+        .retval;
+    assert_eq!(ret, 2);
+    let per_cpu = l
+        .map("percpu_hash")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(per_cpu.chunks(8).map(|c| u64_at(c, 0)).sum::<u64>(), 1);
+    let top = l.map("value_stack").unwrap().lookup(&[]).unwrap().unwrap();
+    assert_eq!(u64_at(&top, 0), 1, "peek at the stack");
+    let ctr = l
+        .map("a_map_with_a_very_long_name")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(u64_at(&ctr, 0), 1);
+}
+
+#[test]
+fn program_type_and_helper_probes_agree_with_this_kernel() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("program_type_and_helper_probes_agree_with_this_kernel") {
+        return;
+    }
+    use oxbpf_loader::probe::{helper_supported, prog_type_supported};
+    use oxbpf_sys::uapi::ProgType;
+    use oxbpf_sys::uapi::helpers::helper_id;
+    // Every type this kernel (6.18, with the configuration the tests run on) has.
+    for t in [
+        ProgType::SOCKET_FILTER,
+        ProgType::KPROBE,
+        ProgType::SCHED_CLS,
+        ProgType::TRACEPOINT,
+        ProgType::XDP,
+        ProgType::PERF_EVENT,
+        ProgType::CGROUP_SKB,
+        ProgType::CGROUP_SOCK_ADDR,
+        ProgType::SK_MSG,
+        ProgType::RAW_TRACEPOINT,
+        ProgType::CGROUP_SOCKOPT,
+        ProgType::STRUCT_OPS,
+        ProgType::SK_LOOKUP,
+        ProgType::SYSCALL,
+        ProgType::NETFILTER,
+    ] {
+        assert_eq!(prog_type_supported(t), Some(true), "{t}");
+    }
+    // Tracing programs: supported exactly when an fentry program loads (this kernel
+    // refuses them with EPERM: no BPF trampolines).
+    let fentry = Object::open(crate::testdata("progtypes_trace.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions {
+            only: Some(vec!["fentry_unlinkat".into()]),
+            ..Default::default()
+        });
+    assert_eq!(prog_type_supported(ProgType::TRACING), Some(fentry.is_ok()));
+    assert_eq!(prog_type_supported(ProgType::UNSPEC), Some(false));
+    assert_eq!(prog_type_supported(ProgType(4242)), Some(false));
+
+    let h = |n: &str| helper_id(n).unwrap();
+    assert_eq!(
+        helper_supported(ProgType::SOCKET_FILTER, h("map_lookup_elem")),
+        Some(true)
+    );
+    assert_eq!(
+        helper_supported(ProgType::XDP, h("redirect_map")),
+        Some(true)
+    );
+    assert_eq!(
+        helper_supported(ProgType::KPROBE, h("probe_read_kernel")),
+        Some(true)
+    );
+    // Helpers of other program types, and ids no kernel has.
+    assert_eq!(
+        helper_supported(ProgType::SOCKET_FILTER, h("xdp_adjust_head")),
+        Some(false)
+    );
+    assert_eq!(
+        helper_supported(ProgType::CGROUP_SKB, h("skb_under_cgroup")),
+        Some(false)
+    );
+    assert_eq!(helper_supported(ProgType::XDP, 4242), Some(false));
+    // Types that need an attach target cannot be asked.
+    assert_eq!(helper_supported(ProgType::TRACING, 1), None);
+}
+
+#[test]
+fn a_helper_this_kernel_lacks_is_named() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("a_helper_this_kernel_lacks_is_named") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("refused.bpf.o")).unwrap();
+    // Nothing in it loads unless asked.
+    let none = obj.clone().load(&LoadOptions::default()).unwrap();
+    assert!(none.programs.is_empty() && none.failures.is_empty());
+    let err = obj
+        .load(&LoadOptions {
+            only: Some(vec!["future_helper".into()]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "program `future_helper` (?socket): the verifier rejected it: invalid func unknown#4242; helper #4242 is not a BPF helper any kernel defines"
+    );
+}
