@@ -298,6 +298,18 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
         "{text}"
     );
 
+    // A chosen log level prints the verifier's log of programs that load.
+    let (ok, text, err) = oxbpf(&["load", "sockex1.bpf.o", "--log-level", "2"], &dir);
+    assert!(ok, "{err}");
+    let log = text
+        .split("verifier log of `bpf_prog1`\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        log.contains("processed ") && log.contains("call bpf_map_lookup_elem#1"),
+        "{text}"
+    );
+
     // A section nobody knows stops the load, saying how to type it; --type does.
     let (ok, _, err) = oxbpf(&["load", "multi_prog.bpf.o"], &dir);
     assert!(!ok);

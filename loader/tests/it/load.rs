@@ -559,6 +559,20 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             };
             let l = load("maps_btf.bpf.o", &opts);
             assert_eq!(l.maps.len(), 14);
+            // The stack trace map without a value size got 127 frames of 8 bytes.
+            assert_eq!(l.map("stacks").unwrap().value_size(), 127 * 8);
+            // What a tool sets before load: sizes and capacities.
+            let mut sized = LoadOptions {
+                pin_root: pin_root.to_path_buf(),
+                ..Default::default()
+            };
+            sized.value_size.insert("stacks".into(), 32 * 8);
+            sized.max_entries.insert("hash_map".into(), 7);
+            let s = load("maps_btf.bpf.o", &sized);
+            let info = s.map("stacks").unwrap().info().unwrap();
+            assert_eq!(info.value_size, 32 * 8);
+            assert_eq!(s.map("hash_map").unwrap().info().unwrap().max_entries, 7);
+            drop(s);
             let prog = l.program("xdp_maps").unwrap();
             // Key 0 everywhere: tail call to jump_table[0] = tail_a, which passes.
             assert_eq!(prog.test_run(&packet(6, &[0; 20]), &[]).unwrap().retval, 2);
