@@ -272,6 +272,19 @@ impl CoreTargets {
         }
     }
 
+    /// A kernel's BTF and its modules' BTFs, already read (split BTF on `vmlinux`):
+    /// for a kernel other than the running one, such as a btfhub archive with modules.
+    /// Modules are searched only for types vmlinux lacks, as for the running kernel.
+    pub fn with_modules(vmlinux: Arc<Btf>, modules: Vec<(String, Arc<Btf>)>) -> CoreTargets {
+        let mut btfs = vec![("vmlinux".to_string(), vmlinux)];
+        btfs.extend(modules);
+        CoreTargets {
+            btfs,
+            pending_modules: Vec::new(),
+            custom: false,
+        }
+    }
+
     /// The name of target `i` (`vmlinux`, a module, or the user's path).
     pub fn name(&self, i: usize) -> &str {
         self.btfs.get(i).map_or("?", |(n, _)| n.as_str())

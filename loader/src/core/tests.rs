@@ -539,3 +539,41 @@ fn candidate_lists_are_cached_and_pruned() {
         }]
     );
 }
+
+#[test]
+fn module_btf_is_searched_only_for_types_vmlinux_lacks() {
+    // vmlinux: int (1), struct S { int a; int b; } (2).
+    let mut base = BtfBuilder::new(Endian::Little);
+    let int = base.int("int", 4, true);
+    base.strukt("S", 8, &[("a", int, 0), ("b", int, 32)]);
+    let vmlinux = Arc::new(base.btf());
+    // A module (split on vmlinux): struct mod_thing { int pad; int count; } (3), and its
+    // own struct S with another layout, which must not be considered.
+    let mut m = BtfBuilder::split(Endian::Little, 2, vmlinux.string_section().len() as u32);
+    m.strukt("mod_thing", 8, &[("pad", 1, 0), ("count", 1, 32)]);
+    m.strukt("S", 16, &[("b", 1, 96)]);
+    let module = Arc::new(Btf::parse_split(m.build(), vmlinux.clone()).unwrap());
+    let targets =
+        || CoreTargets::with_modules(vmlinux.clone(), vec![("thing_mod".into(), module.clone())]);
+    let resolve = |case: &Case| {
+        let rec = CoreReloRecord {
+            insn_off: 0,
+            type_id: TypeId(case.root),
+            access_str_off: case.access_off,
+            kind: case.kind as u32,
+        };
+        let mut r = Relocator::new(&case.local, targets(), Endian::Little);
+        let res = r.resolve(&rec).unwrap();
+        let (target, _) = res.target.clone().unwrap();
+        (r.targets().name(target).to_string(), res.fixup.new)
+    };
+    // Local: struct mod_thing { int count; }, reading count.
+    let thing = local("0:0", FieldByteOffset, |b| {
+        let int = b.int("int", 4, true);
+        b.strukt("mod_thing", 4, &[("count", int, 0)])
+    });
+    assert_eq!(resolve(&thing), ("thing_mod".to_string(), 4));
+    // S is in vmlinux: the module's S is never a candidate (it would disagree).
+    let s_b = local("0:1", FieldByteOffset, s_ab);
+    assert_eq!(resolve(&s_b), ("vmlinux".to_string(), 4));
+}
