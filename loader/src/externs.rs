@@ -17,8 +17,10 @@ use crate::btf::fixup::KconfigSlot;
 use crate::btf::types::{Type, TypeKind};
 use crate::btf::{Btf, Kind, TypeId};
 use crate::core::matching::types_are_compat;
+use crate::modules::{KernelBtf, ModuleFds};
 use crate::object::{ExternKind, Object};
 use crate::reloc::ExternValue;
+use std::os::fd::AsRawFd as _;
 
 /// Why an extern could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +82,14 @@ pub enum ExternError {
         "extern `{0}`: used but defined nowhere in this object, and not marked __kconfig or __ksym; define it, or link the object that does (bpftool gen object)"
     )]
     Unknown(String),
+    /// The extern is in a module whose BTF the kernel no longer lists.
+    #[error("extern `{name}`: {why}")]
+    Module {
+        /// The extern.
+        name: String,
+        /// Why the module's BTF could not be had.
+        why: String,
+    },
     /// The kernel's BTF is needed and missing.
     #[error("extern `{0}`: resolving it needs the kernel's BTF (/sys/kernel/btf/vmlinux)")]
     NoKernelBtf(String),
@@ -414,7 +424,8 @@ pub fn resolve(
     obj: &Object,
     local: Option<&Btf>,
     layout: &[KconfigSlot],
-    vmlinux: Option<&Btf>,
+    mut kernel: Option<&mut KernelBtf>,
+    fds: &mut ModuleFds,
     kallsyms: &mut dyn FnMut() -> Option<std::rc::Rc<Kallsyms>>,
 ) -> Result<Vec<ExternValue>, ExternError> {
     let mut out = Vec::with_capacity(obj.externs.len());
@@ -445,12 +456,17 @@ pub fn resolve(
                 None => missing("symbol")?,
             },
             ExternKind::Ksym | ExternKind::Kfunc => {
-                let kernel = vmlinux.ok_or_else(|| ExternError::NoKernelBtf(e.name.clone()))?;
+                let search = kernel
+                    .as_deref_mut()
+                    .ok_or_else(|| ExternError::NoKernelBtf(e.name.clone()))?;
                 let is_func = e.kind == ExternKind::Kfunc;
-                let found = kernel.find(&e.name, if is_func { Kind::Func } else { Kind::Var });
+                let found =
+                    search.find(&e.name, if is_func { Kind::Func } else { Kind::Var }, None);
                 match found {
                     None => missing(if is_func { "function" } else { "variable" })?,
-                    Some(kid) => {
+                    Some(found) => {
+                        let kernel: &Btf = &found.btf;
+                        let kid = found.id;
                         // The declaration and the kernel's type must agree (libbpf checks
                         // with the same CO-RE compatibility rules).
                         if let (Some(local), Some(lid)) = (local, e.btf_id) {
@@ -482,15 +498,32 @@ pub fn resolve(
                                 }
                             }
                         }
+                        // In a module: the kernel learns which BTF object through
+                        // fd_array (kfuncs) or the ld_imm64's second half (variables).
+                        let module_err = |err: crate::modules::ModuleFdError| ExternError::Module {
+                            name: e.name.clone(),
+                            why: match std::error::Error::source(&err) {
+                                Some(s) => format!("{err}: {s}"),
+                                None => err.to_string(),
+                            },
+                        };
                         if is_func {
+                            let fd_index = match &found.module {
+                                Some(m) => fds.index_of(m).map_err(module_err)?,
+                                None => 0,
+                            };
                             ExternValue::Kfunc {
                                 btf_id: kid,
-                                fd_index: 0,
+                                fd_index,
                             }
                         } else {
+                            let btf_fd = match &found.module {
+                                Some(m) => fds.fd(m).map_err(module_err)?.as_raw_fd(),
+                                None => 0,
+                            };
                             ExternValue::KsymBtf {
                                 btf_id: kid,
-                                btf_fd: 0,
+                                btf_fd,
                             }
                         }
                     }

@@ -25,6 +25,7 @@ pub mod externs;
 pub mod globals;
 pub mod inflate;
 pub mod load;
+pub mod modules;
 pub mod object;
 pub mod probe;
 pub mod reloc;

@@ -356,6 +356,24 @@ pub fn btf_info_id(fd: BorrowedFd<'_>) -> Result<u32, SysError> {
     Ok(info.id)
 }
 
+/// A BTF object's kernel-wide id, name (`vmlinux`, a module's name, or empty for
+/// BTF a program loaded) and whether it is the kernel's own (vmlinux or a module).
+///
+/// # Errors
+/// `EINVAL` if `fd` is not BTF.
+pub fn btf_info_named(fd: BorrowedFd<'_>) -> Result<(u32, String, bool), SysError> {
+    let mut name = [0u8; 64];
+    let mut info = BtfInfo {
+        name: name.as_mut_ptr() as u64,
+        name_len: name.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the only address given is `name`, live, exclusively borrowed and
+    // `name_len` bytes long, which bounds what the kernel writes there.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok((info.id, crate::uapi::name_str(&name), info.kernel_btf != 0))
+}
+
 /// The ids of the maps a program uses: a first call learns how many, a second fills a
 /// buffer of that size (a map added in between is simply not listed).
 ///

@@ -37,6 +37,7 @@ use crate::btf::ext::{BtfExt, BtfExtError};
 use crate::btf::fixup::{FixupError, kconfig_layout};
 use crate::core::{CoreError, CoreOutcome, CoreTargets, relocate_object};
 use crate::externs::{ExternError, Kallsyms, KernelConfig, KernelFacts};
+use crate::modules::{KernelBtf, ModuleFds};
 use crate::object::{ExternKind, Object};
 use crate::probe::{BtfFeatures, ProbeError, btf_features};
 use crate::reloc::{RelocError, Resolver};
@@ -348,11 +349,16 @@ impl Object {
             }
             kallsyms_cache.clone()
         };
+        // Kernel names (kfuncs, ksyms, attach targets) are looked up in vmlinux, then in
+        // modules; the module BTF fds found stay open until every program is loaded.
+        let mut kernel = vmlinux.clone().map(KernelBtf::new);
+        let mut module_fds = ModuleFds::default();
         let externs = crate::externs::resolve(
             &self,
             self.btf.as_ref(),
             &layout,
-            vmlinux.as_deref(),
+            kernel.as_mut(),
+            &mut module_fds,
             &mut kallsyms,
         )
         .map_err(LoadError::Extern)?;
@@ -394,7 +400,8 @@ impl Object {
             &resolver,
             ext.as_ref(),
             btf_fd.as_ref(),
-            vmlinux.as_deref(),
+            kernel.as_mut(),
+            &mut module_fds,
             &core,
         )?;
         maps::fill_slots(&self, &made, &loaded.programs)?;

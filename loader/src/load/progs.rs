@@ -17,10 +17,11 @@ use oxbpf_sys::uapi::helpers::helper_name;
 use oxbpf_sys::uapi::{AttachType, Insn, ProgLoadAttr, ProgType, prog_flags};
 
 use super::{LoadError, LoadOptions, Loaded, ProgramFailure, ProgramRejected};
+use crate::btf::Kind;
 use crate::btf::ext::BtfExt;
-use crate::btf::{Btf, Kind};
 use crate::core::CoreOutcome;
 use crate::core::patch::POISON_IMM;
+use crate::modules::{KernelBtf, ModuleFds};
 use crate::object::{Object, ProgramSpec};
 use crate::reloc::{LinkedProgram, POISON_KFUNC_BASE, Resolver, link_program};
 use crate::section::flags;
@@ -39,11 +40,16 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The BTF id of a tracing program's attach target in vmlinux (libbpf
-/// `find_attach_btf_id`): the function itself for fentry/fexit/fmod_ret, the
-/// `btf_trace_<name>` typedef for tp_btf, `bpf_lsm_<hook>` for LSM, `bpf_iter_<name>`
-/// for iterators.
-fn attach_btf_id(p: &ProgramSpec, vmlinux: Option<&Btf>) -> Result<u32, LoadError> {
+/// The BTF id of a tracing program's attach target (libbpf `find_attach_btf_id`): the
+/// function itself for fentry/fexit/fmod_ret, the `btf_trace_<name>` typedef for
+/// tp_btf, `bpf_lsm_<hook>` for LSM, `bpf_iter_<name>` for iterators; in vmlinux, else
+/// in a module (or only in the module a `MODULE:FUNC` target names), whose BTF fd is
+/// returned for `attach_btf_obj_fd`.
+fn attach_btf_id(
+    p: &ProgramSpec,
+    kernel: Option<&mut KernelBtf>,
+    fds: &mut ModuleFds,
+) -> Result<(u32, Option<i32>), LoadError> {
     let prog = p.name().to_string();
     let target = p
         .attach_target
@@ -52,10 +58,15 @@ fn attach_btf_id(p: &ProgramSpec, vmlinux: Option<&Btf>) -> Result<u32, LoadErro
             prog: prog.clone(),
             why: format!("section `{}` names no attach target", p.section()),
         })?;
-    let vmlinux = vmlinux.ok_or_else(|| LoadError::AttachTarget {
+    let kernel = kernel.ok_or_else(|| LoadError::AttachTarget {
         prog: prog.clone(),
         why: "the kernel's BTF is not available".into(),
     })?;
+    // `fentry/MODULE:FUNC` names the module to look in.
+    let (module, target) = match target.split_once(':') {
+        Some((m, f)) => (Some(m.to_string()), f.to_string()),
+        None => (None, target),
+    };
     let (name, kind, what) = match (p.prog_type, p.expected_attach_type) {
         (Some(ProgType::TRACING), Some(AttachType::TRACE_RAW_TP)) => {
             (format!("btf_trace_{target}"), Kind::Typedef, "tracepoint")
@@ -73,10 +84,33 @@ fn attach_btf_id(p: &ProgramSpec, vmlinux: Option<&Btf>) -> Result<u32, LoadErro
         }
         _ => (target.clone(), Kind::Func, "function"),
     };
-    vmlinux.find(&name, kind).map(|id| id.0).ok_or_else(|| LoadError::AttachTarget {
-        prog,
-        why: format!("the kernel has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF)", kind.name().to_lowercase()),
-    })
+    let found = kernel
+        .find(&name, kind, module.as_deref())
+        .ok_or_else(|| LoadError::AttachTarget {
+            prog: prog.clone(),
+            why: match &module {
+                Some(m) => format!(
+                    "module {m} has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF; is the module loaded?)",
+                    kind.name().to_lowercase()
+                ),
+                None => format!(
+                    "the kernel has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF)",
+                    kind.name().to_lowercase()
+                ),
+            },
+        })?;
+    let obj_fd = match &found.module {
+        Some(m) => {
+            let fd = fds.fd(m).map_err(|e| LoadError::AttachTarget {
+                prog,
+                why: format!("{e}"),
+            })?;
+            log::debug!("attach target `{name}` is in module {m}");
+            Some(fd.as_raw_fd())
+        }
+        None => None,
+    };
+    Ok((found.id.0, obj_fd))
 }
 
 /// What the log says, translated: which poisoned relocation or missing kfunc was hit.
@@ -241,7 +275,8 @@ fn load_program(
     resolver: &Resolver,
     ext: Option<&BtfExt>,
     btf_fd: Option<&OwnedFd>,
-    vmlinux: Option<&Btf>,
+    kernel: Option<&mut KernelBtf>,
+    fds: &mut ModuleFds,
     core: &[CoreOutcome],
 ) -> Result<(Program, String), LoadError> {
     let p = &obj.programs[index];
@@ -276,7 +311,11 @@ fn load_program(
         attr.prog_flags |= prog_flags::XDP_HAS_FRAGS;
     }
     if p.section_flags() & flags::ATTACH_BTF != 0 {
-        attr.attach_btf_id = attach_btf_id(p, vmlinux)?;
+        let (id, obj_fd) = attach_btf_id(p, kernel, fds)?;
+        attr.attach_btf_id = id;
+        if let Some(fd) = obj_fd {
+            attr.attach_btf_obj_fd = fd as u32;
+        }
     }
     if let Some(fd) = btf_fd {
         attr.prog_btf_fd = fd.as_raw_fd() as u32;
@@ -287,7 +326,9 @@ fn load_program(
     }
     // The kernel reads the license as a C string; an object without one is not GPL.
     let license = CString::new(obj.license.replace('\0', "")).unwrap_or_default();
-    let (result, log) = load_one(&attr, &linked, &license, &[], opts.log_level);
+    // Module BTFs of kfuncs (and of nothing else yet) by index; index 0 is vmlinux.
+    let fd_array = fds.fd_array();
+    let (result, log) = load_one(&attr, &linked, &license, &fd_array, opts.log_level);
     match result {
         Ok(fd) => {
             log::debug!(
@@ -374,14 +415,25 @@ pub(super) fn load_all(
     resolver: &Resolver,
     ext: Option<&BtfExt>,
     btf_fd: Option<&OwnedFd>,
-    vmlinux: Option<&Btf>,
+    mut kernel: Option<&mut KernelBtf>,
+    fds: &mut ModuleFds,
     core: &[CoreOutcome],
 ) -> Result<Loaded, LoadError> {
     let mut programs = Vec::new();
     let mut failures = Vec::new();
     let mut logs = HashMap::new();
     for &i in selected {
-        match load_program(obj, i, opts, resolver, ext, btf_fd, vmlinux, core) {
+        match load_program(
+            obj,
+            i,
+            opts,
+            resolver,
+            ext,
+            btf_fd,
+            kernel.as_deref_mut(),
+            fds,
+            core,
+        ) {
             Ok((prog, log)) => {
                 if opts.log_level > 0 {
                     logs.insert(prog.name().to_string(), log);

@@ -1175,3 +1175,57 @@ fn a_helper_this_kernel_lacks_is_named() {
         "program `future_helper` (?socket): the verifier rejected it: invalid func unknown#4242; helper #4242 is not a BPF helper any kernel defines"
     );
 }
+
+#[test]
+fn an_attach_target_in_a_named_module_is_looked_for_there() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("an_attach_target_in_a_named_module_is_looked_for_there") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("refused.bpf.o")).unwrap();
+    let err = obj
+        .load(&LoadOptions {
+            only: Some(vec!["in_absent_module".into()]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "program `in_absent_module`: module oxbpf_no_such_module has no function `oxbpf_func` to attach to (looked for func `oxbpf_func` in its BTF; is the module loaded?)"
+    );
+}
+
+#[test]
+fn kernel_btf_objects_are_found_by_name_for_fd_array() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("kernel_btf_objects_are_found_by_name_for_fd_array") {
+        return;
+    }
+    use oxbpf_loader::modules::{ModuleFdError, ModuleFds};
+    let before = open_fd_count().unwrap();
+    {
+        let mut fds = ModuleFds::default();
+        // This kernel has no modules; vmlinux is found by the same walk.
+        assert_eq!(fds.index_of("vmlinux").unwrap(), 1);
+        assert_eq!(fds.index_of("vmlinux").unwrap(), 1, "opened once");
+        let array = fds.fd_array();
+        assert_eq!((array.len(), array[0]), (2, 0));
+        let fd = fds.fd("vmlinux").unwrap();
+        let (id, name, kernel) = oxbpf_sys::bpf::btf_info_named(fd).unwrap();
+        assert!(
+            id > 0 && kernel && name == "vmlinux",
+            "{id} {name} {kernel}"
+        );
+        let err = fds.index_of("no_such_module").unwrap_err();
+        assert!(matches!(err, ModuleFdError::NotFound(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "module no_such_module: the kernel lists no BTF object of that name (was it unloaded?)"
+        );
+    }
+    assert_eq!(
+        open_fd_count().unwrap(),
+        before,
+        "every BTF fd opened by the walk is closed"
+    );
+}
