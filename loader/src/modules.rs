@@ -21,6 +21,20 @@ use oxbpf_sys::bpf::{self, IdKind};
 
 use crate::btf::{Btf, Kind, TypeId};
 
+/// The modules with BTF under `/sys/kernel/btf`, sorted (empty without sysfs).
+pub fn module_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n != "vmlinux")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// The BTF of the kernel's loaded modules.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleBtfs {
@@ -32,17 +46,8 @@ impl ModuleBtfs {
     /// does not parse is skipped with a warning: one broken module must not stop loads
     /// that never use it.
     pub fn read(vmlinux: &Arc<Btf>) -> ModuleBtfs {
-        let mut names: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| n != "vmlinux")
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
         let mut list = Vec::new();
-        for n in names {
+        for n in module_names() {
             match Btf::from_sysfs_module(&n, vmlinux.clone()) {
                 Ok(b) => list.push((n, Arc::new(b))),
                 Err(e) => log::warn!("module {n}: skipping its BTF: {e}"),

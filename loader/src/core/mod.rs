@@ -256,18 +256,9 @@ impl CoreTargets {
     /// The running kernel: vmlinux, and the modules under `/sys/kernel/btf` (parsed
     /// only if a relocation needs them).
     pub fn kernel(vmlinux: Arc<Btf>) -> CoreTargets {
-        let mut modules: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| n != "vmlinux")
-                    .collect()
-            })
-            .unwrap_or_default();
-        modules.sort();
         CoreTargets {
             btfs: vec![("vmlinux".into(), vmlinux)],
-            pending_modules: modules,
+            pending_modules: crate::modules::module_names(),
             custom: false,
         }
     }
