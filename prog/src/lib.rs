@@ -1,10 +1,17 @@
-//! BPF programs after load: the [`Program`] handle, pinning, and `BPF_PROG_TEST_RUN`.
+//! BPF programs after load: the [`Program`] handle, attaching to every kind of hook
+//! ([`attach`]), [`Link`]s that detach on drop, pinning, and `BPF_PROG_TEST_RUN`.
 //!
 //! Where it sits: beside `oxbpf-maps`, on top of `oxbpf-sys`; `oxbpf-loader` loads
-//! programs and hands them out as `Program`s. Attachment of every kind, and `Link`s that
-//! detach on drop, come with the attach issue.
+//! programs and hands them out as `Program`s.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod attach;
+pub mod link;
+pub mod symbols;
+
+pub use attach::{ProbeTarget, TcDirection, XdpMode};
+pub use link::{Link, LinkError};
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -28,6 +35,31 @@ pub enum ProgramError {
         /// The kernel's answer.
         #[source]
         source: SysError,
+    },
+    /// Attaching failed.
+    #[error("program `{prog}`: cannot attach to {what}: {op} failed{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Attach {
+        /// The program.
+        prog: String,
+        /// The hook.
+        what: String,
+        /// The step that failed.
+        op: &'static str,
+        /// What the errno usually means here.
+        hint: Option<String>,
+        /// The kernel's answer.
+        #[source]
+        source: SysError,
+    },
+    /// The hook does not exist on this kernel or in this file.
+    #[error("program `{prog}`: cannot attach to {what}: {why}")]
+    Unsupported {
+        /// The program.
+        prog: String,
+        /// The hook.
+        what: String,
+        /// Why.
+        why: String,
     },
     /// The path cannot be passed to the kernel.
     #[error("program `{prog}`: path {path:?} contains a NUL byte")]

@@ -10,8 +10,9 @@ use std::os::fd::OwnedFd;
 use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
-    BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, MapCreateAttr, MapElemAttr, MapInfo,
-    ObjAttr, ProgInfo, ProgLoadAttr, TestRunAttr,
+    BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr, LinkInfo,
+    MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgInfo, ProgLoadAttr,
+    RawTracepointAttr, TestRunAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -374,6 +375,18 @@ pub fn btf_info_named(fd: BorrowedFd<'_>) -> Result<(u32, String, bool), SysErro
     Ok((info.id, crate::uapi::name_str(&name), info.kernel_btf != 0))
 }
 
+/// The kernel's description of a link: kind, id and program.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a link.
+pub fn link_info(fd: BorrowedFd<'_>) -> Result<LinkInfo, SysError> {
+    let mut info = LinkInfo::default();
+    // SAFETY: LinkInfo is the head of struct bpf_link_info and holds no addresses; the
+    // kernel writes at most info_len bytes.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok(info)
+}
+
 /// The ids of the maps a program uses: a first call learns how many, a second fills a
 /// buffer of that size (a map added in between is simply not listed).
 ///
@@ -532,4 +545,82 @@ pub fn prog_test_run(
 
 fn too_big(call: &'static str) -> SysError {
     SysError::new(call, io::Error::from_raw_os_error(libc::E2BIG))
+}
+
+/// `BPF_LINK_CREATE`: attaches a program through a bpf_link; the kernel returns the
+/// link's fd, and closing its last reference detaches (unless pinned).
+///
+/// # Errors
+/// `EINVAL` for an attach type the kernel or the program does not support; others by
+/// kind (`EBADF` for a bad target fd, `ENODEV` for a bad ifindex, `EBUSY` when taken).
+pub fn link_create(attr: &LinkCreateAttr) -> Result<OwnedFd, SysError> {
+    let mut attr = *attr;
+    // SAFETY: the only addresses are in `extra`, set by the caller to memory it keeps
+    // alive for the call (iter_info) or none.
+    unsafe { bpf_fd(Cmd::LinkCreate, "BPF_LINK_CREATE", &mut attr) }
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches a raw_tp program to tracepoint `name`, or (with
+/// `None`) a tp_btf/fentry/fexit/fmod_ret/lsm program to the target it was loaded for.
+/// The fd returned is a link.
+///
+/// # Errors
+/// `ENOENT` for an unknown tracepoint; `EINVAL` for a program of another type.
+pub fn raw_tracepoint_open(name: Option<&CStr>, prog: BorrowedFd<'_>) -> Result<OwnedFd, SysError> {
+    let mut attr = RawTracepointAttr {
+        name: name.map_or(0, |n| n.as_ptr() as u64),
+        prog_fd: fd_u32(prog),
+        _pad: 0,
+    };
+    // SAFETY: `name` (if any) is a live NUL-terminated string the kernel only reads.
+    unsafe { bpf_fd(Cmd::RawTracepointOpen, "BPF_RAW_TRACEPOINT_OPEN", &mut attr) }
+}
+
+/// `BPF_LINK_DETACH`: detaches a link's program, leaving the link fd valid but empty
+/// (how a pinned link is forcibly detached).
+///
+/// # Errors
+/// `EINVAL` for a link kind that cannot be detached this way.
+pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SysError> {
+    let mut attr = LinkFdAttr {
+        link_fd: fd_u32(link),
+        flags: 0,
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::LinkDetach, "BPF_LINK_DETACH", &mut attr) }
+}
+
+/// `BPF_ITER_CREATE`: a new readable fd for an iterator link; each one runs the
+/// iterator program once over its objects as it is read.
+///
+/// # Errors
+/// `EINVAL` if `link` is not an iterator link.
+pub fn iter_create(link: BorrowedFd<'_>) -> Result<OwnedFd, SysError> {
+    let mut attr = LinkFdAttr {
+        link_fd: fd_u32(link),
+        flags: 0,
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_fd(Cmd::IterCreate, "BPF_ITER_CREATE", &mut attr) }
+}
+
+/// `BPF_PROG_ATTACH`: the older attachment (cgroups, sockmaps, flow dissector), which
+/// stays until detached explicitly.
+///
+/// # Errors
+/// `EINVAL`, `EEXIST`/`EPERM` per attach flags, `EBADF`.
+pub fn prog_attach(attr: &ProgAttachAttr) -> Result<(), SysError> {
+    let mut attr = *attr;
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::ProgAttach, "BPF_PROG_ATTACH", &mut attr) }
+}
+
+/// `BPF_PROG_DETACH`.
+///
+/// # Errors
+/// `ENOENT` when that program is not attached there.
+pub fn prog_detach(attr: &ProgAttachAttr) -> Result<(), SysError> {
+    let mut attr = *attr;
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::ProgDetach, "BPF_PROG_DETACH", &mut attr) }
 }

@@ -24,7 +24,9 @@ mod error;
 pub mod fd;
 pub mod gate;
 pub mod mmap;
+pub mod perf;
 pub mod rlimit;
+pub mod sock;
 pub mod uapi;
 pub mod version;
 

@@ -130,6 +130,10 @@ struct sockaddr {
 	char sa_data[14];
 };
 
+struct __sk_buff;
+
+struct bpf_perf_event_data;
+
 struct xdp_md {
 	__u32 data;
 	__u32 data_end;

@@ -2,9 +2,8 @@
 //! `BPF_PROG_TEST_RUN` to check the effect on maps: the main job, end to end.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, ProgramRejected};
@@ -164,19 +163,8 @@ fn classic_socket_filter_counts_bytes_per_protocol() {
     let prog = l.program("bpf_prog1").unwrap();
     // sockex1 counts only outgoing packets, which a test run cannot produce (its skb is
     // always received): attach to a packet socket on loopback and send real datagrams.
-    let sock = packet_socket_on_loopback();
-    let fd = prog.as_fd().as_raw_fd();
-    // SAFETY: plain setsockopt with a pointer to a live i32 and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_BPF,
-            (&raw const fd).cast(),
-            4,
-        )
-    };
-    assert_eq!(rc, 0, "SO_ATTACH_BPF: {}", std::io::Error::last_os_error());
+    let sock = oxbpf_sys::sock::open_raw_sock("lo").unwrap();
+    let _link = prog.attach_socket(sock.as_fd()).unwrap();
     let counts = l.map("my_map").unwrap();
     let udp_bytes = || u64_at(&counts.lookup(&17u32.to_ne_bytes()).unwrap().unwrap(), 0);
     let before = udp_bytes();
@@ -195,44 +183,6 @@ fn classic_socket_filter_counts_bytes_per_protocol() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(grown >= 3 * 142, "UDP bytes counted: {grown}");
-}
-
-/// An `AF_PACKET` socket bound to loopback, seeing every protocol.
-fn packet_socket_on_loopback() -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd as _;
-    let proto = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: socket() returns a new fd or -1; it is owned right away.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            i32::from(proto),
-        )
-    };
-    assert!(
-        raw >= 0,
-        "socket(AF_PACKET): {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: `raw` is a fresh fd nobody else owns.
-    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-    // SAFETY: a NUL-terminated interface name.
-    let ifindex = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-    // SAFETY: zeroed sockaddr_ll is valid; fields are set before bind reads them.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = proto;
-    addr.sll_ifindex = ifindex as i32;
-    // SAFETY: `addr` is a live sockaddr_ll and the length is its size.
-    let rc = unsafe {
-        libc::bind(
-            raw,
-            (&raw const addr).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    assert_eq!(rc, 0, "bind to lo: {}", std::io::Error::last_os_error());
-    sock
 }
 
 #[test]
@@ -763,34 +713,19 @@ fn failed_loads_close_every_fd_they_opened() {
 /// under `unshare --mount`, and the inner run mounts a bpffs on a temporary directory,
 /// so the machine's own mounts never change.
 fn in_private_bpffs(test: &str, f: impl FnOnce(&Path)) {
-    if let Ok(dir) = std::env::var("OXBPF_TEST_BPFFS") {
+    let dir = std::env::temp_dir().join(format!("oxbpf-bpffs-{}", std::process::id()));
+    let inside = std::env::var_os("OXBPF_TEST_INNER").is_some();
+    if !inside {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let setup = format!("mount -t bpf bpf '{}'", dir.display());
+    if crate::rerun_unshared(test, &["--mount", "--propagation", "private"], &setup) {
+        // The inner run: the parent's pid names the directory.
+        let dir = std::env::var("OXBPF_TEST_DIR").unwrap();
         f(Path::new(&dir));
         return;
     }
-    let dir = std::env::temp_dir().join(format!("oxbpf-bpffs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "mount -t bpf bpf '{}' && exec '{}' --exact '{test}' --nocapture",
-        dir.display(),
-        exe.display()
-    );
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .env("OXBPF_TEST_BPFFS", &dir)
-        .output()
-        .expect("unshare (util-linux) is needed for bpffs tests");
     let _ = std::fs::remove_dir(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{test} in a private mount namespace failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "{test} did not run inside the namespace:\n{stdout}\n{stderr}"
-    );
 }
 
 #[test]

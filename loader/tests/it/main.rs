@@ -1,5 +1,6 @@
 //! Integration tests of the loader against outside oracles and (later) the kernel.
 
+mod attach;
 mod btf;
 mod core_relo;
 mod fuzz_regressions;
@@ -67,4 +68,44 @@ fn load_all_but_trampolines(
         );
     }
     loaded
+}
+
+/// Runs test `test` again, in a child process under `unshare ARGS` after the shell
+/// commands `setup`, and checks that it passed there. Returns `true` in that inner run
+/// (the caller then does the work inside the new namespaces) and `false` in the outer
+/// one. The machine's own mounts and network never change. `OXBPF_TEST_DIR` is passed
+/// down: the outer run's temporary directory for the test.
+fn rerun_unshared(test: &str, unshare: &[&str], setup: &str) -> bool {
+    if std::env::var_os("OXBPF_TEST_INNER").is_some() {
+        return true;
+    }
+    let dir = std::env::var("OXBPF_TEST_DIR").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join(format!("oxbpf-bpffs-{}", std::process::id()))
+            .display()
+            .to_string()
+    });
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        "set -e\n{setup}\nexec '{}' --exact '{test}' --nocapture --test-threads 1",
+        exe.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(unshare)
+        .args(["sh", "-c", &script])
+        .env("OXBPF_TEST_INNER", "1")
+        .env("OXBPF_TEST_DIR", &dir)
+        .output()
+        .expect("unshare (util-linux) is needed for namespace tests");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{test} under unshare {unshare:?} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "{test} did not run inside the namespace:\n{stdout}\n{stderr}"
+    );
+    false
 }

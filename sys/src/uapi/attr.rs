@@ -252,6 +252,109 @@ pub struct TestRunAttr {
     pub _pad: u32,
 }
 
+/// `BPF_LINK_CREATE`. The tail is a union that differs by link kind; it is kept as six
+/// words, filled by the constructors below with the layout of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct LinkCreateAttr {
+    /// The program (or the map, for struct_ops links).
+    pub prog_fd: u32,
+    /// The target: a cgroup or netns fd, an ifindex for XDP/TCX, a perf event fd, a
+    /// program fd for freplace, 0 for tracing.
+    pub target_fd: u32,
+    /// `enum bpf_attach_type`.
+    pub attach_type: AttachType,
+    /// Link flags (`BPF_F_*` of the kind).
+    pub flags: u32,
+    /// The kind-specific union (`target_btf_id`, `perf_event`, `tracing`, `tcx`, ...).
+    pub extra: [u64; 6],
+}
+
+impl LinkCreateAttr {
+    /// A link of `prog` to `target` with no kind-specific fields.
+    pub fn new(prog_fd: u32, target_fd: u32, attach_type: AttachType) -> LinkCreateAttr {
+        LinkCreateAttr {
+            prog_fd,
+            target_fd,
+            attach_type,
+            ..Default::default()
+        }
+    }
+
+    /// `perf_event.bpf_cookie`.
+    #[must_use]
+    pub fn with_perf_cookie(mut self, cookie: u64) -> LinkCreateAttr {
+        self.extra[0] = cookie;
+        self
+    }
+
+    /// `tracing.target_btf_id` and `tracing.cookie`.
+    #[must_use]
+    pub fn with_tracing(mut self, target_btf_id: u32, cookie: u64) -> LinkCreateAttr {
+        self.extra[0] = u64::from(target_btf_id);
+        self.extra[1] = cookie;
+        self
+    }
+
+    /// `tcx`/`netkit`: `relative_fd` (or id, by flags) and `expected_revision`.
+    #[must_use]
+    pub fn with_relative(mut self, relative: u32, expected_revision: u64) -> LinkCreateAttr {
+        self.extra[0] = u64::from(relative);
+        self.extra[1] = expected_revision;
+        self
+    }
+
+    /// `iter_info` and `iter_info_len` (an address the caller keeps alive).
+    #[must_use]
+    pub fn with_iter_info(mut self, addr: u64, len: u32) -> LinkCreateAttr {
+        self.extra[0] = addr;
+        self.extra[1] = u64::from(len);
+        self
+    }
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RawTracepointAttr {
+    /// Address of the tracepoint's name, or 0 for a tp_btf/fentry/... program, whose
+    /// target is in the program.
+    pub name: u64,
+    /// The program.
+    pub prog_fd: u32,
+    /// Explicit padding.
+    pub _pad: u32,
+}
+
+/// `BPF_LINK_DETACH`, `BPF_ITER_CREATE` (both start with a link fd).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct LinkFdAttr {
+    /// The link.
+    pub link_fd: u32,
+    /// Flags (none defined).
+    pub flags: u32,
+}
+
+/// `BPF_PROG_ATTACH` and `BPF_PROG_DETACH`: the attachments that are not links
+/// (cgroups before 5.7, sockmap programs, flow dissector, lirc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ProgAttachAttr {
+    /// The cgroup, map or netns.
+    pub target_fd: u32,
+    /// The program.
+    pub attach_bpf_fd: u32,
+    /// `enum bpf_attach_type`.
+    pub attach_type: AttachType,
+    /// `BPF_F_ALLOW_OVERRIDE`, `BPF_F_ALLOW_MULTI`, `BPF_F_REPLACE`.
+    pub attach_flags: u32,
+    /// The program to replace, with `BPF_F_REPLACE`.
+    pub replace_bpf_fd: u32,
+    /// Explicit padding.
+    pub _pad: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +376,16 @@ mod tests {
         assert_eq!(offset_of!(MapCreateAttr, value_type_btf_obj_fd), 72);
         assert_eq!(offset_of!(MapCreateAttr, map_token_fd), 76);
         assert_eq!(size_of::<MapCreateAttr>(), 80);
+    }
+
+    #[test]
+    fn link_attrs_match_kernel_layout() {
+        assert_eq!(offset_of!(LinkCreateAttr, attach_type), 8);
+        assert_eq!(offset_of!(LinkCreateAttr, flags), 12);
+        assert_eq!(offset_of!(LinkCreateAttr, extra), 16);
+        assert_eq!(size_of::<LinkCreateAttr>(), 64);
+        assert_eq!(offset_of!(RawTracepointAttr, prog_fd), 8);
+        assert_eq!(offset_of!(ProgAttachAttr, replace_bpf_fd), 16);
     }
 
     #[test]

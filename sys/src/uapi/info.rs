@@ -143,6 +143,21 @@ pub struct BtfInfo {
     pub kernel_btf: u32,
 }
 
+/// The head of `struct bpf_link_info`: what every link kind reports (the kind-specific
+/// union after it is not read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct LinkInfo {
+    /// `enum bpf_link_type`.
+    pub link_type: u32,
+    /// Kernel-wide id.
+    pub id: u32,
+    /// The attached program's id.
+    pub prog_id: u32,
+    /// Padding to the union's alignment.
+    pub _pad: u32,
+}
+
 /// A NUL-padded kernel name as a string.
 pub fn name_str(name: &[u8]) -> String {
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());

@@ -9,10 +9,10 @@ pub mod insn;
 mod kinds;
 
 pub use attr::{
-    BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, MapCreateAttr, MapElemAttr, ObjAttr,
-    ProgLoadAttr, TestRunAttr,
+    BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, LinkCreateAttr, LinkFdAttr, MapCreateAttr,
+    MapElemAttr, ObjAttr, ProgAttachAttr, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
-pub use info::{BtfInfo, MapInfo, ProgInfo, name_str};
+pub use info::{BtfInfo, LinkInfo, MapInfo, ProgInfo, name_str};
 pub use insn::{Endian, Insn};
 pub use kinds::{AttachType, MapType, ProgType};
 

@@ -5,17 +5,6 @@ use oxbpf_sys::fd::open_fd_count;
 use oxbpf_sys::gate::require_bpf;
 use oxbpf_sys::uapi::{Insn, MapCreateAttr, MapType, ProgLoadAttr, ProgType};
 
-/// Every test of this binary takes this lock first, before anything opens a file (the
-/// gate reads /proc): tests that count this process's fds need no other test opening or
-/// closing one in between.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// `r0 = 0; exit`: the smallest program the verifier accepts.
 fn return_zero() -> [Insn; 2] {
     [Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]
@@ -23,7 +12,7 @@ fn return_zero() -> [Insn; 2] {
 
 #[test]
 fn creates_an_array_map() {
-    let _serial = serial();
+    let _serial = crate::serial();
     if !require_bpf("creates_an_array_map") {
         return;
     }
@@ -45,7 +34,7 @@ fn creates_an_array_map() {
 
 #[test]
 fn refuses_a_map_definition_with_einval() {
-    let _serial = serial();
+    let _serial = crate::serial();
     if !require_bpf("refuses_a_map_definition_with_einval") {
         return;
     }
@@ -64,7 +53,7 @@ fn refuses_a_map_definition_with_einval() {
 
 #[test]
 fn loads_a_trivial_socket_filter() {
-    let _serial = serial();
+    let _serial = crate::serial();
     if !require_bpf("loads_a_trivial_socket_filter") {
         return;
     }
@@ -94,7 +83,7 @@ fn loads_a_trivial_socket_filter() {
 
 #[test]
 fn rejected_program_returns_the_verifier_log() {
-    let _serial = serial();
+    let _serial = crate::serial();
     if !require_bpf("rejected_program_returns_the_verifier_log") {
         return;
     }

@@ -1,0 +1,449 @@
+//! Attaching programs to real hooks and watching them work: each test loads
+//! `attach.bpf.o` with `target_tgid` set to this process, attaches, makes the events
+//! happen, reads the counters in .bss, then drops the links and checks that the events
+//! are no longer counted (nothing of ours stays attached).
+
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::Command;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::{LoadOptions, Loaded};
+use oxbpf_loader::object::DataSection;
+use oxbpf_prog::{ProbeTarget, ProgramError, TcDirection, XdpMode};
+use oxbpf_sys::gate;
+use oxbpf_sys::uapi::AttachType;
+
+/// attach.bpf.o with only `programs` loaded and `target_tgid` = this process.
+fn load(programs: &[&str]) -> (Loaded, Vec<DataSection>) {
+    let obj = Object::open(crate::testdata("attach.bpf.o")).unwrap();
+    let layout = obj.data.clone();
+    let opts = LoadOptions {
+        only: Some(programs.iter().map(|p| p.to_string()).collect()),
+        globals: vec![(
+            "target_tgid".into(),
+            (std::process::id() as i32).to_ne_bytes().to_vec(),
+        )],
+        ..Default::default()
+    };
+    let l = obj
+        .load(&opts)
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    (l, layout)
+}
+
+/// A `__u64`/`int` counter in .bss.
+fn counter(l: &Loaded, layout: &[DataSection], name: &str) -> u64 {
+    let sym = layout
+        .iter()
+        .flat_map(|d| d.symbols.iter())
+        .find(|s| s.name == name)
+        .unwrap();
+    let bss = l.maps.iter().find(|m| m.name().ends_with(".bss")).unwrap();
+    let v = bss.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    let at = sym.offset as usize;
+    match sym.size {
+        8 => u64::from_ne_bytes(v[at..at + 8].try_into().unwrap()),
+        4 => u64::from(u32::from_ne_bytes(v[at..at + 4].try_into().unwrap())),
+        n => panic!("{name}: size {n}"),
+    }
+}
+
+fn getppid_times(n: usize) {
+    for _ in 0..n {
+        std::hint::black_box(std::os::unix::process::parent_id());
+    }
+}
+
+#[test]
+fn tracepoint_raw_tracepoint_and_tp_btf_see_this_process_syscalls() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("tracepoint_raw_tracepoint_and_tp_btf_see_this_process_syscalls") {
+        return;
+    }
+    let (l, layout) = load(&["on_getppid", "on_sys_enter", "on_sys_enter_btf"]);
+    let tp = l
+        .program("on_getppid")
+        .unwrap()
+        .attach_tracepoint("syscalls", "sys_enter_getppid")
+        .unwrap();
+    let raw = l
+        .program("on_sys_enter")
+        .unwrap()
+        .attach_raw_tracepoint("sys_enter")
+        .unwrap();
+    let btf = l
+        .program("on_sys_enter_btf")
+        .unwrap()
+        .attach_traced()
+        .unwrap();
+    assert_eq!(
+        tp.describe(),
+        "on_getppid on tracepoint syscalls/sys_enter_getppid"
+    );
+    // The tracepoint went through a perf bpf_link (5.15+), the others are bpf_links.
+    for link in [&tp, &raw, &btf] {
+        let info = link.info().unwrap().unwrap();
+        assert!(info.id > 0 && info.prog_id > 0, "{}", link.describe());
+    }
+    getppid_times(5);
+    assert_eq!(counter(&l, &layout, "tp_calls"), 5);
+    assert_eq!(counter(&l, &layout, "raw_tp_calls"), 5);
+    assert_eq!(counter(&l, &layout, "tp_btf_calls"), 5);
+    drop((tp, raw));
+    btf.detach().unwrap();
+    getppid_times(3);
+    assert_eq!(counter(&l, &layout, "tp_calls"), 5, "detached");
+    assert_eq!(counter(&l, &layout, "raw_tp_calls"), 5, "detached");
+    assert_eq!(counter(&l, &layout, "tp_btf_calls"), 5, "detached");
+
+    // Unknown hooks are named.
+    let err = l
+        .program("on_getppid")
+        .unwrap()
+        .attach_tracepoint("syscalls", "oxbpf_no_such_tp")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the kernel has no tracepoint syscalls/oxbpf_no_such_tp"),
+        "{err}"
+    );
+    let err = l
+        .program("on_sys_enter")
+        .unwrap()
+        .attach_raw_tracepoint("oxbpf_no_such_tp")
+        .unwrap_err();
+    assert!(err.to_string().starts_with("program `on_sys_enter`: cannot attach to raw tracepoint oxbpf_no_such_tp: BPF_RAW_TRACEPOINT_OPEN failed"), "{err}");
+}
+
+/// The function the uprobe tests probe, in this test binary.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn oxbpf_uprobe_target(x: i32) -> i32 {
+    std::hint::black_box(x) * 2
+}
+
+#[test]
+fn uprobe_and_uretprobe_see_calls_in_this_binary() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("uprobe_and_uretprobe_see_calls_in_this_binary") {
+        return;
+    }
+    let (l, layout) = load(&["on_call", "on_return"]);
+    let exe = std::env::current_exe().unwrap();
+    let target = ProbeTarget::Symbol("oxbpf_uprobe_target".into(), 0);
+    let entry = l
+        .program("on_call")
+        .unwrap()
+        .attach_uprobe(&exe, &target, None, false)
+        .unwrap();
+    let ret = l
+        .program("on_return")
+        .unwrap()
+        .attach_uprobe(&exe, &target, Some(std::process::id() as i32), true)
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(oxbpf_uprobe_target(std::hint::black_box(21)), 42);
+    }
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 3);
+    assert_eq!(counter(&l, &layout, "uprobe_arg"), 21);
+    assert_eq!(counter(&l, &layout, "uretprobe_calls"), 3);
+    assert_eq!(counter(&l, &layout, "uretprobe_ret"), 42);
+    drop((entry, ret));
+    oxbpf_uprobe_target(1);
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 3, "detached");
+
+    let err = l
+        .program("on_call")
+        .unwrap()
+        .attach_uprobe(
+            &exe,
+            &ProbeTarget::Symbol("oxbpf_no_such_fn".into(), 0),
+            None,
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("has no function `oxbpf_no_such_fn` in its symbol tables"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kprobes_say_plainly_when_the_kernel_has_none() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("kprobes_say_plainly_when_the_kernel_has_none") {
+        return;
+    }
+    let (l, _) = load(&["on_call"]);
+    match l
+        .program("on_call")
+        .unwrap()
+        .attach_kprobe("do_sys_openat2", 0, false)
+    {
+        // A kernel with kprobes attaches.
+        Ok(link) if oxbpf_sys::perf::pmu_type("kprobe").is_some() => drop(link),
+        Ok(_) => panic!("attached a kprobe without a kprobe PMU"),
+        Err(e) => {
+            assert!(oxbpf_sys::perf::pmu_type("kprobe").is_none(), "{e}");
+            assert!(matches!(e, ProgramError::Unsupported { .. }), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "program `on_call`: cannot attach to kprobe do_sys_openat2: this kernel has no kprobes (no kprobe PMU in /sys/bus/event_source/devices; built without CONFIG_KPROBES?)"
+            );
+        }
+    }
+}
+
+#[test]
+fn perf_event_program_samples_this_process() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("perf_event_program_samples_this_process") {
+        return;
+    }
+    use oxbpf_sys::perf;
+    let (l, layout) = load(&["on_sample"]);
+    // cpu-clock of this process, every 1 ms of CPU time.
+    let mut attr = perf::PerfEventAttr::new(perf::TYPE_SOFTWARE, perf::COUNT_SW_CPU_CLOCK);
+    attr.sample_period = 1_000_000;
+    let event = perf::perf_event_open(&attr, 0, -1).unwrap();
+    let link = l
+        .program("on_sample")
+        .unwrap()
+        .attach_perf_event(event, "cpu-clock")
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < std::time::Duration::from_millis(100) {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    drop(link);
+    let samples = counter(&l, &layout, "perf_samples");
+    assert!(samples >= 10, "{samples} samples in 100 ms of CPU");
+}
+
+#[test]
+fn a_task_iterator_lists_this_process() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("a_task_iterator_lists_this_process") {
+        return;
+    }
+    let (l, _) = load(&["list_tasks"]);
+    let link = l.program("list_tasks").unwrap().attach_iter().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut link.open_iter().unwrap(), &mut out).unwrap();
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert_eq!(out, format!("{} {}\n", std::process::id(), comm.trim_end()));
+}
+
+#[test]
+fn a_socket_filter_on_a_raw_socket_counts_loopback_bytes_until_detached() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("a_socket_filter_on_a_raw_socket_counts_loopback_bytes_until_detached") {
+        return;
+    }
+    let l = Object::open(crate::testdata("sockex1.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions::default())
+        .unwrap();
+    let sock = oxbpf_sys::sock::open_raw_sock("lo").unwrap();
+    let link = l
+        .program("bpf_prog1")
+        .unwrap()
+        .attach_socket(sock.as_fd())
+        .unwrap();
+    let counts = l.map("my_map").unwrap();
+    let udp = || {
+        u64::from_ne_bytes(
+            counts.lookup(&17u32.to_ne_bytes()).unwrap().unwrap()[..8]
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |n| {
+        for _ in 0..n {
+            tx.send_to(&[0u8; 100], rx.local_addr().unwrap()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    send(2);
+    let seen = udp();
+    assert!(seen >= 2 * 142, "{seen}");
+    drop(link);
+    send(2);
+    assert_eq!(
+        udp(),
+        seen,
+        "detached: the socket sees no more through the filter"
+    );
+}
+
+#[test]
+fn cgroup_skb_counts_egress_of_a_process_in_the_cgroup() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("cgroup_skb_counts_egress_of_a_process_in_the_cgroup") {
+        return;
+    }
+    let root = Path::new("/sys/fs/cgroup/unified");
+    let root = if root.join("cgroup.procs").exists() {
+        root
+    } else {
+        Path::new("/sys/fs/cgroup")
+    };
+    let cg = root.join(format!("oxbpf-test-{}", std::process::id()));
+    std::fs::create_dir(&cg).unwrap();
+    let (l, layout) = load(&["on_egress"]);
+    let dir = std::fs::File::open(&cg).unwrap();
+    let link = l
+        .program("on_egress")
+        .unwrap()
+        .attach_to_fd(dir.as_fd(), AttachType::CGROUP_INET_EGRESS, "a cgroup")
+        .unwrap();
+    // A shell that moves itself into the cgroup and sends three datagrams on loopback.
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && for i in 1 2 3; do echo hi > /dev/udp/127.0.0.1/9; done",
+            cg.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = counter(&l, &layout, "egress_packets");
+    drop(link);
+    std::fs::remove_dir(&cg).unwrap();
+    assert_eq!(seen, 3);
+}
+
+/// Sends `n` Ethernet frames out of interface `ifname` through a raw packet socket;
+/// returns how many the device took (a tc egress drop refuses them with `ENOBUFS`).
+fn send_frames(ifname: &str, n: usize) -> usize {
+    use std::os::fd::AsRawFd as _;
+    let sock = oxbpf_sys::sock::open_raw_sock(ifname).unwrap();
+    let mut frame = vec![0xffu8; 6]; // broadcast
+    frame.extend_from_slice(&[2, 0, 0, 0, 0, 1]);
+    frame.extend_from_slice(&0x88b5u16.to_be_bytes()); // local experimental ethertype
+    frame.resize(60, 0);
+    let mut taken = 0;
+    for _ in 0..n {
+        // SAFETY: a plain send of a live buffer on a bound packet socket.
+        let sent = unsafe { libc::send(sock.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if sent == frame.len() as isize {
+            taken += 1;
+        } else {
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOBUFS), "{e}");
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    taken
+}
+
+fn ip_link_show(ifname: &str) -> String {
+    let out = Command::new("ip")
+        .args(["link", "show", ifname])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A veth pair, veth0 <-> veth1, up, without IPv6 (so the kernel sends nothing of its own).
+const VETH: &str = "ip link add veth0 type veth peer name veth1
+echo 1 > /proc/sys/net/ipv6/conf/veth0/disable_ipv6 || true
+echo 1 > /proc/sys/net/ipv6/conf/veth1/disable_ipv6 || true
+ip link set veth0 up
+ip link set veth1 up";
+
+#[test]
+fn xdp_links_in_driver_and_skb_mode_on_veth() {
+    let _serial = crate::serial();
+    let test = "attach::xdp_links_in_driver_and_skb_mode_on_veth";
+    if !gate::require_bpf(test) || !crate::rerun_unshared(test, &["--net", "--mount"], VETH) {
+        return;
+    }
+    let (l, layout) = load(&["xdp_count", "xdp_drop"]);
+    let veth1 = oxbpf_sys::sock::ifindex("veth1").unwrap();
+    let count = l.program("xdp_count").unwrap();
+    let link = count.attach_xdp(veth1, XdpMode::Drv).unwrap();
+    let id = link.info().unwrap().unwrap().prog_id;
+    assert!(
+        ip_link_show("veth1").contains(&format!("prog/xdp id {id}")),
+        "{}",
+        ip_link_show("veth1")
+    );
+    send_frames("veth0", 5);
+    assert_eq!(counter(&l, &layout, "xdp_packets"), 5);
+    // A second program on the same interface is refused while the link holds it.
+    let err = l
+        .program("xdp_drop")
+        .unwrap()
+        .attach_xdp(veth1, XdpMode::Drv)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("another program is attached there already"),
+        "{err}"
+    );
+    drop(link);
+    assert!(
+        !ip_link_show("veth1").contains("prog/xdp"),
+        "{}",
+        ip_link_show("veth1")
+    );
+    send_frames("veth0", 2);
+    assert_eq!(counter(&l, &layout, "xdp_packets"), 5, "detached");
+    // Generic (skb) mode works on any device.
+    let link = count.attach_xdp(veth1, XdpMode::Skb).unwrap();
+    assert!(
+        ip_link_show("veth1").contains("prog/xdp id"),
+        "{}",
+        ip_link_show("veth1")
+    );
+    send_frames("veth0", 3);
+    assert_eq!(counter(&l, &layout, "xdp_packets"), 8);
+    drop(link);
+}
+
+#[test]
+fn tcx_links_count_and_drop_on_veth() {
+    let _serial = crate::serial();
+    let test = "attach::tcx_links_count_and_drop_on_veth";
+    if !gate::require_bpf(test) || !crate::rerun_unshared(test, &["--net", "--mount"], VETH) {
+        return;
+    }
+    let (l, layout) = load(&["tc_count", "tc_drop"]);
+    let veth0 = oxbpf_sys::sock::ifindex("veth0").unwrap();
+    let veth1 = oxbpf_sys::sock::ifindex("veth1").unwrap();
+    let count = l
+        .program("tc_count")
+        .unwrap()
+        .attach_tcx(veth1, TcDirection::Ingress)
+        .unwrap();
+    send_frames("veth0", 4);
+    assert_eq!(counter(&l, &layout, "tc_packets"), 4);
+    // Dropping at veth0's egress: nothing reaches veth1 any more.
+    let drop_link = l
+        .program("tc_drop")
+        .unwrap()
+        .attach_tcx(veth0, TcDirection::Egress)
+        .unwrap();
+    assert_eq!(
+        send_frames("veth0", 3),
+        0,
+        "veth0 refuses what its egress drops"
+    );
+    assert_eq!(counter(&l, &layout, "tc_packets"), 4, "dropped on egress");
+    drop(drop_link);
+    send_frames("veth0", 1);
+    assert_eq!(
+        counter(&l, &layout, "tc_packets"),
+        5,
+        "the drop program is gone"
+    );
+    drop(count);
+    send_frames("veth0", 1);
+    assert_eq!(counter(&l, &layout, "tc_packets"), 5, "detached");
+}

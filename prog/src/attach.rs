@@ -1,0 +1,449 @@
+//! Attaching a [`Program`]: one method per kind of hook, each returning a [`Link`].
+//!
+//! Where the kernel has a bpf_link for the hook, that is used, and the older mechanism
+//! is the fallback (logged at debug level): perf events get `PERF_EVENT_IOC_SET_BPF`,
+//! cgroups `BPF_PROG_ATTACH`, tracing programs `BPF_RAW_TRACEPOINT_OPEN`.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use oxbpf_sys::SysError;
+use oxbpf_sys::bpf;
+use oxbpf_sys::perf::{self, PerfEventAttr};
+use oxbpf_sys::uapi::{AttachType, LinkCreateAttr, ProgAttachAttr, ProgType};
+
+use crate::link::{Held, Link, raw};
+use crate::{Program, ProgramError};
+
+/// Where an XDP program runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Let the kernel choose (driver mode when the driver supports it).
+    #[default]
+    Auto,
+    /// Generic XDP, after the stack allocates an skb (any device; slowest).
+    Skb,
+    /// In the driver (needs driver support; veth has it).
+    Drv,
+    /// Offloaded to the NIC.
+    Hw,
+}
+
+impl XdpMode {
+    /// `XDP_FLAGS_*_MODE`.
+    pub fn flags(self) -> u32 {
+        match self {
+            XdpMode::Auto => 0,
+            XdpMode::Skb => 1 << 1,
+            XdpMode::Drv => 1 << 2,
+            XdpMode::Hw => 1 << 3,
+        }
+    }
+}
+
+/// Which way a TCX program sees packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcDirection {
+    /// Packets the interface receives.
+    Ingress,
+    /// Packets the interface sends.
+    Egress,
+}
+
+/// A probe's target in a binary: a symbol (resolved through the ELF symbol tables) or a
+/// file offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeTarget {
+    /// A function by name, plus an offset into it.
+    Symbol(String, u64),
+    /// A file offset.
+    Offset(u64),
+}
+
+impl Program {
+    fn attach_error(&self, what: &str, op: &'static str, source: SysError) -> ProgramError {
+        ProgramError::Attach {
+            prog: self.name.clone(),
+            what: what.to_string(),
+            op,
+            hint: hint(self.prog_type, op, &source),
+            source,
+        }
+    }
+
+    /// Attaches a socket filter to `sock` (`SO_ATTACH_BPF`). The link holds a duplicate
+    /// of the socket and detaches the filter when dropped.
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` for a program that is not a socket filter).
+    pub fn attach_socket(&self, sock: BorrowedFd<'_>) -> Result<Link, ProgramError> {
+        let what = "socket filter";
+        let dup = sock
+            .try_clone_to_owned()
+            .map_err(|e| self.attach_error(what, "dup", SysError::new("dup", e)))?;
+        oxbpf_sys::sock::attach_bpf(dup.as_fd(), self.fd.as_fd())
+            .map_err(|e| self.attach_error(what, "SO_ATTACH_BPF", e))?;
+        Ok(Link::new(
+            Held::Socket(dup),
+            format!("{} on a socket", self.name),
+        ))
+    }
+
+    /// Attaches a raw_tp program to raw tracepoint `name` (`sys_enter`, `sched_switch`).
+    ///
+    /// # Errors
+    /// `ENOENT` for an unknown tracepoint.
+    pub fn attach_raw_tracepoint(&self, name: &str) -> Result<Link, ProgramError> {
+        let what = format!("raw tracepoint {name}");
+        let c = CString::new(name).map_err(|_| ProgramError::Path {
+            prog: self.name.clone(),
+            path: name.to_string(),
+        })?;
+        let fd = bpf::raw_tracepoint_open(Some(&c), self.fd.as_fd())
+            .map_err(|e| self.attach_error(&what, "BPF_RAW_TRACEPOINT_OPEN", e))?;
+        Ok(Link::new(Held::Bpf(fd), format!("{} on {what}", self.name)))
+    }
+
+    /// Attaches a program whose target was fixed at load (tp_btf, fentry, fexit,
+    /// fmod_ret, lsm): `BPF_LINK_CREATE`, or `BPF_RAW_TRACEPOINT_OPEN` on kernels before
+    /// 5.11 that link only that way.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn attach_traced(&self) -> Result<Link, ProgramError> {
+        let attach_type = self.expected_attach_type.unwrap_or_default();
+        let what = format!("its {attach_type} target");
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, attach_type);
+        let fd = match bpf::link_create(&attr) {
+            Ok(fd) => fd,
+            Err(e) if e.errno() == Some(libc::EINVAL) => {
+                log::debug!(
+                    "{}: BPF_LINK_CREATE refused ({e}); trying BPF_RAW_TRACEPOINT_OPEN",
+                    self.name
+                );
+                bpf::raw_tracepoint_open(None, self.fd.as_fd())
+                    .map_err(|e| self.attach_error(&what, "BPF_RAW_TRACEPOINT_OPEN", e))?
+            }
+            Err(e) => return Err(self.attach_error(&what, "BPF_LINK_CREATE", e)),
+        };
+        Ok(Link::new(Held::Bpf(fd), format!("{} on {what}", self.name)))
+    }
+
+    /// Attaches to the perf event `event` (a tracepoint, probe or software event opened
+    /// with `perf_event_open`): a perf bpf_link where the kernel has them (5.15),
+    /// `PERF_EVENT_IOC_SET_BPF` otherwise. The link owns the event.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn attach_perf_event(&self, event: OwnedFd, what: &str) -> Result<Link, ProgramError> {
+        let attr = LinkCreateAttr::new(
+            raw(self.fd.as_fd()),
+            raw(event.as_fd()),
+            AttachType::PERF_EVENT,
+        );
+        match bpf::link_create(&attr) {
+            Ok(link) => {
+                return Ok(Link::new(
+                    Held::PerfLink { link, event },
+                    format!("{} on {what}", self.name),
+                ));
+            }
+            Err(e) if e.errno() == Some(libc::EINVAL) => {
+                log::debug!(
+                    "{}: no perf bpf_link ({e}); using PERF_EVENT_IOC_SET_BPF",
+                    self.name
+                );
+            }
+            Err(e) => return Err(self.attach_error(what, "BPF_LINK_CREATE", e)),
+        }
+        perf::set_bpf(event.as_fd(), self.fd.as_fd())
+            .map_err(|e| self.attach_error(what, "PERF_EVENT_IOC_SET_BPF", e))?;
+        perf::enable(event.as_fd())
+            .map_err(|e| self.attach_error(what, "PERF_EVENT_IOC_ENABLE", e))?;
+        Ok(Link::new(
+            Held::PerfIoctl(event),
+            format!("{} on {what}", self.name),
+        ))
+    }
+
+    /// Attaches to tracepoint `category/name` (`syscalls/sys_enter_write`): its id from
+    /// tracefs, a perf event for it, and the program on that event.
+    ///
+    /// # Errors
+    /// No such tracepoint; the kernel's errno.
+    pub fn attach_tracepoint(&self, category: &str, name: &str) -> Result<Link, ProgramError> {
+        let what = format!("tracepoint {category}/{name}");
+        let id = perf::tracepoint_id(category, name).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::ENOENT) {
+                Some(format!(
+                    "the kernel has no tracepoint {category}/{name} (see tracefs events/)"
+                ))
+            } else {
+                None
+            };
+            ProgramError::Attach {
+                prog: self.name.clone(),
+                what: what.clone(),
+                op: "read the tracepoint id from tracefs",
+                hint,
+                source: SysError::new("tracefs", e),
+            }
+        })?;
+        let mut attr = PerfEventAttr::new(perf::TYPE_TRACEPOINT, id);
+        attr.sample_period = 1;
+        attr.wakeup_events = 1;
+        let event = perf::perf_event_open(&attr, -1, 0)
+            .map_err(|e| self.attach_error(&what, "perf_event_open", e))?;
+        self.attach_perf_event(event, &what)
+    }
+
+    /// Attaches a kprobe (or, with `retprobe`, a kretprobe) program to kernel function
+    /// `func` (+`offset`), through the kprobe PMU.
+    ///
+    /// # Errors
+    /// A kernel without kprobes says so; the kernel's errno otherwise (`ENOENT` for an
+    /// unknown function).
+    pub fn attach_kprobe(
+        &self,
+        func: &str,
+        offset: u64,
+        retprobe: bool,
+    ) -> Result<Link, ProgramError> {
+        let kind = if retprobe { "kretprobe" } else { "kprobe" };
+        let what = format!("{kind} {func}");
+        let Some(pmu) = perf::pmu_type("kprobe") else {
+            return Err(ProgramError::Unsupported {
+                prog: self.name.clone(),
+                what,
+                why: "this kernel has no kprobes (no kprobe PMU in /sys/bus/event_source/devices; built without CONFIG_KPROBES?)".into(),
+            });
+        };
+        let c = CString::new(func).map_err(|_| ProgramError::Path {
+            prog: self.name.clone(),
+            path: func.to_string(),
+        })?;
+        let mut attr = PerfEventAttr::new(
+            pmu,
+            if retprobe {
+                probe_retprobe_bit("kprobe")
+            } else {
+                0
+            },
+        );
+        attr.config1 = c.as_ptr() as u64;
+        attr.config2 = offset;
+        let event = perf::perf_event_open(&attr, -1, 0)
+            .map_err(|e| self.attach_error(&what, "perf_event_open", e))?;
+        self.attach_perf_event(event, &what)
+    }
+
+    /// Attaches a uprobe (or uretprobe) program to `target` in the binary or library at
+    /// `path`, for process `pid` (or every process with `None`), through the uprobe PMU.
+    ///
+    /// # Errors
+    /// The symbol is not in the file; the kernel's errno.
+    pub fn attach_uprobe(
+        &self,
+        path: &std::path::Path,
+        target: &ProbeTarget,
+        pid: Option<i32>,
+        retprobe: bool,
+    ) -> Result<Link, ProgramError> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let kind = if retprobe { "uretprobe" } else { "uprobe" };
+        let offset = match target {
+            ProbeTarget::Offset(o) => *o,
+            ProbeTarget::Symbol(sym, add) => {
+                crate::symbols::file_offset(path, sym).map_err(|why| ProgramError::Unsupported {
+                    prog: self.name.clone(),
+                    what: format!("{kind} {}:{sym}", path.display()),
+                    why,
+                })? + add
+            }
+        };
+        let what = match target {
+            ProbeTarget::Symbol(sym, 0) => format!("{kind} {}:{sym}", path.display()),
+            _ => format!("{kind} {}:{offset:#x}", path.display()),
+        };
+        let Some(pmu) = perf::pmu_type("uprobe") else {
+            return Err(ProgramError::Unsupported {
+                prog: self.name.clone(),
+                what,
+                why: "this kernel has no uprobe PMU (built without CONFIG_UPROBE_EVENTS?)".into(),
+            });
+        };
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| ProgramError::Path {
+            prog: self.name.clone(),
+            path: path.display().to_string(),
+        })?;
+        let mut attr = PerfEventAttr::new(
+            pmu,
+            if retprobe {
+                probe_retprobe_bit("uprobe")
+            } else {
+                0
+            },
+        );
+        attr.config1 = c.as_ptr() as u64;
+        attr.config2 = offset;
+        let (pid, cpu) = match pid {
+            Some(p) => (p, -1),
+            None => (-1, 0),
+        };
+        let event = perf::perf_event_open(&attr, pid, cpu)
+            .map_err(|e| self.attach_error(&what, "perf_event_open", e))?;
+        self.attach_perf_event(event, &what)
+    }
+
+    /// Attaches an iterator program; read its output with [`Link::open_iter`].
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn attach_iter(&self) -> Result<Link, ProgramError> {
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, AttachType::TRACE_ITER);
+        let fd = bpf::link_create(&attr)
+            .map_err(|e| self.attach_error("an iterator", "BPF_LINK_CREATE", e))?;
+        Ok(Link::new(
+            Held::Bpf(fd),
+            format!("{} as an iterator", self.name),
+        ))
+    }
+
+    /// Attaches to `target` (a cgroup, a netns for sk_lookup and flow dissector, ...)
+    /// with `attach_type` through a bpf_link, or `BPF_PROG_ATTACH` (with
+    /// `BPF_F_ALLOW_MULTI`) on kernels without one for it.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn attach_to_fd(
+        &self,
+        target: BorrowedFd<'_>,
+        attach_type: AttachType,
+        what: &str,
+    ) -> Result<Link, ProgramError> {
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), raw(target), attach_type);
+        match bpf::link_create(&attr) {
+            Ok(fd) => {
+                return Ok(Link::new(
+                    Held::Bpf(fd),
+                    format!("{} on {what} ({attach_type})", self.name),
+                ));
+            }
+            Err(e) if e.errno() == Some(libc::EINVAL) && self.prog_type != ProgType::SK_LOOKUP => {
+                log::debug!(
+                    "{}: no bpf_link for {attach_type} ({e}); using BPF_PROG_ATTACH",
+                    self.name
+                );
+            }
+            Err(e) => return Err(self.attach_error(what, "BPF_LINK_CREATE", e)),
+        }
+        const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
+        let flags = if self.prog_type == ProgType::SK_MSG || self.prog_type == ProgType::SK_SKB {
+            0
+        } else {
+            BPF_F_ALLOW_MULTI
+        };
+        bpf::prog_attach(&ProgAttachAttr {
+            target_fd: raw(target),
+            attach_bpf_fd: raw(self.fd.as_fd()),
+            attach_type,
+            attach_flags: flags,
+            ..Default::default()
+        })
+        .map_err(|e| self.attach_error(what, "BPF_PROG_ATTACH", e))?;
+        let dup = |fd: BorrowedFd<'_>| {
+            fd.try_clone_to_owned()
+                .map_err(|e| self.attach_error(what, "dup", SysError::new("dup", e)))
+        };
+        Ok(Link::new(
+            Held::ProgAttach {
+                target: dup(target)?,
+                prog: dup(self.fd.as_fd())?,
+                attach_type,
+            },
+            format!("{} on {what} ({attach_type})", self.name),
+        ))
+    }
+
+    /// Attaches an XDP program to interface `ifindex` through an XDP bpf_link (5.9).
+    ///
+    /// # Errors
+    /// `EBUSY` when a program is attached already; `EOPNOTSUPP` for a mode the driver
+    /// lacks.
+    pub fn attach_xdp(&self, ifindex: u32, mode: XdpMode) -> Result<Link, ProgramError> {
+        let what = format!("XDP on ifindex {ifindex} ({mode:?} mode)");
+        let mut attr = LinkCreateAttr::new(raw(self.fd.as_fd()), ifindex, AttachType::XDP);
+        attr.flags = mode.flags();
+        let fd =
+            bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;
+        Ok(Link::new(Held::Bpf(fd), format!("{} on {what}", self.name)))
+    }
+
+    /// Attaches a tc program to interface `ifindex` with a TCX link (6.6), after the
+    /// programs already there.
+    ///
+    /// # Errors
+    /// `EINVAL` on kernels without TCX.
+    pub fn attach_tcx(&self, ifindex: u32, direction: TcDirection) -> Result<Link, ProgramError> {
+        let (attach_type, dir) = match direction {
+            TcDirection::Ingress => (AttachType::TCX_INGRESS, "ingress"),
+            TcDirection::Egress => (AttachType::TCX_EGRESS, "egress"),
+        };
+        let what = format!("TCX {dir} of ifindex {ifindex}");
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), ifindex, attach_type);
+        let fd =
+            bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;
+        Ok(Link::new(Held::Bpf(fd), format!("{} on {what}", self.name)))
+    }
+}
+
+impl Link {
+    /// A new reader of an iterator link's output: each one runs the iterator over its
+    /// objects once (read it to the end).
+    ///
+    /// # Errors
+    /// Not an iterator link; the kernel's errno.
+    pub fn open_iter(&self) -> Result<std::fs::File, crate::link::LinkError> {
+        let fd = self
+            .link_fd()
+            .ok_or_else(|| crate::link::LinkError::NotPinnable(self.describe().to_string()))?;
+        bpf::iter_create(fd)
+            .map(std::fs::File::from)
+            .map_err(|source| crate::link::LinkError::Sys {
+                what: self.describe().to_string(),
+                op: "BPF_ITER_CREATE",
+                source,
+            })
+    }
+}
+
+/// The `config` bit that makes a probe PMU event a return probe, from the PMU's format
+/// (`config:0` on every kernel so far).
+fn probe_retprobe_bit(pmu: &str) -> u64 {
+    std::fs::read_to_string(format!(
+        "/sys/bus/event_source/devices/{pmu}/format/retprobe"
+    ))
+    .ok()
+    .and_then(|s| {
+        s.trim()
+            .strip_prefix("config:")
+            .and_then(|b| b.parse::<u32>().ok())
+    })
+    .map_or(1, |bit| 1u64 << bit)
+}
+
+/// A sentence for the common refusals.
+fn hint(prog_type: ProgType, op: &str, e: &SysError) -> Option<String> {
+    let errno = e.errno()?;
+    Some(match errno {
+        libc::EPERM if op == "BPF_LINK_CREATE" && matches!(prog_type, ProgType::TRACING | ProgType::LSM | ProgType::EXT) => {
+            "the kernel cannot build BPF trampolines (no BPF JIT or ftrace direct calls)".into()
+        }
+        libc::EPERM | libc::EACCES => "attaching needs root (CAP_BPF with CAP_PERFMON or CAP_NET_ADMIN for the hook)".into(),
+        libc::EBUSY | libc::EEXIST => "another program is attached there already; detach it first or attach with a mode that allows several".into(),
+        libc::EOPNOTSUPP => "the device or kernel does not support this attachment mode".into(),
+        libc::ENODEV => "there is no such interface".into(),
+        libc::EINVAL if op == "BPF_LINK_CREATE" => format!("the kernel refused this attachment for {prog_type} programs (wrong program type for the hook, or a kernel too old for this link)"),
+        _ => return None,
+    })
+}

@@ -1,0 +1,330 @@
+//! `perf_event_open(2)` and its ioctls, for the attachments that go through perf events:
+//! tracepoints, kprobes and uprobes (as PMU events), and software events for
+//! perf_event programs. Also the tracepoint ids tracefs publishes, read even when
+//! tracefs is not mounted.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::SysError;
+use crate::fd::ensure_high_fd;
+
+/// `PERF_TYPE_SOFTWARE`.
+pub const TYPE_SOFTWARE: u32 = 1;
+/// `PERF_TYPE_TRACEPOINT`.
+pub const TYPE_TRACEPOINT: u32 = 2;
+/// `PERF_COUNT_SW_CPU_CLOCK`.
+pub const COUNT_SW_CPU_CLOCK: u64 = 0;
+/// `PERF_SAMPLE_RAW`.
+pub const SAMPLE_RAW: u64 = 1 << 10;
+
+/// `struct perf_event_attr` (`PERF_ATTR_SIZE_VER8`, 136 bytes); the bitfield word after
+/// `read_format` is `flags`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct PerfEventAttr {
+    /// `PERF_TYPE_*`, or a dynamic PMU's type (kprobe, uprobe).
+    pub type_: u32,
+    /// `sizeof(struct perf_event_attr)`.
+    pub size: u32,
+    /// Event within the type: a tracepoint id, a software counter, a probe's flags.
+    pub config: u64,
+    /// `sample_period` or `sample_freq`.
+    pub sample_period: u64,
+    /// `PERF_SAMPLE_*`.
+    pub sample_type: u64,
+    /// `PERF_FORMAT_*`.
+    pub read_format: u64,
+    /// The bitfields: bit 0 `disabled`, bit 10 `freq`, ...
+    pub flags: u64,
+    /// `wakeup_events` or `wakeup_watermark`.
+    pub wakeup_events: u32,
+    /// Breakpoint type.
+    pub bp_type: u32,
+    /// `config1`: for probe PMUs, the address of the function or path name.
+    pub config1: u64,
+    /// `config2`: for probe PMUs, the offset.
+    pub config2: u64,
+    /// `branch_sample_type`.
+    pub branch_sample_type: u64,
+    /// `sample_regs_user`.
+    pub sample_regs_user: u64,
+    /// `sample_stack_user`.
+    pub sample_stack_user: u32,
+    /// `clockid`.
+    pub clockid: i32,
+    /// `sample_regs_intr`.
+    pub sample_regs_intr: u64,
+    /// `aux_watermark`.
+    pub aux_watermark: u32,
+    /// `sample_max_stack`.
+    pub sample_max_stack: u16,
+    /// Reserved.
+    pub _reserved_2: u16,
+    /// `aux_sample_size`.
+    pub aux_sample_size: u32,
+    /// Reserved.
+    pub _reserved_3: u32,
+    /// `sig_data`.
+    pub sig_data: u64,
+    /// `config3`.
+    pub config3: u64,
+}
+
+/// `disabled` in [`PerfEventAttr::flags`].
+pub const FLAG_DISABLED: u64 = 1;
+
+impl PerfEventAttr {
+    /// An attr of `type_` and `config`, with the size filled in.
+    pub fn new(type_: u32, config: u64) -> PerfEventAttr {
+        PerfEventAttr {
+            type_,
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config,
+            ..Default::default()
+        }
+    }
+}
+
+/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`.
+///
+/// # Errors
+/// `ENOENT`/`EINVAL` for an event the kernel does not have, `EACCES`/`EPERM` without
+/// `CAP_PERFMON`.
+pub fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<OwnedFd, SysError> {
+    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
+    let mut attr = *attr;
+    // SAFETY: `attr` is a live perf_event_attr of the size it declares; the pointers in
+    // config1 (probe PMUs) are the caller's, alive for the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &raw mut attr,
+            pid as libc::c_long,
+            cpu as libc::c_long,
+            -1 as libc::c_long,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    let result = if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        i32::try_from(ret)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EBADF))
+            .and_then(ensure_high_fd)
+    };
+    log::trace!(
+        "perf_event_open(type {}, config {:#x}) = {result:?}",
+        attr.type_,
+        attr.config
+    );
+    result.map_err(|e| SysError::new("perf_event_open", e))
+}
+
+fn ioctl(
+    fd: BorrowedFd<'_>,
+    name: &'static str,
+    request: libc::c_ulong,
+    arg: libc::c_ulong,
+) -> Result<(), SysError> {
+    // SAFETY: the perf ioctls used here take an integer argument, no pointer.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) };
+    if ret < 0 {
+        Err(SysError::new(name, io::Error::last_os_error()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `PERF_EVENT_IOC_SET_BPF`: runs `prog` on each event (the pre-bpf_link attachment).
+///
+/// # Errors
+/// `EEXIST` when a program is attached already; `EINVAL` for a mismatched type.
+pub fn set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SysError> {
+    ioctl(
+        event,
+        "PERF_EVENT_IOC_SET_BPF",
+        0x4004_2408,
+        prog.as_raw_fd() as libc::c_ulong,
+    )
+}
+
+/// `PERF_EVENT_IOC_ENABLE`.
+///
+/// # Errors
+/// The kernel's errno.
+pub fn enable(event: BorrowedFd<'_>) -> Result<(), SysError> {
+    ioctl(event, "PERF_EVENT_IOC_ENABLE", 0x2400, 0)
+}
+
+/// `PERF_EVENT_IOC_DISABLE`.
+///
+/// # Errors
+/// The kernel's errno.
+pub fn disable(event: BorrowedFd<'_>) -> Result<(), SysError> {
+    ioctl(event, "PERF_EVENT_IOC_DISABLE", 0x2401, 0)
+}
+
+/// The type number of a dynamic PMU (`kprobe`, `uprobe`) from sysfs, if the kernel has
+/// it.
+pub fn pmu_type(pmu: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/bus/event_source/devices/{pmu}/type"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Where tracefs is usually mounted.
+const TRACEFS_MOUNTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// Reads a tracefs file (`events/syscalls/sys_enter_write/id`). From a mounted tracefs
+/// if there is one; otherwise a short-lived child process mounts tracefs in a mount
+/// namespace of its own and reads it there, so the machine's mounts never change (this
+/// needs `CAP_SYS_ADMIN`).
+///
+/// # Errors
+/// The file does not exist (no such tracepoint), or tracefs cannot be reached.
+pub fn read_tracefs(relative: &str) -> io::Result<Vec<u8>> {
+    for root in TRACEFS_MOUNTS {
+        if std::path::Path::new(root).join("events").is_dir() {
+            return std::fs::read(std::path::Path::new(root).join(relative));
+        }
+    }
+    read_tracefs_privately(relative)
+}
+
+/// The child-process path of [`read_tracefs`].
+fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
+    // Everything the child touches is prepared first: between fork and _exit it may
+    // only make system calls (the parent may have other threads holding locks).
+    let target = c"/sys/kernel/tracing";
+    let path = std::ffi::CString::new(format!("/sys/kernel/tracing/{relative}"))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` is a live array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: fork; the child below only makes raw system calls on memory prepared
+    // before the fork and ends with _exit, never returning into Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: child side, see above; every pointer is to memory allocated before
+        // the fork, which the child's copy of the address space still holds.
+        unsafe { child_read(target, &path, wr) }
+    }
+    // SAFETY: the parent's copy of the write end is closed exactly once.
+    unsafe { libc::close(wr) };
+    if pid < 0 {
+        let err = io::Error::last_os_error();
+        // SAFETY: closed exactly once.
+        unsafe { libc::close(rd) };
+        return Err(err);
+    }
+    // SAFETY: `rd` is the pipe's read end, owned here from now on.
+    let rd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+    let mut out = Vec::new();
+    let read = io::Read::read_to_end(&mut std::fs::File::from(rd), &mut out);
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a live int.
+    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    read?;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        255
+    };
+    match code {
+        0 => Ok(out),
+        // The child reports the errno of the step that failed as its exit status.
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// In the forked child: new mount namespace, private propagation, tracefs, read, write
+/// to the pipe, exit with 0 or the failing errno.
+///
+/// # Safety
+/// Only in a freshly forked child; never returns.
+unsafe fn child_read(target: &CStr, path: &CStr, out: i32) -> ! {
+    // SAFETY: raw system calls on the NUL-terminated strings and the buffer given;
+    // errno is read right after the failing call.
+    unsafe {
+        let fail = || libc::_exit(*libc::__errno_location());
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            fail();
+        }
+        if libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail();
+        }
+        if libc::mount(
+            c"tracefs".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail();
+        }
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            fail();
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            if n < 0 {
+                fail();
+            }
+            if n == 0 {
+                break;
+            }
+            if libc::write(out, buf.as_ptr().cast(), n as usize) != n {
+                fail();
+            }
+        }
+        libc::_exit(0)
+    }
+}
+
+/// The id of tracepoint `category/name` (`syscalls/sys_enter_write`), from tracefs.
+///
+/// # Errors
+/// No such tracepoint (`ENOENT`), or tracefs is unreachable.
+pub fn tracepoint_id(category: &str, name: &str) -> io::Result<u64> {
+    if category.contains(['/', '.']) || name.contains(['/', '.']) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let text = read_tracefs(&format!("events/{category}/{name}/id"))?;
+    String::from_utf8_lossy(&text)
+        .trim()
+        .parse()
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn perf_event_attr_matches_kernel_layout() {
+        assert_eq!(offset_of!(PerfEventAttr, flags), 40);
+        assert_eq!(offset_of!(PerfEventAttr, config1), 56);
+        assert_eq!(offset_of!(PerfEventAttr, config2), 64);
+        assert_eq!(offset_of!(PerfEventAttr, sample_regs_intr), 96);
+        assert_eq!(offset_of!(PerfEventAttr, config3), 128);
+        assert_eq!(size_of::<PerfEventAttr>(), 136);
+    }
+}

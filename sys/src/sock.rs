@@ -1,0 +1,115 @@
+//! Sockets for socket filters: `SO_ATTACH_BPF`/`SO_DETACH_BPF`, the raw packet socket
+//! the classic examples open (`open_raw_sock("lo")`), and interface names to indexes.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use crate::SysError;
+
+fn setsockopt_int(
+    sock: BorrowedFd<'_>,
+    name: &'static str,
+    opt: i32,
+    value: i32,
+) -> Result<(), SysError> {
+    // SAFETY: setsockopt reads an i32 from a live local of that size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&raw const value).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(SysError::new(name, io::Error::last_os_error()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `SO_ATTACH_BPF`: runs socket filter `prog` on every packet `sock` receives (it
+/// replaces any filter already there).
+///
+/// # Errors
+/// `EINVAL` for a program that is not a socket filter; `ENOTSOCK`.
+pub fn attach_bpf(sock: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SysError> {
+    setsockopt_int(
+        sock,
+        "setsockopt(SO_ATTACH_BPF)",
+        libc::SO_ATTACH_BPF,
+        prog.as_raw_fd(),
+    )
+}
+
+/// `SO_DETACH_BPF`.
+///
+/// # Errors
+/// `ENOENT` when no filter is attached.
+pub fn detach_bpf(sock: BorrowedFd<'_>) -> Result<(), SysError> {
+    setsockopt_int(sock, "setsockopt(SO_DETACH_BPF)", libc::SO_DETACH_BPF, 0)
+}
+
+/// The index of network interface `name`.
+///
+/// # Errors
+/// `ENODEV` when there is no such interface.
+pub fn ifindex(name: &str) -> Result<u32, SysError> {
+    let c = CString::new(name)
+        .map_err(|_| SysError::new("if_nametoindex", io::Error::from_raw_os_error(libc::EINVAL)))?;
+    // SAFETY: a NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if index == 0 {
+        Err(SysError::new(
+            "if_nametoindex",
+            io::Error::from_raw_os_error(libc::ENODEV),
+        ))
+    } else {
+        Ok(index)
+    }
+}
+
+/// A raw `AF_PACKET` socket receiving every protocol on interface `ifname` (samples/bpf's
+/// `open_raw_sock`): what classic socket filter examples attach to.
+///
+/// # Errors
+/// `EPERM` without `CAP_NET_RAW`; `ENODEV` for an unknown interface.
+pub fn open_raw_sock(ifname: &str) -> Result<OwnedFd, SysError> {
+    let index = ifindex(ifname)?;
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: socket() creates a descriptor or fails.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    };
+    if raw < 0 {
+        return Err(SysError::new(
+            "socket(AF_PACKET)",
+            io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `raw` is a new descriptor nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: all-zero is a valid sockaddr_ll; the fields read by bind are set below.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = index as i32;
+    // SAFETY: `addr` is a live sockaddr_ll and the length is its size.
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(SysError::new("bind(AF_PACKET)", io::Error::last_os_error()));
+    }
+    Ok(sock)
+}

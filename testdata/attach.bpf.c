@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One program per kind of hook, for the attach tests: each counts, in .bss, the events
+ * it sees from the process whose tgid user space puts in `target_tgid` (.rodata) before
+ * load, so other processes on the machine do not disturb the counts. getppid(2) is the
+ * syscall the tests make: nothing else calls it often.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define NR_GETPPID 110 /* x86_64 */
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+const volatile int target_tgid = 0;
+
+__u64 tp_calls;
+__u64 raw_tp_calls;
+__u64 tp_btf_calls;
+__u64 uprobe_calls;
+int uprobe_arg;
+__u64 uretprobe_calls;
+int uretprobe_ret;
+__u64 perf_samples;
+__u64 egress_packets;
+__u64 xdp_packets;
+__u64 tc_packets;
+
+static __always_inline int mine(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+SEC("tp/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	if (mine())
+		__sync_fetch_and_add(&tp_calls, 1);
+	return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int on_sys_enter(unsigned long long *ctx)
+{
+	if (mine() && ctx[1] == NR_GETPPID)
+		__sync_fetch_and_add(&raw_tp_calls, 1);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter_btf, struct pt_regs *regs, long id)
+{
+	if (mine() && id == NR_GETPPID)
+		__sync_fetch_and_add(&tp_btf_calls, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(on_call, int arg)
+{
+	if (mine()) {
+		__sync_fetch_and_add(&uprobe_calls, 1);
+		uprobe_arg = arg;
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(on_return, int ret)
+{
+	if (mine()) {
+		__sync_fetch_and_add(&uretprobe_calls, 1);
+		uretprobe_ret = ret;
+	}
+	return 0;
+}
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	if (mine())
+		__sync_fetch_and_add(&perf_samples, 1);
+	return 0;
+}
+
+SEC("cgroup_skb/egress")
+int on_egress(struct __sk_buff *skb)
+{
+	__sync_fetch_and_add(&egress_packets, 1);
+	return 1; /* let it through */
+}
+
+SEC("xdp")
+int xdp_count(struct xdp_md *ctx)
+{
+	__sync_fetch_and_add(&xdp_packets, 1);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
+}
+
+SEC("tc")
+int tc_count(struct __sk_buff *skb)
+{
+	__sync_fetch_and_add(&tc_packets, 1);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int tc_drop(struct __sk_buff *skb)
+{
+	return TC_ACT_SHOT;
+}
+
+SEC("iter/task")
+int list_tasks(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+
+	if (!task)
+		return 0;
+	if (task->tgid == target_tgid && task->pid == task->tgid)
+		BPF_SEQ_PRINTF(seq, "%d %s\n", task->tgid, task->comm);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
