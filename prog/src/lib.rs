@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod link;
+pub mod netlink;
 pub mod symbols;
 
 pub use attach::{ProbeTarget, TcDirection, XdpMode};
@@ -37,7 +38,7 @@ pub enum ProgramError {
         source: SysError,
     },
     /// Attaching failed.
-    #[error("program `{prog}`: cannot attach to {what}: {op} failed{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error("program `{prog}`: cannot attach to {what}{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Attach {
         /// The program.
         prog: String,
@@ -50,6 +51,18 @@ pub enum ProgramError {
         /// The kernel's answer.
         #[source]
         source: SysError,
+    },
+    /// A netlink attachment failed.
+    #[error("program `{prog}`: cannot attach to {what}{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Netlink {
+        /// The program.
+        prog: String,
+        /// The hook.
+        what: String,
+        /// What the refusal means here.
+        hint: Option<String>,
+        /// The kernel's answer, with its own message.
+        source: oxbpf_sys::netlink::NetlinkError,
     },
     /// The hook does not exist on this kernel or in this file.
     #[error("program `{prog}`: cannot attach to {what}: {why}")]

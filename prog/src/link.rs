@@ -43,8 +43,30 @@ pub(crate) enum Held {
         /// The attach type.
         attach_type: AttachType,
     },
+    /// An XDP program set on an interface over netlink.
+    NetlinkXdp {
+        /// The interface.
+        ifindex: u32,
+        /// Its mode flags.
+        mode_flags: u32,
+        /// The program (so detaching removes only ours).
+        prog: OwnedFd,
+    },
+    /// A cls_bpf filter added over netlink.
+    NetlinkTc(crate::netlink::TcFilter),
     /// Already detached or handed over.
     None,
+}
+
+/// Why undoing an attachment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DetachError {
+    /// A `bpf()`, ioctl or socket call.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// A netlink request.
+    #[error(transparent)]
+    Netlink(#[from] oxbpf_sys::netlink::NetlinkError),
 }
 
 /// An attachment of a program; dropping it detaches the program (unless it is a pinned
@@ -70,6 +92,15 @@ pub enum LinkError {
         /// The kernel's answer.
         #[source]
         source: SysError,
+    },
+    /// Detaching failed.
+    #[error("{what}: detach")]
+    Detach {
+        /// The attachment.
+        what: String,
+        /// Why.
+        #[source]
+        source: DetachError,
     },
     /// Only bpf_links can be pinned.
     #[error("{0}: only bpf_link attachments can be pinned; this one is held another way")]
@@ -132,7 +163,10 @@ impl Link {
     /// The kernel's errno.
     pub fn detach(mut self) -> Result<(), LinkError> {
         let held = std::mem::replace(&mut self.held, Held::None);
-        undo(held).map_err(|e| self.sys("detach", e))
+        undo(held).map_err(|source| LinkError::Detach {
+            what: self.what.clone(),
+            source,
+        })
     }
 
     fn sys(&self, op: &'static str, source: SysError) -> LinkError {
@@ -145,7 +179,7 @@ impl Link {
 }
 
 /// Undoes an attachment. Closing fds cannot fail in a way we could act on.
-fn undo(held: Held) -> Result<(), SysError> {
+fn undo(held: Held) -> Result<(), DetachError> {
     match held {
         Held::Bpf(fd) => drop(fd),
         Held::PerfLink { link, event } => {
@@ -170,6 +204,12 @@ fn undo(held: Held) -> Result<(), SysError> {
                 ..Default::default()
             })?;
         }
+        Held::NetlinkXdp {
+            ifindex,
+            mode_flags,
+            prog,
+        } => crate::netlink::detach_xdp(ifindex, mode_flags, &prog)?,
+        Held::NetlinkTc(filter) => crate::netlink::detach_tc(&filter)?,
         Held::None => {}
     }
     Ok(())
@@ -195,7 +235,7 @@ impl Drop for Link {
         match undo(held) {
             Ok(()) if !pinned_or_link => log::debug!("detached: {}", self.what),
             Ok(()) => log::debug!("closed link: {}", self.what),
-            Err(e) => log::warn!("{}: detach failed: {e}: {}", self.what, e.source),
+            Err(e) => log::warn!("{}: detach failed: {e}", self.what),
         }
     }
 }

@@ -24,6 +24,7 @@ mod error;
 pub mod fd;
 pub mod gate;
 pub mod mmap;
+pub mod netlink;
 pub mod perf;
 pub mod rlimit;
 pub mod sock;

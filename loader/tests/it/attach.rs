@@ -113,7 +113,10 @@ fn tracepoint_raw_tracepoint_and_tp_btf_see_this_process_syscalls() {
         .unwrap()
         .attach_raw_tracepoint("oxbpf_no_such_tp")
         .unwrap_err();
-    assert!(err.to_string().starts_with("program `on_sys_enter`: cannot attach to raw tracepoint oxbpf_no_such_tp: BPF_RAW_TRACEPOINT_OPEN failed"), "{err}");
+    assert_eq!(
+        crate::chain(&err),
+        "program `on_sys_enter`: cannot attach to raw tracepoint oxbpf_no_such_tp: BPF_RAW_TRACEPOINT_OPEN failed: No such file or directory (os error 2)"
+    );
 }
 
 /// The function the uprobe tests probe, in this test binary.
@@ -446,4 +449,126 @@ fn tcx_links_count_and_drop_on_veth() {
     drop(count);
     send_frames("veth0", 1);
     assert_eq!(counter(&l, &layout, "tc_packets"), 5, "detached");
+}
+
+fn tc_show(args: &[&str]) -> String {
+    let out = Command::new("tc").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn xdp_over_netlink_attaches_replaces_and_removes_only_its_own() {
+    let _serial = crate::serial();
+    let test = "attach::xdp_over_netlink_attaches_replaces_and_removes_only_its_own";
+    if !gate::require_bpf(test) || !crate::rerun_unshared(test, &["--net", "--mount"], VETH) {
+        return;
+    }
+    use oxbpf_prog::netlink::xdp_query;
+    let (l, layout) = load(&["xdp_count", "xdp_drop"]);
+    let veth1 = oxbpf_sys::sock::ifindex("veth1").unwrap();
+    let count = l.program("xdp_count").unwrap();
+    let drop_prog = l.program("xdp_drop").unwrap();
+    let link = count
+        .attach_xdp_netlink(veth1, XdpMode::Drv, false)
+        .unwrap();
+    let state = xdp_query(veth1).unwrap();
+    assert_eq!(
+        (state.attached, state.prog_id),
+        (1, count.id().unwrap()),
+        "{state:?}"
+    );
+    assert!(ip_link_show("veth1").contains(&format!("prog/xdp id {}", state.prog_id)));
+    send_frames("veth0", 4);
+    assert_eq!(counter(&l, &layout, "xdp_packets"), 4);
+
+    // Taken: the error says by whom and in which mode.
+    let err = drop_prog
+        .attach_xdp_netlink(veth1, XdpMode::Drv, false)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "program {} is already attached in driver mode; replace it or choose another mode",
+            state.prog_id
+        )),
+        "{err}"
+    );
+    // Generic mode beside driver mode: the kernel's own sentence comes through.
+    let err = drop_prog
+        .attach_xdp_netlink(veth1, XdpMode::Skb, false)
+        .unwrap_err();
+    assert!(
+        crate::chain(&err).contains("Native and generic XDP can't be active at the same time"),
+        "{}",
+        crate::chain(&err)
+    );
+    // Replacing is asked for explicitly.
+    let replaced = drop_prog
+        .attach_xdp_netlink(veth1, XdpMode::Drv, true)
+        .unwrap();
+    assert_eq!(xdp_query(veth1).unwrap().prog_id, drop_prog.id().unwrap());
+    send_frames("veth0", 3);
+    assert_eq!(
+        counter(&l, &layout, "xdp_packets"),
+        4,
+        "the drop program runs now"
+    );
+    // The first link's program is no longer there: dropping it leaves the other alone.
+    drop(link);
+    assert_eq!(xdp_query(veth1).unwrap().prog_id, drop_prog.id().unwrap());
+    drop(replaced);
+    assert_eq!(xdp_query(veth1).unwrap().attached, 0);
+    assert!(!ip_link_show("veth1").contains("prog/xdp"));
+}
+
+#[test]
+fn tc_filters_over_netlink_add_and_remove_their_qdisc() {
+    let _serial = crate::serial();
+    let test = "attach::tc_filters_over_netlink_add_and_remove_their_qdisc";
+    if !gate::require_bpf(test) || !crate::rerun_unshared(test, &["--net", "--mount"], VETH) {
+        return;
+    }
+    let (l, layout) = load(&["tc_count", "tc_drop"]);
+    let veth0 = oxbpf_sys::sock::ifindex("veth0").unwrap();
+    let veth1 = oxbpf_sys::sock::ifindex("veth1").unwrap();
+    let count = l
+        .program("tc_count")
+        .unwrap()
+        .attach_tc_netlink(veth1, TcDirection::Ingress, 1)
+        .unwrap();
+    assert!(tc_show(&["qdisc", "show", "dev", "veth1"]).contains("qdisc clsact"));
+    let filters = tc_show(&["filter", "show", "dev", "veth1", "ingress"]);
+    assert!(
+        filters.contains("tc_count") && filters.contains("direct-action"),
+        "{filters}"
+    );
+    send_frames("veth0", 3);
+    assert_eq!(counter(&l, &layout, "tc_packets"), 3);
+    // The same priority twice is refused, saying so.
+    let err = l
+        .program("tc_drop")
+        .unwrap()
+        .attach_tc_netlink(veth1, TcDirection::Ingress, 1)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a filter with priority 1 is there already"),
+        "{err}"
+    );
+    // A drop filter on veth0's egress: nothing leaves.
+    let dropper = l
+        .program("tc_drop")
+        .unwrap()
+        .attach_tc_netlink(veth0, TcDirection::Egress, 1)
+        .unwrap();
+    assert_eq!(send_frames("veth0", 2), 0);
+    drop(dropper);
+    assert!(
+        !tc_show(&["qdisc", "show", "dev", "veth0"]).contains("clsact"),
+        "our qdisc is gone"
+    );
+    drop(count);
+    assert!(tc_show(&["filter", "show", "dev", "veth1", "ingress"]).is_empty());
+    assert!(!tc_show(&["qdisc", "show", "dev", "veth1"]).contains("clsact"));
+    send_frames("veth0", 1);
+    assert_eq!(counter(&l, &layout, "tc_packets"), 3, "detached");
 }

@@ -1,0 +1,329 @@
+//! XDP and tc attachment over rtnetlink: what `ip link set dev X xdp ...` and `tc filter
+//! add dev X ingress bpf da ...` do. These attachments belong to the interface, not to
+//! a process: the [`Link`] removes exactly what it added when dropped (the XDP program
+//! only if it is still ours, the tc filter by its handle and priority, the clsact qdisc
+//! only if we created it and no filter is left on it).
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use oxbpf_sys::netlink::{self, Message, NetlinkError, Socket};
+
+use crate::attach::{TcDirection, XdpMode};
+use crate::link::{Held, Link};
+use crate::{Program, ProgramError};
+
+const IFLA_XDP: u16 = 43;
+const IFLA_XDP_FD: u16 = 1;
+const IFLA_XDP_ATTACHED: u16 = 2;
+const IFLA_XDP_FLAGS: u16 = 3;
+const IFLA_XDP_PROG_ID: u16 = 4;
+const IFLA_XDP_DRV_PROG_ID: u16 = 5;
+const IFLA_XDP_SKB_PROG_ID: u16 = 6;
+const IFLA_XDP_HW_PROG_ID: u16 = 7;
+const IFLA_XDP_EXPECTED_FD: u16 = 8;
+const XDP_FLAGS_UPDATE_IF_NOEXIST: u32 = 1;
+const XDP_FLAGS_REPLACE: u32 = 1 << 4;
+
+const TCA_KIND: u16 = 1;
+const TCA_OPTIONS: u16 = 2;
+const TCA_BPF_FD: u16 = 6;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_FLAGS: u16 = 8;
+const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
+const TC_H_CLSACT: u32 = 0xffff_fff1;
+const TC_H_INGRESS: u32 = 0xffff_fff2;
+const TC_H_EGRESS: u32 = 0xffff_fff3;
+
+/// Which XDP programs an interface has, per mode (kernel ids; 0 for none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpState {
+    /// `XDP_ATTACHED_*`: 0 none, 1 driver, 2 generic (skb), 3 offloaded, 4 several.
+    pub attached: u8,
+    /// The program when one mode is in use.
+    pub prog_id: u32,
+    /// Driver mode.
+    pub drv_prog_id: u32,
+    /// Generic mode.
+    pub skb_prog_id: u32,
+    /// Offloaded.
+    pub hw_prog_id: u32,
+}
+
+impl XdpState {
+    /// The mode in words, as `ip link` shows it.
+    pub fn mode_name(&self) -> &'static str {
+        match self.attached {
+            0 => "none",
+            1 => "driver",
+            2 => "generic (skb)",
+            3 => "offloaded (hw)",
+            _ => "several modes",
+        }
+    }
+}
+
+/// The XDP programs of interface `ifindex` (`RTM_GETLINK`).
+///
+/// # Errors
+/// No such interface; the socket cannot be opened.
+pub fn xdp_query(ifindex: u32) -> Result<XdpState, NetlinkError> {
+    let mut sock = socket()?;
+    let mut msg = Message::new(netlink::RTM_GETLINK, 0, &netlink::ifinfomsg(ifindex));
+    let replies = sock.request("RTM_GETLINK", &mut msg)?;
+    let mut state = XdpState::default();
+    for r in replies
+        .iter()
+        .filter(|r| r.msg_type == netlink::RTM_NEWLINK)
+    {
+        for a in netlink::attrs(r.body.get(16..).unwrap_or_default()) {
+            if a.kind != IFLA_XDP {
+                continue;
+            }
+            for x in netlink::attrs(a.payload) {
+                match x.kind {
+                    IFLA_XDP_ATTACHED => state.attached = x.u8(),
+                    IFLA_XDP_PROG_ID => state.prog_id = x.u32(),
+                    IFLA_XDP_DRV_PROG_ID => state.drv_prog_id = x.u32(),
+                    IFLA_XDP_SKB_PROG_ID => state.skb_prog_id = x.u32(),
+                    IFLA_XDP_HW_PROG_ID => state.hw_prog_id = x.u32(),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(state)
+}
+
+fn socket() -> Result<Socket, NetlinkError> {
+    Socket::route().map_err(|e| NetlinkError {
+        call: "socket(AF_NETLINK)",
+        message: None,
+        source: e.source,
+    })
+}
+
+/// Sets (or, with `fd` -1, removes) the XDP program of `ifindex`.
+fn set_xdp(ifindex: u32, fd: i32, flags: u32, expected: Option<i32>) -> Result<(), NetlinkError> {
+    let mut sock = socket()?;
+    let mut msg = Message::new(netlink::RTM_SETLINK, 0, &netlink::ifinfomsg(ifindex));
+    msg.begin_nest(IFLA_XDP)
+        .attr(IFLA_XDP_FD, &fd.to_ne_bytes())
+        .attr_u32(IFLA_XDP_FLAGS, flags);
+    if let Some(e) = expected {
+        msg.attr(IFLA_XDP_EXPECTED_FD, &e.to_ne_bytes());
+    }
+    msg.end_nest();
+    sock.request("RTM_SETLINK", &mut msg).map(|_| ())
+}
+
+/// Removes our XDP program from `ifindex`: only if it is still the one attached in
+/// that mode (`XDP_FLAGS_REPLACE` with the expected fd, 5.7+; plain removal before).
+pub(crate) fn detach_xdp(
+    ifindex: u32,
+    mode_flags: u32,
+    prog: &OwnedFd,
+) -> Result<(), NetlinkError> {
+    match set_xdp(
+        ifindex,
+        -1,
+        mode_flags | XDP_FLAGS_REPLACE,
+        Some(prog.as_raw_fd()),
+    ) {
+        Err(e) if e.errno() == Some(libc::EINVAL) => set_xdp(ifindex, -1, mode_flags, None),
+        r => r,
+    }
+}
+
+/// Removes our tc filter, and the clsact qdisc if we added it and it has no filter left.
+pub(crate) fn detach_tc(t: &TcFilter) -> Result<(), NetlinkError> {
+    let mut sock = socket()?;
+    let mut msg = Message::new(
+        netlink::RTM_DELTFILTER,
+        0,
+        &netlink::tcmsg(t.ifindex, t.handle, t.parent, t.info()),
+    );
+    msg.attr_str(TCA_KIND, "bpf");
+    sock.request("RTM_DELTFILTER", &mut msg)?;
+    if t.created_qdisc && !has_filters(&mut sock, t.ifindex)? {
+        delete_clsact(&mut sock, t.ifindex)?;
+    }
+    Ok(())
+}
+
+fn delete_clsact(sock: &mut Socket, ifindex: u32) -> Result<(), NetlinkError> {
+    let mut msg = Message::new(
+        netlink::RTM_DELQDISC,
+        0,
+        &netlink::tcmsg(ifindex, 0xffff_0000, TC_H_CLSACT, 0),
+    );
+    msg.attr_str(TCA_KIND, "clsact");
+    sock.request("RTM_DELQDISC", &mut msg)?;
+    log::debug!("removed the clsact qdisc of ifindex {ifindex} we had added");
+    Ok(())
+}
+
+fn has_filters(sock: &mut Socket, ifindex: u32) -> Result<bool, NetlinkError> {
+    for parent in [TC_H_INGRESS, TC_H_EGRESS] {
+        let mut msg = Message::new(
+            netlink::RTM_GETTFILTER,
+            netlink::F_DUMP,
+            &netlink::tcmsg(ifindex, 0, parent, 0),
+        );
+        if !sock.request("RTM_GETTFILTER", &mut msg)?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A cls_bpf filter we added.
+#[derive(Debug, Clone)]
+pub(crate) struct TcFilter {
+    pub(crate) ifindex: u32,
+    pub(crate) parent: u32,
+    pub(crate) handle: u32,
+    pub(crate) priority: u16,
+    pub(crate) created_qdisc: bool,
+}
+
+impl TcFilter {
+    /// `tcm_info`: priority in the high half, protocol (`ETH_P_ALL`, network order) low.
+    fn info(&self) -> u32 {
+        (u32::from(self.priority) << 16) | u32::from((libc::ETH_P_ALL as u16).to_be())
+    }
+}
+
+impl Program {
+    fn netlink_error(&self, what: &str, e: NetlinkError, hint: Option<String>) -> ProgramError {
+        ProgramError::Netlink {
+            prog: self.name.clone(),
+            what: what.to_string(),
+            hint,
+            source: e,
+        }
+    }
+
+    /// Attaches an XDP program to interface `ifindex` over netlink, in `mode`, as
+    /// `ip link set dev X xdp` does; with `replace`, a program already there (in that
+    /// mode) is replaced, else its presence is an error.
+    ///
+    /// # Errors
+    /// A sentence for the usual refusals (another program attached, a mode the driver
+    /// lacks), with the kernel's own message.
+    pub fn attach_xdp_netlink(
+        &self,
+        ifindex: u32,
+        mode: XdpMode,
+        replace: bool,
+    ) -> Result<Link, ProgramError> {
+        let what = format!("XDP on ifindex {ifindex} ({mode:?} mode, netlink)");
+        let flags = mode.flags()
+            | if replace {
+                0
+            } else {
+                XDP_FLAGS_UPDATE_IF_NOEXIST
+            };
+        if let Err(e) = set_xdp(ifindex, self.fd.as_raw_fd(), flags, None) {
+            let hint = match e.errno() {
+                Some(libc::EBUSY | libc::EEXIST) => Some(match xdp_query(ifindex) {
+                    Ok(s) if s.attached != 0 => format!(
+                        "program {} is already attached in {} mode; replace it or choose another mode",
+                        s.prog_id.max(s.drv_prog_id).max(s.skb_prog_id),
+                        s.mode_name()
+                    ),
+                    _ => "another program is attached already".into(),
+                }),
+                Some(libc::EOPNOTSUPP) => {
+                    Some(format!("the device does not support {mode:?} mode"))
+                }
+                Some(libc::ENODEV) => Some("there is no such interface".into()),
+                _ => None,
+            };
+            return Err(self.netlink_error(&what, e, hint));
+        }
+        let dup = self
+            .fd
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| ProgramError::Unsupported {
+                prog: self.name.clone(),
+                what: what.clone(),
+                why: format!("cannot keep the program's fd: {e}"),
+            })?;
+        Ok(Link::new(
+            Held::NetlinkXdp {
+                ifindex,
+                mode_flags: mode.flags(),
+                prog: dup,
+            },
+            format!("{} on {what}", self.name),
+        ))
+    }
+
+    /// Attaches a tc program as a direct-action cls_bpf filter at `priority` on
+    /// interface `ifindex`, adding a clsact qdisc if there is none (`tc qdisc add dev X
+    /// clsact; tc filter add dev X ingress prio P handle 1 bpf da fd F`).
+    ///
+    /// # Errors
+    /// A filter with that priority exists; the kernel's refusal.
+    pub fn attach_tc_netlink(
+        &self,
+        ifindex: u32,
+        direction: TcDirection,
+        priority: u16,
+    ) -> Result<Link, ProgramError> {
+        let dir = match direction {
+            TcDirection::Ingress => "ingress",
+            TcDirection::Egress => "egress",
+        };
+        let what = format!("tc {dir} of ifindex {ifindex} (priority {priority})");
+        let mut sock = socket().map_err(|e| self.netlink_error(&what, e, None))?;
+        let mut qdisc = Message::new(
+            netlink::RTM_NEWQDISC,
+            netlink::F_CREATE | netlink::F_EXCL,
+            &netlink::tcmsg(ifindex, 0xffff_0000, TC_H_CLSACT, 0),
+        );
+        qdisc.attr_str(TCA_KIND, "clsact");
+        let created_qdisc = match sock.request("RTM_NEWQDISC", &mut qdisc) {
+            Ok(_) => true,
+            Err(e) if e.errno() == Some(libc::EEXIST) => false,
+            Err(e) => return Err(self.netlink_error(&what, e, None)),
+        };
+        let filter = TcFilter {
+            ifindex,
+            parent: match direction {
+                TcDirection::Ingress => TC_H_INGRESS,
+                TcDirection::Egress => TC_H_EGRESS,
+            },
+            handle: 1,
+            priority,
+            created_qdisc,
+        };
+        let mut msg = Message::new(
+            netlink::RTM_NEWTFILTER,
+            netlink::F_CREATE | netlink::F_EXCL,
+            &netlink::tcmsg(ifindex, filter.handle, filter.parent, filter.info()),
+        );
+        msg.attr_str(TCA_KIND, "bpf")
+            .begin_nest(TCA_OPTIONS)
+            .attr_u32(TCA_BPF_FD, self.fd.as_raw_fd() as u32)
+            .attr_str(TCA_BPF_NAME, &self.name)
+            .attr_u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)
+            .end_nest();
+        if let Err(e) = sock.request("RTM_NEWTFILTER", &mut msg) {
+            let hint = (e.errno() == Some(libc::EEXIST)).then(|| {
+                format!(
+                    "a filter with priority {priority} is there already; choose another priority"
+                )
+            });
+            if created_qdisc {
+                let _ = delete_clsact(&mut sock, ifindex);
+            }
+            return Err(self.netlink_error(&what, e, hint));
+        }
+        Ok(Link::new(
+            Held::NetlinkTc(filter),
+            format!("{} on {what}", self.name),
+        ))
+    }
+}

@@ -1,0 +1,390 @@
+//! rtnetlink, for the attachments that predate bpf_links: XDP through `RTM_SETLINK`
+//! (`IFLA_XDP`) and tc programs through a clsact qdisc and a cls_bpf filter. What
+//! `ip link set dev X xdp obj ...` and `tc filter add ... bpf da` send, built by hand.
+//!
+//! A message is a `nlmsghdr`, a fixed family header (`ifinfomsg`, `tcmsg`) and
+//! attributes (`nlattr`: length, type, payload, padded to 4 bytes; nested attributes
+//! carry `NLA_F_NESTED`). Every request asks for an acknowledgement; with extended acks
+//! on, a refusal carries the kernel's own sentence ("Native and generic XDP can't be
+//! active at the same time."), which becomes part of the error.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::SysError;
+
+/// `RTM_NEWLINK`.
+pub const RTM_NEWLINK: u16 = 16;
+/// `RTM_GETLINK`.
+pub const RTM_GETLINK: u16 = 18;
+/// `RTM_SETLINK`.
+pub const RTM_SETLINK: u16 = 19;
+/// `RTM_NEWQDISC`.
+pub const RTM_NEWQDISC: u16 = 36;
+/// `RTM_DELQDISC`.
+pub const RTM_DELQDISC: u16 = 37;
+/// `RTM_NEWTFILTER`.
+pub const RTM_NEWTFILTER: u16 = 44;
+/// `RTM_DELTFILTER`.
+pub const RTM_DELTFILTER: u16 = 45;
+/// `RTM_GETTFILTER`.
+pub const RTM_GETTFILTER: u16 = 46;
+
+/// `NLM_F_REQUEST`.
+pub const F_REQUEST: u16 = 1;
+/// `NLM_F_ACK`.
+pub const F_ACK: u16 = 4;
+/// `NLM_F_DUMP` (`ROOT | MATCH`).
+pub const F_DUMP: u16 = 0x300;
+/// `NLM_F_EXCL`: fail if it exists.
+pub const F_EXCL: u16 = 0x200;
+/// `NLM_F_CREATE`.
+pub const F_CREATE: u16 = 0x400;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLA_F_NESTED: u16 = 0x8000;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const SOL_NETLINK: i32 = 270;
+const NETLINK_CAP_ACK: i32 = 10;
+const NETLINK_EXT_ACK: i32 = 11;
+
+/// A netlink message under construction.
+#[derive(Debug, Clone)]
+pub struct Message {
+    buf: Vec<u8>,
+    nests: Vec<usize>,
+}
+
+impl Message {
+    /// A request of `msg_type` with `flags` (`F_REQUEST | F_ACK` are added) and the
+    /// family header bytes `header`.
+    pub fn new(msg_type: u16, flags: u16, header: &[u8]) -> Message {
+        let mut buf = vec![0u8; 16];
+        buf[4..6].copy_from_slice(&msg_type.to_ne_bytes());
+        buf[6..8].copy_from_slice(&(flags | F_REQUEST | F_ACK).to_ne_bytes());
+        buf.extend_from_slice(header);
+        pad(&mut buf);
+        Message {
+            buf,
+            nests: Vec::new(),
+        }
+    }
+
+    /// Appends attribute `kind` with `payload`.
+    pub fn attr(&mut self, kind: u16, payload: &[u8]) -> &mut Message {
+        let len = (4 + payload.len()) as u16;
+        self.buf.extend_from_slice(&len.to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(payload);
+        pad(&mut self.buf);
+        self
+    }
+
+    /// Appends a `u32` attribute.
+    pub fn attr_u32(&mut self, kind: u16, v: u32) -> &mut Message {
+        self.attr(kind, &v.to_ne_bytes())
+    }
+
+    /// Appends a NUL-terminated string attribute.
+    pub fn attr_str(&mut self, kind: u16, s: &str) -> &mut Message {
+        let mut b = s.as_bytes().to_vec();
+        b.push(0);
+        self.attr(kind, &b)
+    }
+
+    /// Opens a nested attribute; close it with [`Message::end_nest`].
+    pub fn begin_nest(&mut self, kind: u16) -> &mut Message {
+        self.nests.push(self.buf.len());
+        self.buf.extend_from_slice(&[0, 0]);
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self
+    }
+
+    /// Closes the innermost nested attribute.
+    pub fn end_nest(&mut self) -> &mut Message {
+        if let Some(start) = self.nests.pop() {
+            let len = (self.buf.len() - start) as u16;
+            self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+        }
+        self
+    }
+
+    fn finish(&mut self, seq: u32) -> &[u8] {
+        let len = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        self.buf[8..12].copy_from_slice(&seq.to_ne_bytes());
+        &self.buf
+    }
+}
+
+fn pad(buf: &mut Vec<u8>) {
+    while buf.len() % 4 != 0 {
+        buf.push(0);
+    }
+}
+
+/// One attribute of a reply: its type (without flag bits) and payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr<'a> {
+    /// Type, flags masked off.
+    pub kind: u16,
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+impl Attr<'_> {
+    /// The payload as a `u32` (0 if too short).
+    pub fn u32(&self) -> u32 {
+        self.payload
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes)
+    }
+
+    /// The payload as a `u8` (0 if empty).
+    pub fn u8(&self) -> u8 {
+        self.payload.first().copied().unwrap_or(0)
+    }
+
+    /// The payload as a string, up to its NUL.
+    pub fn str(&self) -> String {
+        let end = self
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.payload.len());
+        String::from_utf8_lossy(&self.payload[..end]).into_owned()
+    }
+}
+
+/// The attributes in `data`, stopping at the first malformed one.
+pub fn attrs(data: &[u8]) -> Vec<Attr<'_>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= data.len() {
+        let len = usize::from(u16::from_ne_bytes([data[at], data[at + 1]]));
+        let kind = u16::from_ne_bytes([data[at + 2], data[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > data.len() {
+            break;
+        }
+        out.push(Attr {
+            kind,
+            payload: &data[at + 4..at + len],
+        });
+        at += (len + 3) & !3;
+    }
+    out
+}
+
+/// A reply message: its type and body (family header and attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// `nlmsg_type`.
+    pub msg_type: u16,
+    /// Everything after the `nlmsghdr`.
+    pub body: Vec<u8>,
+}
+
+/// A refusal, with the kernel's extended-ack sentence when it gave one.
+#[derive(Debug, thiserror::Error)]
+#[error("{call} failed: {source}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+pub struct NetlinkError {
+    /// What was asked (`RTM_SETLINK`...).
+    pub call: &'static str,
+    /// The errno.
+    #[source]
+    pub source: io::Error,
+    /// The kernel's extended ack message.
+    pub message: Option<String>,
+}
+
+impl NetlinkError {
+    /// The errno.
+    pub fn errno(&self) -> Option<i32> {
+        self.source.raw_os_error()
+    }
+}
+
+/// An rtnetlink socket.
+#[derive(Debug)]
+pub struct Socket {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl Socket {
+    /// Opens a `NETLINK_ROUTE` socket with extended and capped acks.
+    ///
+    /// # Errors
+    /// The socket cannot be created.
+    pub fn route() -> Result<Socket, SysError> {
+        // SAFETY: socket() creates a descriptor or fails.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(SysError::new(
+                "socket(AF_NETLINK)",
+                io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: a new descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
+            let one = 1i32;
+            // SAFETY: setsockopt reads an i32 from a live local. Failure (old kernels)
+            // only loses the kernel's sentences.
+            unsafe {
+                libc::setsockopt(fd.as_raw_fd(), SOL_NETLINK, opt, (&raw const one).cast(), 4)
+            };
+        }
+        Ok(Socket { fd, seq: 0 })
+    }
+
+    /// Sends `msg` and collects replies until the acknowledgement (or, for dumps,
+    /// `NLMSG_DONE`).
+    ///
+    /// # Errors
+    /// The kernel's refusal, with its extended-ack sentence.
+    pub fn request(
+        &mut self,
+        call: &'static str,
+        msg: &mut Message,
+    ) -> Result<Vec<Reply>, NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let bytes = msg.finish(seq);
+        let err = |source: io::Error| NetlinkError {
+            call,
+            source,
+            message: None,
+        };
+        // SAFETY: sends a live buffer of its length on our socket (to the kernel, the
+        // default destination of a netlink socket).
+        let sent =
+            unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+        if sent < 0 {
+            return Err(err(io::Error::last_os_error()));
+        }
+        log::trace!("netlink {call}: sent {} bytes", bytes.len());
+        let mut replies = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // SAFETY: receives into a live buffer of its length.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                return Err(err(io::Error::last_os_error()));
+            }
+            let mut at = 0;
+            let data = &buf[..n as usize];
+            while at + 16 <= data.len() {
+                let len =
+                    u32::from_ne_bytes(data[at..at + 4].try_into().unwrap_or_default()) as usize;
+                let msg_type = u16::from_ne_bytes([data[at + 4], data[at + 5]]);
+                let flags = u16::from_ne_bytes([data[at + 6], data[at + 7]]);
+                let rseq = u32::from_ne_bytes(data[at + 8..at + 12].try_into().unwrap_or_default());
+                if len < 16 || at + len > data.len() {
+                    return Err(err(io::Error::from_raw_os_error(libc::EBADMSG)));
+                }
+                let body = &data[at + 16..at + len];
+                at += (len + 3) & !3;
+                if rseq != seq {
+                    continue; // a stale reply to an earlier request
+                }
+                match msg_type {
+                    NLMSG_ERROR => {
+                        let code = body
+                            .get(..4)
+                            .and_then(|b| b.try_into().ok())
+                            .map_or(0, i32::from_ne_bytes);
+                        if code == 0 {
+                            return Ok(replies);
+                        }
+                        // Capped ack: the error code, the original header, then TLVs.
+                        let message = if flags & NLM_F_ACK_TLVS != 0 {
+                            attrs(body.get(20..).unwrap_or_default())
+                                .into_iter()
+                                .find(|a| a.kind == NLMSGERR_ATTR_MSG)
+                                .map(|a| a.str())
+                        } else {
+                            None
+                        };
+                        log::trace!("netlink {call}: error {code} {message:?}");
+                        return Err(NetlinkError {
+                            call,
+                            source: io::Error::from_raw_os_error(-code),
+                            message,
+                        });
+                    }
+                    NLMSG_DONE => return Ok(replies),
+                    _ => replies.push(Reply {
+                        msg_type,
+                        body: body.to_vec(),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// `struct ifinfomsg` for interface `ifindex`.
+pub fn ifinfomsg(ifindex: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[0] = libc::AF_UNSPEC as u8;
+    h[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    h
+}
+
+/// `struct tcmsg` for interface `ifindex`.
+pub fn tcmsg(ifindex: u32, handle: u32, parent: u32, info: u32) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[0] = libc::AF_UNSPEC as u8;
+    h[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    h[8..12].copy_from_slice(&handle.to_ne_bytes());
+    h[12..16].copy_from_slice(&parent.to_ne_bytes());
+    h[16..20].copy_from_slice(&info.to_ne_bytes());
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_nest_and_pad_like_the_kernel_expects() {
+        let mut m = Message::new(RTM_SETLINK, 0, &ifinfomsg(7));
+        m.begin_nest(43)
+            .attr_u32(1, 5)
+            .attr_str(7, "abc")
+            .end_nest();
+        let b = m.finish(9).to_vec();
+        assert_eq!(
+            u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize,
+            b.len()
+        );
+        assert_eq!(u16::from_ne_bytes([b[4], b[5]]), RTM_SETLINK);
+        assert_eq!(u16::from_ne_bytes([b[6], b[7]]), F_REQUEST | F_ACK);
+        assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 9);
+        // ifinfomsg: ifindex 7 at offset 4 of the body.
+        assert_eq!(i32::from_ne_bytes(b[20..24].try_into().unwrap()), 7);
+        // The nest: length covers both children (8 + 8), type has NLA_F_NESTED.
+        let nest = &b[32..];
+        assert_eq!(u16::from_ne_bytes([nest[0], nest[1]]), 4 + 8 + 8);
+        assert_eq!(u16::from_ne_bytes([nest[2], nest[3]]), 43 | 0x8000);
+        let inner = attrs(&nest[4..]);
+        assert_eq!(inner.len(), 2);
+        assert_eq!((inner[0].kind, inner[0].u32()), (1, 5));
+        assert_eq!((inner[1].kind, inner[1].str().as_str()), (7, "abc"));
+        assert_eq!(b.len() % 4, 0);
+        // Truncated attributes end the walk instead of reading past the end.
+        assert_eq!(attrs(&[8, 0, 1, 0, 1]).len(), 0);
+    }
+}
