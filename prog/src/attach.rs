@@ -397,6 +397,102 @@ impl Program {
     }
 }
 
+/// What auto-attach did with a program.
+#[derive(Debug)]
+pub enum AutoAttach {
+    /// Attached where its section says.
+    Attached(Link),
+    /// Its section does not say where (XDP, tc, cgroup, socket programs, or a probe
+    /// without a target): the caller must.
+    NeedsTarget(&'static str),
+}
+
+impl Program {
+    /// Attaches where the program's `SEC()` name says, as libbpf's skeletons do:
+    /// `tp/CATEGORY/NAME`, `raw_tp/NAME`, `tp_btf/NAME`, `fentry/FUNC` and the other
+    /// trampoline kinds, `lsm/HOOK`, `iter/KIND`, `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`,
+    /// `uprobe/PATH:FUNC[+OFF]`, `uretprobe/PATH:FUNC`. Programs whose section cannot
+    /// name a target (XDP, tc, cgroup, socket filters, perf events) are returned as
+    /// [`AutoAttach::NeedsTarget`] with what they need.
+    ///
+    /// # Errors
+    /// As the attach method used.
+    pub fn attach_auto(&self) -> Result<AutoAttach, ProgramError> {
+        let target = self.attach_target.clone().unwrap_or_default();
+        let section = self.section.trim_start_matches('?');
+        let ret = section.starts_with("kretprobe") || section.starts_with("uretprobe");
+        let link = match self.prog_type {
+            ProgType::TRACEPOINT => match target.split_once('/') {
+                Some((category, name)) => self.attach_tracepoint(category, name)?,
+                None => return Ok(AutoAttach::NeedsTarget("a tracepoint (category/name)")),
+            },
+            ProgType::RAW_TRACEPOINT | ProgType::RAW_TRACEPOINT_WRITABLE if !target.is_empty() => {
+                self.attach_raw_tracepoint(&target)?
+            }
+            ProgType::TRACING if self.expected_attach_type == Some(AttachType::TRACE_ITER) => {
+                self.attach_iter()?
+            }
+            ProgType::TRACING | ProgType::LSM => self.attach_traced()?,
+            ProgType::KPROBE
+                if section.starts_with("uprobe") || section.starts_with("uretprobe") =>
+            {
+                let Some((path, func)) = target.rsplit_once(':') else {
+                    return Ok(AutoAttach::NeedsTarget(
+                        "a binary and function (uprobe/PATH:FUNC)",
+                    ));
+                };
+                let (func, off) = split_offset(func);
+                let probe = match func.parse::<u64>().ok().or_else(|| {
+                    func.strip_prefix("0x")
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                }) {
+                    Some(addr) => ProbeTarget::Offset(addr + off),
+                    None => ProbeTarget::Symbol(func.to_string(), off),
+                };
+                self.attach_uprobe(std::path::Path::new(path), &probe, None, ret)?
+            }
+            ProgType::KPROBE if !target.is_empty() => {
+                let (func, off) = split_offset(&target);
+                self.attach_kprobe(func, off, ret)?
+            }
+            ProgType::KPROBE => return Ok(AutoAttach::NeedsTarget("a kernel function")),
+            ProgType::XDP => return Ok(AutoAttach::NeedsTarget("an interface")),
+            ProgType::SCHED_CLS | ProgType::SCHED_ACT => {
+                return Ok(AutoAttach::NeedsTarget("an interface"));
+            }
+            ProgType::SOCKET_FILTER => {
+                return Ok(AutoAttach::NeedsTarget(
+                    "a socket (or an interface to open one on)",
+                ));
+            }
+            ProgType::CGROUP_SKB
+            | ProgType::CGROUP_SOCK
+            | ProgType::CGROUP_SOCK_ADDR
+            | ProgType::CGROUP_SOCKOPT
+            | ProgType::CGROUP_SYSCTL
+            | ProgType::CGROUP_DEVICE
+            | ProgType::SOCK_OPS => return Ok(AutoAttach::NeedsTarget("a cgroup")),
+            ProgType::PERF_EVENT => return Ok(AutoAttach::NeedsTarget("a perf event")),
+            _ => return Ok(AutoAttach::NeedsTarget("a target this loader cannot guess")),
+        };
+        Ok(AutoAttach::Attached(link))
+    }
+}
+
+/// `func+0x10` or `func+16` → (`func`, 16).
+fn split_offset(s: &str) -> (&str, u64) {
+    match s.split_once('+') {
+        Some((f, off)) => {
+            let off = off
+                .strip_prefix("0x")
+                .map_or_else(|| off.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+                .unwrap_or(0);
+            (f, off)
+        }
+        None => (s, 0),
+    }
+}
+
 impl Link {
     /// A new reader of an iterator link's output: each one runs the iterator over its
     /// objects once (read it to the end).

@@ -11,7 +11,7 @@ pub mod link;
 pub mod netlink;
 pub mod symbols;
 
-pub use attach::{ProbeTarget, TcDirection, XdpMode};
+pub use attach::{AutoAttach, ProbeTarget, TcDirection, XdpMode};
 pub use link::{Link, LinkError};
 
 use std::ffi::CString;
@@ -91,6 +91,11 @@ pub struct Program {
     name: String,
     prog_type: ProgType,
     expected_attach_type: Option<AttachType>,
+    /// The ELF section it came from (`tp/syscalls/sys_enter_write`), empty if unknown.
+    section: String,
+    /// The attach target its section names (`syscalls/sys_enter_write`, `do_unlinkat`,
+    /// `/bin/bash:readline`), for auto-attach.
+    attach_target: Option<String>,
 }
 
 impl Program {
@@ -106,7 +111,28 @@ impl Program {
             name: name.to_string(),
             prog_type,
             expected_attach_type,
+            section: String::new(),
+            attach_target: None,
         }
+    }
+
+    /// Records where the program came from: its section and the attach target the
+    /// section names, which [`Program::attach_auto`] uses.
+    #[must_use]
+    pub fn with_section(mut self, section: &str, attach_target: Option<&str>) -> Program {
+        self.section = section.to_string();
+        self.attach_target = attach_target.map(str::to_string);
+        self
+    }
+
+    /// The ELF section it came from.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// The attach target its section names.
+    pub fn attach_target(&self) -> Option<&str> {
+        self.attach_target.as_deref()
     }
 
     /// The name it was loaded under (the function's; the kernel keeps 15 bytes).

@@ -337,7 +337,8 @@ fn load_program(
                 linked.insns.len()
             );
             Ok((
-                Program::new(fd, p.name(), prog_type, p.expected_attach_type),
+                Program::new(fd, p.name(), prog_type, p.expected_attach_type)
+                    .with_section(p.section(), p.attach_target.as_deref()),
                 log,
             ))
         }

@@ -572,3 +572,71 @@ fn tc_filters_over_netlink_add_and_remove_their_qdisc() {
     send_frames("veth0", 1);
     assert_eq!(counter(&l, &layout, "tc_packets"), 3, "detached");
 }
+
+#[test]
+fn auto_attach_follows_the_section_names() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("auto_attach_follows_the_section_names") {
+        return;
+    }
+    use oxbpf_prog::AutoAttach;
+    let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+    let layout = obj.data.clone();
+    let names = [
+        "tp_btf_switch",
+        "raw_tp_switch",
+        "iter_tasks",
+        "uprobe_target",
+        "kprobe_unlinkat",
+        "perf_sample",
+    ];
+    let l = obj
+        .load(&LoadOptions {
+            only: Some(names.iter().map(|n| n.to_string()).collect()),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut links = Vec::new();
+    for name in [
+        "tp_btf_switch",
+        "raw_tp_switch",
+        "iter_tasks",
+        "uprobe_target",
+    ] {
+        match l.program(name).unwrap().attach_auto() {
+            Ok(AutoAttach::Attached(link)) => links.push(link),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        links.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+        [
+            "tp_btf_switch on its trace_raw_tp target",
+            "raw_tp_switch on raw tracepoint sched_switch",
+            "iter_tasks as an iterator",
+            "uprobe_target on uprobe /proc/self/exe:oxbpf_uprobe_target",
+        ]
+    );
+    oxbpf_uprobe_target(5);
+    std::thread::sleep(std::time::Duration::from_millis(20)); // a few context switches
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 1);
+    assert!(counter(&l, &layout, "tp_btf_calls") > 0);
+    assert!(counter(&l, &layout, "raw_tp_calls") > 0);
+    // Hooks a section cannot name.
+    assert!(matches!(
+        l.program("perf_sample").unwrap().attach_auto().unwrap(),
+        AutoAttach::NeedsTarget("a perf event")
+    ));
+    // A kprobe where the kernel has none fails plainly (and attaches where it has).
+    if oxbpf_sys::perf::pmu_type("kprobe").is_none() {
+        let err = l
+            .program("kprobe_unlinkat")
+            .unwrap()
+            .attach_auto()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("this kernel has no kprobes"),
+            "{err}"
+        );
+    }
+}
