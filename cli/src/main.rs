@@ -47,6 +47,9 @@ enum Command {
     /// Load an object into the kernel: maps, global data, externs, CO-RE, programs.
     /// Prints each program's and map's kernel id. Needs CAP_BPF (root).
     Load(cmd::load::LoadArgs),
+    /// Load an object, attach every program that can be, print what they report (ring
+    /// buffers, bpf_printk) until Ctrl-C, then detach everything and show the maps.
+    Run(cmd::run::RunArgs),
     /// Programs loaded in the kernel (like `bpftool prog`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Prog(KernelObjects),
@@ -139,6 +142,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
             cmd::btf::dump(&source, format).map(Outcome::from)
         }
         Command::Extract { file, out } => cmd::extract::run(&file, &out).map(Outcome::from),
+        Command::Run(args) => {
+            cmd::run::run(&args).map(|(output, success)| Outcome { output, success })
+        }
         Command::Demo => cmd::demo::run().map(|r| Outcome {
             output: r.output,
             success: r.ok,

@@ -623,3 +623,158 @@ fn extract_writes_out_embedded_objects_and_inspect_reads_through_them() {
     assert!(err.ends_with("README.md: embeds no BPF object\n"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `oxbpf run` tests take this lock: each run reads the kernel's trace pipe, and a line
+/// read by one reader is gone for the others.
+static TRACE_PIPE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn trace_pipe_lock() -> std::sync::MutexGuard<'static, ()> {
+    TRACE_PIPE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads `child`'s stdout line by line until a line contains `marker`; returns the
+/// lines read so far.
+fn read_until(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    marker: &str,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains(marker);
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+    panic!("no `{marker}` in:\n{}", seen.join("\n"));
+}
+
+#[test]
+fn run_prints_ring_buffer_events_and_detaches_on_ctrl_c() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_prints_ring_buffer_events_and_detaches_on_ctrl_c") {
+        return;
+    }
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["run", "bootstrap.bpf.o"])
+        .current_dir(testdata())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = read_until(&mut lines, "2 attached; Ctrl-C to stop");
+    for _ in 0..3 {
+        Command::new("/bin/true").status().unwrap();
+    }
+    seen.extend(read_until(&mut lines, "ring rb: "));
+    // SAFETY: sends SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let text = seen.join("\n");
+    assert!(status.success(), "{text}");
+    assert!(
+        text.contains("attached: handle_exec on tracepoint sched/sched_process_exec"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signal 2: stopping") && text.contains("detached 2"),
+        "{text}"
+    );
+    // The programs went away with the process.
+    for _ in 0..50 {
+        let (_, list, _) = oxbpf(&["prog", "list"], &testdata());
+        if !list.contains("handle_exec") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("handle_exec is still loaded after oxbpf run ended");
+}
+
+#[test]
+fn run_prints_bpf_printk_lines() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_prints_bpf_printk_lines") {
+        return;
+    }
+    // minimal.bpf.o prints on write(2) by the pid in my_pid: oxbpf itself, as exec
+    // keeps the shell's pid.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec '{}' run minimal.bpf.o --set my_pid=$$ --duration 1",
+            env!("CARGO_BIN_EXE_oxbpf")
+        ))
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("]: BPF triggered from PID "), "{text}");
+    assert!(text.contains("detached 1"), "{text}");
+}
+
+#[test]
+fn run_attaches_xdp_and_socket_filters_to_an_interface_and_leaves_nothing() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_attaches_xdp_and_socket_filters_to_an_interface_and_leaves_nothing") {
+        return;
+    }
+    // veth0 here, veth1 in a second namespace: datagrams cross the pair, and ARP and
+    // ICMP port-unreachable replies come back.
+    let script = format!(
+        r#"set -e
+mount -t tmpfs tmpfs /run
+ip netns add peer
+ip link add veth0 type veth peer name veth1 netns peer
+ip addr add 10.9.0.1/24 dev veth0
+ip link set veth0 up
+ip -n peer addr add 10.9.0.2/24 dev veth1
+ip -n peer link set veth1 up
+'{bin}' run xdp_stats_legacy.bpf.o --only xdp_stats_pass --iface veth0 --netlink --duration 3 > xdp.out.$$ &
+x=$!
+'{bin}' run sockex1.bpf.o --iface veth0 --duration 3 > sock.out.$$ &
+s=$!
+sleep 1
+bash -c 'for i in 1 2 3; do echo hi > /dev/udp/10.9.0.2/9; sleep 0.2; done'
+wait $x $s
+echo "== xdp"; cat xdp.out.$$; echo "== sock"; cat sock.out.$$; rm xdp.out.$$ sock.out.$$
+echo "== after"; ip link show veth0
+"#,
+        bin = env!("CARGO_BIN_EXE_oxbpf")
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "sh", "-c", &script])
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xdp = text.split("== xdp").nth(1).unwrap_or_default();
+    assert!(
+        xdp.contains("attached: xdp_stats_pass on XDP on ifindex"),
+        "{text}"
+    );
+    // xdp_stats_map: per-CPU {packets, bytes} by action; XDP_PASS (2) counted the replies.
+    assert!(
+        xdp.contains("map xdp_stats_map:") && xdp.contains("  02 00 00 00 => "),
+        "{text}"
+    );
+    let sock = text.split("== sock").nth(1).unwrap_or_default();
+    // sockex1 counts outgoing bytes per IP protocol: UDP (17) from the datagrams.
+    assert!(
+        sock.contains("map my_map:") && sock.contains("  11 00 00 00 => "),
+        "{text}"
+    );
+    let after = text.split("== after").nth(1).unwrap_or_default();
+    assert!(!after.contains("xdp"), "XDP left attached:\n{text}");
+}

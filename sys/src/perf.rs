@@ -197,6 +197,33 @@ pub fn read_tracefs(relative: &str) -> io::Result<Vec<u8>> {
 
 /// The child-process path of [`read_tracefs`].
 fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
+    let (rd, pid) = stream_tracefs(relative)?;
+    let mut out = Vec::new();
+    let read = io::Read::read_to_end(&mut std::fs::File::from(rd), &mut out);
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a live int.
+    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    read?;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        255
+    };
+    match code {
+        0 => Ok(out),
+        // The child reports the errno of the step that failed as its exit status.
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Starts a child process that mounts tracefs in a mount namespace of its own and
+/// copies the file `relative` of it into a pipe, until the file ends or the pipe's
+/// reader goes away. Returns the read end and the child's pid (the caller reaps it).
+/// For files that never end (`trace_pipe`), kill the child when done.
+///
+/// # Errors
+/// `pipe2` or `fork` failed.
+pub fn stream_tracefs(relative: &str) -> io::Result<(OwnedFd, libc::pid_t)> {
     // Everything the child touches is prepared first: between fork and _exit it may
     // only make system calls (the parent may have other threads holding locks).
     let target = c"/sys/kernel/tracing";
@@ -226,22 +253,7 @@ fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
     }
     // SAFETY: `rd` is the pipe's read end, owned here from now on.
     let rd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) };
-    let mut out = Vec::new();
-    let read = io::Read::read_to_end(&mut std::fs::File::from(rd), &mut out);
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a live int.
-    unsafe { libc::waitpid(pid, &raw mut status, 0) };
-    read?;
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        255
-    };
-    match code {
-        0 => Ok(out),
-        // The child reports the errno of the step that failed as its exit status.
-        e => Err(io::Error::from_raw_os_error(e)),
-    }
+    Ok((rd, pid))
 }
 
 /// In the forked child: new mount namespace, private propagation, tracefs, read, write

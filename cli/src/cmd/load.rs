@@ -85,7 +85,7 @@ fn sizes(flag: &str, list: &[String]) -> Result<HashMap<String, u32>, CliError> 
 }
 
 /// The load options for `args` and the object they apply to.
-fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliError> {
+pub(crate) fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliError> {
     let mut opts = LoadOptions::default();
     if let Some(path) = &args.btf {
         opts.core_btf = Some(Arc::new(Btf::from_file(path)?));
@@ -146,7 +146,7 @@ pub fn run(args: &LoadArgs) -> Result<Report, CliError> {
 
 /// A load error as the user sees it: a verifier rejection carries the whole log, as the
 /// failing instruction and the state before it are what explains it.
-fn with_verifier_log(e: LoadError) -> CliError {
+pub(crate) fn with_verifier_log(e: LoadError) -> CliError {
     let line = crate::error_chain(&e);
     match &e {
         LoadError::Program(r) if !r.log.is_empty() => format!(

@@ -5,3 +5,4 @@ pub mod extract;
 pub mod inspect;
 pub mod kernel;
 pub mod load;
+pub mod run;

@@ -554,6 +554,19 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
                 ),
                 0
             );
+            // Every run wrote its key to the ring buffer; each record is read once.
+            let ring = l.map("ring").unwrap();
+            let mut rb =
+                oxbpf_sys::ringbuf::RingBuf::new(ring.as_fd(), ring.max_entries()).unwrap();
+            let mut records = Vec::new();
+            assert_eq!(rb.consume(|r| records.push(r.to_vec())), 1);
+            assert_eq!(records, [vec![0u8; 4]]);
+            for _ in 0..3 {
+                prog.test_run(&packet(6, &[0; 20]), &[]).unwrap();
+            }
+            assert_eq!(rb.consume(|r| assert_eq!(r, [0u8; 4])), 3);
+            assert_eq!(rb.consume(|_| {}), 0);
+            drop(rb);
             // The perf event array was sized to the possible CPUs.
             assert_eq!(
                 l.map("perf_events").unwrap().max_entries(),

@@ -1,0 +1,349 @@
+//! `oxbpf run OBJ`: load, attach every program that can be attached, stay in the
+//! foreground printing what the programs report (ring buffer records, `bpf_printk`
+//! lines from the trace pipe), and detach everything on Ctrl-C or SIGTERM (or after
+//! `--duration`), then show what the maps hold. Nothing is left attached.
+
+use std::io::Write as _;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use oxbpf_loader::Object;
+use oxbpf_maps::Map;
+use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
+use oxbpf_sys::events::{TermSignals, TracePipe, poll};
+use oxbpf_sys::ringbuf::RingBuf;
+use oxbpf_sys::uapi::{MapType, ProgType};
+
+use crate::CliError;
+use crate::cmd::load::{LoadArgs, options};
+
+/// XDP mode on the command line.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum XdpModeArg {
+    /// The kernel's choice (driver when supported).
+    #[default]
+    Auto,
+    /// Generic XDP.
+    Skb,
+    /// Driver XDP.
+    Drv,
+    /// Offloaded.
+    Hw,
+}
+
+/// What `oxbpf run` was asked.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// What to load, and how.
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Interface for XDP, tc and socket filter programs.
+    #[arg(long, value_name = "IF")]
+    pub iface: Option<String>,
+    /// XDP mode.
+    #[arg(long, value_enum, default_value_t)]
+    pub xdp_mode: XdpModeArg,
+    /// Attach XDP and tc over netlink (as ip and tc do) instead of bpf_links.
+    #[arg(long)]
+    pub netlink: bool,
+    /// cgroup (v2 directory) for cgroup programs.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<PathBuf>,
+    /// Stop after this many seconds instead of waiting for Ctrl-C.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+}
+
+/// An attachment and what keeps it alive (the socket a filter is on, the cgroup dir).
+struct Attached {
+    link: Link,
+    _keep: Option<OwnedFd>,
+}
+
+fn out(line: &str) {
+    let mut o = std::io::stdout().lock();
+    // A closed pipe ends output, not the cleanup: ignore write errors.
+    let _ = writeln!(o, "{line}");
+    let _ = o.flush();
+}
+
+/// Attaches `p`, using the interface or cgroup given where its section cannot say.
+fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
+    let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
+        AutoAttach::Attached(link) => return Ok(Some(Attached { link, _keep: None })),
+        AutoAttach::NeedsTarget(need) => need,
+    };
+    let err = |e: &dyn std::error::Error| crate::error_chain(e);
+    let ifindex = || -> Result<Option<u32>, String> {
+        match &args.iface {
+            Some(i) => oxbpf_sys::sock::ifindex(i)
+                .map(Some)
+                .map_err(|e| format!("interface {i}: {}", err(&e))),
+            None => Ok(None),
+        }
+    };
+    let link = match p.prog_type() {
+        ProgType::XDP => {
+            let Some(ifx) = ifindex()? else {
+                return Err(format!("needs {need}: give --iface"));
+            };
+            let mode = match args.xdp_mode {
+                XdpModeArg::Auto => XdpMode::Auto,
+                XdpModeArg::Skb => XdpMode::Skb,
+                XdpModeArg::Drv => XdpMode::Drv,
+                XdpModeArg::Hw => XdpMode::Hw,
+            };
+            if args.netlink {
+                p.attach_xdp_netlink(ifx, mode, false)
+            } else {
+                p.attach_xdp(ifx, mode)
+            }
+            .map_err(|e| err(&e))?
+        }
+        ProgType::SCHED_CLS | ProgType::SCHED_ACT => {
+            let Some(ifx) = ifindex()? else {
+                return Err(format!("needs {need}: give --iface"));
+            };
+            let egress = p.section().contains("egress");
+            let dir = if egress {
+                TcDirection::Egress
+            } else {
+                TcDirection::Ingress
+            };
+            if args.netlink {
+                p.attach_tc_netlink(ifx, dir, 1)
+            } else {
+                p.attach_tcx(ifx, dir).or_else(|e| {
+                    log::debug!("TCX: {e}; using a cls_bpf filter over netlink");
+                    p.attach_tc_netlink(ifx, dir, 1)
+                })
+            }
+            .map_err(|e| err(&e))?
+        }
+        ProgType::SOCKET_FILTER => {
+            let Some(iface) = &args.iface else {
+                return Err(format!("needs {need}: give --iface"));
+            };
+            let sock = oxbpf_sys::sock::open_raw_sock(iface).map_err(|e| err(&e))?;
+            let link = p.attach_socket(sock.as_fd()).map_err(|e| err(&e))?;
+            return Ok(Some(Attached {
+                link,
+                _keep: Some(sock),
+            }));
+        }
+        ProgType::CGROUP_SKB
+        | ProgType::CGROUP_SOCK
+        | ProgType::CGROUP_SOCK_ADDR
+        | ProgType::CGROUP_SOCKOPT
+        | ProgType::CGROUP_SYSCTL
+        | ProgType::CGROUP_DEVICE
+        | ProgType::SOCK_OPS => {
+            let Some(cg) = &args.cgroup else {
+                return Err(format!("needs {need}: give --cgroup"));
+            };
+            let dir =
+                std::fs::File::open(cg).map_err(|e| format!("cgroup {}: {e}", cg.display()))?;
+            let Some(t) = p.expected_attach_type() else {
+                return Err("its section names no attach type".into());
+            };
+            let link = p
+                .attach_to_fd(dir.as_fd(), t, &format!("cgroup {}", cg.display()))
+                .map_err(|e| err(&e))?;
+            return Ok(Some(Attached {
+                link,
+                _keep: Some(dir.into()),
+            }));
+        }
+        _ => return Err(format!("not attached: needs {need}")),
+    };
+    Ok(Some(Attached { link, _keep: None }))
+}
+
+/// A trace pipe line as `printk [TASK-PID]: MESSAGE`, or `None` for one written more
+/// than a second before `since` (seconds since boot, the trace clock's scale).
+fn printk_line(line: &str, since: f64) -> Option<String> {
+    let line = line.trim_end();
+    if line.trim().is_empty() {
+        return None; // the message's own newline, after the one the kernel adds
+    }
+    let Some((head, msg)) = line.split_once(": bpf_trace_printk: ") else {
+        return Some(format!("printk: {}", line.trim()));
+    };
+    let mut fields = head.split_whitespace();
+    let task = fields.next().unwrap_or("?");
+    let ts = fields.last().and_then(|t| t.parse::<f64>().ok());
+    if ts.is_some_and(|t| t < since - 1.0) {
+        return None;
+    }
+    Some(format!("printk [{task}]: {msg}"))
+}
+
+fn hex(data: &[u8]) -> String {
+    data.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `run`: everything is printed as it happens; the returned string is empty.
+pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
+    // Before anything else, so no thread misses the mask.
+    let signals = TermSignals::new()?;
+    let obj = Object::open(&args.load.object)?;
+    let opts = options(&args.load, &obj)?;
+    let loaded = obj
+        .load(&opts)
+        .map_err(crate::cmd::load::with_verifier_log)?;
+    let mut attached = Vec::new();
+    let mut all_ok = loaded.failures.is_empty();
+    for f in &loaded.failures {
+        out(&format!("not loaded: {}", crate::error_chain(&f.error)));
+    }
+    for p in &loaded.programs {
+        match attach(p, args) {
+            Ok(Some(a)) => {
+                out(&format!("attached: {}", a.link.describe()));
+                attached.push(a);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                all_ok = false;
+                out(&format!("{}: {why}", p.name()));
+            }
+        }
+    }
+    let mut rings: Vec<(&Map, RingBuf)> = Vec::new();
+    for m in loaded
+        .maps
+        .iter()
+        .filter(|m| m.map_type() == MapType::RINGBUF)
+    {
+        match RingBuf::new(m.as_fd(), m.max_entries()) {
+            Ok(rb) => rings.push((m, rb)),
+            Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
+        }
+    }
+    let trace = match TracePipe::open() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            out(&format!(
+                "bpf_printk output unavailable: cannot open the trace pipe: {e}"
+            ));
+            None
+        }
+    };
+    out(&format!(
+        "{} attached; {}",
+        attached.len(),
+        match args.duration {
+            Some(s) => format!("running for {s} s"),
+            None => "Ctrl-C to stop".into(),
+        }
+    ));
+
+    // The trace pipe keeps lines nobody read, from before this run: skip those.
+    let started_at = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let deadline = args
+        .duration
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let mut pending = String::new();
+    loop {
+        let mut fds: Vec<BorrowedFd<'_>> = vec![signals.as_fd()];
+        if let Some(t) = &trace {
+            fds.push(t.as_fd());
+        }
+        fds.extend(rings.iter().map(|(m, _)| m.as_fd()));
+        let wait = deadline.map_or(500, |d| {
+            d.saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(500) as i32
+        });
+        poll(&fds, wait)?;
+        if let Some(sig) = signals.take() {
+            out(&format!("signal {sig}: stopping"));
+            break;
+        }
+        if let Some(t) = &trace {
+            pending.push_str(&String::from_utf8_lossy(
+                &t.read_available().unwrap_or_default(),
+            ));
+            while let Some(nl) = pending.find('\n') {
+                let line: String = pending.drain(..=nl).collect();
+                if let Some(l) = printk_line(&line, started_at) {
+                    out(&l);
+                }
+            }
+        }
+        for (m, rb) in &mut rings {
+            let name = m.name().to_string();
+            rb.consume(|r| out(&format!("ring {name}: {}", hex(r))));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+
+    let n = attached.len();
+    for a in attached {
+        let what = a.link.describe().to_string();
+        if let Err(e) = a.link.detach() {
+            all_ok = false;
+            out(&format!("detach {what}: {}", crate::error_chain(&e)));
+        }
+    }
+    out(&format!("detached {n}"));
+    for m in loaded.maps.iter().filter(|m| {
+        !matches!(
+            m.map_type(),
+            MapType::RINGBUF | MapType::PERF_EVENT_ARRAY | MapType::PROG_ARRAY
+        ) && !m.name().contains(".rodata")
+            && !m.name().ends_with(".kconfig")
+    }) {
+        summarize(m);
+    }
+    Ok((String::new(), all_ok))
+}
+
+/// Prints the non-zero entries of a map (up to 16), so counting programs show counts.
+fn summarize(m: &Map) {
+    let Ok(keys) = m.keys() else { return };
+    let mut shown = 0;
+    for k in keys {
+        let Ok(Some(v)) = m.lookup(&k) else { continue };
+        if v.iter().all(|&b| b == 0) {
+            continue;
+        }
+        if shown == 0 {
+            out(&format!("map {}:", m.name()));
+        }
+        shown += 1;
+        if shown > 16 {
+            out("  ...");
+            break;
+        }
+        out(&format!("  {} => {}", hex(&k), hex(&v)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printk_lines_are_trimmed_and_old_ones_skipped() {
+        let line = "  sh-1234    [001] d..31  2526.862482: bpf_trace_printk: BPF triggered from PID 1234.\n";
+        assert_eq!(
+            printk_line(line, 2000.0).as_deref(),
+            Some("printk [sh-1234]: BPF triggered from PID 1234.")
+        );
+        assert_eq!(printk_line(line, 3000.0), None);
+        assert_eq!(
+            printk_line("other\n", 3000.0).as_deref(),
+            Some("printk: other")
+        );
+    }
+}
