@@ -465,13 +465,7 @@ impl Program {
                     "a socket (or an interface to open one on)",
                 ));
             }
-            ProgType::CGROUP_SKB
-            | ProgType::CGROUP_SOCK
-            | ProgType::CGROUP_SOCK_ADDR
-            | ProgType::CGROUP_SOCKOPT
-            | ProgType::CGROUP_SYSCTL
-            | ProgType::CGROUP_DEVICE
-            | ProgType::SOCK_OPS => return Ok(AutoAttach::NeedsTarget("a cgroup")),
+            t if t.is_cgroup() => return Ok(AutoAttach::NeedsTarget("a cgroup")),
             ProgType::PERF_EVENT => return Ok(AutoAttach::NeedsTarget("a perf event")),
             _ => return Ok(AutoAttach::NeedsTarget("a target this loader cannot guess")),
         };

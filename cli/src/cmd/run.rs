@@ -132,13 +132,7 @@ fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
                 _keep: Some(sock),
             }));
         }
-        ProgType::CGROUP_SKB
-        | ProgType::CGROUP_SOCK
-        | ProgType::CGROUP_SOCK_ADDR
-        | ProgType::CGROUP_SOCKOPT
-        | ProgType::CGROUP_SYSCTL
-        | ProgType::CGROUP_DEVICE
-        | ProgType::SOCK_OPS => {
+        t if t.is_cgroup() => {
             let Some(cg) = &args.cgroup else {
                 return Err(format!("needs {need}: give --cgroup"));
             };

@@ -640,3 +640,54 @@ fn auto_attach_follows_the_section_names() {
         );
     }
 }
+
+#[test]
+fn sockmap_programs_and_sk_lookup_attach_and_detach() {
+    let _serial = crate::serial();
+    let test = "attach::sockmap_programs_and_sk_lookup_attach_and_detach";
+    if !gate::require_bpf(test) || !crate::rerun_unshared(test, &["--net"], "true") {
+        return;
+    }
+    let l = Object::open(crate::testdata("progtypes_net.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions {
+            only: Some(vec![
+                "msg_verdict".into(),
+                "skb_verdict".into(),
+                "lookup_pass".into(),
+                "connect4_allow".into(),
+            ]),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let map = l.map("sock_map").unwrap();
+    let msg = l
+        .program("msg_verdict")
+        .unwrap()
+        .attach_to_fd(map.as_fd(), AttachType::SK_MSG_VERDICT, "sock_map")
+        .unwrap();
+    let skb = l
+        .program("skb_verdict")
+        .unwrap()
+        .attach_to_fd(map.as_fd(), AttachType::SK_SKB_STREAM_VERDICT, "sock_map")
+        .unwrap();
+    // This network namespace (a fresh one: the machine's is not touched).
+    let netns = std::fs::File::open("/proc/self/ns/net").unwrap();
+    let lookup = l
+        .program("lookup_pass")
+        .unwrap()
+        .attach_to_fd(netns.as_fd(), AttachType::SK_LOOKUP, "this netns")
+        .unwrap();
+    assert!(lookup.info().unwrap().is_some(), "sk_lookup is a bpf_link");
+    // The program passes every lookup: a TCP connection on loopback still works.
+    let _ = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    drop((client, server));
+    for link in [msg, skb, lookup] {
+        let what = link.describe().to_string();
+        link.detach().unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}

@@ -110,6 +110,23 @@ kernel_enum! {
     }
 }
 
+impl ProgType {
+    /// Programs attached to a cgroup (skb, sock, sock_addr, sockopt, sysctl, device,
+    /// sock_ops).
+    pub fn is_cgroup(self) -> bool {
+        matches!(
+            self,
+            ProgType::CGROUP_SKB
+                | ProgType::CGROUP_SOCK
+                | ProgType::CGROUP_SOCK_ADDR
+                | ProgType::CGROUP_SOCKOPT
+                | ProgType::CGROUP_SYSCTL
+                | ProgType::CGROUP_DEVICE
+                | ProgType::SOCK_OPS
+        )
+    }
+}
+
 kernel_enum! {
     /// `enum bpf_map_type`.
     MapType, "BPF_MAP_TYPE_" {
