@@ -450,3 +450,92 @@ fn cached(
     }
     answer
 }
+
+/// Which bpf_link kinds the kernel can create (libbpf probes the same ones it relies
+/// on). Each probe loads a minimal program of the kind's type and asks for a link to a
+/// target that cannot exist: a kernel that knows the kind fails looking the target up
+/// (`EBADF`, `ENODEV`); one that does not refuses the attach type (`EINVAL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkKinds {
+    /// cgroup links (5.7).
+    pub cgroup: bool,
+    /// XDP links (5.9).
+    pub xdp: bool,
+    /// perf event links: tracepoints, kprobes, uprobes (5.15).
+    pub perf_event: bool,
+    /// netns links: sk_lookup, flow dissector (5.8 / 5.9).
+    pub netns: bool,
+    /// TCX links (6.6).
+    pub tcx: bool,
+    /// sockmap links (6.10).
+    pub sockmap: bool,
+    /// netkit links (6.7).
+    pub netkit: bool,
+}
+
+/// Probes every [`LinkKinds`] kind (once per process). `None` without privileges.
+pub fn link_kinds() -> Option<LinkKinds> {
+    static CACHE: OnceLock<Option<LinkKinds>> = OnceLock::new();
+    *CACHE.get_or_init(|| {
+        let kinds = LinkKinds {
+            cgroup: link_kind(
+                ProgType::CGROUP_SKB,
+                AttachType::CGROUP_INET_INGRESS,
+                u32::MAX,
+            )?,
+            // Loopback (ifindex 1 in every namespace) in offload mode, which it cannot
+            // do: a kernel with XDP links says EOPNOTSUPP, and nothing is attached.
+            xdp: link_kind(ProgType::XDP, AttachType::XDP, 1)?,
+            perf_event: link_kind(ProgType::TRACEPOINT, AttachType::PERF_EVENT, u32::MAX)?,
+            netns: link_kind(ProgType::SK_LOOKUP, AttachType::SK_LOOKUP, u32::MAX)?,
+            tcx: link_kind(
+                ProgType::SCHED_CLS,
+                AttachType::TCX_INGRESS,
+                i32::MAX as u32,
+            )?,
+            sockmap: link_kind(ProgType::SK_MSG, AttachType::SK_MSG_VERDICT, u32::MAX)?,
+            // Loopback is not a netkit device: refused, but only after the kind is known.
+            netkit: link_kind(ProgType::SCHED_CLS, AttachType::NETKIT_PRIMARY, 1)?,
+        };
+        log::debug!("probe: bpf_link kinds {kinds:?}");
+        Some(kinds)
+    })
+}
+
+/// Whether a link of `attach_type` for a `prog_type` program can be created, by
+/// aiming one at `bad_target` (an fd or ifindex that does not exist).
+fn link_kind(prog_type: ProgType, attach_type: AttachType, bad_target: u32) -> Option<bool> {
+    let mut attr = prog_probe(prog_type).attr;
+    // The program must be loaded for this attach type where the kernel checks it.
+    if matches!(
+        prog_type,
+        ProgType::SK_LOOKUP | ProgType::CGROUP_SKB | ProgType::SCHED_CLS
+    ) {
+        attr.expected_attach_type = attach_type;
+    }
+    let data = ProgLoadData {
+        insns: &EXIT_0,
+        license: c"GPL",
+        log: &mut [],
+        func_info: &[],
+        line_info: &[],
+        fd_array: &[],
+    };
+    let prog = match oxbpf_sys::bpf::prog_load(&attr, data) {
+        Ok(fd) => fd,
+        Err(e) if e.errno() == Some(libc::EPERM) => return None,
+        // The program type itself is missing: so is its link.
+        Err(_) => return Some(false),
+    };
+    let mut link =
+        oxbpf_sys::uapi::LinkCreateAttr::new(prog.as_raw_fd() as u32, bad_target, attach_type);
+    if attach_type == AttachType::XDP {
+        link.flags = 1 << 3; // XDP_FLAGS_HW_MODE
+    }
+    let answer = oxbpf_sys::bpf::link_create(&link);
+    log::trace!("probe: link {attach_type}: {answer:?}");
+    Some(match answer {
+        Ok(_fd) => true,
+        Err(e) => e.errno() != Some(libc::EINVAL),
+    })
+}

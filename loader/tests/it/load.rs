@@ -1100,6 +1100,23 @@ fn program_type_and_helper_probes_agree_with_this_kernel() {
     assert_eq!(helper_supported(ProgType::XDP, 4242), Some(false));
     // Types that need an attach target cannot be asked.
     assert_eq!(helper_supported(ProgType::TRACING, 1), None);
+    // Every bpf_link kind probed is in 6.18; netkit only when built in (the probe
+    // must agree with the kernel's configuration).
+    let config = oxbpf_loader::externs::KernelConfig::load().unwrap();
+    let netkit = config.get("CONFIG_NETKIT") == Some("y");
+    let kinds = oxbpf_loader::probe::link_kinds().unwrap();
+    assert_eq!(
+        kinds,
+        oxbpf_loader::probe::LinkKinds {
+            cgroup: true,
+            xdp: true,
+            perf_event: true,
+            netns: true,
+            tcx: true,
+            sockmap: true,
+            netkit,
+        }
+    );
 }
 
 #[test]
