@@ -238,7 +238,9 @@ impl Program {
     }
 
     /// Attaches a uprobe (or uretprobe) program to `target` in the binary or library at
-    /// `path`, for process `pid` (or every process with `None`), through the uprobe PMU.
+    /// `path` (a bare library name such as `libc.so.6` is looked up in the standard
+    /// directories), for process `pid` (or every process with `None`), through the
+    /// uprobe PMU.
     ///
     /// # Errors
     /// The symbol is not in the file; the kernel's errno.
@@ -251,6 +253,10 @@ impl Program {
     ) -> Result<Link, ProgramError> {
         use std::os::unix::ffi::OsStrExt as _;
         let kind = if retprobe { "uretprobe" } else { "uprobe" };
+        // A bare library name (`libc.so.6`) is found in the standard directories, for
+        // the symbol lookup and for the kernel alike.
+        let resolved = crate::symbols::resolve_library(path);
+        let path = resolved.as_path();
         let offset = match target {
             ProbeTarget::Offset(o) => *o,
             ProbeTarget::Symbol(sym, add) => {

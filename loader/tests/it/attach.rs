@@ -691,3 +691,51 @@ fn sockmap_programs_and_sk_lookup_attach_and_detach() {
         link.detach().unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 }
+
+#[test]
+fn uprobes_on_a_shared_library_with_a_pid_filter() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("uprobes_on_a_shared_library_with_a_pid_filter") {
+        return;
+    }
+    let (l, layout) = load(&["on_call"]);
+    let prog = l.program("on_call").unwrap();
+    let getpid = ProbeTarget::Symbol("getpid".into(), 0);
+    // Only another process: our own calls are not seen.
+    let mut other = Command::new("sleep").arg("5").spawn().unwrap();
+    let link = prog
+        .attach_uprobe(
+            Path::new("libc.so.6"),
+            &getpid,
+            Some(other.id() as i32),
+            false,
+        )
+        .unwrap();
+    assert!(
+        link.describe().contains("/libc.so.6:getpid"),
+        "{}",
+        link.describe()
+    );
+    for _ in 0..3 {
+        // SAFETY: getpid has no preconditions.
+        std::hint::black_box(unsafe { libc::getpid() });
+    }
+    assert_eq!(
+        counter(&l, &layout, "uprobe_calls"),
+        0,
+        "filtered to the other pid"
+    );
+    drop(link);
+    let _ = other.kill();
+    let _ = other.wait();
+    // Every process: ours counts (the program keeps only target_tgid's calls).
+    let link = prog
+        .attach_uprobe(Path::new("libc.so.6"), &getpid, None, false)
+        .unwrap();
+    for _ in 0..3 {
+        // SAFETY: as above.
+        std::hint::black_box(unsafe { libc::getpid() });
+    }
+    drop(link);
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 3);
+}
