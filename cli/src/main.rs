@@ -50,6 +50,14 @@ enum Command {
     /// Load an object, attach every program that can be, print what they report (ring
     /// buffers, bpf_printk) until Ctrl-C, then detach everything and show the maps.
     Run(cmd::run::RunArgs),
+    /// Load and attach like `run`, then pin each link (and the programs and maps) in a
+    /// bpffs directory (`--pin DIR`), so they stay attached after oxbpf exits.
+    Attach(cmd::run::RunArgs),
+    /// Detach and unpin everything `attach` pinned in DIR.
+    Detach {
+        /// The directory given to `attach --pin`.
+        dir: PathBuf,
+    },
     /// Programs loaded in the kernel (like `bpftool prog`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Prog(KernelObjects),
@@ -66,6 +74,9 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         out: PathBuf,
     },
+    /// bpf_links in the kernel (like `bpftool link`). Needs CAP_SYS_ADMIN.
+    #[command(subcommand)]
+    Link(KernelObjects),
     /// Work with BTF type information.
     #[command(subcommand)]
     Btf(BtfCommand),
@@ -144,6 +155,18 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Extract { file, out } => cmd::extract::run(&file, &out).map(Outcome::from),
         Command::Run(args) => {
             cmd::run::run(&args).map(|(output, success)| Outcome { output, success })
+        }
+        Command::Link(KernelObjects::List { json }) => {
+            cmd::kernel::links(None, json).map(Outcome::from)
+        }
+        Command::Link(KernelObjects::Show { id, json }) => {
+            cmd::kernel::links(Some(id), json).map(Outcome::from)
+        }
+        Command::Attach(args) => {
+            cmd::attach::run(&args).map(|(output, success)| Outcome { output, success })
+        }
+        Command::Detach { dir } => {
+            cmd::attach::detach(&dir).map(|(output, success)| Outcome { output, success })
         }
         Command::Demo => cmd::demo::run().map(|r| Outcome {
             output: r.output,

@@ -778,3 +778,47 @@ echo "== after"; ip link show veth0
     let after = text.split("== after").nth(1).unwrap_or_default();
     assert!(!after.contains("xdp"), "XDP left attached:\n{text}");
 }
+
+#[test]
+fn attach_pins_links_that_outlive_oxbpf_and_detach_removes_them() {
+    if !can_load("attach_pins_links_that_outlive_oxbpf_and_detach_removes_them") {
+        return;
+    }
+    let out = in_private_bpffs(
+        r#"
+"$OXBPF" attach bootstrap.bpf.o --pin "$PIN"
+echo "== links"
+"$OXBPF" link list --json
+"$OXBPF" prog list
+echo "== detach"
+"$OXBPF" detach "$PIN"
+echo "== after"
+"$OXBPF" link list
+ls "$PIN"
+"#,
+    );
+    let (attach, rest) = out.split_once("== links").unwrap();
+    assert!(
+        attach.contains(
+            "attached: handle_exec on tracepoint sched/sched_process_exec; link pinned at "
+        ),
+        "{out}"
+    );
+    let (links, rest) = rest.split_once("== detach").unwrap();
+    // Both perf_event links are alive after oxbpf exited, and so are their programs.
+    assert_eq!(
+        links.matches("\"type\": \"perf_event\"").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        links.contains("handle_exec") && links.contains("handle_exit"),
+        "{out}"
+    );
+    let (detach, after) = rest.split_once("== after").unwrap();
+    assert_eq!(detach.matches("removed ").count(), 4, "{out}");
+    assert!(detach.contains("perf_event link "), "{out}");
+    // No link of ours is left, and the pin directory holds only bpffs's own files.
+    assert!(!after.contains("perf_event"), "{out}");
+    assert!(!after.contains("handle_"), "{out}");
+}

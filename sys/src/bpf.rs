@@ -624,3 +624,30 @@ pub fn prog_detach(attr: &ProgAttachAttr) -> Result<(), SysError> {
     // SAFETY: no addresses.
     unsafe { bpf_unit(Cmd::ProgDetach, "BPF_PROG_DETACH", &mut attr) }
 }
+
+/// What kind of BPF object an fd refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    /// A program.
+    Prog,
+    /// A map.
+    Map,
+    /// A bpf_link.
+    Link,
+    /// BTF.
+    Btf,
+}
+
+/// The kind of BPF object `fd` is, from the name of its anonymous inode
+/// (`anon_inode:bpf-prog`...); `None` for anything else. (`BPF_OBJ_GET_INFO_BY_FD`
+/// cannot tell: it fills whichever info struct it is given.)
+pub fn obj_kind(fd: BorrowedFd<'_>) -> Option<ObjKind> {
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    match target.to_str()? {
+        "anon_inode:bpf-prog" => Some(ObjKind::Prog),
+        "anon_inode:bpf-map" => Some(ObjKind::Map),
+        "anon_inode:bpf_link" | "anon_inode:bpf-link" => Some(ObjKind::Link),
+        "anon_inode:btf" => Some(ObjKind::Btf),
+        _ => None,
+    }
+}

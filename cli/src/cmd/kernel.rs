@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::os::fd::AsFd;
 
 use oxbpf_sys::bpf::{self, IdKind};
-use oxbpf_sys::uapi::{MapInfo, ProgInfo, name_str};
+use oxbpf_sys::uapi::{MapInfo, ProgInfo, link_type_name, name_str};
 
 use crate::CliError;
 use crate::json::Json;
@@ -228,6 +228,26 @@ pub fn maps(only: Option<u32>, json: bool) -> Result<String, CliError> {
     listing(IdKind::Map, "map", MAP_HEADER, only, json, |fd| {
         let info = bpf::map_info(fd)?;
         Ok((map_row(&info), map_json(&info)))
+    })
+}
+
+/// Table header for links.
+pub const LINK_HEADER: &[&str] = &["ID", "TYPE", "PROG"];
+
+/// `oxbpf link list` (every bpf_link) or `oxbpf link show ID`.
+pub fn links(only: Option<u32>, json: bool) -> Result<String, CliError> {
+    listing(IdKind::Link, "link", LINK_HEADER, only, json, |fd| {
+        let i = bpf::link_info(fd)?;
+        let row = vec![
+            i.id.to_string(),
+            link_type_name(i.link_type).to_string(),
+            i.prog_id.to_string(),
+        ];
+        let obj = Json::object()
+            .with("id", i.id)
+            .with("type", link_type_name(i.link_type))
+            .with("prog_id", i.prog_id);
+        Ok((row, obj))
     })
 }
 

@@ -168,7 +168,10 @@ fn indented_log(prog: &str, log: &str) -> String {
 }
 
 /// Pins programs and maps where asked; returns `(kind, name, path)` for each pin.
-fn pin_all(args: &LoadArgs, l: &Loaded) -> Result<Vec<(&'static str, String, PathBuf)>, CliError> {
+pub(crate) fn pin_all(
+    args: &LoadArgs,
+    l: &Loaded,
+) -> Result<Vec<(&'static str, String, PathBuf)>, CliError> {
     let mut pins = Vec::new();
     if let Some(dir) = &args.pin {
         for p in &l.programs {

@@ -1,3 +1,4 @@
+pub mod attach;
 pub mod btf;
 pub mod check;
 pub mod demo;

@@ -56,8 +56,8 @@ pub struct RunArgs {
 }
 
 /// An attachment and what keeps it alive (the socket a filter is on, the cgroup dir).
-struct Attached {
-    link: Link,
+pub(crate) struct Attached {
+    pub(crate) link: Link,
     _keep: Option<OwnedFd>,
 }
 
@@ -69,7 +69,7 @@ fn out(line: &str) {
 }
 
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
-fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
+pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
     let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
         AutoAttach::Attached(link) => return Ok(Some(Attached { link, _keep: None })),
         AutoAttach::NeedsTarget(need) => need,

@@ -158,6 +158,28 @@ pub struct LinkInfo {
     pub _pad: u32,
 }
 
+/// The name of a `enum bpf_link_type` value, as bpftool prints it.
+pub fn link_type_name(t: u32) -> &'static str {
+    const NAMES: [&str; 15] = [
+        "unspec",
+        "raw_tracepoint",
+        "tracing",
+        "cgroup",
+        "iter",
+        "netns",
+        "xdp",
+        "perf_event",
+        "kprobe_multi",
+        "struct_ops",
+        "netfilter",
+        "tcx",
+        "uprobe_multi",
+        "netkit",
+        "sockmap",
+    ];
+    NAMES.get(t as usize).copied().unwrap_or("unknown")
+}
+
 /// A NUL-padded kernel name as a string.
 pub fn name_str(name: &[u8]) -> String {
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());

@@ -12,7 +12,7 @@ pub use attr::{
     BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, LinkCreateAttr, LinkFdAttr, MapCreateAttr,
     MapElemAttr, ObjAttr, ProgAttachAttr, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
-pub use info::{BtfInfo, LinkInfo, MapInfo, ProgInfo, name_str};
+pub use info::{BtfInfo, LinkInfo, MapInfo, ProgInfo, link_type_name, name_str};
 pub use insn::{Endian, Insn};
 pub use kinds::{AttachType, MapType, ProgType};
 

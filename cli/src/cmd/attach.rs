@@ -1,0 +1,167 @@
+//! `oxbpf attach OBJ --pin DIR` and `oxbpf detach DIR`: attachments that outlive the
+//! command. `attach` loads, attaches like `run`, and pins each bpf_link (and the
+//! programs and maps) in a bpffs directory; the pins keep everything alive after oxbpf
+//! exits. `detach` takes the directory down again: each pinned link is detached
+//! (`BPF_LINK_DETACH`, so even a link someone else also holds lets go) and every pin is
+//! removed.
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::pin_name;
+use oxbpf_sys::bpf::{self, ObjKind};
+use oxbpf_sys::uapi::link_type_name;
+
+use crate::CliError;
+use crate::cmd::load::{options, pin_all};
+use crate::cmd::run::{RunArgs, attach};
+
+/// Runs `attach`.
+pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
+    let Some(dir) = args.load.pin.clone() else {
+        return Err("--pin DIR is required: the pinned links are what keep the programs attached after oxbpf exits".into());
+    };
+    if args.netlink {
+        return Err(
+            "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
+        );
+    }
+    let obj = Object::open(&args.load.object)?;
+    let opts = options(&args.load, &obj)?;
+    let loaded = obj
+        .load(&opts)
+        .map_err(crate::cmd::load::with_verifier_log)?;
+    let mut out = String::new();
+    let mut ok = loaded.failures.is_empty();
+    for f in &loaded.failures {
+        let _ = writeln!(out, "not loaded: {}", crate::error_chain(&f.error));
+    }
+    for p in &loaded.programs {
+        if p.prog_type() == oxbpf_sys::uapi::ProgType::SOCKET_FILTER {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "{}: a socket filter lives and dies with its socket; use `oxbpf run`",
+                p.name()
+            );
+            continue;
+        }
+        match attach(p, args) {
+            Ok(Some(a)) => {
+                let path = dir.join(format!("{}_link", pin_name(p.name())));
+                match a.link.pin(&path) {
+                    Ok(()) => {
+                        let _ = writeln!(
+                            out,
+                            "attached: {}; link pinned at {}",
+                            a.link.describe(),
+                            path.display()
+                        );
+                    }
+                    Err(e) => {
+                        ok = false;
+                        let _ = writeln!(
+                            out,
+                            "{}: attached, but {}; detached again",
+                            p.name(),
+                            crate::error_chain(&e)
+                        );
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(why) => {
+                ok = false;
+                let _ = writeln!(out, "{}: {why}", p.name());
+            }
+        }
+    }
+    for (kind, name, path) in pin_all(&args.load, &loaded)? {
+        let _ = writeln!(out, "pinned {kind} `{name}` at {}", path.display());
+    }
+    let _ = writeln!(out, "Remove with: oxbpf detach {}", dir.display());
+    Ok((out, ok))
+}
+
+/// Runs `detach`: every pin in `dir` (not recursive).
+pub fn detach(dir: &Path) -> Result<(String, bool), CliError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    let mut out = String::new();
+    let mut ok = true;
+    // Links first, so programs stop running before anything else goes.
+    let is_link = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n.as_bytes().ends_with(b"_link"))
+    };
+    entries.sort_by_key(|p| !is_link(p));
+    for path in entries {
+        // A bpffs root holds the kernel's own iterators; they are not ours to remove.
+        if path
+            .file_name()
+            .is_some_and(|n| n == "maps.debug" || n == "progs.debug")
+        {
+            continue;
+        }
+        let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+            continue;
+        };
+        let fd = match bpf::obj_get(&c, 0) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // bpffs's own files (maps.debug, progs.debug at its root) and others.
+                let _ = writeln!(
+                    out,
+                    "skipped {}: not a pinned BPF object ({})",
+                    path.display(),
+                    e.source
+                );
+                continue;
+            }
+        };
+        let what = match bpf::obj_kind(fd.as_fd()) {
+            Some(ObjKind::Link) => {
+                let info = bpf::link_info(fd.as_fd())?;
+                if let Err(e) = bpf::link_detach(fd.as_fd()) {
+                    // Some kinds cannot be detached this way; removing the pin still
+                    // drops them once no one else holds them.
+                    log::debug!("{}: {e}: {}", path.display(), e.source);
+                }
+                format!(
+                    "{} link {}, program {}",
+                    link_type_name(info.link_type),
+                    info.id,
+                    info.prog_id
+                )
+            }
+            Some(ObjKind::Prog) => {
+                let i = bpf::prog_info(fd.as_fd())?;
+                format!("program {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name))
+            }
+            Some(ObjKind::Map) => {
+                let i = bpf::map_info(fd.as_fd())?;
+                format!("map {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name))
+            }
+            _ => "BPF object".into(),
+        };
+        drop(fd);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                let _ = writeln!(out, "removed {} ({what})", path.display());
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: {e}", path.display());
+            }
+        }
+    }
+    Ok((out, ok))
+}
