@@ -3,7 +3,8 @@
  * One program per kind of hook, for the attach tests: each counts, in .bss, the events
  * it sees from the process whose tgid user space puts in `target_tgid` (.rodata) before
  * load, so other processes on the machine do not disturb the counts. getppid(2) is the
- * syscall the tests make: nothing else calls it often.
+ * syscall the tests make: nothing else calls it often. The cgroup programs count
+ * everything in the cgroup the test attaches them to (it holds only the test's child).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +27,10 @@ __u64 perf_samples;
 __u64 egress_packets;
 __u64 xdp_packets;
 __u64 tc_packets;
+__u64 sock_creates;
+__u64 connect4_calls;
+__u64 sysctl_reads;
+__u64 device_opens;
 
 static __always_inline int mine(void)
 {
@@ -89,6 +94,34 @@ int on_egress(struct __sk_buff *skb)
 {
 	__sync_fetch_and_add(&egress_packets, 1);
 	return 1; /* let it through */
+}
+
+SEC("cgroup/sock_create")
+int on_sock_create(struct bpf_sock *sk)
+{
+	__sync_fetch_and_add(&sock_creates, 1);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int on_connect4(struct bpf_sock_addr *ctx)
+{
+	__sync_fetch_and_add(&connect4_calls, 1);
+	return 1;
+}
+
+SEC("cgroup/sysctl")
+int on_sysctl(struct bpf_sysctl *ctx)
+{
+	__sync_fetch_and_add(&sysctl_reads, 1);
+	return 1;
+}
+
+SEC("cgroup/dev")
+int on_device(struct bpf_cgroup_dev_ctx *ctx)
+{
+	__sync_fetch_and_add(&device_opens, 1);
+	return 1;
 }
 
 SEC("xdp")

@@ -131,6 +131,10 @@ struct sockaddr {
 };
 
 struct __sk_buff;
+struct bpf_sock;
+struct bpf_sock_addr;
+struct bpf_sysctl;
+struct bpf_cgroup_dev_ctx;
 
 struct bpf_perf_event_data;
 

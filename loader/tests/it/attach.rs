@@ -285,9 +285,9 @@ fn a_socket_filter_on_a_raw_socket_counts_loopback_bytes_until_detached() {
 }
 
 #[test]
-fn cgroup_skb_counts_egress_of_a_process_in_the_cgroup() {
+fn cgroup_programs_see_what_a_process_in_the_cgroup_does() {
     let _serial = crate::serial();
-    if !gate::require_bpf("cgroup_skb_counts_egress_of_a_process_in_the_cgroup") {
+    if !gate::require_bpf("cgroup_programs_see_what_a_process_in_the_cgroup_does") {
         return;
     }
     let root = Path::new("/sys/fs/cgroup/unified");
@@ -298,27 +298,53 @@ fn cgroup_skb_counts_egress_of_a_process_in_the_cgroup() {
     };
     let cg = root.join(format!("oxbpf-test-{}", std::process::id()));
     std::fs::create_dir(&cg).unwrap();
-    let (l, layout) = load(&["on_egress"]);
+    let programs = [
+        "on_egress",
+        "on_sock_create",
+        "on_connect4",
+        "on_sysctl",
+        "on_device",
+    ];
+    let (l, layout) = load(&programs);
     let dir = std::fs::File::open(&cg).unwrap();
-    let link = l
-        .program("on_egress")
-        .unwrap()
-        .attach_to_fd(dir.as_fd(), AttachType::CGROUP_INET_EGRESS, "a cgroup")
-        .unwrap();
-    // A shell that moves itself into the cgroup and sends three datagrams on loopback.
+    let links: Vec<_> = programs
+        .iter()
+        .map(|name| {
+            let p = l.program(name).unwrap();
+            // The attach type comes from the section: cgroup/connect4, cgroup/dev...
+            p.attach_to_fd(dir.as_fd(), p.expected_attach_type().unwrap(), "a cgroup")
+                .unwrap_or_else(|e| panic!("{name}: {}", crate::chain(&e)))
+        })
+        .collect();
+    // A shell that moves itself into the cgroup, creates and connects a UDP socket and
+    // sends on it three times, reads a sysctl and opens a device.
+    // A receiver, so no "port unreachable" makes the later sends fail.
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rx.local_addr().unwrap().port();
     let status = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "echo $$ > {}/cgroup.procs && for i in 1 2 3; do echo hi > /dev/udp/127.0.0.1/9; done",
+            "echo $$ > {}/cgroup.procs && exec 3<>/dev/udp/127.0.0.1/{port} && for i in 1 2 3; do echo hi >&3; done && cat /proc/sys/kernel/ostype > /dev/null && cat /dev/zero | head -c 1 > /dev/null",
             cg.display()
         ))
         .status()
         .unwrap();
     assert!(status.success());
-    let seen = counter(&l, &layout, "egress_packets");
-    drop(link);
+    let count = |n| counter(&l, &layout, n);
+    let seen = [
+        count("egress_packets"),
+        count("sock_creates"),
+        count("connect4_calls"),
+        count("sysctl_reads"),
+        count("device_opens"),
+    ];
+    drop(links);
     std::fs::remove_dir(&cg).unwrap();
-    assert_eq!(seen, 3);
+    assert_eq!(seen[0], 3, "three datagrams left: {seen:?}");
+    assert_eq!(seen[1], 1, "one socket created: {seen:?}");
+    assert_eq!(seen[2], 1, "one connect: {seen:?}");
+    assert!(seen[3] >= 1, "the sysctl read: {seen:?}");
+    assert!(seen[4] >= 1, "the device opens: {seen:?}");
 }
 
 /// Sends `n` Ethernet frames out of interface `ifname` through a raw packet socket;
