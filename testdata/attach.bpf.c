@@ -27,6 +27,7 @@ __u64 perf_samples;
 __u64 egress_packets;
 __u64 xdp_packets;
 __u64 tc_packets;
+__u64 multi_calls;
 __u64 sock_creates;
 __u64 connect4_calls;
 __u64 sysctl_reads;
@@ -78,6 +79,14 @@ int BPF_KRETPROBE(on_return, int ret)
 		__sync_fetch_and_add(&uretprobe_calls, 1);
 		uretprobe_ret = ret;
 	}
+	return 0;
+}
+
+SEC("uprobe.multi//proc/self/exe:oxbpf_multi_target_*")
+int on_multi(void *ctx)
+{
+	if (mine())
+		__sync_fetch_and_add(&multi_calls, 1);
 	return 0;
 }
 

@@ -301,6 +301,62 @@ impl Program {
         self.attach_perf_event(event, &what)
     }
 
+    /// Attaches a `uprobe.multi` program (loaded with the `trace_uprobe_multi` attach
+    /// type) to every function of the file at `path` whose name matches the glob
+    /// `pattern`, with one uprobe_multi link (6.6).
+    ///
+    /// # Errors
+    /// No function matches; the kernel's errno (`EINVAL` before 6.6).
+    pub fn attach_uprobe_multi(
+        &self,
+        path: &std::path::Path,
+        pattern: &str,
+        pid: Option<i32>,
+        retprobe: bool,
+    ) -> Result<Link, ProgramError> {
+        use std::os::unix::ffi::OsStrExt as _;
+        const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
+        let kind = if retprobe {
+            "uretprobe.multi"
+        } else {
+            "uprobe.multi"
+        };
+        let resolved = crate::symbols::resolve_library(path);
+        let what = format!("{kind} {}:{pattern}", resolved.display());
+        let found = crate::symbols::file_offsets_matching(&resolved, pattern).map_err(|why| {
+            ProgramError::Unsupported {
+                prog: self.name.clone(),
+                what: what.clone(),
+                why,
+            }
+        })?;
+        let offsets: Vec<u64> = found.iter().map(|(_, o)| *o).collect();
+        let c = CString::new(resolved.as_os_str().as_bytes()).map_err(|_| ProgramError::Path {
+            prog: self.name.clone(),
+            path: resolved.display().to_string(),
+        })?;
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, AttachType::TRACE_UPROBE_MULTI)
+            .with_uprobe_multi(
+                c.as_ptr() as u64,
+                offsets.as_ptr() as u64,
+                0,
+                offsets.len() as u32,
+                if retprobe {
+                    BPF_F_UPROBE_MULTI_RETURN
+                } else {
+                    0
+                },
+                pid.map_or(0, |p| p as u32),
+            );
+        // `c` and `offsets` outlive the call: the kernel copies them during it.
+        let fd =
+            bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;
+        Ok(Link::new(
+            Held::Bpf(fd),
+            format!("{} on {what} ({} functions)", self.name, found.len()),
+        ))
+    }
+
     /// Attaches an iterator program; read its output with [`Link::open_iter`].
     ///
     /// # Errors
@@ -439,6 +495,16 @@ impl Program {
                 self.attach_iter()?
             }
             ProgType::TRACING | ProgType::LSM => self.attach_traced()?,
+            ProgType::KPROBE
+                if self.expected_attach_type == Some(AttachType::TRACE_UPROBE_MULTI) =>
+            {
+                let Some((path, pattern)) = target.rsplit_once(':') else {
+                    return Ok(AutoAttach::NeedsTarget(
+                        "a binary and a function pattern (uprobe.multi/PATH:PATTERN)",
+                    ));
+                };
+                self.attach_uprobe_multi(std::path::Path::new(path), pattern, None, ret)?
+            }
             ProgType::KPROBE
                 if section.starts_with("uprobe") || section.starts_with("uretprobe") =>
             {

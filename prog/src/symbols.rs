@@ -55,22 +55,102 @@ pub fn file_offset(path: &Path, symbol: &str) -> Result<u64, String> {
             )
         })?;
     let addr = found.address();
-    for seg in file.segments() {
-        let (start, size) = (seg.address(), seg.size());
-        if addr >= start && addr < start + size {
-            let (file_start, _) = seg.file_range();
-            return Ok(addr - start + file_start);
+    segment_offset(&file, addr).ok_or_else(|| {
+        format!(
+            "{}: `{symbol}` is at {addr:#x}, which no loadable segment holds",
+            path.display()
+        )
+    })
+}
+
+/// Whether `name` matches the glob `pattern` (`*` any run, `?` one character), as
+/// libbpf matches `uprobe.multi` and `kprobe.multi` patterns.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
         }
     }
-    Err(format!(
-        "{}: `{symbol}` is at {addr:#x}, which no loadable segment holds",
-        path.display()
-    ))
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Every function in the ELF file at `path` whose name matches `pattern`, with its
+/// file offset, sorted by name; each name once.
+///
+/// # Errors
+/// As [`file_offset`]; no match is an error too.
+pub fn file_offsets_matching(path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, String> {
+    let path = resolve_library(path);
+    let data = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("{}: not an ELF file: {e}", path.display()))?;
+    let mut found: Vec<(String, u64)> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.is_definition() && s.address() != 0 && s.kind() == object::SymbolKind::Text)
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            let name = name.split('@').next().unwrap_or(name);
+            glob_match(pattern, name).then(|| (name.to_string(), s.address()))
+        })
+        .collect();
+    found.sort();
+    found.dedup_by(|a, b| a.0 == b.0);
+    if found.is_empty() {
+        return Err(format!(
+            "{} has no function matching `{pattern}`",
+            path.display()
+        ));
+    }
+    found
+        .into_iter()
+        .map(|(name, addr)| {
+            segment_offset(&file, addr)
+                .map(|o| (name.clone(), o))
+                .ok_or_else(|| {
+                    format!(
+                        "{}: `{name}` is at {addr:#x}, which no loadable segment holds",
+                        path.display()
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The file offset of virtual address `addr`, through the segment holding it.
+fn segment_offset(file: &object::File<'_>, addr: u64) -> Option<u64> {
+    file.segments().find_map(|seg| {
+        let (start, size) = (seg.address(), seg.size());
+        (addr >= start && addr < start + size).then(|| addr - start + seg.file_range().0)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_like_libbpf() {
+        assert!(glob_match("oxbpf_*", "oxbpf_uprobe_target"));
+        assert!(glob_match("*target?", "oxbpf_uprobe_target2"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("abc", "abcd"));
+    }
 
     #[test]
     fn finds_functions_in_libc_and_says_what_is_missing() {

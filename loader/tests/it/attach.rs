@@ -765,3 +765,61 @@ fn uprobes_on_a_shared_library_with_a_pid_filter() {
     drop(link);
     assert_eq!(counter(&l, &layout, "uprobe_calls"), 3);
 }
+
+/// Two functions for the uprobe.multi test, matched by `oxbpf_multi_target_*`.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn oxbpf_multi_target_a(x: i32) -> i32 {
+    std::hint::black_box(x) + 1
+}
+
+/// See [`oxbpf_multi_target_a`].
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn oxbpf_multi_target_b(x: i32) -> i32 {
+    std::hint::black_box(x) + 2
+}
+
+#[test]
+fn uprobe_multi_attaches_to_every_function_a_pattern_matches() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("uprobe_multi_attaches_to_every_function_a_pattern_matches") {
+        return;
+    }
+    use oxbpf_prog::AutoAttach;
+    let (l, layout) = load(&["on_multi"]);
+    let prog = l.program("on_multi").unwrap();
+    assert_eq!(
+        prog.expected_attach_type(),
+        Some(AttachType::TRACE_UPROBE_MULTI)
+    );
+    // From the section: uprobe.multi//proc/self/exe:oxbpf_multi_target_*.
+    let AutoAttach::Attached(link) = prog.attach_auto().unwrap() else {
+        panic!("not attached")
+    };
+    assert!(
+        link.describe().ends_with("(2 functions)"),
+        "{}",
+        link.describe()
+    );
+    oxbpf_multi_target_a(1);
+    oxbpf_multi_target_b(1);
+    oxbpf_multi_target_a(1);
+    assert_eq!(counter(&l, &layout, "multi_calls"), 3);
+    drop(link);
+    oxbpf_multi_target_b(1);
+    assert_eq!(counter(&l, &layout, "multi_calls"), 3, "detached");
+    let err = prog
+        .attach_uprobe_multi(
+            &std::env::current_exe().unwrap(),
+            "oxbpf_nothing_*",
+            None,
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("has no function matching `oxbpf_nothing_*`"),
+        "{err}"
+    );
+}

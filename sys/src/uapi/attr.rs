@@ -304,6 +304,34 @@ impl LinkCreateAttr {
         self
     }
 
+    /// `uprobe_multi`: the path, `cnt` offsets (and optional per-offset cookies) as
+    /// addresses the caller keeps alive, `BPF_F_UPROBE_MULTI_RETURN` in `flags`, and a
+    /// pid filter (0 for every process).
+    #[must_use]
+    pub fn with_uprobe_multi(
+        mut self,
+        path: u64,
+        offsets: u64,
+        cookies: u64,
+        cnt: u32,
+        flags: u32,
+        pid: u32,
+    ) -> LinkCreateAttr {
+        let pair = |a: u32, b: u32| {
+            let mut w = [0u8; 8];
+            w[..4].copy_from_slice(&a.to_ne_bytes());
+            w[4..].copy_from_slice(&b.to_ne_bytes());
+            u64::from_ne_bytes(w)
+        };
+        self.extra[0] = path;
+        self.extra[1] = offsets;
+        self.extra[2] = 0; // ref_ctr_offsets
+        self.extra[3] = cookies;
+        self.extra[4] = pair(cnt, flags);
+        self.extra[5] = pair(pid, 0);
+        self
+    }
+
     /// `iter_info` and `iter_info_len` (an address the caller keeps alive).
     #[must_use]
     pub fn with_iter_info(mut self, addr: u64, len: u32) -> LinkCreateAttr {
