@@ -496,6 +496,19 @@ impl Program {
             }
             ProgType::TRACING | ProgType::LSM => self.attach_traced()?,
             ProgType::KPROBE
+                if self.expected_attach_type == Some(AttachType::TRACE_KPROBE_MULTI) =>
+            {
+                return Err(ProgramError::Unsupported {
+                    prog: self.name.clone(),
+                    what: format!("kprobe.multi {target}"),
+                    why: if perf::pmu_type("kprobe").is_none() {
+                        "this kernel has no kprobes (built without CONFIG_KPROBES?)".into()
+                    } else {
+                        "kprobe_multi links are not implemented in oxbpf yet; use kprobe/FUNC per function".into()
+                    },
+                });
+            }
+            ProgType::KPROBE
                 if self.expected_attach_type == Some(AttachType::TRACE_UPROBE_MULTI) =>
             {
                 let Some((path, pattern)) = target.rsplit_once(':') else {
