@@ -822,3 +822,50 @@ ls "$PIN"
     assert!(!after.contains("perf_event"), "{out}");
     assert!(!after.contains("handle_"), "{out}");
 }
+
+#[test]
+fn run_prints_perf_and_ring_buffer_records() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_prints_perf_and_ring_buffer_records") {
+        return;
+    }
+    // events.bpf.o emits numbered records from XDP on veth0; the peer in a second
+    // namespace answers the datagrams (ARP, ICMP port unreachable).
+    let script = format!(
+        r#"set -e
+mount -t tmpfs tmpfs /run
+ip netns add peer
+ip link add veth0 type veth peer name veth1 netns peer
+ip addr add 10.9.0.1/24 dev veth0
+ip link set veth0 up
+ip -n peer addr add 10.9.0.2/24 dev veth1
+ip -n peer link set veth1 up
+'{bin}' run events.bpf.o --iface veth0 --duration 2 &
+x=$!
+sleep 1
+bash -c 'for i in 1 2 3; do echo hi > /dev/udp/10.9.0.2/9; sleep 0.1; done'
+wait $x
+"#,
+        bin = env!("CARGO_BIN_EXE_oxbpf")
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "sh", "-c", &script])
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Record 1: the number 1 and one copy of it (8 + (1 % 5) * 8 = 16 bytes).
+    let one = "01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00";
+    assert!(text.contains(&format!("ring rb: {one}")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("perf pb (cpu ") && l.contains(&format!("): {one}"))),
+        "{text}"
+    );
+    assert!(text.contains("detached 1"), "{text}");
+}

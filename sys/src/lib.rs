@@ -27,6 +27,7 @@ pub mod gate;
 pub mod mmap;
 pub mod netlink;
 pub mod perf;
+pub mod perfbuf;
 pub mod ringbuf;
 pub mod rlimit;
 pub mod sock;

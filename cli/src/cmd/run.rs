@@ -1,6 +1,6 @@
 //! `oxbpf run OBJ`: load, attach every program that can be attached, stay in the
-//! foreground printing what the programs report (ring buffer records, `bpf_printk`
-//! lines from the trace pipe), and detach everything on Ctrl-C or SIGTERM (or after
+//! foreground printing what the programs report (ring buffer and perf buffer records,
+//! `bpf_printk` lines from the trace pipe), and detach everything on Ctrl-C or SIGTERM (or after
 //! `--duration`), then show what the maps hold. Nothing is left attached.
 
 use std::io::Write as _;
@@ -12,6 +12,7 @@ use oxbpf_loader::Object;
 use oxbpf_maps::Map;
 use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
 use oxbpf_sys::events::{TermSignals, TracePipe, poll};
+use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
 use oxbpf_sys::ringbuf::RingBuf;
 use oxbpf_sys::uapi::{MapType, ProgType};
 
@@ -218,6 +219,23 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
         }
     }
+    // Perf event arrays: a ring per CPU, each wired into the map.
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap_or(1);
+    let mut perfs: Vec<(&Map, PerfBuf)> = Vec::new();
+    for m in loaded
+        .maps
+        .iter()
+        .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
+    {
+        match PerfBuf::new(m.as_fd(), cpus.min(m.max_entries()), 8) {
+            Ok(pb) => perfs.push((m, pb)),
+            Err(e) => out(&format!(
+                "perf buffer {}: {}",
+                m.name(),
+                crate::error_chain(&e)
+            )),
+        }
+    }
     let trace = match TracePipe::open() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -251,6 +269,9 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             fds.push(t.as_fd());
         }
         fds.extend(rings.iter().map(|(m, _)| m.as_fd()));
+        for (_, pb) in &perfs {
+            fds.extend(pb.fds());
+        }
         let wait = deadline.map_or(500, |d| {
             d.saturating_duration_since(Instant::now())
                 .as_millis()
@@ -275,6 +296,19 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         for (m, rb) in &mut rings {
             let name = m.name().to_string();
             rb.consume(|r| out(&format!("ring {name}: {}", hex(r))));
+        }
+        for (m, pb) in &mut perfs {
+            let name = m.name().to_string();
+            pb.consume(|r| match r {
+                PerfRecord::Sample { cpu, data } => {
+                    out(&format!("perf {name} (cpu {cpu}): {}", hex(data)))
+                }
+                PerfRecord::Lost { cpu, count } => {
+                    out(&format!(
+                        "perf {name} (cpu {cpu}): {count} records lost: the consumer fell behind"
+                    ));
+                }
+            });
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;

@@ -567,6 +567,22 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             assert_eq!(rb.consume(|r| assert_eq!(r, [0u8; 4])), 3);
             assert_eq!(rb.consume(|_| {}), 0);
             drop(rb);
+            // The perf event array: one ring per CPU, each sample in its CPU's ring.
+            use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
+            let perf = l.map("perf_events").unwrap();
+            let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
+            let mut pb = PerfBuf::new(perf.as_fd(), cpus, 8).unwrap();
+            for _ in 0..3 {
+                prog.test_run(&packet(6, &[0; 20]), &[]).unwrap();
+            }
+            let mut samples = Vec::new();
+            pb.consume(|r| match r {
+                PerfRecord::Sample { data, .. } => samples.push(data.to_vec()),
+                PerfRecord::Lost { count, .. } => panic!("lost {count}"),
+            });
+            assert_eq!(samples, vec![vec![0u8; 4]; 3]);
+            assert_eq!(pb.consume(|_| {}), 0);
+            drop(pb);
             // The perf event array was sized to the possible CPUs.
             assert_eq!(
                 l.map("perf_events").unwrap().max_entries(),

@@ -5,6 +5,7 @@ mod btf;
 mod core_relo;
 mod fuzz_regressions;
 mod load;
+mod maps;
 mod oracle;
 
 /// Every test of this binary takes this lock first: tests that count the process's fds
