@@ -61,9 +61,10 @@ enum Command {
     /// Programs loaded in the kernel (like `bpftool prog`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Prog(KernelObjects),
-    /// Maps in the kernel (like `bpftool map`). Needs CAP_SYS_ADMIN.
+    /// Maps in the kernel (like `bpftool map`): list, show, dump, lookup, update,
+    /// delete, pin. Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
-    Map(KernelObjects),
+    Map(MapCommand),
     /// Write out the BPF objects a program embeds (libbpf skeletons), as `.bpf.o` files.
     /// `inspect`, `load` and `check` also take such a program directly when it embeds
     /// one object.
@@ -111,6 +112,85 @@ enum KernelObjects {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `oxbpf map ...`. MAP is a kernel id, a pinned path or a map name.
+#[derive(Debug, Subcommand)]
+enum MapCommand {
+    /// Every map in the kernel.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One map's definition.
+    Show {
+        /// The map's id.
+        id: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every entry, typed by the map's BTF where it has one.
+    Dump {
+        /// Id, pinned path or name.
+        map: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One entry.
+    Lookup {
+        /// Id, pinned path or name.
+        map: String,
+        /// The key, as text read by its type (or an integer).
+        #[arg(long)]
+        key: Option<String>,
+        /// The key as hex bytes.
+        #[arg(long)]
+        key_hex: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an entry.
+    Update {
+        /// Id, pinned path or name.
+        map: String,
+        /// The key, as text read by its type (or an integer).
+        #[arg(long)]
+        key: Option<String>,
+        /// The key as hex bytes.
+        #[arg(long)]
+        key_hex: Option<String>,
+        /// The value, as text read by its type (or an integer).
+        #[arg(long)]
+        value: Option<String>,
+        /// The value as hex bytes.
+        #[arg(long)]
+        value_hex: Option<String>,
+        /// any, noexist (create only) or exist (replace only).
+        #[arg(long, default_value = "any")]
+        flags: String,
+    },
+    /// Remove an entry.
+    Delete {
+        /// Id, pinned path or name.
+        map: String,
+        /// The key, as text read by its type (or an integer).
+        #[arg(long)]
+        key: Option<String>,
+        /// The key as hex bytes.
+        #[arg(long)]
+        key_hex: Option<String>,
+    },
+    /// Pin the map in a bpffs.
+    Pin {
+        /// Id, pinned path or name.
+        map: String,
+        /// Where.
+        path: PathBuf,
     },
 }
 
@@ -182,12 +262,37 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Prog(KernelObjects::Show { id, json }) => {
             cmd::kernel::progs(Some(id), json).map(Outcome::from)
         }
-        Command::Map(KernelObjects::List { json }) => {
-            cmd::kernel::maps(None, json).map(Outcome::from)
+        Command::Map(m) => match m {
+            MapCommand::List { json } => cmd::kernel::maps(None, json),
+            MapCommand::Show { id, json } => cmd::kernel::maps(Some(id), json),
+            MapCommand::Dump { map, json } => cmd::mapcmd::dump(&map, json),
+            MapCommand::Lookup {
+                map,
+                key,
+                key_hex,
+                json,
+            } => cmd::mapcmd::lookup(&map, key.as_deref(), key_hex.as_deref(), json),
+            MapCommand::Update {
+                map,
+                key,
+                key_hex,
+                value,
+                value_hex,
+                flags,
+            } => cmd::mapcmd::update(
+                &map,
+                key.as_deref(),
+                key_hex.as_deref(),
+                value.as_deref(),
+                value_hex.as_deref(),
+                &flags,
+            ),
+            MapCommand::Delete { map, key, key_hex } => {
+                cmd::mapcmd::delete(&map, key.as_deref(), key_hex.as_deref())
+            }
+            MapCommand::Pin { map, path } => cmd::mapcmd::pin(&map, &path),
         }
-        Command::Map(KernelObjects::Show { id, json }) => {
-            cmd::kernel::maps(Some(id), json).map(Outcome::from)
-        }
+        .map(Outcome::from),
         Command::Check { object, btfs, json } => {
             cmd::check::run(&object, &btfs, json).map(|r| Outcome {
                 output: r.output,

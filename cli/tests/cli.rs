@@ -869,3 +869,82 @@ wait $x
     );
     assert!(text.contains("detached 1"), "{text}");
 }
+
+#[test]
+fn map_commands_dump_typed_values_and_change_entries() {
+    if !can_load("map_commands_dump_typed_values_and_change_entries") {
+        return;
+    }
+    let out = in_private_bpffs(
+        r#"
+"$OXBPF" load maps_more.bpf.o --pin-maps "$PIN" > /dev/null
+"$OXBPF" load core.bpf.o --pin-maps "$PIN" > /dev/null
+echo "== update"
+"$OXBPF" map update "$PIN/percpu_hash" --key 7 --value 99
+"$OXBPF" map update percpu_hash --key 8 --value-hex "01 00 00 00 00 00 00 00"
+echo "== dump"
+"$OXBPF" map dump "$PIN/percpu_hash"
+echo "== json"
+"$OXBPF" map lookup "$PIN/percpu_hash" --key 7 --json
+echo "== bss"
+"$OXBPF" map dump "$PIN/core_bpf_bss"
+echo "== delete"
+"$OXBPF" map delete "$PIN/percpu_hash" --key 7
+"$OXBPF" map lookup "$PIN/percpu_hash" --key 7 2>&1 || true
+"$OXBPF" map update "$PIN/core_bpf_bss" --key 0 --value 1 2>&1 || true
+"$OXBPF" map update "$PIN/core_bpf_bss" --key 0 --value-hex "01 02" 2>&1 || true
+"$OXBPF" map dump oxbpf_no_such_map 2>&1 || true
+"#,
+    );
+    let part = |name: &str| {
+        out.split(&format!("== {name}\n"))
+            .nth(1)
+            .unwrap_or_default()
+            .split("\n== ")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(part("update").contains("updated key 07 00 00 00"), "{out}");
+    let dump = part("dump");
+    // Per-CPU: one value per CPU, typed by BTF (u32 key, u64 value).
+    assert!(
+        dump.contains("key: 7  (07 00 00 00)\n  cpu 0: 99  (63 00 00 00 00 00 00 00)"),
+        "{out}"
+    );
+    assert!(
+        dump.contains("key: 8  (08 00 00 00)\n  cpu 0: 1  (01 00 00 00 00 00 00 00)"),
+        "{out}"
+    );
+    assert!(
+        dump.contains("2 entries in percpu_hash map `percpu_hash`"),
+        "{out}"
+    );
+    let json = part("json");
+    assert!(
+        json.contains("\"formatted\": 7") && json.contains("\"formatted\": 99"),
+        "{out}"
+    );
+    // Global data: the variables of .bss by name.
+    assert!(
+        part("bss")
+            .contains("value: { core_pid = 0, core_tgid = 0, core_ppid = 0, core_comm = \"\""),
+        "{out}"
+    );
+    let delete = part("delete");
+    assert!(delete.contains("deleted key 07 00 00 00"), "{out}");
+    assert!(
+        delete.contains("oxbpf: error: no entry for key 07 00 00 00"),
+        "{out}"
+    );
+    // A value typed text cannot express, and raw bytes of the wrong size.
+    assert!(
+        delete.contains("value `1`: is datasec .bss; only integers, bools, enums and char arrays can be set from text"),
+        "{out}"
+    );
+    assert!(
+        delete.contains("value is 2 bytes, the map's is 72"),
+        "{out}"
+    );
+    assert!(delete.contains("no map named `oxbpf_no_such_map`"), "{out}");
+}

@@ -54,6 +54,29 @@ pub fn encode_global(obj: &Object, name: &str, text: &str) -> Result<Vec<u8>, Gl
     encode(btf, &var_type, text, size, obj.endian).map_err(err)
 }
 
+/// The bytes of `text` read as a value of type `id` (`size` bytes), by the same rules
+/// as global variables: integers, bools, enumerators and strings. Without a type, an
+/// integer of `size` bytes. For map keys and values given on the command line.
+///
+/// # Errors
+/// A sentence: the text does not parse as the type or does not fit.
+pub fn encode_typed(
+    btf: Option<&Btf>,
+    id: Option<crate::btf::TypeId>,
+    text: &str,
+    size: usize,
+    endian: Endian,
+) -> Result<Vec<u8>, String> {
+    match (btf, id) {
+        (Some(btf), Some(id)) if id.0 != 0 => {
+            let t = btf.skip_mods_and_typedefs(id).map_err(|e| e.to_string())?;
+            encode(btf, &t, text, size, endian)
+        }
+        // No type: any integer that fits, unsigned or negative.
+        _ => int_bytes(text, size, false, endian).or_else(|_| int_bytes(text, size, true, endian)),
+    }
+}
+
 fn encode(
     btf: &Btf,
     t: &BtfType<'_>,

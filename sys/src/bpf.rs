@@ -345,6 +345,28 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo, SysError> {
     Ok(info)
 }
 
+/// The raw BTF of the BTF object open at `fd` (as `BPF_BTF_LOAD` was given it, or the
+/// kernel's own): a first call learns the size, a second fills a buffer of it.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not BTF.
+pub fn btf_data(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SysError> {
+    let mut info = BtfInfo::default();
+    // SAFETY: no buffer addresses: the kernel writes only the struct.
+    unsafe { obj_info(fd, &mut info)? };
+    let mut data = vec![0u8; info.btf_size as usize];
+    let mut info = BtfInfo {
+        btf: data.as_mut_ptr() as u64,
+        btf_size: data.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the only address is `data`, live, exclusively borrowed and `btf_size`
+    // bytes long, which bounds the kernel's write.
+    unsafe { obj_info(fd, &mut info)? };
+    data.truncate(info.btf_size as usize);
+    Ok(data)
+}
+
 /// The kernel-wide id of the BTF object open at `fd`.
 ///
 /// # Errors

@@ -6,4 +6,5 @@ pub mod extract;
 pub mod inspect;
 pub mod kernel;
 pub mod load;
+pub mod mapcmd;
 pub mod run;

@@ -21,6 +21,7 @@ pub mod dump;
 pub mod encode;
 pub mod ext;
 pub mod fixup;
+pub mod format;
 mod index;
 pub mod raw;
 pub mod sanitize;

@@ -1,0 +1,328 @@
+//! `oxbpf map dump|lookup|update|delete|pin MAP ...`: a map in the kernel from the
+//! command line, like `bpftool map`. MAP is a kernel id (`42`), a pinned path
+//! (`/sys/fs/bpf/counts`) or a map name (the first map with it). Keys and values are
+//! shown by their BTF types where the map has them (`{ pid = 12, comm = "bash" }`) and
+//! as hex bytes besides; they are given as text read by the same types (`42`,
+//! `RUNNING`, `bash`) or as hex bytes (`--key-hex "2a 00 00 00"`).
+
+use std::fmt::Write as _;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use oxbpf_loader::btf::format::{Value, decode};
+use oxbpf_loader::btf::{Btf, TypeId};
+use oxbpf_loader::globals::encode_typed;
+use oxbpf_maps::Map;
+use oxbpf_sys::bpf::{self, IdKind};
+use oxbpf_sys::uapi::{Endian, MapInfo, MapType, name_str};
+
+use crate::CliError;
+use crate::json::Json;
+
+/// Opens the map `spec` names, with its info.
+fn open(spec: &str) -> Result<(Map, MapInfo), CliError> {
+    let fd: OwnedFd = if let Ok(id) = spec.parse::<u32>() {
+        bpf::get_fd_by_id(IdKind::Map, id).map_err(|e| {
+            if e.errno() == Some(libc::ENOENT) {
+                format!("no map with id {id}").into()
+            } else {
+                CliError::from(e)
+            }
+        })?
+    } else if spec.starts_with('/') {
+        return Map::from_pin(Path::new(spec))
+            .map_err(Into::into)
+            .and_then(|m| {
+                let info = m.info()?;
+                Ok((m, info))
+            });
+    } else {
+        let mut id = 0;
+        loop {
+            let Some(next) = bpf::get_next_id(IdKind::Map, id)? else {
+                return Err(format!(
+                    "no map named `{spec}` (names are cut to 15 characters by the kernel)"
+                )
+                .into());
+            };
+            id = next;
+            let Ok(fd) = bpf::get_fd_by_id(IdKind::Map, id) else {
+                continue;
+            };
+            let info = bpf::map_info(fd.as_fd())?;
+            let name = name_str(&info.name);
+            if name == spec || (spec.len() > 15 && spec.starts_with(&name) && name.len() == 15) {
+                break fd;
+            }
+        }
+    };
+    let info = bpf::map_info(fd.as_fd())?;
+    Ok((Map::from_info(fd, &info), info))
+}
+
+/// The map's BTF, if it has one of its own.
+fn map_btf(info: &MapInfo) -> Option<Btf> {
+    if info.btf_id == 0 || info.btf_vmlinux_value_type_id != 0 {
+        return None;
+    }
+    let fd = bpf::get_fd_by_id(IdKind::Btf, info.btf_id).ok()?;
+    Btf::parse(bpf::btf_data(fd.as_fd()).ok()?).ok()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn parse_hex(s: &str) -> Result<Vec<u8>, CliError> {
+    s.split_whitespace()
+        .flat_map(|w| {
+            let w = w.strip_prefix("0x").unwrap_or(w);
+            if w.len() > 2 {
+                w.as_bytes()
+                    .chunks(2)
+                    .map(|c| std::str::from_utf8(c).unwrap_or("zz").to_string())
+                    .collect::<Vec<_>>()
+            } else {
+                vec![w.to_string()]
+            }
+        })
+        .map(|b| u8::from_str_radix(&b, 16).map_err(|_| format!("`{b}` is not a hex byte").into()))
+        .collect()
+}
+
+/// What is known to format a map's keys and values.
+struct Types {
+    btf: Option<Btf>,
+    key: Option<TypeId>,
+    value: Option<TypeId>,
+}
+
+impl Types {
+    fn of(info: &MapInfo) -> Types {
+        let btf = map_btf(info);
+        let id = |t: u32| (t != 0 && btf.is_some()).then_some(TypeId(t));
+        Types {
+            key: id(info.btf_key_type_id),
+            value: id(info.btf_value_type_id),
+            btf,
+        }
+    }
+
+    fn show(&self, id: Option<TypeId>, bytes: &[u8]) -> Option<Value> {
+        decode(self.btf.as_ref()?, id?, bytes, Endian::NATIVE).ok()
+    }
+}
+
+/// A key or value as text: typed if possible, with the hex beside.
+fn describe(v: Option<Value>, bytes: &[u8]) -> String {
+    match v {
+        Some(v) => format!("{v}  ({})", hex(bytes)),
+        None => hex(bytes),
+    }
+}
+
+fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Int(i) => Json::Int(*i),
+        Value::Uint(u) => i128::try_from(*u).map_or_else(|_| Json::Str(u.to_string()), Json::Int),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Char(c) => Json::Int(i128::from(*c)),
+        Value::Str(s) | Value::Enum(s) => Json::Str(s.clone()),
+        Value::Float(f) => Json::Str(f.to_string()),
+        Value::Ptr(p) => Json::Str(format!("{p:#x}")),
+        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Struct(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(n, v)| (n.clone(), to_json(v)))
+                .collect(),
+        ),
+        Value::Bytes(b) => Json::Str(hex(b)),
+    }
+}
+
+fn is_per_cpu(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::PERCPU_HASH
+            | MapType::PERCPU_ARRAY
+            | MapType::LRU_PERCPU_HASH
+            | MapType::PERCPU_CGROUP_STORAGE
+    )
+}
+
+/// One entry as text or JSON.
+fn entry(types: &Types, info: &MapInfo, key: &[u8], value: &[u8], json: bool) -> (String, Json) {
+    let vsize = info.value_size as usize;
+    let values: Vec<&[u8]> = if is_per_cpu(info.map_type) {
+        let stride = vsize.div_ceil(8) * 8;
+        value
+            .chunks(stride)
+            .map(|c| &c[..vsize.min(c.len())])
+            .collect()
+    } else {
+        vec![value]
+    };
+    let kv = types.show(types.key, key);
+    let mut text = format!("key: {}\n", describe(kv.clone(), key));
+    let mut jvalues = Vec::new();
+    for (cpu, v) in values.iter().enumerate() {
+        let vv = types.show(types.value, v);
+        if values.len() > 1 {
+            let _ = writeln!(text, "  cpu {cpu}: {}", describe(vv.clone(), v));
+        } else {
+            let _ = writeln!(text, "value: {}", describe(vv.clone(), v));
+        }
+        if json {
+            jvalues.push(
+                Json::object()
+                    .with("hex", hex(v))
+                    .with("formatted", vv.as_ref().map_or(Json::Null, to_json)),
+            );
+        }
+    }
+    let j = Json::object()
+        .with(
+            "key",
+            Json::object()
+                .with("hex", hex(key))
+                .with("formatted", kv.as_ref().map_or(Json::Null, to_json)),
+        )
+        .with(
+            "value",
+            if jvalues.len() == 1 {
+                jvalues.pop().unwrap_or(Json::Null)
+            } else {
+                Json::Array(jvalues)
+            },
+        );
+    (text, j)
+}
+
+/// `oxbpf map dump MAP`.
+pub fn dump(spec: &str, json: bool) -> Result<String, CliError> {
+    let (map, info) = open(spec)?;
+    let types = Types::of(&info);
+    let mut text = String::new();
+    let mut all = Vec::new();
+    let keys = if info.key_size == 0 {
+        // Queues, stacks: what a lookup shows is the head.
+        vec![Vec::new()]
+    } else {
+        map.keys()?
+    };
+    for k in keys {
+        let Some(v) = map.lookup(&k)? else { continue };
+        let (t, j) = entry(&types, &info, &k, &v, json);
+        text.push_str(&t);
+        all.push(j);
+    }
+    if json {
+        return Ok(format!("{}\n", Json::Array(all)));
+    }
+    let _ = writeln!(
+        text,
+        "{} entr{} in {} map `{}` (id {})",
+        all.len(),
+        if all.len() == 1 { "y" } else { "ies" },
+        info.map_type,
+        name_str(&info.name),
+        info.id
+    );
+    Ok(text)
+}
+
+/// A key or value from the command line: typed text, or hex.
+fn bytes(
+    types: &Types,
+    id: Option<TypeId>,
+    text: Option<&str>,
+    hex_text: Option<&str>,
+    size: u32,
+    what: &str,
+) -> Result<Vec<u8>, CliError> {
+    match (text, hex_text) {
+        (_, Some(h)) => parse_hex(h),
+        (Some(t), None) => encode_typed(types.btf.as_ref(), id, t, size as usize, Endian::NATIVE)
+            .map_err(|e| format!("{what} `{t}`: {e}").into()),
+        (None, None) => Err(format!("give the {what} (--{what} or --{what}-hex)").into()),
+    }
+}
+
+/// `oxbpf map lookup MAP --key K`.
+pub fn lookup(
+    spec: &str,
+    key: Option<&str>,
+    key_hex: Option<&str>,
+    json: bool,
+) -> Result<String, CliError> {
+    let (map, info) = open(spec)?;
+    let types = Types::of(&info);
+    let k = bytes(&types, types.key, key, key_hex, info.key_size, "key")?;
+    match map.lookup(&k)? {
+        Some(v) => {
+            let (t, j) = entry(&types, &info, &k, &v, json);
+            Ok(if json { format!("{j}\n") } else { t })
+        }
+        None => Err(format!("no entry for key {}", hex(&k)).into()),
+    }
+}
+
+/// `oxbpf map update MAP --key K --value V [--flags any|noexist|exist]`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the command line's fields, passed once"
+)]
+pub fn update(
+    spec: &str,
+    key: Option<&str>,
+    key_hex: Option<&str>,
+    value: Option<&str>,
+    value_hex: Option<&str>,
+    flags: &str,
+) -> Result<String, CliError> {
+    let (map, info) = open(spec)?;
+    let types = Types::of(&info);
+    let k = bytes(&types, types.key, key, key_hex, info.key_size, "key")?;
+    let mut v = bytes(
+        &types,
+        types.value,
+        value,
+        value_hex,
+        info.value_size,
+        "value",
+    )?;
+    if is_per_cpu(info.map_type) && v.len() == info.value_size as usize {
+        // One value given: every CPU gets it, each in its 8-byte aligned slot.
+        let stride = v.len().div_ceil(8) * 8;
+        v.resize(stride, 0);
+        v = v.repeat(oxbpf_sys::cpu::possible_cpus()? as usize);
+    }
+    let flags = match flags {
+        "any" => 0,
+        "noexist" => 1,
+        "exist" => 2,
+        f => return Err(format!("--flags {f}: one of any, noexist, exist").into()),
+    };
+    map.update(&k, &v, flags)?;
+    Ok(format!("updated key {}\n", hex(&k)))
+}
+
+/// `oxbpf map delete MAP --key K`.
+pub fn delete(spec: &str, key: Option<&str>, key_hex: Option<&str>) -> Result<String, CliError> {
+    let (map, info) = open(spec)?;
+    let types = Types::of(&info);
+    let k = bytes(&types, types.key, key, key_hex, info.key_size, "key")?;
+    map.delete(&k)?;
+    Ok(format!("deleted key {}\n", hex(&k)))
+}
+
+/// `oxbpf map pin MAP PATH`.
+pub fn pin(spec: &str, path: &Path) -> Result<String, CliError> {
+    let (map, info) = open(spec)?;
+    map.pin(path)?;
+    Ok(format!("pinned map {} at {}\n", info.id, path.display()))
+}
