@@ -430,7 +430,10 @@ fn a_rejected_program_shows_the_verifier_log_and_the_cause() {
 /// Runs `script` (sh) in a private mount namespace with a bpffs mounted at `$PIN`, and
 /// `$OXBPF` the binary under test; returns its stdout. The machine's mounts never change.
 fn in_private_bpffs(script: &str) -> String {
-    let pin = std::env::temp_dir().join(format!("oxbpf-cli-bpffs-{}", std::process::id()));
+    // One directory per call: tests run in parallel.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pin = std::env::temp_dir().join(format!("oxbpf-cli-bpffs-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&pin).unwrap();
     let full = format!("set -e\nmount -t bpf bpf \"$PIN\"\n{script}");
     let out = Command::new("unshare")
