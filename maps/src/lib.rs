@@ -3,8 +3,11 @@
 //! padded to 8 bytes, as the kernel lays them out.
 //!
 //! Where it sits: beside `oxbpf-prog`, on top of `oxbpf-sys`; `oxbpf-loader` creates
-//! maps and hands them out as `Map`s. Batch operations, typed access, iteration helpers
-//! and the ring and perf buffer consumers come with the maps issue.
+//! maps and hands them out as `Map`s. Besides the element operations: lookup-and-delete,
+//! queue/stack push/pop/peek, batch lookup/update/delete (falling back to one element
+//! at a time where the kernel has no batch for the map), and typed access for plain
+//! values ([`Plain`]). The ring and perf buffer consumers are in `oxbpf_sys::ringbuf` and
+//! `oxbpf_sys::perfbuf`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -275,6 +278,260 @@ impl Map {
     pub fn pin(&self, path: &Path) -> Result<(), MapError> {
         let c = cpath(path, &self.name)?;
         bpf::obj_pin(self.fd.as_fd(), &c).map_err(|e| self.sys("pin", e))
+    }
+}
+
+/// A key and its value, as bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// `BPF_F_LOCK`: read or write a value holding a `bpf_spin_lock` under that lock.
+pub const F_LOCK: u64 = 4;
+
+impl Map {
+    /// Opens the map with kernel id `id`.
+    ///
+    /// # Errors
+    /// `ENOENT` when there is no such map; `EPERM` without `CAP_SYS_ADMIN`.
+    pub fn from_id(id: u32) -> Result<Map, MapError> {
+        let fd = bpf::get_fd_by_id(bpf::IdKind::Map, id).map_err(|source| MapError::Sys {
+            map: format!("id {id}"),
+            op: "open by id",
+            source,
+        })?;
+        Map::from_fd(fd)
+    }
+
+    /// Removes the pin at `path` (the map itself lives on while anyone holds it).
+    ///
+    /// # Errors
+    /// The file cannot be removed.
+    pub fn unpin(path: &Path) -> std::io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    /// The value of `key`, removed from the map in the same step.
+    ///
+    /// # Errors
+    /// A key of the wrong size; the kernel's errno other than `ENOENT` (`EINVAL` for map
+    /// types without it).
+    pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        self.check("key", key.len(), self.key_size as usize)?;
+        let mut value = vec![0u8; self.user_value_size()?];
+        match bpf::map_lookup_and_delete_elem(self.fd.as_fd(), key, &mut value, 0) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(self.sys("lookup and delete", e)),
+        }
+    }
+
+    /// Pushes `value` onto a queue or stack (or a bloom filter).
+    ///
+    /// # Errors
+    /// `E2BIG` when full; a value of the wrong size.
+    pub fn push(&self, value: &[u8]) -> Result<(), MapError> {
+        self.update(&[], value, 0)
+    }
+
+    /// Takes the next value off a queue (oldest) or stack (newest).
+    ///
+    /// # Errors
+    /// The kernel's errno other than `ENOENT` (empty).
+    pub fn pop(&self) -> Result<Option<Vec<u8>>, MapError> {
+        self.lookup_and_delete(&[])
+    }
+
+    /// The value `pop` would take, left in place.
+    ///
+    /// # Errors
+    /// The kernel's errno other than `ENOENT` (empty).
+    pub fn peek(&self) -> Result<Option<Vec<u8>>, MapError> {
+        self.lookup(&[])
+    }
+
+    /// The value of `key`, read under the value's `bpf_spin_lock` (`BPF_F_LOCK`).
+    ///
+    /// # Errors
+    /// As [`Map::lookup`]; `EINVAL` if the value has no spin lock.
+    pub fn lookup_locked(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        self.check("key", key.len(), self.key_size as usize)?;
+        let mut value = vec![0u8; self.user_value_size()?];
+        match bpf::map_lookup_elem(self.fd.as_fd(), key, &mut value, F_LOCK) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(self.sys("lookup (locked)", e)),
+        }
+    }
+
+    /// Every entry, read with `BPF_MAP_LOOKUP_BATCH` in batches of `batch` entries, or
+    /// one key at a time on kernels or map types without it.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn entries(&self, batch: u32) -> Result<Vec<Entry>, MapError> {
+        match self.entries_batched(batch.max(1)) {
+            Err(MapError::Sys { source, .. })
+                if matches!(
+                    source.errno(),
+                    Some(libc::EINVAL | libc::ENOTSUP | 524 | libc::EPERM)
+                ) =>
+            {
+                log::debug!(
+                    "map `{}`: no batch lookup ({source}); reading key by key",
+                    self.name
+                );
+                let mut out = Vec::new();
+                for k in self.keys()? {
+                    if let Some(v) = self.lookup(&k)? {
+                        out.push((k, v));
+                    }
+                }
+                Ok(out)
+            }
+            r => r,
+        }
+    }
+
+    fn entries_batched(&self, batch: u32) -> Result<Vec<Entry>, MapError> {
+        let (ks, vs) = (self.key_size as usize, self.user_value_size()?);
+        let mut keys = vec![0u8; ks * batch as usize];
+        let mut values = vec![0u8; vs * batch as usize];
+        // Hash maps use a key-sized position, arrays a u32 index: key size covers both.
+        let pos_len = ks.max(4);
+        let mut pos_in: Option<Vec<u8>> = None;
+        let mut pos_out = vec![0u8; pos_len];
+        let mut out = Vec::new();
+        loop {
+            let b = bpf::Batch {
+                keys: &mut keys,
+                values: &mut values,
+                in_batch: pos_in.as_deref(),
+                out_batch: &mut pos_out,
+            };
+            let (n, done) = match bpf::map_lookup_batch(self.fd.as_fd(), b, batch) {
+                Ok(n) => (n, false),
+                Err((e, n)) if e.errno() == Some(libc::ENOENT) => (n, true),
+                Err((e, _)) => return Err(self.sys("lookup batch", e)),
+            };
+            for i in 0..n as usize {
+                out.push((
+                    keys[i * ks..(i + 1) * ks].to_vec(),
+                    values[i * vs..(i + 1) * vs].to_vec(),
+                ));
+            }
+            if done {
+                return Ok(out);
+            }
+            pos_in = Some(pos_out.clone());
+        }
+    }
+
+    /// Sets every `(key, value)`, with one `BPF_MAP_UPDATE_BATCH` where the kernel has it.
+    ///
+    /// # Errors
+    /// Sizes that do not fit; the kernel's errno.
+    pub fn update_all(&self, entries: &[Entry], flags: u64) -> Result<(), MapError> {
+        let vs = self.user_value_size()?;
+        let mut keys = Vec::with_capacity(entries.len() * self.key_size as usize);
+        let mut values = Vec::with_capacity(entries.len() * vs);
+        for (k, v) in entries {
+            self.check("key", k.len(), self.key_size as usize)?;
+            self.check("value", v.len(), vs)?;
+            keys.extend_from_slice(k);
+            values.extend_from_slice(v);
+        }
+        match bpf::map_update_batch(self.fd.as_fd(), &keys, &values, entries.len() as u32, flags) {
+            Ok(_) => Ok(()),
+            Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
+                log::debug!(
+                    "map `{}`: no batch update ({e}); one key at a time",
+                    self.name
+                );
+                entries
+                    .iter()
+                    .try_for_each(|(k, v)| self.update(k, v, flags))
+            }
+            Err((e, _)) => Err(self.sys("update batch", e)),
+        }
+    }
+
+    /// Removes every key in `keys`, with one `BPF_MAP_DELETE_BATCH` where the kernel
+    /// has it.
+    ///
+    /// # Errors
+    /// A key of the wrong size; the kernel's errno (`ENOENT` for an absent key).
+    pub fn delete_all(&self, keys: &[Vec<u8>]) -> Result<(), MapError> {
+        let mut flat = Vec::with_capacity(keys.len() * self.key_size as usize);
+        for k in keys {
+            self.check("key", k.len(), self.key_size as usize)?;
+            flat.extend_from_slice(k);
+        }
+        match bpf::map_delete_batch(self.fd.as_fd(), &flat, keys.len() as u32) {
+            Ok(_) => Ok(()),
+            Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
+                log::debug!(
+                    "map `{}`: no batch delete ({e}); one key at a time",
+                    self.name
+                );
+                keys.iter().try_for_each(|k| self.delete(k))
+            }
+            Err((e, _)) => Err(self.sys("delete batch", e)),
+        }
+    }
+
+    /// Typed lookup of plain values (integers, byte arrays).
+    ///
+    /// # Errors
+    /// Sizes that do not match the map, before any syscall; the kernel's errno.
+    pub fn get<K: Plain, V: Plain>(&self, key: &K) -> Result<Option<V>, MapError> {
+        self.check("key", K::SIZE, self.key_size as usize)?;
+        self.check("value", V::SIZE, self.user_value_size()?)?;
+        Ok(self.lookup(&key.to_bytes())?.map(|v| V::from_bytes(&v)))
+    }
+
+    /// Typed update of plain values.
+    ///
+    /// # Errors
+    /// Sizes that do not match the map, before any syscall; the kernel's errno.
+    pub fn set<K: Plain, V: Plain>(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
+        self.update(&key.to_bytes(), &value.to_bytes(), flags)
+    }
+}
+
+/// A plain value with a fixed size and no padding, read and written in native byte
+/// order: what typed map access takes.
+pub trait Plain: Sized {
+    /// Its size in bytes.
+    const SIZE: usize;
+    /// Its bytes.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// From exactly [`Plain::SIZE`] bytes.
+    fn from_bytes(b: &[u8]) -> Self;
+}
+
+macro_rules! plain_int {
+    ($($t:ty),*) => {$(
+        impl Plain for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            fn to_bytes(&self) -> Vec<u8> { self.to_ne_bytes().to_vec() }
+            fn from_bytes(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(&b[..Self::SIZE]);
+                <$t>::from_ne_bytes(a)
+            }
+        }
+    )*};
+}
+plain_int!(u8, u16, u32, u64, i8, i16, i32, i64);
+
+impl<const N: usize> Plain for [u8; N] {
+    const SIZE: usize = N;
+    fn to_bytes(&self) -> Vec<u8> {
+        self.to_vec()
+    }
+    fn from_bytes(b: &[u8]) -> Self {
+        let mut a = [0u8; N];
+        a.copy_from_slice(&b[..N]);
+        a
     }
 }
 

@@ -11,8 +11,8 @@ use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
     BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr, LinkInfo,
-    MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgInfo, ProgLoadAttr,
-    RawTracepointAttr, TestRunAttr,
+    MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgInfo,
+    ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -226,6 +226,129 @@ pub fn map_lookup_elem(
     // SAFETY: key is read and value written by the kernel, both live and exclusively
     // borrowed for the call; the caller sized value for the map.
     unsafe { bpf_unit(Cmd::MapLookupElem, "BPF_MAP_LOOKUP_ELEM", &mut attr) }
+}
+
+/// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: copies the value of `key` out and removes it
+/// (queue/stack pop with an empty key; hash maps since 5.14).
+///
+/// # Errors
+/// `ENOENT` when absent or empty; `EINVAL`/`ENOTSUPP` for map types without it.
+pub fn map_lookup_and_delete_elem(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    flags: u64,
+) -> Result<(), SysError> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map),
+        key: addr(key),
+        value: value.as_mut_ptr() as u64,
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: key is read and value written, both live and exclusively borrowed for
+    // the call; the caller sized value for the map.
+    unsafe {
+        bpf_unit(
+            Cmd::MapLookupAndDeleteElem,
+            "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            &mut attr,
+        )
+    }
+}
+
+/// The buffers of a batch operation, borrowed for the call.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// Keys, `count * key_size` bytes.
+    pub keys: &'a mut [u8],
+    /// Values, `count * value size` bytes.
+    pub values: &'a mut [u8],
+    /// Where to continue from (`None` to start), `key_size` bytes for hash maps.
+    pub in_batch: Option<&'a [u8]>,
+    /// Where the kernel writes the position to continue from.
+    pub out_batch: &'a mut [u8],
+}
+
+/// `BPF_MAP_LOOKUP_BATCH`: up to `count` entries from the position in `b.in_batch`;
+/// returns how many.
+///
+/// # Errors
+/// With how many entries it still copied: `ENOENT` when the map ended (that last
+/// count is valid), `EINVAL`/`ENOTSUPP` for maps without batch support.
+pub fn map_lookup_batch(
+    map: BorrowedFd<'_>,
+    b: Batch<'_>,
+    count: u32,
+) -> Result<u32, (SysError, u32)> {
+    let mut attr = MapBatchAttr {
+        in_batch: b.in_batch.map_or(0, |x| x.as_ptr() as u64),
+        out_batch: b.out_batch.as_mut_ptr() as u64,
+        keys: b.keys.as_mut_ptr() as u64,
+        values: b.values.as_mut_ptr() as u64,
+        count,
+        map_fd: fd_u32(map),
+        ..Default::default()
+    };
+    // SAFETY: every address is a slice in `b`, live and exclusively borrowed (inputs
+    // only read); the caller sized keys and values for `count` entries and the batch
+    // positions for the map.
+    let r = unsafe { bpf_unit(Cmd::MapLookupBatch, "BPF_MAP_LOOKUP_BATCH", &mut attr) };
+    match r {
+        Ok(()) => Ok(attr.count),
+        Err(e) => Err((e, attr.count)),
+    }
+}
+
+/// `BPF_MAP_UPDATE_BATCH`: sets `count` entries; returns how many were set.
+///
+/// # Errors
+/// The kernel's errno, with how many were set before it.
+pub fn map_update_batch(
+    map: BorrowedFd<'_>,
+    keys: &[u8],
+    values: &[u8],
+    count: u32,
+    elem_flags: u64,
+) -> Result<u32, (SysError, u32)> {
+    let mut attr = MapBatchAttr {
+        keys: keys.as_ptr() as u64,
+        values: values.as_ptr() as u64,
+        count,
+        map_fd: fd_u32(map),
+        elem_flags,
+        ..Default::default()
+    };
+    // SAFETY: keys and values are live slices the kernel only reads; the caller sized
+    // them for `count` entries.
+    let r = unsafe { bpf_unit(Cmd::MapUpdateBatch, "BPF_MAP_UPDATE_BATCH", &mut attr) };
+    match r {
+        Ok(()) => Ok(attr.count),
+        Err(e) => Err((e, attr.count)),
+    }
+}
+
+/// `BPF_MAP_DELETE_BATCH`: removes `count` keys; returns how many were removed.
+///
+/// # Errors
+/// The kernel's errno (`ENOENT` for an absent key), with how many went before it.
+pub fn map_delete_batch(
+    map: BorrowedFd<'_>,
+    keys: &[u8],
+    count: u32,
+) -> Result<u32, (SysError, u32)> {
+    let mut attr = MapBatchAttr {
+        keys: keys.as_ptr() as u64,
+        count,
+        map_fd: fd_u32(map),
+        ..Default::default()
+    };
+    // SAFETY: keys is a live slice the kernel only reads, sized for `count` keys.
+    let r = unsafe { bpf_unit(Cmd::MapDeleteBatch, "BPF_MAP_DELETE_BATCH", &mut attr) };
+    match r {
+        Ok(()) => Ok(attr.count),
+        Err(e) => Err((e, attr.count)),
+    }
 }
 
 /// `BPF_MAP_DELETE_ELEM`.

@@ -239,6 +239,24 @@ pub struct Loaded {
     pub logs: HashMap<String, String>,
     /// The object's BTF in the kernel, if it loaded.
     pub btf_fd: Option<OwnedFd>,
+    /// Where each global variable lives.
+    pub globals: Vec<GlobalSlot>,
+}
+
+/// A global variable of the loaded object: its data map (an index into
+/// [`Loaded::maps`]) and its place in the map's single value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalSlot {
+    /// The variable.
+    pub name: String,
+    /// Its section (`.bss`, `.data`, `.rodata`, `.data.foo`).
+    pub section: String,
+    /// Its map, by index into `Loaded::maps`.
+    pub map: usize,
+    /// Byte offset in the map's value.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
 }
 
 impl Loaded {
@@ -251,6 +269,78 @@ impl Loaded {
     /// The program named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name() == name)
+    }
+
+    fn slot(&self, name: &str) -> Result<(&GlobalSlot, &Map), LoadError> {
+        let slot = self
+            .globals
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(|| LoadError::Global {
+                name: name.to_string(),
+                why: "no such global variable".into(),
+            })?;
+        let map = self.maps.get(slot.map).ok_or_else(|| LoadError::Global {
+            name: name.to_string(),
+            why: "its data map is gone".into(),
+        })?;
+        Ok((slot, map))
+    }
+
+    fn global_error(name: &str, e: &oxbpf_maps::MapError) -> LoadError {
+        LoadError::Global {
+            name: name.to_string(),
+            why: crate::load::progs::chain(e),
+        }
+    }
+
+    /// The current bytes of global variable `name` (what the programs see now).
+    ///
+    /// # Errors
+    /// No such variable; the map cannot be read.
+    pub fn global(&self, name: &str) -> Result<Vec<u8>, LoadError> {
+        let (slot, map) = self.slot(name)?;
+        let value = map
+            .lookup(&0u32.to_ne_bytes())
+            .map_err(|e| Self::global_error(name, &e))?
+            .unwrap_or_default();
+        Ok(value
+            .get(slot.offset..slot.offset + slot.size)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default())
+    }
+
+    /// Sets global variable `name` while the programs run (`.bss`, `.data`; `.rodata`
+    /// is frozen after load and refuses).
+    ///
+    /// # Errors
+    /// No such variable; a value of another size; the map refuses (read-only).
+    pub fn set_global(&self, name: &str, value: &[u8]) -> Result<(), LoadError> {
+        let (slot, map) = self.slot(name)?;
+        if value.len() != slot.size {
+            return Err(LoadError::Global {
+                name: name.to_string(),
+                why: format!("is {} bytes, the value given is {}", slot.size, value.len()),
+            });
+        }
+        if slot.section.starts_with(".rodata") {
+            return Err(LoadError::Global {
+                name: name.to_string(),
+                why: format!(
+                    "is in {}, which is read-only once loaded; set it before load",
+                    slot.section
+                ),
+            });
+        }
+        // Read-modify-write of the section's one value: other variables keep theirs.
+        let key = 0u32.to_ne_bytes();
+        let mut whole = map
+            .lookup(&key)
+            .map_err(|e| Self::global_error(name, &e))?
+            .unwrap_or_default();
+        whole[slot.offset..slot.offset + slot.size].copy_from_slice(value);
+        map.update(&key, &whole, 0)
+            .map_err(|e| Self::global_error(name, &e))
     }
 }
 
@@ -407,6 +497,22 @@ impl Object {
         maps::fill_slots(&self, &made, &loaded.programs)?;
 
         let mut all = made.object_maps;
+        // Where each global variable lives, for reading and writing it after load.
+        let mut index = all.len();
+        for (section, map) in self.data.iter().zip(&made.data_maps) {
+            if map.is_some() {
+                for sym in &section.symbols {
+                    loaded.globals.push(GlobalSlot {
+                        name: sym.name.clone(),
+                        section: section.name.clone(),
+                        map: index,
+                        offset: sym.offset as usize,
+                        size: sym.size as usize,
+                    });
+                }
+                index += 1;
+            }
+        }
         all.extend(made.data_maps.into_iter().flatten());
         all.extend(made.kconfig);
         loaded.maps = all;

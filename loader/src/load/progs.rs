@@ -466,6 +466,7 @@ pub(super) fn load_all(
         core: Vec::new(),
         logs,
         btf_fd: None,
+        globals: Vec::new(),
     })
 }
 

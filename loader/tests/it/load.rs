@@ -1210,3 +1210,36 @@ fn kernel_btf_objects_are_found_by_name_for_fd_array() {
         "every BTF fd opened by the walk is closed"
     );
 }
+
+#[test]
+fn globals_are_read_and_written_by_name_while_programs_run() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("globals_are_read_and_written_by_name_while_programs_run") {
+        return;
+    }
+    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
+    let l = obj.load(&with_mystery_typed()).unwrap();
+    assert_eq!(l.global("rodata_limit").unwrap(), 7i32.to_ne_bytes());
+    assert_eq!(l.global("bss_hits").unwrap(), 0u32.to_ne_bytes());
+    l.set_global("bss_hits", &40u32.to_ne_bytes()).unwrap();
+    // xdp_first calls global_bump, which counts in bss_hits.
+    l.program("xdp_first")
+        .unwrap()
+        .test_run(&packet(6, &[0; 20]), &[])
+        .unwrap();
+    assert_eq!(l.global("bss_hits").unwrap(), 41u32.to_ne_bytes());
+    assert_eq!(
+        l.set_global("rodata_limit", &1i32.to_ne_bytes())
+            .unwrap_err()
+            .to_string(),
+        "global variable `rodata_limit`: is in .rodata, which is read-only once loaded; set it before load"
+    );
+    assert_eq!(
+        l.set_global("bss_hits", &[1]).unwrap_err().to_string(),
+        "global variable `bss_hits`: is 4 bytes, the value given is 1"
+    );
+    assert_eq!(
+        l.global("nope").unwrap_err().to_string(),
+        "global variable `nope`: no such global variable"
+    );
+}

@@ -1,7 +1,7 @@
 //! Maps from user space: the ring buffer and perf buffer consumers against a program
 //! that writes a known sequence.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
@@ -88,4 +88,230 @@ fn a_slow_perf_consumer_is_told_what_it_lost() {
     pb.consume(&mut tally);
     assert!(lost > 0, "nothing reported lost");
     assert_eq!(got + lost, 501, "received {got}, lost {lost}");
+}
+
+use oxbpf_maps::{Map, MapError};
+use oxbpf_sys::uapi::{MapCreateAttr, MapType, map_flags};
+
+fn create(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32, flags: u32) -> Map {
+    let mut attr = MapCreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        map_flags: flags,
+        ..Default::default()
+    };
+    attr.set_name("oxbpf_test");
+    Map::from_fd(oxbpf_sys::bpf::map_create(&attr).unwrap()).unwrap()
+}
+
+fn errno(e: &MapError) -> Option<i32> {
+    match e {
+        MapError::Sys { source, .. } => source.errno(),
+        _ => None,
+    }
+}
+
+#[test]
+fn hash_map_operations() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("hash_map_operations") {
+        return;
+    }
+    let m = create(MapType::HASH, 4, 8, 64, 0);
+    m.set(&1u32, &10u64, 0).unwrap();
+    assert_eq!(m.get::<u32, u64>(&1).unwrap(), Some(10));
+    // NOEXIST on a present key, EXIST on an absent one.
+    assert_eq!(
+        errno(&m.set(&1u32, &11u64, 1).unwrap_err()),
+        Some(libc::EEXIST)
+    );
+    assert_eq!(
+        errno(&m.set(&2u32, &20u64, 2).unwrap_err()),
+        Some(libc::ENOENT)
+    );
+    m.set(&1u32, &11u64, 2).unwrap();
+    assert_eq!(m.get::<u32, u64>(&1).unwrap(), Some(11));
+    // Sizes are checked before any syscall.
+    let err = m.get::<u64, u64>(&1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "map `oxbpf_test`: key is 8 bytes, the map's is 4"
+    );
+    let err = m.update(&1u32.to_ne_bytes(), &[0; 4], 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "map `oxbpf_test`: value is 4 bytes, the map's is 8"
+    );
+    // Batch update, then batch lookup in small batches, equal to key-by-key reading.
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = (100u32..150)
+        .map(|k| {
+            (
+                k.to_ne_bytes().to_vec(),
+                u64::from(k * 2).to_ne_bytes().to_vec(),
+            )
+        })
+        .collect();
+    m.update_all(&entries, 0).unwrap();
+    let mut batched = m.entries(7).unwrap();
+    let mut one_by_one: Vec<_> = m
+        .keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| {
+            let v = m.lookup(&k).unwrap().unwrap();
+            (k, v)
+        })
+        .collect();
+    batched.sort();
+    one_by_one.sort();
+    assert_eq!(batched.len(), 51);
+    assert_eq!(batched, one_by_one);
+    // Lookup-and-delete, batch delete.
+    assert_eq!(
+        m.lookup_and_delete(&100u32.to_ne_bytes()).unwrap(),
+        Some(200u64.to_ne_bytes().to_vec())
+    );
+    assert_eq!(m.lookup(&100u32.to_ne_bytes()).unwrap(), None);
+    let keys: Vec<Vec<u8>> = (101u32..150).map(|k| k.to_ne_bytes().to_vec()).collect();
+    m.delete_all(&keys).unwrap();
+    assert_eq!(m.keys().unwrap(), vec![1u32.to_ne_bytes().to_vec()]);
+    m.delete(&1u32.to_ne_bytes()).unwrap();
+    assert_eq!(
+        errno(&m.delete(&1u32.to_ne_bytes()).unwrap_err()),
+        Some(libc::ENOENT)
+    );
+    assert!(m.entries(16).unwrap().is_empty());
+}
+
+#[test]
+fn array_and_per_cpu_maps() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("array_and_per_cpu_maps") {
+        return;
+    }
+    let a = create(MapType::ARRAY, 4, 4, 8, 0);
+    a.set(&3u32, &33u32, 0).unwrap();
+    let all = a.entries(3).unwrap();
+    assert_eq!(all.len(), 8, "arrays have every index");
+    assert_eq!(
+        all[3],
+        (3u32.to_ne_bytes().to_vec(), 33u32.to_ne_bytes().to_vec())
+    );
+    assert_eq!(
+        errno(&a.delete(&3u32.to_ne_bytes()).unwrap_err()),
+        Some(libc::EINVAL)
+    );
+
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap() as usize;
+    for t in [MapType::PERCPU_ARRAY, MapType::PERCPU_HASH] {
+        // 4-byte values, each CPU's padded to 8.
+        let p = create(t, 4, 4, 8, 0);
+        assert_eq!(p.user_value_size().unwrap(), 8 * cpus);
+        let mut v = vec![0u8; 8 * cpus];
+        for cpu in 0..cpus {
+            v[cpu * 8..cpu * 8 + 4].copy_from_slice(&(cpu as u32 + 1).to_ne_bytes());
+        }
+        p.update(&1u32.to_ne_bytes(), &v, 0).unwrap();
+        assert_eq!(
+            p.lookup(&1u32.to_ne_bytes()).unwrap(),
+            Some(v.clone()),
+            "{t}"
+        );
+        let err = p.update(&1u32.to_ne_bytes(), &[0; 4], 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("value is 4 bytes, the map's is {}", 8 * cpus)),
+            "{err}"
+        );
+        assert!(
+            p.entries(4)
+                .unwrap()
+                .iter()
+                .any(|(k, val)| k == &1u32.to_ne_bytes() && val == &v)
+        );
+    }
+}
+
+#[test]
+fn lru_lpm_queue_stack_and_map_in_map() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("lru_lpm_queue_stack_and_map_in_map") {
+        return;
+    }
+    // LRU: a full map evicts the least recently used key to make room.
+    let lru = create(MapType::LRU_HASH, 4, 4, 64, map_flags::NO_COMMON_LRU);
+    for k in 0u32..1000 {
+        lru.set(&k, &k, 0).unwrap();
+    }
+    let kept = lru.keys().unwrap().len();
+    assert!(kept <= 64 && kept > 0, "{kept}");
+    assert_eq!(
+        lru.get::<u32, u32>(&999).unwrap(),
+        Some(999),
+        "the newest is kept"
+    );
+
+    // LPM trie: the longest matching prefix wins.
+    let lpm = create(MapType::LPM_TRIE, 8, 4, 16, map_flags::NO_PREALLOC);
+    let key = |len: u32, ip: [u8; 4]| {
+        let mut k = len.to_ne_bytes().to_vec();
+        k.extend_from_slice(&ip);
+        k
+    };
+    lpm.update(&key(8, [10, 0, 0, 0]), &1u32.to_ne_bytes(), 0)
+        .unwrap();
+    lpm.update(&key(24, [10, 1, 2, 0]), &2u32.to_ne_bytes(), 0)
+        .unwrap();
+    let at = |ip| {
+        lpm.lookup(&key(32, ip))
+            .unwrap()
+            .map(|v| u32::from_ne_bytes(v[..4].try_into().unwrap()))
+    };
+    assert_eq!(at([10, 1, 2, 3]), Some(2));
+    assert_eq!(at([10, 9, 9, 9]), Some(1));
+    assert_eq!(at([11, 0, 0, 1]), None);
+
+    // Queue: first in, first out; stack: last in, first out; both refuse when full.
+    let q = create(MapType::QUEUE, 0, 4, 3, 0);
+    let s = create(MapType::STACK, 0, 4, 3, 0);
+    for v in 1u32..=3 {
+        q.push(&v.to_ne_bytes()).unwrap();
+        s.push(&v.to_ne_bytes()).unwrap();
+    }
+    assert_eq!(
+        errno(&q.push(&4u32.to_ne_bytes()).unwrap_err()),
+        Some(libc::E2BIG)
+    );
+    assert_eq!(q.peek().unwrap(), Some(1u32.to_ne_bytes().to_vec()));
+    let drain = |m: &Map| {
+        std::iter::from_fn(|| m.pop().unwrap())
+            .map(|v| v[0])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(drain(&q), [1, 2, 3]);
+    assert_eq!(drain(&s), [3, 2, 1]);
+    assert_eq!(q.pop().unwrap(), None, "empty");
+
+    // Array of maps: a slot holds an inner map, set by fd, read back as its id.
+    let inner = create(MapType::ARRAY, 4, 4, 1, 0);
+    let mut attr = MapCreateAttr {
+        map_type: MapType::ARRAY_OF_MAPS,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 2,
+        inner_map_fd: inner.as_fd().as_raw_fd() as u32,
+        ..Default::default()
+    };
+    attr.set_name("oxbpf_outer");
+    let outer = Map::from_fd(oxbpf_sys::bpf::map_create(&attr).unwrap()).unwrap();
+    outer
+        .set(&0u32, &(inner.as_fd().as_raw_fd() as u32), 0)
+        .unwrap();
+    assert_eq!(
+        outer.get::<u32, u32>(&0).unwrap(),
+        Some(inner.id().unwrap())
+    );
+    assert_eq!(outer.get::<u32, u32>(&1).unwrap(), None);
 }

@@ -341,6 +341,29 @@ impl LinkCreateAttr {
     }
 }
 
+/// `BPF_MAP_LOOKUP_BATCH`, `..._AND_DELETE_BATCH`, `BPF_MAP_UPDATE_BATCH`,
+/// `BPF_MAP_DELETE_BATCH`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MapBatchAttr {
+    /// Address of the position to continue from (0 to start).
+    pub in_batch: u64,
+    /// Address where the kernel writes the position to continue from.
+    pub out_batch: u64,
+    /// Address of the keys.
+    pub keys: u64,
+    /// Address of the values.
+    pub values: u64,
+    /// In: how many fit; out: how many were done.
+    pub count: u32,
+    /// The map.
+    pub map_fd: u32,
+    /// Per-element flags (`BPF_F_LOCK`, `BPF_NOEXIST`...).
+    pub elem_flags: u64,
+    /// Flags (none defined).
+    pub flags: u64,
+}
+
 /// `BPF_RAW_TRACEPOINT_OPEN`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
@@ -404,6 +427,14 @@ mod tests {
         assert_eq!(offset_of!(MapCreateAttr, value_type_btf_obj_fd), 72);
         assert_eq!(offset_of!(MapCreateAttr, map_token_fd), 76);
         assert_eq!(size_of::<MapCreateAttr>(), 80);
+    }
+
+    #[test]
+    fn map_batch_matches_kernel_layout() {
+        assert_eq!(offset_of!(MapBatchAttr, count), 32);
+        assert_eq!(offset_of!(MapBatchAttr, map_fd), 36);
+        assert_eq!(offset_of!(MapBatchAttr, flags), 48);
+        assert_eq!(size_of::<MapBatchAttr>(), 56);
     }
 
     #[test]
