@@ -96,7 +96,11 @@ impl RingBuf {
     /// Calls `f` with each record committed since the last call, in order, and returns
     /// how many it saw. Discarded records are skipped; a record still being written
     /// stops the walk until the next call.
-    pub fn consume(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+    ///
+    /// # Errors
+    /// A header claiming a record longer than the ring: the ring is corrupt (or not a
+    /// ring buffer), and reading stops there rather than run past the mapping.
+    pub fn consume(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, io::Error> {
         let mut n = 0;
         let mut cons = self.consumer_pos().load(Ordering::Acquire);
         loop {
@@ -118,8 +122,14 @@ impl RingBuf {
                 break;
             }
             let data_len = (len & !(BUSY | DISCARD)) as usize;
-            if data_len > self.size {
-                break; // corrupt: never read past the mapping
+            if data_len > self.size - HEADER {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "ring buffer record at position {cons} claims {data_len} bytes, more than the {}-byte ring holds",
+                        self.size
+                    ),
+                ));
             }
             if len & DISCARD == 0 {
                 // SAFETY: the record lies within the double mapping (off < size and
@@ -136,7 +146,7 @@ impl RingBuf {
             cons += ((HEADER + data_len + 7) & !7) as u64;
             self.consumer_pos().store(cons, Ordering::Release);
         }
-        n
+        Ok(n)
     }
 }
 

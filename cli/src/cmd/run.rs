@@ -295,7 +295,9 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         }
         for (m, rb) in &mut rings {
             let name = m.name().to_string();
-            rb.consume(|r| out(&format!("ring {name}: {}", hex(r))));
+            if let Err(e) = rb.consume(|r| out(&format!("ring {name}: {}", hex(r)))) {
+                out(&format!("ring {name}: {e}"));
+            }
         }
         for (m, pb) in &mut perfs {
             let name = m.name().to_string();

@@ -559,13 +559,13 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             let mut rb =
                 oxbpf_sys::ringbuf::RingBuf::new(ring.as_fd(), ring.max_entries()).unwrap();
             let mut records = Vec::new();
-            assert_eq!(rb.consume(|r| records.push(r.to_vec())), 1);
+            assert_eq!(rb.consume(|r| records.push(r.to_vec())).unwrap(), 1);
             assert_eq!(records, [vec![0u8; 4]]);
             for _ in 0..3 {
                 prog.test_run(&packet(6, &[0; 20]), &[]).unwrap();
             }
-            assert_eq!(rb.consume(|r| assert_eq!(r, [0u8; 4])), 3);
-            assert_eq!(rb.consume(|_| {}), 0);
+            assert_eq!(rb.consume(|r| assert_eq!(r, [0u8; 4])).unwrap(), 3);
+            assert_eq!(rb.consume(|_| {}).unwrap(), 0);
             drop(rb);
             // The perf event array: one ring per CPU, each sample in its CPU's ring.
             use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};

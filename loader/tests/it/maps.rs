@@ -41,7 +41,8 @@ fn ring_and_perf_buffers_deliver_every_record_of_a_sequence_in_order() {
         rb.consume(|r| {
             assert_eq!(r, expected(ring_next).as_slice(), "ring record {ring_next}");
             ring_next += 1;
-        });
+        })
+        .unwrap();
         pb.consume(|r| match r {
             PerfRecord::Sample { data, .. } => {
                 // Samples are padded so the size word and data fill 8-byte units.
