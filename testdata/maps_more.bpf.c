@@ -4,7 +4,8 @@
  * checks the pairing: per-CPU and LRU per-CPU hash, stack, hash of maps, cgroup array,
  * task, socket, inode and cgroup local storage (BTF key/value, no prealloc), sockmap and
  * sockhash, devmap and devmap_hash, cpumap, xskmap; a map on NUMA node 0
- * (BPF_F_NUMA_NODE) and one whose 27-character name the kernel cuts to 15.
+ * (BPF_F_NUMA_NODE), one whose 27-character name the kernel cuts to 15, and a hash
+ * whose values hold a bpf_spin_lock (for BPF_F_LOCK from user space).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -140,6 +141,19 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } a_map_with_a_very_long_name SEC(".maps");
+
+struct locked_value {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 count;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, u32);
+	__type(value, struct locked_value);
+} locked SEC(".maps");
 
 SEC("xdp")
 int xdp_redirects(struct xdp_md *ctx)

@@ -1041,6 +1041,15 @@ fn every_other_map_type_is_created_and_used() {
     assert_eq!(per_cpu.chunks(8).map(|c| u64_at(c, 0)).sum::<u64>(), 1);
     let top = l.map("value_stack").unwrap().lookup(&[]).unwrap().unwrap();
     assert_eq!(u64_at(&top, 0), 1, "peek at the stack");
+    // A value with a bpf_spin_lock: written and read under the lock (BPF_F_LOCK).
+    let locked = l.map("locked").unwrap();
+    let mut v = vec![0u8; 16];
+    v[8..].copy_from_slice(&5u64.to_ne_bytes());
+    locked
+        .update(&1u32.to_ne_bytes(), &v, oxbpf_maps::F_LOCK)
+        .unwrap();
+    let got = locked.lookup_locked(&1u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(u64_at(&got, 8), 5);
     let ctr = l
         .map("a_map_with_a_very_long_name")
         .unwrap()
