@@ -627,6 +627,18 @@ fn extract_writes_out_embedded_objects_and_inspect_reads_through_them() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// veth0 here (10.9.0.1), veth1 in a second namespace `peer` (10.9.0.2): datagrams
+/// to 10.9.0.2 cross the pair, and ARP and ICMP replies come back into veth0. For
+/// scripts run under `unshare --net --mount`.
+const PEER_VETH: &str = "mount -t tmpfs tmpfs /run
+ip netns add peer
+ip link add veth0 type veth peer name veth1 netns peer
+ip addr add 10.9.0.1/24 dev veth0
+ip link set veth0 up
+ip -n peer addr add 10.9.0.2/24 dev veth1
+ip -n peer link set veth1 up
+";
+
 /// `oxbpf run` tests take this lock: each run reads the kernel's trace pipe, and a line
 /// read by one reader is gone for the others.
 static TRACE_PIPE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -732,14 +744,7 @@ fn run_attaches_xdp_and_socket_filters_to_an_interface_and_leaves_nothing() {
     // ICMP port-unreachable replies come back.
     let script = format!(
         r#"set -e
-mount -t tmpfs tmpfs /run
-ip netns add peer
-ip link add veth0 type veth peer name veth1 netns peer
-ip addr add 10.9.0.1/24 dev veth0
-ip link set veth0 up
-ip -n peer addr add 10.9.0.2/24 dev veth1
-ip -n peer link set veth1 up
-'{bin}' run xdp_stats_legacy.bpf.o --only xdp_stats_pass --iface veth0 --netlink --duration 3 > xdp.out.$$ &
+{PEER_VETH}'{bin}' run xdp_stats_legacy.bpf.o --only xdp_stats_pass --iface veth0 --netlink --duration 3 > xdp.out.$$ &
 x=$!
 '{bin}' run sockex1.bpf.o --iface veth0 --duration 3 > sock.out.$$ &
 s=$!
@@ -836,14 +841,7 @@ fn run_prints_perf_and_ring_buffer_records() {
     // namespace answers the datagrams (ARP, ICMP port unreachable).
     let script = format!(
         r#"set -e
-mount -t tmpfs tmpfs /run
-ip netns add peer
-ip link add veth0 type veth peer name veth1 netns peer
-ip addr add 10.9.0.1/24 dev veth0
-ip link set veth0 up
-ip -n peer addr add 10.9.0.2/24 dev veth1
-ip -n peer link set veth1 up
-'{bin}' run events.bpf.o --iface veth0 --duration 2 &
+{PEER_VETH}'{bin}' run events.bpf.o --iface veth0 --duration 2 &
 x=$!
 sleep 1
 bash -c 'for i in 1 2 3; do echo hi > /dev/udp/10.9.0.2/9; sleep 0.1; done'

@@ -293,8 +293,21 @@ pub fn map_lookup_batch(
     // SAFETY: every address is a slice in `b`, live and exclusively borrowed (inputs
     // only read); the caller sized keys and values for `count` entries and the batch
     // positions for the map.
-    let r = unsafe { bpf_unit(Cmd::MapLookupBatch, "BPF_MAP_LOOKUP_BATCH", &mut attr) };
-    match r {
+    unsafe { batch(Cmd::MapLookupBatch, "BPF_MAP_LOOKUP_BATCH", &mut attr) }
+}
+
+/// Runs a batch command; the count the kernel wrote back comes with success and
+/// failure alike (a batch may stop part-way).
+///
+/// # Safety
+/// As [`sys_bpf`].
+unsafe fn batch(
+    cmd: Cmd,
+    name: &'static str,
+    attr: &mut MapBatchAttr,
+) -> Result<u32, (SysError, u32)> {
+    // SAFETY: forwarded from the caller.
+    match unsafe { bpf_unit(cmd, name, attr) } {
         Ok(()) => Ok(attr.count),
         Err(e) => Err((e, attr.count)),
     }
@@ -321,11 +334,7 @@ pub fn map_update_batch(
     };
     // SAFETY: keys and values are live slices the kernel only reads; the caller sized
     // them for `count` entries.
-    let r = unsafe { bpf_unit(Cmd::MapUpdateBatch, "BPF_MAP_UPDATE_BATCH", &mut attr) };
-    match r {
-        Ok(()) => Ok(attr.count),
-        Err(e) => Err((e, attr.count)),
-    }
+    unsafe { batch(Cmd::MapUpdateBatch, "BPF_MAP_UPDATE_BATCH", &mut attr) }
 }
 
 /// `BPF_MAP_DELETE_BATCH`: removes `count` keys; returns how many were removed.
@@ -344,11 +353,7 @@ pub fn map_delete_batch(
         ..Default::default()
     };
     // SAFETY: keys is a live slice the kernel only reads, sized for `count` keys.
-    let r = unsafe { bpf_unit(Cmd::MapDeleteBatch, "BPF_MAP_DELETE_BATCH", &mut attr) };
-    match r {
-        Ok(()) => Ok(attr.count),
-        Err(e) => Err((e, attr.count)),
-    }
+    unsafe { batch(Cmd::MapDeleteBatch, "BPF_MAP_DELETE_BATCH", &mut attr) }
 }
 
 /// `BPF_MAP_DELETE_ELEM`.
