@@ -38,6 +38,11 @@ struct {
 
 const volatile unsigned long long min_duration_ns = 0;
 
+/* Puts `struct event` into the object's BTF (a type used only by locals is not
+ * described there), so user space can print ring buffer records as typed fields: the
+ * idiom cilium/ebpf's bpf2go documents for `-type event`. */
+const struct event *unused_event __attribute__((unused));
+
 SEC("tp/sched/sched_process_exec")
 int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 {

@@ -675,17 +675,19 @@ fn run_prints_ring_buffer_events_and_detaches_on_ctrl_c() {
     }
     use std::io::BufRead as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
-        .args(["run", "bootstrap.bpf.o"])
+        // The duration only ends a run whose output this test never sees the end of.
+        .args(["run", "bootstrap.bpf.o", "--duration", "30"])
         .current_dir(testdata())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = read_until(&mut lines, "2 attached; Ctrl-C to stop");
+    let mut seen = read_until(&mut lines, "2 attached; running for 30 s");
     for _ in 0..3 {
         Command::new("/bin/true").status().unwrap();
     }
-    seen.extend(read_until(&mut lines, "ring rb: "));
+    // Records are typed by the object's `struct event`.
+    seen.extend(read_until(&mut lines, r#"filename = "/bin/true""#));
     // SAFETY: sends SIGINT to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     seen.extend(lines.map(Result::unwrap));
@@ -694,6 +696,17 @@ fn run_prints_ring_buffer_events_and_detaches_on_ctrl_c() {
     assert!(status.success(), "{text}");
     assert!(
         text.contains("attached: handle_exec on tracepoint sched/sched_process_exec"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "records of rb printed as struct event (guessed from its name; --event-type to choose)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("ring rb: { pid = ")
+            && l.contains(r#"comm = "true", filename = "/bin/true", exit_event = false }"#)),
         "{text}"
     );
     assert!(
@@ -709,6 +722,22 @@ fn run_prints_ring_buffer_events_and_detaches_on_ctrl_c() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("handle_exec is still loaded after oxbpf run ended");
+}
+
+#[test]
+fn run_refuses_an_event_type_the_object_does_not_define() {
+    // Checked before anything is loaded: no privileges needed.
+    let (ok, out, err) = oxbpf(
+        &["run", "bootstrap.bpf.o", "--event-type", "rb=struct nosuch"],
+        &testdata(),
+    );
+    assert!(!ok, "{out}{err}");
+    assert!(
+        err.contains(
+            "--event-type struct nosuch: the object's BTF has no struct or union `nosuch`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -60,6 +60,22 @@ pub enum ProbeTarget {
     Offset(u64),
 }
 
+/// How a kprobe or uprobe is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProbeMode {
+    /// The probe PMU where the kernel has it (4.17+), otherwise a tracefs probe event.
+    #[default]
+    Auto,
+    /// The probe PMU only (`perf_event_open` on the `kprobe`/`uprobe` PMU).
+    Pmu,
+    /// A probe event written to tracefs `kprobe_events`/`uprobe_events` (removed again
+    /// on detach), opened as a tracepoint: what kernels before 4.17 offer.
+    Tracefs,
+}
+
+/// Probe events this process has created through tracefs, to make each name unique.
+static TRACEFS_PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 impl Program {
     fn attach_error(&self, what: &str, op: &'static str, source: SysError) -> ProgramError {
         ProgramError::Attach {
@@ -198,7 +214,8 @@ impl Program {
     }
 
     /// Attaches a kprobe (or, with `retprobe`, a kretprobe) program to kernel function
-    /// `func` (+`offset`), through the kprobe PMU.
+    /// `func` (+`offset`), through the kprobe PMU, or a tracefs probe event on kernels
+    /// without it.
     ///
     /// # Errors
     /// A kernel without kprobes says so; the kernel's errno otherwise (`ENOENT` for an
@@ -209,14 +226,68 @@ impl Program {
         offset: u64,
         retprobe: bool,
     ) -> Result<Link, ProgramError> {
+        self.attach_kprobe_with(func, offset, retprobe, ProbeMode::Auto)
+    }
+
+    /// [`Program::attach_kprobe`] with the way the probe is created chosen.
+    ///
+    /// # Errors
+    /// As [`Program::attach_kprobe`]; with [`ProbeMode::Pmu`], a kernel without the
+    /// kprobe PMU.
+    pub fn attach_kprobe_with(
+        &self,
+        func: &str,
+        offset: u64,
+        retprobe: bool,
+        mode: ProbeMode,
+    ) -> Result<Link, ProgramError> {
         let kind = if retprobe { "kretprobe" } else { "kprobe" };
-        let what = format!("{kind} {func}");
-        let Some(pmu) = perf::pmu_type("kprobe") else {
-            return Err(ProgramError::Unsupported {
-                prog: self.name.clone(),
-                what,
-                why: "this kernel has no kprobes (no kprobe PMU in /sys/bus/event_source/devices; built without CONFIG_KPROBES?)".into(),
-            });
+        let what = if offset == 0 {
+            format!("{kind} {func}")
+        } else {
+            format!("{kind} {func}+{offset:#x}")
+        };
+        let no_kprobes = |why: &str| ProgramError::Unsupported {
+            prog: self.name.clone(),
+            what: what.clone(),
+            why: format!("this kernel has no kprobes ({why}; built without CONFIG_KPROBES?)"),
+        };
+        let pmu = perf::pmu_type("kprobe");
+        let pmu = match (mode, pmu) {
+            (ProbeMode::Tracefs, _) | (ProbeMode::Auto, None) => {
+                if mode == ProbeMode::Auto {
+                    log::debug!("{}: no kprobe PMU; trying tracefs kprobe_events", self.name);
+                }
+                let def = if offset == 0 {
+                    func.to_string()
+                } else {
+                    format!("{func}+{offset}")
+                };
+                return self
+                    .attach_tracefs_probe(
+                        &TracefsProbe {
+                            control: "kprobe_events",
+                            group: "kprobes",
+                            label: func,
+                            def: &def,
+                            retprobe,
+                            pid: None,
+                        },
+                        &what,
+                    )
+                    .map_err(|e| match e {
+                        TracefsProbeError::NoControlFile => no_kprobes(if mode == ProbeMode::Auto {
+                            "no kprobe PMU in /sys/bus/event_source/devices, no kprobe_events in tracefs"
+                        } else {
+                            "no kprobe_events in tracefs"
+                        }),
+                        TracefsProbeError::Program(e) => e,
+                    });
+            }
+            (ProbeMode::Pmu | ProbeMode::Auto, Some(pmu)) => pmu,
+            (ProbeMode::Pmu, None) => {
+                return Err(no_kprobes("no kprobe PMU in /sys/bus/event_source/devices"));
+            }
         };
         let c = CString::new(func).map_err(|_| ProgramError::Path {
             prog: self.name.clone(),
@@ -237,10 +308,101 @@ impl Program {
         self.attach_perf_event(event, &what)
     }
 
+    /// Creates probe event `def` (`func+off` for kprobes, `PATH:0xOFF` for uprobes) by
+    /// writing it to tracefs `control`, opens it as a tracepoint and attaches the
+    /// program; the returned link removes the event again.
+    fn attach_tracefs_probe(
+        &self,
+        probe: &TracefsProbe<'_>,
+        what: &str,
+    ) -> Result<Link, TracefsProbeError> {
+        let TracefsProbe {
+            control,
+            group,
+            label,
+            def,
+            retprobe,
+            pid,
+        } = *probe;
+        let n = TRACEFS_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = tracefs_probe_name(label, n);
+        let event = format!("{group}/{name}");
+        let line = format!("{}:{event} {def}\n", if retprobe { 'r' } else { 'p' });
+        log::debug!(
+            "{}: writing {:?} to tracefs {control}",
+            self.name,
+            line.trim_end()
+        );
+        if let Err(e) = perf::write_tracefs(control, &line) {
+            if e.raw_os_error() == Some(libc::ENOENT) && perf::read_tracefs(control).is_err() {
+                return Err(TracefsProbeError::NoControlFile);
+            }
+            return Err(TracefsProbeError::Program(ProgramError::Attach {
+                prog: self.name.clone(),
+                what: what.to_string(),
+                op: "create the probe event through tracefs",
+                hint: Some(format!(
+                    "the kernel refused `{}` in {control} (no such function or address?)",
+                    line.trim_end()
+                )),
+                source: SysError::new("tracefs", e),
+            }));
+        }
+        let remove = || {
+            if let Err(e) = perf::write_tracefs(control, &format!("-:{event}\n")) {
+                log::warn!("{}: could not remove probe event {event}: {e}", self.name);
+            }
+        };
+        let id = match perf::read_tracefs(&format!("events/{event}/id")).and_then(|t| {
+            String::from_utf8_lossy(&t)
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+        }) {
+            Ok(id) => id,
+            Err(e) => {
+                remove();
+                return Err(TracefsProbeError::Program(ProgramError::Attach {
+                    prog: self.name.clone(),
+                    what: what.to_string(),
+                    op: "read the probe event's id from tracefs",
+                    hint: None,
+                    source: SysError::new("tracefs", e),
+                }));
+            }
+        };
+        let mut attr = PerfEventAttr::new(perf::TYPE_TRACEPOINT, id);
+        attr.sample_period = 1;
+        attr.wakeup_events = 1;
+        let (pid, cpu) = match pid {
+            Some(p) => (p, -1),
+            None => (-1, 0),
+        };
+        let attached = perf::perf_event_open(&attr, pid, cpu)
+            .map_err(|e| self.attach_error(what, "perf_event_open", e))
+            .and_then(|fd| self.attach_perf_event(fd, what));
+        match attached {
+            Ok(mut link) => {
+                let perf = std::mem::replace(&mut link.held, Held::None);
+                link.held = Held::TracefsProbe {
+                    perf: Box::new(perf),
+                    control,
+                    event,
+                };
+                link.what.push_str(" (tracefs probe event)");
+                Ok(link)
+            }
+            Err(e) => {
+                remove();
+                Err(TracefsProbeError::Program(e))
+            }
+        }
+    }
+
     /// Attaches a uprobe (or uretprobe) program to `target` in the binary or library at
     /// `path` (a bare library name such as `libc.so.6` is looked up in the standard
     /// directories), for process `pid` (or every process with `None`), through the
-    /// uprobe PMU.
+    /// uprobe PMU, or a tracefs probe event on kernels without it.
     ///
     /// # Errors
     /// The symbol is not in the file; the kernel's errno.
@@ -250,6 +412,21 @@ impl Program {
         target: &ProbeTarget,
         pid: Option<i32>,
         retprobe: bool,
+    ) -> Result<Link, ProgramError> {
+        self.attach_uprobe_with(path, target, pid, retprobe, ProbeMode::Auto)
+    }
+
+    /// [`Program::attach_uprobe`] with the way the probe is created chosen.
+    ///
+    /// # Errors
+    /// As [`Program::attach_uprobe`].
+    pub fn attach_uprobe_with(
+        &self,
+        path: &std::path::Path,
+        target: &ProbeTarget,
+        pid: Option<i32>,
+        retprobe: bool,
+        mode: ProbeMode,
     ) -> Result<Link, ProgramError> {
         use std::os::unix::ffi::OsStrExt as _;
         let kind = if retprobe { "uretprobe" } else { "uprobe" };
@@ -271,12 +448,47 @@ impl Program {
             ProbeTarget::Symbol(sym, 0) => format!("{kind} {}:{sym}", path.display()),
             _ => format!("{kind} {}:{offset:#x}", path.display()),
         };
-        let Some(pmu) = perf::pmu_type("uprobe") else {
-            return Err(ProgramError::Unsupported {
-                prog: self.name.clone(),
-                what,
-                why: "this kernel has no uprobe PMU (built without CONFIG_UPROBE_EVENTS?)".into(),
-            });
+        let no_uprobes = |why: &str| ProgramError::Unsupported {
+            prog: self.name.clone(),
+            what: what.clone(),
+            why: format!("this kernel has no uprobes ({why}; built without CONFIG_UPROBE_EVENTS?)"),
+        };
+        let pmu = match (mode, perf::pmu_type("uprobe")) {
+            (ProbeMode::Tracefs, _) | (ProbeMode::Auto, None) => {
+                let label = match target {
+                    ProbeTarget::Symbol(sym, _) => sym.clone(),
+                    ProbeTarget::Offset(o) => format!("{o:x}"),
+                };
+                if path.as_os_str().as_bytes().contains(&b' ') {
+                    return Err(ProgramError::Path {
+                        prog: self.name.clone(),
+                        path: path.display().to_string(),
+                    });
+                }
+                let def = format!("{}:{offset:#x}", path.display());
+                return self
+                    .attach_tracefs_probe(
+                        &TracefsProbe {
+                            control: "uprobe_events",
+                            group: "uprobes",
+                            label: &label,
+                            def: &def,
+                            retprobe,
+                            pid,
+                        },
+                        &what,
+                    )
+                    .map_err(|e| match e {
+                        TracefsProbeError::NoControlFile => {
+                            no_uprobes("no uprobe_events in tracefs")
+                        }
+                        TracefsProbeError::Program(e) => e,
+                    });
+            }
+            (ProbeMode::Pmu | ProbeMode::Auto, Some(pmu)) => pmu,
+            (ProbeMode::Pmu, None) => {
+                return Err(no_uprobes("no uprobe PMU in /sys/bus/event_source/devices"));
+            }
         };
         let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| ProgramError::Path {
             prog: self.name.clone(),
@@ -354,6 +566,72 @@ impl Program {
         Ok(Link::new(
             Held::Bpf(fd),
             format!("{} on {what} ({} functions)", self.name, found.len()),
+        ))
+    }
+
+    /// Attaches a `kprobe.multi` program (loaded with the `trace_kprobe_multi` attach
+    /// type) to every kernel function whose name matches the glob `pattern` (or the one
+    /// function it names), with one kprobe_multi link (5.18, `CONFIG_FPROBE`).
+    ///
+    /// # Errors
+    /// No function matches; the kernel's errno.
+    pub fn attach_kprobe_multi(&self, pattern: &str, retprobe: bool) -> Result<Link, ProgramError> {
+        const BPF_F_KPROBE_MULTI_RETURN: u32 = 1;
+        let kind = if retprobe {
+            "kretprobe.multi"
+        } else {
+            "kprobe.multi"
+        };
+        let what = format!("{kind} {pattern}");
+        let unsupported = |why: String| ProgramError::Unsupported {
+            prog: self.name.clone(),
+            what: what.clone(),
+            why,
+        };
+        let funcs = if pattern.contains(['*', '?']) {
+            crate::symbols::kernel_functions_matching(pattern).map_err(unsupported)?
+        } else {
+            vec![pattern.to_string()]
+        };
+        if funcs.is_empty() {
+            return Err(unsupported(format!(
+                "no kernel function matches `{pattern}`"
+            )));
+        }
+        let names: Vec<CString> = funcs
+            .iter()
+            .map(|f| CString::new(f.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| ProgramError::Path {
+                prog: self.name.clone(),
+                path: pattern.to_string(),
+            })?;
+        let ptrs: Vec<u64> = names.iter().map(|n| n.as_ptr() as u64).collect();
+        log::debug!("{}: {kind} on {} functions", self.name, ptrs.len());
+        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, AttachType::TRACE_KPROBE_MULTI)
+            .with_kprobe_multi(
+                if retprobe {
+                    BPF_F_KPROBE_MULTI_RETURN
+                } else {
+                    0
+                },
+                ptrs.len() as u32,
+                ptrs.as_ptr() as u64,
+                0,
+                0,
+            );
+        // `names` and `ptrs` outlive the call: the kernel copies them during it.
+        let fd = bpf::link_create(&attr).map_err(|e| {
+            if e.errno() == Some(libc::EOPNOTSUPP) {
+                return unsupported(
+                    "this kernel has no kprobe_multi links (5.18+ built with CONFIG_FPROBE)".into(),
+                );
+            }
+            self.attach_error(&what, "BPF_LINK_CREATE", e)
+        })?;
+        Ok(Link::new(
+            Held::Bpf(fd),
+            format!("{} on {what} ({} functions)", self.name, funcs.len()),
         ))
     }
 
@@ -459,6 +737,47 @@ impl Program {
     }
 }
 
+/// A probe event to create through tracefs.
+#[derive(Clone, Copy)]
+struct TracefsProbe<'a> {
+    /// `kprobe_events` or `uprobe_events`.
+    control: &'static str,
+    /// The event group (`kprobes`, `uprobes`: the kernel's defaults).
+    group: &'a str,
+    /// What the event name says it probes (the function).
+    label: &'a str,
+    /// The probe point: `func+off` or `PATH:0xOFF`.
+    def: &'a str,
+    /// A return probe.
+    retprobe: bool,
+    /// The process to count in (uprobes), or every process.
+    pid: Option<i32>,
+}
+
+/// Why a tracefs probe event could not be used.
+enum TracefsProbeError {
+    /// The control file does not exist: the kernel lacks this kind of probe.
+    NoControlFile,
+    /// Anything else, already explained.
+    Program(ProgramError),
+}
+
+/// A probe event name the kernel accepts (letters, digits, `_`; at most 63 bytes) and
+/// that says who made it: `oxbpf_PID_LABEL_N`, so leftovers of a killed process can be
+/// told apart and removed.
+fn tracefs_probe_name(label: &str, n: u32) -> String {
+    let clean: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let pid = std::process::id();
+    let head = format!("oxbpf_{pid}_");
+    let tail = format!("_{n}");
+    let room = 63usize.saturating_sub(head.len() + tail.len());
+    let clean = &clean[clean.len().saturating_sub(room)..];
+    format!("{head}{clean}{tail}")
+}
+
 /// What auto-attach did with a program.
 #[derive(Debug)]
 pub enum AutoAttach {
@@ -498,15 +817,12 @@ impl Program {
             ProgType::KPROBE
                 if self.expected_attach_type == Some(AttachType::TRACE_KPROBE_MULTI) =>
             {
-                return Err(ProgramError::Unsupported {
-                    prog: self.name.clone(),
-                    what: format!("kprobe.multi {target}"),
-                    why: if perf::pmu_type("kprobe").is_none() {
-                        "this kernel has no kprobes (built without CONFIG_KPROBES?)".into()
-                    } else {
-                        "kprobe_multi links are not implemented in oxbpf yet; use kprobe/FUNC per function".into()
-                    },
-                });
+                if target.is_empty() {
+                    return Ok(AutoAttach::NeedsTarget(
+                        "a kernel function pattern (kprobe.multi/PATTERN)",
+                    ));
+                }
+                self.attach_kprobe_multi(&target, ret)?
             }
             ProgType::KPROBE
                 if self.expected_attach_type == Some(AttachType::TRACE_UPROBE_MULTI) =>

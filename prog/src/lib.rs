@@ -11,7 +11,7 @@ pub mod link;
 pub mod netlink;
 pub mod symbols;
 
-pub use attach::{AutoAttach, ProbeTarget, TcDirection, XdpMode};
+pub use attach::{AutoAttach, ProbeMode, ProbeTarget, TcDirection, XdpMode};
 pub use link::{Link, LinkError};
 
 use std::ffi::CString;

@@ -54,6 +54,17 @@ pub(crate) enum Held {
     },
     /// A cls_bpf filter added over netlink.
     NetlinkTc(crate::netlink::TcFilter),
+    /// A kprobe or uprobe event created through tracefs (`kprobe_events`,
+    /// `uprobe_events`) with the program on its perf event; the event is removed after
+    /// the perf event is closed.
+    TracefsProbe {
+        /// The perf event attachment (undone first: an open event keeps the probe busy).
+        perf: Box<Held>,
+        /// The control file the probe was written to.
+        control: &'static str,
+        /// `GROUP/NAME` of the probe event.
+        event: String,
+    },
     /// Already detached or handed over.
     None,
 }
@@ -67,6 +78,17 @@ pub enum DetachError {
     /// A netlink request.
     #[error(transparent)]
     Netlink(#[from] oxbpf_sys::netlink::NetlinkError),
+    /// Removing a tracefs probe event.
+    #[error("remove probe event {event} through tracefs {control}")]
+    Tracefs {
+        /// The control file.
+        control: &'static str,
+        /// `GROUP/NAME`.
+        event: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// An attachment of a program; dropping it detaches the program (unless it is a pinned
@@ -125,6 +147,8 @@ impl Link {
     pub fn link_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.held {
             Held::Bpf(fd) | Held::PerfLink { link: fd, .. } => Some(fd.as_fd()),
+            // Not a tracefs probe's perf link: pinned, it would keep the probe event
+            // busy after this process removes it.
             _ => None,
         }
     }
@@ -210,6 +234,22 @@ fn undo(held: Held) -> Result<(), DetachError> {
             prog,
         } => crate::netlink::detach_xdp(ifindex, mode_flags, &prog)?,
         Held::NetlinkTc(filter) => crate::netlink::detach_tc(&filter)?,
+        Held::TracefsProbe {
+            perf,
+            control,
+            event,
+        } => {
+            let first = undo(*perf);
+            oxbpf_sys::perf::write_tracefs(control, &format!("-:{event}\n")).map_err(|source| {
+                DetachError::Tracefs {
+                    control,
+                    event: event.clone(),
+                    source,
+                }
+            })?;
+            log::debug!("removed probe event {event} from tracefs {control}");
+            first?;
+        }
         Held::None => {}
     }
     Ok(())

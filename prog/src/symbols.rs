@@ -170,3 +170,91 @@ mod tests {
         assert!(err.starts_with("cannot read /nonexistent/bin"), "{err}");
     }
 }
+
+/// The kernel functions whose names match the glob `pattern`, for `kprobe.multi`:
+/// from tracefs `available_filter_functions` (the functions ftrace can hook), or
+/// `/proc/kallsyms` text symbols when that is unreadable. Sorted, without duplicates
+/// (a name that appears in several modules is hooked once, by name, as libbpf does).
+///
+/// # Errors
+/// Neither list can be read.
+pub fn kernel_functions_matching(pattern: &str) -> Result<Vec<String>, String> {
+    match oxbpf_sys::perf::read_tracefs("available_filter_functions") {
+        Ok(text) => Ok(match_filter_functions(
+            &String::from_utf8_lossy(&text),
+            pattern,
+        )),
+        Err(e) => {
+            log::debug!("available_filter_functions unreadable ({e}); matching /proc/kallsyms");
+            let text = std::fs::read_to_string("/proc/kallsyms")
+                .map_err(|e| format!("cannot read /proc/kallsyms: {e}"))?;
+            Ok(match_kallsyms(&text, pattern))
+        }
+    }
+}
+
+/// Matches lines of `available_filter_functions` (`name` or `name [module]`).
+fn match_filter_functions(text: &str, pattern: &str) -> Vec<String> {
+    sorted_matches(
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            // ftrace lists functions it lost track of under this name.
+            .filter(|n| !n.starts_with("__ftrace_invalid_address__")),
+        pattern,
+    )
+}
+
+/// Matches the text symbols (`t`/`T`) of `/proc/kallsyms` (`addr type name [module]`).
+fn match_kallsyms(text: &str, pattern: &str) -> Vec<String> {
+    sorted_matches(
+        text.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+                matches!(kind, "t" | "T").then_some(name)
+            })
+            // Compiler-made clones (`foo.cold`, `foo.isra.0`) are not hookable by name.
+            .filter(|n| !n.contains('.')),
+        pattern,
+    )
+}
+
+/// The names matching `pattern`, sorted, each once.
+fn sorted_matches<'a>(names: impl Iterator<Item = &'a str>, pattern: &str) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .filter(|n| glob_match(pattern, n))
+        .map(str::to_string)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod kernel_function_tests {
+    use super::*;
+
+    #[test]
+    fn filter_functions_are_matched_sorted_and_once() {
+        let text = "do_unlinkat\nvfs_read\nvfs_write\nvfs_readv [ext4]\n\
+                    __ftrace_invalid_address___123\nvfs_read [xfs]\n";
+        assert_eq!(
+            match_filter_functions(text, "vfs_read*"),
+            ["vfs_read", "vfs_readv"]
+        );
+        assert!(match_filter_functions(text, "nothing*").is_empty());
+    }
+
+    #[test]
+    fn kallsyms_text_symbols_only() {
+        let text = "ffffffff81000000 T _stext\n\
+                    ffffffff81001000 t vfs_read_iter\n\
+                    ffffffff81002000 D vfs_read_table\n\
+                    ffffffff81003000 t vfs_read.cold\n\
+                    ffffffff81004000 T vfs_read\n";
+        assert_eq!(
+            match_kallsyms(text, "vfs_read*"),
+            ["vfs_read", "vfs_read_iter"]
+        );
+    }
+}

@@ -200,20 +200,9 @@ fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
     let (rd, pid) = stream_tracefs(relative)?;
     let mut out = Vec::new();
     let read = io::Read::read_to_end(&mut std::fs::File::from(rd), &mut out);
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a live int.
-    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    let waited = wait_child(pid);
     read?;
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        255
-    };
-    match code {
-        0 => Ok(out),
-        // The child reports the errno of the step that failed as its exit status.
-        e => Err(io::Error::from_raw_os_error(e)),
-    }
+    waited.map(|()| out)
 }
 
 /// Starts a child process that mounts tracefs in a mount namespace of its own and
@@ -224,45 +213,124 @@ fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
 /// # Errors
 /// `pipe2` or `fork` failed.
 pub fn stream_tracefs(relative: &str) -> io::Result<(OwnedFd, libc::pid_t)> {
-    // Everything the child touches is prepared first: between fork and _exit it may
-    // only make system calls (the parent may have other threads holding locks).
-    let target = c"/sys/kernel/tracing";
-    let path = std::ffi::CString::new(format!("/sys/kernel/tracing/{relative}"))
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let path = private_path(relative)?;
     let mut fds = [0i32; 2];
     // SAFETY: `fds` is a live array of two ints for pipe2 to fill.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
         return Err(io::Error::last_os_error());
     }
     let (rd, wr) = (fds[0], fds[1]);
+    let pid = fork_tracefs_child(&path, TracefsOp::Read { out: wr });
+    // SAFETY: the parent's copy of the write end is closed exactly once.
+    unsafe { libc::close(wr) };
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(err) => {
+            // SAFETY: closed exactly once.
+            unsafe { libc::close(rd) };
+            return Err(err);
+        }
+    };
+    // SAFETY: `rd` is the pipe's read end, owned here from now on.
+    let rd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+    Ok((rd, pid))
+}
+
+/// Appends `line` to a tracefs control file (`kprobe_events`, `uprobe_events`) in one
+/// `write()`, as those files require. Through a mounted tracefs if there is one;
+/// otherwise in a short-lived child with a private tracefs mount, as [`read_tracefs`].
+/// The probes such a write creates or removes are global to the kernel, whichever
+/// mount they were written through.
+///
+/// # Errors
+/// The kernel's errno for the write (`ENOENT`: no such file, so no such feature;
+/// `EINVAL`/`ENOENT` from the probe parser: an unknown function or a bad line).
+pub fn write_tracefs(relative: &str, line: &str) -> io::Result<()> {
+    for root in TRACEFS_MOUNTS {
+        let root = std::path::Path::new(root);
+        if root.join("events").is_dir() {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(root.join(relative))?;
+            let n = io::Write::write(&mut f, line.as_bytes())?;
+            return if n == line.len() {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(libc::EIO))
+            };
+        }
+    }
+    let path = private_path(relative)?;
+    let pid = fork_tracefs_child(
+        &path,
+        TracefsOp::Write {
+            data: line.as_ptr(),
+            len: line.len(),
+        },
+    )?;
+    wait_child(pid)
+}
+
+/// The path of `relative` under the private tracefs mount point.
+fn private_path(relative: &str) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(format!("{PRIVATE_TRACEFS}/{relative}"))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Where a child mounts its private tracefs.
+const PRIVATE_TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Waits for a tracefs child; its exit status is 0 or the errno of the step that failed.
+fn wait_child(pid: libc::pid_t) -> io::Result<()> {
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a live int.
+    unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        libc::EIO
+    };
+    match code {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// What a tracefs child does with its file.
+#[derive(Clone, Copy)]
+enum TracefsOp {
+    /// Copy the file into this pipe write end until it ends.
+    Read { out: i32 },
+    /// Write these bytes (owned by the parent, valid in the child's copy) in one call.
+    Write { data: *const u8, len: usize },
+}
+
+/// Forks a child that mounts tracefs privately and performs `op` on `path`.
+fn fork_tracefs_child(path: &CStr, op: TracefsOp) -> io::Result<libc::pid_t> {
+    // Everything the child touches is prepared before the fork: between fork and _exit
+    // it may only make system calls (the parent may have other threads holding locks).
+    let target = c"/sys/kernel/tracing";
     // SAFETY: fork; the child below only makes raw system calls on memory prepared
     // before the fork and ends with _exit, never returning into Rust code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: child side, see above; every pointer is to memory allocated before
         // the fork, which the child's copy of the address space still holds.
-        unsafe { child_read(target, &path, wr) }
+        unsafe { child_tracefs(target, path, op) }
     }
-    // SAFETY: the parent's copy of the write end is closed exactly once.
-    unsafe { libc::close(wr) };
     if pid < 0 {
-        let err = io::Error::last_os_error();
-        // SAFETY: closed exactly once.
-        unsafe { libc::close(rd) };
-        return Err(err);
+        return Err(io::Error::last_os_error());
     }
-    // SAFETY: `rd` is the pipe's read end, owned here from now on.
-    let rd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) };
-    Ok((rd, pid))
+    Ok(pid)
 }
 
-/// In the forked child: new mount namespace, private propagation, tracefs, read, write
-/// to the pipe, exit with 0 or the failing errno.
+/// In the forked child: new mount namespace, private propagation, tracefs, then `op`;
+/// exit with 0 or the failing errno.
 ///
 /// # Safety
 /// Only in a freshly forked child; never returns.
-unsafe fn child_read(target: &CStr, path: &CStr, out: i32) -> ! {
-    // SAFETY: raw system calls on the NUL-terminated strings and the buffer given;
+unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp) -> ! {
+    // SAFETY: raw system calls on the NUL-terminated strings and the buffers given;
     // errno is read right after the failing call.
     unsafe {
         let fail = || libc::_exit(*libc::__errno_location());
@@ -289,21 +357,41 @@ unsafe fn child_read(target: &CStr, path: &CStr, out: i32) -> ! {
         {
             fail();
         }
-        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            fail();
-        }
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-            if n < 0 {
-                fail();
+        match op {
+            TracefsOp::Read { out } => {
+                let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    fail();
+                }
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    if n < 0 {
+                        fail();
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                    if libc::write(out, buf.as_ptr().cast(), n as usize) != n {
+                        fail();
+                    }
+                }
             }
-            if n == 0 {
-                break;
-            }
-            if libc::write(out, buf.as_ptr().cast(), n as usize) != n {
-                fail();
+            TracefsOp::Write { data, len } => {
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC,
+                );
+                if fd < 0 {
+                    fail();
+                }
+                let n = libc::write(fd, data.cast(), len);
+                if n < 0 {
+                    fail();
+                }
+                if n as usize != len {
+                    libc::_exit(libc::EIO);
+                }
             }
         }
         libc::_exit(0)

@@ -7,4 +7,5 @@ pub mod inspect;
 pub mod kernel;
 pub mod load;
 pub mod mapcmd;
+mod records;
 pub mod run;

@@ -18,6 +18,7 @@ use oxbpf_sys::uapi::{MapType, ProgType};
 
 use crate::CliError;
 use crate::cmd::load::{LoadArgs, options};
+use crate::cmd::records::RecordType;
 
 /// XDP mode on the command line.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -54,6 +55,11 @@ pub struct RunArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Print ring/perf buffer records as this struct of the object's BTF (for every
+    /// such map, or `MAP=STRUCT` for one). Without it, a single struct named `event`
+    /// or `*_event` is used; records shorter than the struct stay in hex.
+    #[arg(long, value_name = "[MAP=]STRUCT")]
+    pub event_type: Vec<String>,
 }
 
 /// An attachment and what keeps it alive (the socket a filter is on, the cgroup dir).
@@ -174,7 +180,7 @@ fn printk_line(line: &str, since: f64) -> Option<String> {
     Some(format!("printk [{task}]: {msg}"))
 }
 
-fn hex(data: &[u8]) -> String {
+pub(crate) fn hex(data: &[u8]) -> String {
     data.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -187,6 +193,29 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     let signals = TermSignals::new()?;
     let obj = Object::open(&args.load.object)?;
     let opts = options(&args.load, &obj)?;
+    // Record types are resolved before anything is loaded, so a wrong name stops here;
+    // loading consumes the object, so its BTF is kept as a second parse of the bytes.
+    let btf = obj
+        .btf
+        .as_ref()
+        .map(|b| oxbpf_loader::btf::Btf::parse(b.as_bytes().to_vec()))
+        .transpose()?;
+    let mut record_types = std::collections::HashMap::new();
+    for m in obj
+        .maps
+        .iter()
+        .filter(|m| matches!(m.map_type, MapType::RINGBUF | MapType::PERF_EVENT_ARRAY))
+    {
+        match RecordType::for_map(btf.as_ref(), &m.name, &args.event_type)? {
+            Some(t) => {
+                record_types.insert(m.name.clone(), t);
+            }
+            None => out(&format!(
+                "records of {} printed in hex: the object's BTF has no `struct event` for them (--event-type names one)",
+                m.name
+            )),
+        }
+    }
     let loaded = obj
         .load(&opts)
         .map_err(crate::cmd::load::with_verifier_log)?;
@@ -245,6 +274,23 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             None
         }
     };
+    for (map, t) in &record_types {
+        out(&format!(
+            "records of {map} printed as {}{}",
+            t.name,
+            if t.chosen {
+                ""
+            } else {
+                " (guessed from its name; --event-type to choose)"
+            }
+        ));
+    }
+    let show = |map: &str, r: &[u8]| {
+        record_types
+            .get(map)
+            .and_then(|t| t.show(r))
+            .unwrap_or_else(|| hex(r))
+    };
     out(&format!(
         "{} attached; {}",
         attached.len(),
@@ -295,7 +341,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         }
         for (m, rb) in &mut rings {
             let name = m.name().to_string();
-            if let Err(e) = rb.consume(|r| out(&format!("ring {name}: {}", hex(r)))) {
+            if let Err(e) = rb.consume(|r| out(&format!("ring {name}: {}", show(&name, r)))) {
                 out(&format!("ring {name}: {e}"));
             }
         }
@@ -303,7 +349,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             let name = m.name().to_string();
             pb.consume(|r| match r {
                 PerfRecord::Sample { cpu, data } => {
-                    out(&format!("perf {name} (cpu {cpu}): {}", hex(data)))
+                    out(&format!("perf {name} (cpu {cpu}): {}", show(&name, data)))
                 }
                 PerfRecord::Lost { cpu, count } => {
                     out(&format!(

@@ -173,30 +173,200 @@ fn uprobe_and_uretprobe_see_calls_in_this_binary() {
     );
 }
 
+/// Whether this kernel can make kprobes at all (PMU or tracefs `kprobe_events`).
+fn kernel_has_kprobes() -> bool {
+    oxbpf_sys::perf::pmu_type("kprobe").is_some()
+        || oxbpf_sys::perf::read_tracefs("kprobe_events").is_ok()
+}
+
+/// The getppid syscall's entry point on x86_64, what the kprobe programs hook.
+const GETPPID_ENTRY: &str = "__x64_sys_getppid";
+
 #[test]
-fn kprobes_say_plainly_when_the_kernel_has_none() {
+fn kprobes_count_calls_in_every_mode_or_say_plainly_there_are_none() {
+    use oxbpf_prog::ProbeMode;
     let _serial = crate::serial();
-    if !gate::require_bpf("kprobes_say_plainly_when_the_kernel_has_none") {
+    if !gate::require_bpf("kprobes_count_calls_in_every_mode_or_say_plainly_there_are_none") {
         return;
     }
-    let (l, _) = load(&["on_call"]);
-    match l
-        .program("on_call")
-        .unwrap()
-        .attach_kprobe("do_sys_openat2", 0, false)
-    {
-        // A kernel with kprobes attaches.
-        Ok(link) if oxbpf_sys::perf::pmu_type("kprobe").is_some() => drop(link),
-        Ok(_) => panic!("attached a kprobe without a kprobe PMU"),
-        Err(e) => {
-            assert!(oxbpf_sys::perf::pmu_type("kprobe").is_none(), "{e}");
+    let (l, layout) = load(&["on_kcall", "on_kreturn"]);
+    let has_pmu = oxbpf_sys::perf::pmu_type("kprobe").is_some();
+    for mode in [ProbeMode::Auto, ProbeMode::Pmu, ProbeMode::Tracefs] {
+        let attach = |prog: &str, ret: bool| {
+            l.program(prog)
+                .unwrap()
+                .attach_kprobe_with(GETPPID_ENTRY, 0, ret, mode)
+        };
+        if !kernel_has_kprobes() || (mode == ProbeMode::Pmu && !has_pmu) {
+            let e = attach("on_kcall", false).unwrap_err();
             assert!(matches!(e, ProgramError::Unsupported { .. }), "{e}");
+            let why = match mode {
+                ProbeMode::Auto => {
+                    "no kprobe PMU in /sys/bus/event_source/devices, no kprobe_events in tracefs"
+                }
+                ProbeMode::Pmu => "no kprobe PMU in /sys/bus/event_source/devices",
+                ProbeMode::Tracefs => "no kprobe_events in tracefs",
+            };
             assert_eq!(
                 e.to_string(),
-                "program `on_call`: cannot attach to kprobe do_sys_openat2: this kernel has no kprobes (no kprobe PMU in /sys/bus/event_source/devices; built without CONFIG_KPROBES?)"
+                format!(
+                    "program `on_kcall`: cannot attach to kprobe {GETPPID_ENTRY}: this kernel has no kprobes ({why}; built without CONFIG_KPROBES?)"
+                ),
+                "{mode:?}"
+            );
+            continue;
+        }
+        let before = (
+            counter(&l, &layout, "kprobe_calls"),
+            counter(&l, &layout, "kretprobe_calls"),
+        );
+        let entry =
+            attach("on_kcall", false).unwrap_or_else(|e| panic!("{mode:?}: {}", crate::chain(&e)));
+        let ret =
+            attach("on_kreturn", true).unwrap_or_else(|e| panic!("{mode:?}: {}", crate::chain(&e)));
+        getppid_times(3);
+        assert_eq!(
+            counter(&l, &layout, "kprobe_calls"),
+            before.0 + 3,
+            "{mode:?}"
+        );
+        assert_eq!(
+            counter(&l, &layout, "kretprobe_calls"),
+            before.1 + 3,
+            "{mode:?}"
+        );
+        if mode == ProbeMode::Tracefs {
+            assert!(entry.describe().ends_with("(tracefs probe event)"));
+            assert!(probe_events("kprobe_events").contains("oxbpf_"));
+        }
+        drop((entry, ret));
+        getppid_times(1);
+        assert_eq!(
+            counter(&l, &layout, "kprobe_calls"),
+            before.0 + 3,
+            "{mode:?} detached"
+        );
+        assert!(!probe_events("kprobe_events").contains(&format!("oxbpf_{}_", std::process::id())));
+    }
+    // An unknown function is named.
+    if kernel_has_kprobes() {
+        let e = l
+            .program("on_kcall")
+            .unwrap()
+            .attach_kprobe("oxbpf_no_such_function", 0, false)
+            .unwrap_err();
+        assert!(e.to_string().contains("oxbpf_no_such_function"), "{e}");
+    }
+}
+
+#[test]
+fn kprobe_multi_counts_calls_or_says_why_not() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("kprobe_multi_counts_calls_or_says_why_not") {
+        return;
+    }
+    let (l, layout) = load(&["on_kmulti"]);
+    // From the section: kprobe.multi/__x64_sys_getpp?d.
+    match l.program("on_kmulti").unwrap().attach_auto() {
+        Ok(oxbpf_prog::AutoAttach::Attached(link)) => {
+            assert_eq!(
+                link.describe(),
+                "on_kmulti on kprobe.multi __x64_sys_getpp?d (1 functions)"
+            );
+            getppid_times(3);
+            assert_eq!(counter(&l, &layout, "kmulti_calls"), 3);
+            drop(link);
+            getppid_times(1);
+            assert_eq!(counter(&l, &layout, "kmulti_calls"), 3, "detached");
+        }
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => {
+            // Kernels without fprobe (this machine's) refuse the link; say so.
+            assert!(
+                matches!(e, ProgramError::Unsupported { .. }),
+                "{}",
+                crate::chain(&e)
+            );
+            assert_eq!(
+                e.to_string(),
+                "program `on_kmulti`: cannot attach to kprobe.multi __x64_sys_getpp?d: this kernel has no kprobe_multi links (5.18+ built with CONFIG_FPROBE)"
             );
         }
     }
+    let e = l
+        .program("on_kmulti")
+        .unwrap()
+        .attach_kprobe_multi("oxbpf_no_such_fn_*", false)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "program `on_kmulti`: cannot attach to kprobe.multi oxbpf_no_such_fn_*: no kernel function matches `oxbpf_no_such_fn_*`"
+    );
+}
+
+/// The probe events tracefs lists in `control` (empty if it cannot be read).
+fn probe_events(control: &str) -> String {
+    oxbpf_sys::perf::read_tracefs(control)
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn uprobes_through_tracefs_probe_events_count_and_are_removed() {
+    use oxbpf_prog::ProbeMode;
+    let _serial = crate::serial();
+    if !gate::require_bpf("uprobes_through_tracefs_probe_events_count_and_are_removed") {
+        return;
+    }
+    let (l, layout) = load(&["on_call", "on_return"]);
+    let exe = std::env::current_exe().unwrap();
+    let target = ProbeTarget::Symbol("oxbpf_uprobe_target".into(), 0);
+    let mine = format!("oxbpf_{}_", std::process::id());
+    let attach = |prog: &str, ret: bool| {
+        l.program(prog)
+            .unwrap()
+            .attach_uprobe_with(
+                &exe,
+                &target,
+                Some(std::process::id() as i32),
+                ret,
+                ProbeMode::Tracefs,
+            )
+            .unwrap_or_else(|e| panic!("{}", crate::chain(&e)))
+    };
+    let entry = attach("on_call", false);
+    let ret = attach("on_return", true);
+    assert!(
+        entry.describe().ends_with("(tracefs probe event)"),
+        "{}",
+        entry.describe()
+    );
+    let listed = probe_events("uprobe_events");
+    assert_eq!(listed.matches(&mine).count(), 2, "{listed}");
+    assert!(
+        listed.contains(&format!("p:uprobes/{mine}oxbpf_uprobe_target_")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("r:uprobes/{mine}oxbpf_uprobe_target_")),
+        "{listed}"
+    );
+    for _ in 0..3 {
+        assert_eq!(oxbpf_uprobe_target(std::hint::black_box(21)), 42);
+    }
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 3);
+    assert_eq!(counter(&l, &layout, "uprobe_arg"), 21);
+    assert_eq!(counter(&l, &layout, "uretprobe_calls"), 3);
+    assert_eq!(counter(&l, &layout, "uretprobe_ret"), 42);
+    entry.detach().unwrap();
+    drop(ret);
+    oxbpf_uprobe_target(1);
+    assert_eq!(counter(&l, &layout, "uprobe_calls"), 3, "detached");
+    let listed = probe_events("uprobe_events");
+    assert!(
+        !listed.contains(&mine),
+        "probe events left behind: {listed}"
+    );
 }
 
 #[test]
@@ -304,6 +474,8 @@ fn cgroup_programs_see_what_a_process_in_the_cgroup_does() {
         "on_connect4",
         "on_sysctl",
         "on_device",
+        "on_setsockopt",
+        "on_getsockopt",
     ];
     let (l, layout) = load(&programs);
     let dir = std::fs::File::open(&cg).unwrap();
@@ -317,14 +489,15 @@ fn cgroup_programs_see_what_a_process_in_the_cgroup_does() {
         })
         .collect();
     // A shell that moves itself into the cgroup, creates and connects a UDP socket and
-    // sends on it three times, reads a sysctl and opens a device.
+    // sends on it three times, reads a sysctl, opens a device, and (perl, Essential in
+    // Debian) sets and reads back SO_RCVBUF twice.
     // A receiver, so no "port unreachable" makes the later sends fail.
     let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = rx.local_addr().unwrap().port();
     let status = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "echo $$ > {}/cgroup.procs && exec 3<>/dev/udp/127.0.0.1/{port} && for i in 1 2 3; do echo hi >&3; done && cat /proc/sys/kernel/ostype > /dev/null && cat /dev/zero | head -c 1 > /dev/null",
+            "echo $$ > {}/cgroup.procs && exec 3<>/dev/udp/127.0.0.1/{port} && for i in 1 2 3; do echo hi >&3; done && cat /proc/sys/kernel/ostype > /dev/null && cat /dev/zero | head -c 1 > /dev/null && perl -MSocket -e 'socket(S, PF_INET, SOCK_DGRAM, 0) or die; for (1..2) {{ setsockopt(S, SOL_SOCKET, SO_RCVBUF, pack(\"i\", 4096)) or die; getsockopt(S, SOL_SOCKET, SO_RCVBUF) or die }}'",
             cg.display()
         ))
         .status()
@@ -337,14 +510,18 @@ fn cgroup_programs_see_what_a_process_in_the_cgroup_does() {
         count("connect4_calls"),
         count("sysctl_reads"),
         count("device_opens"),
+        count("setsockopt_calls"),
+        count("getsockopt_calls"),
     ];
     drop(links);
     std::fs::remove_dir(&cg).unwrap();
     assert_eq!(seen[0], 3, "three datagrams left: {seen:?}");
-    assert_eq!(seen[1], 1, "one socket created: {seen:?}");
+    assert_eq!(seen[1], 2, "two sockets created (UDP, perl's): {seen:?}");
     assert_eq!(seen[2], 1, "one connect: {seen:?}");
     assert!(seen[3] >= 1, "the sysctl read: {seen:?}");
     assert!(seen[4] >= 1, "the device opens: {seen:?}");
+    assert_eq!(seen[5], 2, "two SO_RCVBUF sets: {seen:?}");
+    assert_eq!(seen[6], 2, "two SO_RCVBUF reads: {seen:?}");
 }
 
 /// Sends `n` Ethernet frames out of interface `ifname` through a raw packet socket;

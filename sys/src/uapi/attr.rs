@@ -332,6 +332,28 @@ impl LinkCreateAttr {
         self
     }
 
+    /// `kprobe_multi`: `flags` (`BPF_F_KPROBE_MULTI_RETURN`), `cnt`, and arrays the
+    /// caller keeps alive: symbol name pointers or addresses (one of the two), and
+    /// optional per-function cookies.
+    #[must_use]
+    pub fn with_kprobe_multi(
+        mut self,
+        flags: u32,
+        cnt: u32,
+        syms: u64,
+        addrs: u64,
+        cookies: u64,
+    ) -> LinkCreateAttr {
+        let mut w = [0u8; 8];
+        w[..4].copy_from_slice(&flags.to_ne_bytes());
+        w[4..].copy_from_slice(&cnt.to_ne_bytes());
+        self.extra[0] = u64::from_ne_bytes(w);
+        self.extra[1] = syms;
+        self.extra[2] = addrs;
+        self.extra[3] = cookies;
+        self
+    }
+
     /// `iter_info` and `iter_info_len` (an address the caller keeps alive).
     #[must_use]
     pub fn with_iter_info(mut self, addr: u64, len: u32) -> LinkCreateAttr {
