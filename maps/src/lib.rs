@@ -57,6 +57,14 @@ pub enum MapError {
     /// The number of possible CPUs could not be read.
     #[error("cannot read the possible CPUs")]
     Cpus(#[source] std::io::Error),
+    /// The map cannot be memory-mapped.
+    #[error("map `{map}`: cannot mmap it: {why}")]
+    Mmap {
+        /// The map.
+        map: String,
+        /// Why.
+        why: String,
+    },
 }
 
 /// A BPF map the process holds open.
@@ -82,6 +90,28 @@ fn is_per_cpu(t: MapType) -> bool {
 }
 
 impl Map {
+    /// Maps the values of an array map created with `BPF_F_MMAPABLE` (global data
+    /// sections are) into this process, shared with the programs: reads and writes
+    /// through it need no syscall and touch only the bytes given. `writable` false for
+    /// frozen maps (`.rodata`).
+    ///
+    /// # Errors
+    /// Not an mmapable array; the kernel refuses (a frozen map mapped writable).
+    pub fn mmap(&self, writable: bool) -> Result<oxbpf_sys::mmap::MapMemory, MapError> {
+        let err = |why: String| MapError::Mmap {
+            map: self.name.clone(),
+            why,
+        };
+        if self.map_type != MapType::ARRAY
+            || self.map_flags & oxbpf_sys::uapi::map_flags::MMAPABLE == 0
+        {
+            return Err(err("only arrays created with BPF_F_MMAPABLE can be".into()));
+        }
+        let len = self.value_size as usize * self.max_entries as usize;
+        oxbpf_sys::mmap::MapMemory::map(self.fd.as_fd(), len, writable)
+            .map_err(|e| err(e.to_string()))
+    }
+
     /// Wraps a map fd, reading its definition from the kernel.
     ///
     /// # Errors

@@ -1,4 +1,5 @@
-//! Read-only memory maps of kernel BTF files.
+//! Memory maps: read-only maps of kernel BTF files, and shared maps of BPF array maps
+//! created with `BPF_F_MMAPABLE` (global data), read and written in place.
 //!
 //! `/sys/kernel/btf/vmlinux` is about 5 MB. Since Linux 6.16 sysfs lets it be mapped
 //! read-only, which avoids copying it into the heap (libbpf does the same). Only files
@@ -86,5 +87,142 @@ impl Drop for Mmap {
         unsafe {
             libc::munmap(self.ptr as *mut libc::c_void, self.len);
         }
+    }
+}
+
+/// A shared mapping of an mmapable BPF array map's values (`BPF_F_MMAPABLE`, 5.5+):
+/// what user space writes here the programs see at once, and the other way round,
+/// with no syscall and no read-modify-write of the whole value.
+///
+/// The programs may write this memory at any moment, so it is never handed out as a
+/// Rust slice: bytes are copied in and out with volatile accesses.
+#[derive(Debug)]
+pub struct MapMemory {
+    ptr: *mut u8,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the mapping is owned by this value and only reached through volatile copies;
+// concurrent access from several threads is what the memory is for (as with the BPF
+// programs), with no Rust references into it.
+unsafe impl Send for MapMemory {}
+// SAFETY: as above.
+unsafe impl Sync for MapMemory {}
+
+impl MapMemory {
+    /// Maps the first `len` bytes of the values of the array map `map` (the kernel
+    /// rounds the mapping to whole pages), writable or read-only (a frozen map, such as
+    /// `.rodata`, refuses writable mappings).
+    ///
+    /// # Errors
+    /// The map is not mmapable (`EINVAL`/`ENOTSUPP`), or is frozen and `writable` was
+    /// asked (`EPERM`).
+    pub fn map(
+        map: std::os::fd::BorrowedFd<'_>,
+        len: usize,
+        writable: bool,
+    ) -> io::Result<MapMemory> {
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        Ok(MapMemory {
+            ptr: shared(map, len, prot, 0)?,
+            len,
+            writable,
+        })
+    }
+
+    /// The mapped length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mapping is empty (never: a zero length is refused).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether [`MapMemory::write`] is allowed.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Copies `len` bytes at `offset` out of the map.
+    ///
+    /// # Errors
+    /// The range is outside the mapping.
+    pub fn read(&self, offset: usize, len: usize) -> io::Result<Vec<u8>> {
+        self.check(offset, len)?;
+        Ok((0..len)
+            // SAFETY: in bounds (checked above) of a live readable mapping; volatile
+            // because a BPF program may write the byte concurrently.
+            .map(|i| unsafe { self.ptr.add(offset + i).read_volatile() })
+            .collect())
+    }
+
+    /// Copies `data` into the map at `offset`.
+    ///
+    /// # Errors
+    /// A read-only mapping (`EPERM`); the range is outside the mapping.
+    pub fn write(&self, offset: usize, data: &[u8]) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        self.check(offset, data.len())?;
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: in bounds (checked above) of a live writable mapping; volatile
+            // because a BPF program may read the byte concurrently.
+            unsafe { self.ptr.add(offset + i).write_volatile(*b) };
+        }
+        Ok(())
+    }
+
+    fn check(&self, offset: usize, len: usize) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(io::Error::from_raw_os_error(libc::ERANGE)),
+        }
+    }
+}
+
+impl Drop for MapMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping this value created; no references into
+        // it exist (all access is by copy).
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}
+
+/// A new shared mapping of `len` bytes of `fd` from `offset` (BPF maps: arrays, ring
+/// buffers); the caller unmaps it.
+pub(crate) fn shared(
+    fd: std::os::fd::BorrowedFd<'_>,
+    len: usize,
+    prot: i32,
+    offset: usize,
+) -> io::Result<*mut u8> {
+    // SAFETY: a new shared mapping of the fd; it touches no existing memory.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ptr.cast())
     }
 }

@@ -33,24 +33,7 @@ pub struct RingBuf {
 // through `&mut self`, and the rest is read with atomic loads.
 unsafe impl Send for RingBuf {}
 
-fn map(fd: BorrowedFd<'_>, len: usize, prot: i32, offset: usize) -> io::Result<*mut u8> {
-    // SAFETY: a new shared mapping of the map's fd; it touches no existing memory.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset as libc::off_t,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ptr.cast())
-    }
-}
+use crate::mmap::shared as map;
 
 impl RingBuf {
     /// Maps the ring buffer map `fd`, whose `max_entries` (the data size, a power of two
@@ -158,5 +141,180 @@ impl Drop for RingBuf {
             libc::munmap(self.consumer.cast(), self.page);
             libc::munmap(self.producer.cast(), self.page + 2 * self.size);
         }
+    }
+}
+
+/// A consumer's handler for one ring buffer's records.
+type Handler<'a> = Box<dyn FnMut(&[u8]) + 'a>;
+
+/// Several ring buffers read through one epoll instance, each with its own handler
+/// (libbpf's `ring_buffer__new`/`__add`/`__poll`). The epoll fd is exposed so the set
+/// can itself sit in a larger event loop.
+pub struct RingBufs<'a> {
+    epoll: std::os::fd::OwnedFd,
+    rings: Vec<(RingBuf, Handler<'a>)>,
+}
+
+impl std::fmt::Debug for RingBufs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingBufs")
+            .field("epoll", &self.epoll)
+            .field("rings", &self.rings.len())
+            .finish()
+    }
+}
+
+impl<'a> RingBufs<'a> {
+    /// An empty set.
+    ///
+    /// # Errors
+    /// `epoll_create1` failed.
+    pub fn new() -> io::Result<RingBufs<'a>> {
+        // SAFETY: creates a new fd; no memory is passed.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by epoll_create1 and is owned from here on.
+        let epoll = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(RingBufs {
+            epoll,
+            rings: Vec::new(),
+        })
+    }
+
+    /// Adds ring buffer map `fd` (data size `size`, its `max_entries`), whose records
+    /// go to `handler`.
+    ///
+    /// # Errors
+    /// The map cannot be mapped; `epoll_ctl` failed.
+    pub fn add(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        size: u32,
+        handler: impl FnMut(&[u8]) + 'a,
+    ) -> io::Result<()> {
+        let ring = RingBuf::new(fd, size)?;
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: self.rings.len() as u64,
+        };
+        // SAFETY: `ev` is a live epoll_event; both fds are open.
+        if unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &raw mut ev,
+            )
+        } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        self.rings.push((ring, Box::new(handler)));
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (-1: until something arrives) for records in any of
+    /// the rings, then hands each ready ring's records to its handler. Returns how many
+    /// records were handled (0 on timeout or a signal).
+    ///
+    /// # Errors
+    /// `epoll_wait` failed; a ring is corrupt (see [`RingBuf::consume`]).
+    pub fn poll(&mut self, timeout_ms: i32) -> io::Result<usize> {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+        let max = events.len().min(self.rings.len().max(1)) as i32;
+        // SAFETY: `events` has room for `max` entries.
+        let n = unsafe {
+            libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms)
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.raw_os_error() == Some(libc::EINTR) {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        let mut total = 0;
+        for ev in &events[..n as usize] {
+            let index = ev.u64 as usize;
+            if let Some((ring, handler)) = self.rings.get_mut(index) {
+                total += ring.consume(&mut **handler)?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Hands every ring's pending records to its handler without waiting.
+    ///
+    /// # Errors
+    /// A ring is corrupt.
+    pub fn consume(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        for (ring, handler) in &mut self.rings {
+            total += ring.consume(&mut **handler)?;
+        }
+        Ok(total)
+    }
+}
+
+impl std::os::fd::AsFd for RingBufs<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.epoll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+
+    /// A memfd laid out as a ring buffer map's mappings: consumer page, producer page,
+    /// then the data area twice (what the kernel maps twice in a row).
+    fn fake_ring(size: usize, producer_pos: u64, first_header: u32) -> OwnedFd {
+        // SAFETY: sysconf has no memory effects.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap();
+        // SAFETY: creates a new fd from a NUL-terminated name.
+        let fd = unsafe { libc::memfd_create(c"ring".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: `fd` is new and owned here.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut file = std::fs::File::from(fd.try_clone().unwrap());
+        let mut bytes = vec![0u8; 2 * page + 2 * size];
+        bytes[page..page + 8].copy_from_slice(&producer_pos.to_ne_bytes());
+        bytes[2 * page..2 * page + 4].copy_from_slice(&first_header.to_ne_bytes());
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        fd
+    }
+
+    #[test]
+    fn a_corrupt_header_is_an_error_not_a_hang() {
+        let size = 4096;
+        // A committed record claiming more than the whole ring.
+        let fd = fake_ring(size, 64, 8192);
+        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        let err = ring.consume(|_| panic!("no record is valid")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ring buffer record at position 0 claims 8192 bytes, more than the 4096-byte ring holds"
+        );
+    }
+
+    #[test]
+    fn a_busy_record_stops_the_walk_until_it_is_committed() {
+        let size = 4096;
+        let fd = fake_ring(size, 64, BUSY | 16);
+        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        assert_eq!(ring.consume(|_| panic!("still busy")).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_size_that_is_not_a_power_of_two_is_refused() {
+        let fd = fake_ring(4096, 0, 0);
+        assert_eq!(
+            RingBuf::new(fd.as_fd(), 3000).unwrap_err().raw_os_error(),
+            Some(libc::EINVAL)
+        );
     }
 }

@@ -241,6 +241,9 @@ pub struct Loaded {
     pub btf_fd: Option<OwnedFd>,
     /// Where each global variable lives.
     pub globals: Vec<GlobalSlot>,
+    /// Each map's shared mapping, made on the first global variable access (`None`
+    /// where the map cannot be mapped: the map syscalls are used instead).
+    pub(crate) mapped: Vec<std::sync::OnceLock<Option<oxbpf_sys::mmap::MapMemory>>>,
 }
 
 /// A global variable of the loaded object: its data map (an index into
@@ -287,6 +290,28 @@ impl Loaded {
         Ok((slot, map))
     }
 
+    /// The shared mapping of the data map holding `slot`, made on first use; `None`
+    /// for maps that are not mmapable (kernels before 5.5).
+    fn memory(&self, slot: &GlobalSlot) -> Option<&oxbpf_sys::mmap::MapMemory> {
+        let map = self.maps.get(slot.map)?;
+        self.mapped
+            .get(slot.map)?
+            .get_or_init(|| {
+                let writable = !slot.section.starts_with(".rodata");
+                match map.mmap(writable) {
+                    Ok(m) => {
+                        log::debug!("{}: mapped into memory for global variables", map.name());
+                        Some(m)
+                    }
+                    Err(e) => {
+                        log::debug!("{e}; global variables go through map lookups and updates");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
     fn global_error(name: &str, e: &oxbpf_maps::MapError) -> LoadError {
         LoadError::Global {
             name: name.to_string(),
@@ -300,6 +325,14 @@ impl Loaded {
     /// No such variable; the map cannot be read.
     pub fn global(&self, name: &str) -> Result<Vec<u8>, LoadError> {
         let (slot, map) = self.slot(name)?;
+        if let Some(mem) = self.memory(slot) {
+            return mem
+                .read(slot.offset, slot.size)
+                .map_err(|e| LoadError::Global {
+                    name: name.to_string(),
+                    why: format!("reading the mapped map: {e}"),
+                });
+        }
         let value = map
             .lookup(&0u32.to_ne_bytes())
             .map_err(|e| Self::global_error(name, &e))?
@@ -332,7 +365,18 @@ impl Loaded {
                 ),
             });
         }
-        // Read-modify-write of the section's one value: other variables keep theirs.
+        if let Some(mem) = self.memory(slot) {
+            // In place: only this variable's bytes change, even while programs write
+            // the others.
+            return mem
+                .write(slot.offset, value)
+                .map_err(|e| LoadError::Global {
+                    name: name.to_string(),
+                    why: format!("writing the mapped map: {e}"),
+                });
+        }
+        // Read-modify-write of the section's one value: other variables keep theirs
+        // (unless a program changes them between the two calls).
         let key = 0u32.to_ne_bytes();
         let mut whole = map
             .lookup(&key)
@@ -515,6 +559,7 @@ impl Object {
         }
         all.extend(made.data_maps.into_iter().flatten());
         all.extend(made.kconfig);
+        loaded.mapped = all.iter().map(|_| std::sync::OnceLock::new()).collect();
         loaded.maps = all;
         loaded.core = core;
         loaded.btf_fd = btf_fd;

@@ -467,6 +467,7 @@ pub(super) fn load_all(
         logs,
         btf_fd: None,
         globals: Vec::new(),
+        mapped: Vec::new(),
     })
 }
 

@@ -1228,6 +1228,13 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
     }
     let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
     let l = obj.load(&with_mystery_typed()).unwrap();
+    let bpf_map_mappings = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .matches("anon_inode:bpf-map")
+            .count()
+    };
+    let before = bpf_map_mappings();
     assert_eq!(l.global("rodata_limit").unwrap(), 7i32.to_ne_bytes());
     assert_eq!(l.global("bss_hits").unwrap(), 0u32.to_ne_bytes());
     l.set_global("bss_hits", &40u32.to_ne_bytes()).unwrap();
@@ -1237,6 +1244,17 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
         .test_run(&packet(6, &[0; 20]), &[])
         .unwrap();
     assert_eq!(l.global("bss_hits").unwrap(), 41u32.to_ne_bytes());
+    // Read and written in place: .rodata and .bss are each mapped once, on first use.
+    assert_eq!(bpf_map_mappings(), before + 2);
+    assert_eq!(
+        l.map("multi_pr.bss")
+            .unwrap()
+            .lookup(&0u32.to_ne_bytes())
+            .unwrap()
+            .unwrap()[..4],
+        41u32.to_ne_bytes(),
+        "the map itself holds what was written through the mapping"
+    );
     assert_eq!(
         l.set_global("rodata_limit", &1i32.to_ne_bytes())
             .unwrap_err()
@@ -1251,4 +1269,6 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
         l.global("nope").unwrap_err().to_string(),
         "global variable `nope`: no such global variable"
     );
+    drop(l);
+    assert_eq!(bpf_map_mappings(), before, "unmapped with the maps");
 }

@@ -316,3 +316,56 @@ fn lru_lpm_queue_stack_and_map_in_map() {
     );
     assert_eq!(outer.get::<u32, u32>(&1).unwrap(), None);
 }
+
+#[test]
+fn several_ring_buffers_are_read_through_one_epoll() {
+    use oxbpf_sys::ringbuf::RingBufs;
+    let _serial = crate::serial();
+    if !gate::require_bpf("several_ring_buffers_are_read_through_one_epoll") {
+        return;
+    }
+    // Two loads of events.bpf.o: two ring buffers, each fed by its own program.
+    let load = || {
+        Object::open(crate::testdata("events.bpf.o"))
+            .unwrap()
+            .load(&LoadOptions::default())
+            .unwrap()
+    };
+    let (a, b) = (load(), load());
+    let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+    {
+        let mut rings = RingBufs::new().unwrap();
+        for (l, got) in [(&a, &mut got_a), (&b, &mut got_b)] {
+            let m = l.map("rb").unwrap();
+            rings
+                .add(m.as_fd(), m.max_entries(), |r: &[u8]| {
+                    got.push(u64::from_ne_bytes(r[..8].try_into().unwrap()));
+                })
+                .unwrap();
+        }
+        // Nothing written yet: the wait times out with nothing handled.
+        assert_eq!(rings.poll(10).unwrap(), 0);
+        for _ in 0..3 {
+            a.program("emit")
+                .unwrap()
+                .test_run(&[0u8; 64], &[])
+                .unwrap();
+        }
+        for _ in 0..5 {
+            b.program("emit")
+                .unwrap()
+                .test_run(&[0u8; 64], &[])
+                .unwrap();
+        }
+        let mut handled = 0;
+        while handled < 8 {
+            let n = rings.poll(1000).unwrap();
+            assert!(n > 0, "records were written but the wait timed out");
+            handled += n;
+        }
+        assert_eq!(handled, 8);
+        assert_eq!(rings.consume().unwrap(), 0, "nothing is read twice");
+    }
+    assert_eq!(got_a, [1, 2, 3]);
+    assert_eq!(got_b, [1, 2, 3, 4, 5]);
+}
