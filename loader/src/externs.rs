@@ -386,26 +386,38 @@ pub struct Kallsyms {
 }
 
 impl Kallsyms {
-    /// Reads `/proc/kallsyms`.
+    /// Reads `/proc/kallsyms`, keeping the addresses of the symbols named in `wanted`
+    /// only: the file lists some 200,000 symbols, and indexing them all would cost
+    /// more than the load it serves.
     ///
     /// # Errors
     /// The read error.
-    pub fn load() -> std::io::Result<Kallsyms> {
+    pub fn load(wanted: &[&str]) -> std::io::Result<Kallsyms> {
         let text = std::fs::read_to_string("/proc/kallsyms")?;
+        Ok(Kallsyms::parse(&text, wanted))
+    }
+
+    /// The addresses of `wanted` in kallsyms text (`ADDR TYPE NAME [MODULE]` lines).
+    fn parse(text: &str, wanted: &[&str]) -> Kallsyms {
+        let wanted: std::collections::HashSet<&str> = wanted.iter().copied().collect();
         let mut addrs = HashMap::new();
         for line in text.lines() {
-            let mut it = line.split_whitespace();
-            let (Some(addr), Some(_kind), Some(name)) = (it.next(), it.next(), it.next()) else {
+            // The name is the third field; a fourth means a module symbol, which is no
+            // kernel global.
+            let Some((addr, rest)) = line.split_once(' ') else {
                 continue;
             };
-            if it.next().is_some() {
-                continue; // module symbols ("[module]") are not kernel globals
+            let Some((_kind, name)) = rest.split_once(' ') else {
+                continue;
+            };
+            if name.contains([' ', '\t']) || !wanted.contains(name) {
+                continue;
             }
             if let Ok(a) = u64::from_str_radix(addr, 16) {
                 addrs.entry(name.to_string()).or_insert(a);
             }
         }
-        Ok(Kallsyms { addrs })
+        Kallsyms { addrs }
     }
 
     /// The address of `name`.
@@ -540,6 +552,21 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kallsyms_keeps_only_the_wanted_kernel_symbols() {
+        let text = "ffffffff81000000 T _stext\n\
+                    ffffffff82000010 D bpf_prog_active\n\
+                    ffffffffc0001000 d bpf_prog_active\t[some_module]\n\
+                    ffffffff82000020 B init_task\n\
+                    ffffffff82000030 b init_task\n";
+        let k = Kallsyms::parse(text, &["bpf_prog_active", "init_task", "absent"]);
+        assert_eq!(k.get("bpf_prog_active"), Some(0xffff_ffff_8200_0010));
+        // The first of two same-named symbols, as before.
+        assert_eq!(k.get("init_task"), Some(0xffff_ffff_8200_0020));
+        assert_eq!(k.get("_stext"), None, "not asked for");
+        assert_eq!(k.get("absent"), None);
+    }
 
     #[test]
     fn parses_a_kernel_config() {

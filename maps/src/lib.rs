@@ -398,38 +398,73 @@ impl Map {
     /// # Errors
     /// The kernel's errno.
     pub fn entries(&self, batch: u32) -> Result<Vec<Entry>, MapError> {
-        match self.entries_batched(batch.max(1)) {
+        let mut out = Vec::new();
+        self.for_each_entry(batch, |k, v| out.push((k.to_vec(), v.to_vec())))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each entry's key and value, read with `BPF_MAP_LOOKUP_BATCH` in
+    /// batches of `batch` entries (one key at a time on kernels or map types without
+    /// it), without allocating per entry: the slices point into the batch buffers.
+    /// Returns how many entries were seen.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn for_each_entry(
+        &self,
+        batch: u32,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> Result<usize, MapError> {
+        let mut seen = 0;
+        match self.for_each_batched(batch.max(1), |k, v| {
+            seen += 1;
+            f(k, v);
+        }) {
             Err(MapError::Sys { source, .. })
-                if matches!(
-                    source.errno(),
-                    Some(libc::EINVAL | libc::ENOTSUP | 524 | libc::EPERM)
-                ) =>
+                if seen == 0
+                    && matches!(
+                        source.errno(),
+                        Some(libc::EINVAL | libc::ENOTSUP | 524 | libc::EPERM)
+                    ) =>
             {
                 log::debug!(
                     "map `{}`: no batch lookup ({source}); reading key by key",
                     self.name
                 );
-                let mut out = Vec::new();
                 for k in self.keys()? {
                     if let Some(v) = self.lookup(&k)? {
-                        out.push((k, v));
+                        seen += 1;
+                        f(&k, &v);
                     }
                 }
-                Ok(out)
+                Ok(seen)
             }
-            r => r,
+            r => r.map(|()| seen),
         }
     }
 
-    fn entries_batched(&self, batch: u32) -> Result<Vec<Entry>, MapError> {
+    fn for_each_batched(
+        &self,
+        batch: u32,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), MapError> {
         let (ks, vs) = (self.key_size as usize, self.user_value_size()?);
+        if ks == 0 || vs == 0 {
+            // Keyless maps (queues, stacks) have no batch lookup.
+            return Err(self.sys(
+                "lookup batch",
+                SysError::new(
+                    "BPF_MAP_LOOKUP_BATCH",
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
+                ),
+            ));
+        }
         let mut keys = vec![0u8; ks * batch as usize];
         let mut values = vec![0u8; vs * batch as usize];
         // Hash maps use a key-sized position, arrays a u32 index: key size covers both.
         let pos_len = ks.max(4);
         let mut pos_in: Option<Vec<u8>> = None;
         let mut pos_out = vec![0u8; pos_len];
-        let mut out = Vec::new();
         loop {
             let b = bpf::Batch {
                 keys: &mut keys,
@@ -442,16 +477,20 @@ impl Map {
                 Err((e, n)) if e.errno() == Some(libc::ENOENT) => (n, true),
                 Err((e, _)) => return Err(self.sys("lookup batch", e)),
             };
-            for i in 0..n as usize {
-                out.push((
-                    keys[i * ks..(i + 1) * ks].to_vec(),
-                    values[i * vs..(i + 1) * vs].to_vec(),
-                ));
+            for (k, v) in keys
+                .chunks_exact(ks)
+                .zip(values.chunks_exact(vs))
+                .take(n as usize)
+            {
+                f(k, v);
             }
             if done {
-                return Ok(out);
+                return Ok(());
             }
-            pos_in = Some(pos_out.clone());
+            match &mut pos_in {
+                Some(p) => p.copy_from_slice(&pos_out),
+                None => pos_in = Some(pos_out.clone()),
+            }
         }
     }
 

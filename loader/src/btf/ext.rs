@@ -143,6 +143,25 @@ const LINE_INFO_MIN: u32 = 16;
 const CORE_RELO_MIN: u32 = 16;
 
 impl BtfExt {
+    /// Whether `.BTF.ext` bytes carry any CO-RE relocation, read from the header alone
+    /// (no parse): what decides whether the running kernel's BTF is needed at all, as
+    /// libbpf decides it. Malformed bytes answer `true`, so the full parse reports them.
+    pub fn has_core_relos(data: &[u8]) -> bool {
+        let endian = match data.get(..2) {
+            Some([0x9f, 0xeb]) => Endian::Little,
+            Some([0xeb, 0x9f]) => Endian::Big,
+            _ => return true,
+        };
+        let Some(hdr_len) = raw::read_u32(data, 4, endian) else {
+            return true;
+        };
+        if hdr_len < 32 {
+            return false; // no core_relo area in headers before LLVM 12
+        }
+        // The area is a record size word, then blocks: more than the word means records.
+        raw::read_u32(data, 28, endian).is_none_or(|len| len > 4)
+    }
+
     /// Parses `.BTF.ext` bytes; section names are looked up in `btf`'s strings.
     ///
     /// # Errors

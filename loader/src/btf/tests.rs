@@ -734,3 +734,22 @@ fn cycles_through_arrays_and_pointers_end_in_an_error() {
     ));
     assert!(dump::raw::dump(&btf).is_ok());
 }
+
+#[test]
+fn the_header_alone_says_whether_an_object_has_core_relocations() {
+    // Every testdata object: the header's answer agrees with a full parse, so only
+    // objects with CO-RE relocations make a load read the kernel's BTF.
+    let mut with = 0;
+    for path in testdata_objects() {
+        let obj = crate::Object::open(&path).unwrap();
+        let (Some(btf), Some(raw)) = (&obj.btf, &obj.btf_ext) else {
+            continue;
+        };
+        let parsed = ext::BtfExt::parse(raw, btf).unwrap();
+        let has = parsed.core_relos.iter().any(|s| !s.records.is_empty());
+        assert_eq!(ext::BtfExt::has_core_relos(raw), has, "{}", path.display());
+        with += usize::from(has);
+    }
+    assert!(with >= 3, "core, bootstrap and demo use CO-RE");
+    assert!(ext::BtfExt::has_core_relos(b"garbage"), "malformed: let the parse say");
+}

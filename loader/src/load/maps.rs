@@ -83,12 +83,41 @@ fn attr_for(
             a.value_size
         );
     }
-    if let (Some(fd), Some(v)) = (btf_fd, spec.value_type) {
+    if let (Some(fd), Some(v)) = (
+        btf_fd,
+        spec.value_type.filter(|_| takes_btf_types(a.map_type)),
+    ) {
         a.btf_fd = fd.as_raw_fd() as u32;
         a.btf_value_type_id = v.0;
         a.btf_key_type_id = spec.key_type.map_or(0, |k| k.0);
     }
     Ok(a)
+}
+
+/// Whether the kernel accepts BTF key/value types for maps of this type. Those whose
+/// values are fds, indexes or raw records refuse them (ENOTSUPP, after tens of
+/// milliseconds of setting up and tearing down the map), so, like libbpf, their type
+/// ids are never passed.
+fn takes_btf_types(t: MapType) -> bool {
+    !matches!(
+        t,
+        MapType::PERF_EVENT_ARRAY
+            | MapType::CGROUP_ARRAY
+            | MapType::STACK_TRACE
+            | MapType::ARRAY_OF_MAPS
+            | MapType::HASH_OF_MAPS
+            | MapType::PROG_ARRAY
+            | MapType::SOCKMAP
+            | MapType::SOCKHASH
+            | MapType::QUEUE
+            | MapType::STACK
+            | MapType::DEVMAP
+            | MapType::DEVMAP_HASH
+            | MapType::CPUMAP
+            | MapType::XSKMAP
+            | MapType::RINGBUF
+            | MapType::USER_RINGBUF
+    )
 }
 
 /// Why the kernel may have refused map `name`, in words.
@@ -427,4 +456,32 @@ pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_and_record_maps_are_created_without_btf_types_as_libbpf_does() {
+        for t in [
+            MapType::SOCKMAP,
+            MapType::DEVMAP,
+            MapType::PROG_ARRAY,
+            MapType::RINGBUF,
+            MapType::PERF_EVENT_ARRAY,
+            MapType::HASH_OF_MAPS,
+        ] {
+            assert!(!takes_btf_types(t), "{t}");
+        }
+        // Storage maps need them; plain maps and spin-lock values use them.
+        for t in [
+            MapType::HASH,
+            MapType::ARRAY,
+            MapType::TASK_STORAGE,
+            MapType::SK_STORAGE,
+        ] {
+            assert!(takes_btf_types(t), "{t}");
+        }
+    }
 }

@@ -479,7 +479,13 @@ impl Object {
         let mut kallsyms_cache: Option<std::rc::Rc<Kallsyms>> = None;
         let mut kallsyms = || {
             if kallsyms_cache.is_none() {
-                kallsyms_cache = Kallsyms::load().ok().map(std::rc::Rc::new);
+                let wanted: Vec<&str> = self
+                    .externs
+                    .iter()
+                    .filter(|e| e.kind == ExternKind::KsymTypeless)
+                    .map(|e| e.name.as_str())
+                    .collect();
+                kallsyms_cache = Kallsyms::load(&wanted).ok().map(std::rc::Rc::new);
             }
             kallsyms_cache.clone()
         };
@@ -602,7 +608,11 @@ impl Object {
         opts: &LoadOptions,
         selected: &[usize],
     ) -> Result<Option<Arc<Btf>>, LoadError> {
-        let has_core = self.btf_ext.is_some() && opts.core_btf.is_none();
+        let has_core = opts.core_btf.is_none()
+            && self
+                .btf_ext
+                .as_deref()
+                .is_some_and(crate::btf::ext::BtfExt::has_core_relos);
         let has_ksyms = self
             .externs
             .iter()
