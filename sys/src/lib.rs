@@ -24,6 +24,7 @@ mod error;
 pub mod events;
 pub mod fd;
 pub mod gate;
+pub mod hint;
 pub mod mmap;
 pub mod netlink;
 pub mod perf;

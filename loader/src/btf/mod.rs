@@ -832,6 +832,10 @@ impl Walk<'_> {
         // type section; start a little under that (the table doubles when it must) so
         // the table stays as small, and as cache-friendly, as it can.
         let mut type_names = NameIndex::with_capacity(t.len() / 288);
+        // Named types whose names were prefetched and are yet to be hashed, in a ring.
+        const PENDING: usize = 16;
+        let mut pending = [(0u32, 0u32); PENDING];
+        let mut pending_n = 0usize;
         let mut named_symbols = 0u32;
         let mut off = 0usize;
         let mut n: u32 = 0;
@@ -843,8 +847,10 @@ impl Walk<'_> {
             let name_off = rd(off);
             let info = rd(off + 4);
             let raw_kind = (info >> 24) & 0x1f;
-            let (fixed, per) = RECORD_EXTRA[raw_kind as usize]
-                .ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
+            // Not `ok_or(error)`: the error would be built and dropped for every type.
+            let Some((fixed, per)) = RECORD_EXTRA[raw_kind as usize] else {
+                return Err(BtfError::UnknownKind { id, kind: raw_kind });
+            };
             let len =
                 raw::TYPE_LEN as u64 + u64::from(fixed) + u64::from(per) * u64::from(info & 0xffff);
             if len > (t.len() - off) as u64 {
@@ -857,12 +863,30 @@ impl Walk<'_> {
                 // FUNC (12) and VAR (14) go to the symbol index, built on demand.
                 if raw_kind == 12 || raw_kind == 14 {
                     named_symbols += 1;
-                } else if let Some(h) = self.name_tail(name_off).and_then(index::hash_essential) {
-                    type_names.insert(id.0, h);
+                } else {
+                    // Names sit all over the string section: each read would be a cache
+                    // miss. Ask for the name now and hash it a few types later, when it
+                    // has arrived, so the misses overlap instead of adding up.
+                    if let Some(tail) = self.name_tail(name_off) {
+                        oxbpf_sys::hint::prefetch(tail);
+                    }
+                    let slot = &mut pending[pending_n % PENDING];
+                    if pending_n >= PENDING {
+                        self.index_name(&mut type_names, *slot);
+                    }
+                    *slot = (id.0, name_off);
+                    pending_n += 1;
                 }
             }
-            n = n.checked_add(1).ok_or(BtfError::Truncated { id, off })?;
+            let Some(next) = n.checked_add(1) else {
+                return Err(BtfError::Truncated { id, off });
+            };
+            n = next;
             off += len as usize;
+        }
+        // The names still in the ring, oldest first (the index keeps id order per name).
+        for k in pending_n.saturating_sub(PENDING)..pending_n {
+            self.index_name(&mut type_names, pending[k % PENDING]);
         }
         if n == 0 {
             // An empty blob still needs a checkpoint slot for offset_of's arithmetic,
@@ -875,6 +899,13 @@ impl Walk<'_> {
             named_symbols,
             type_names,
         })
+    }
+
+    /// Adds type `id` under the essential name at string offset `name_off`.
+    fn index_name(&self, index: &mut NameIndex, (id, name_off): (u32, u32)) {
+        if let Some(h) = self.name_tail(name_off).and_then(index::hash_essential) {
+            index.insert(id, h);
+        }
     }
 
     fn name_tail(&self, off: u32) -> Option<&[u8]> {

@@ -751,5 +751,8 @@ fn the_header_alone_says_whether_an_object_has_core_relocations() {
         with += usize::from(has);
     }
     assert!(with >= 3, "core, bootstrap and demo use CO-RE");
-    assert!(ext::BtfExt::has_core_relos(b"garbage"), "malformed: let the parse say");
+    assert!(
+        ext::BtfExt::has_core_relos(b"garbage"),
+        "malformed: let the parse say"
+    );
 }
