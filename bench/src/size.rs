@@ -1,0 +1,116 @@
+//! Binary sizes, each built by this run: the stripped static `oxbpf` CLI; the smallest
+//! useful static loader (open an object, load its programs) with each peer — oxbpf and
+//! aya from `bench/minimal` (Rust, glibc with `crt-static`, the release profile: fat
+//! LTO, stripped, abort on panic), libbpf from `bench/minimal/libbpf_min.c` (gcc -Os
+//! -static against Debian's libbpf.a, libelf.a and libz.a); and bpftool with the shared
+//! libraries it needs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Goal, Row};
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+fn size_kib(p: &Path) -> Result<f64, String> {
+    std::fs::metadata(p)
+        .map(|m| m.len() as f64 / 1024.0)
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn exec(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the static Rust binaries; returns their directory.
+fn build_rust() -> Result<PathBuf, String> {
+    let repo = crate::repo();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    exec(
+        Command::new(cargo)
+            .current_dir(&repo)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .args([
+                "build",
+                "--release",
+                "--target",
+                TARGET,
+                "-p",
+                "oxbpf",
+                "-p",
+                "oxbpf-bench-minimal",
+            ]),
+    )?;
+    Ok(repo.join("target").join(TARGET).join("release"))
+}
+
+fn build_libbpf_min() -> Result<PathBuf, String> {
+    let out = std::env::temp_dir().join("oxbpf-bench-libbpf-min");
+    let src = crate::repo().join("bench/minimal/libbpf_min.c");
+    exec(
+        Command::new("gcc")
+            .args(["-Os", "-static", "-s", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .args(["-lbpf", "-lelf", "-lz"]),
+    )?;
+    Ok(out)
+}
+
+/// bpftool and every shared library `ldd` lists for it.
+fn bpftool_kib() -> Result<f64, String> {
+    let bpftool = ["/usr/sbin/bpftool", "/usr/bin/bpftool"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .ok_or("bpftool is not installed (apt-get install bpftool)")?;
+    let out = Command::new("ldd")
+        .arg(bpftool)
+        .output()
+        .map_err(|e| format!("ldd: {e}"))?;
+    let mut total = size_kib(bpftool)?;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `libelf.so.1 => /lib/x86_64-linux-gnu/libelf.so.1 (0x...)`, or the loader.
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(Path::new);
+        if let Some(p) = path {
+            let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            total += size_kib(&real)?;
+        }
+    }
+    Ok(total)
+}
+
+/// The size rows.
+pub fn run() -> Result<Vec<Row>, String> {
+    let dir = build_rust()?;
+    let cli = size_kib(&dir.join("oxbpf"))?;
+    let ox_min = size_kib(&dir.join("oxbpf-min"))?;
+    let aya_min = size_kib(&dir.join("aya-min"))?;
+    let lb_min = size_kib(&build_libbpf_min()?)?;
+    Ok(vec![
+        Row::new(
+            "binary: minimal static loader (open + load an object)",
+            "KiB",
+            [Some(ox_min), Some(lb_min), Some(aya_min)],
+        )
+        .goal(Goal::AtMost(850.0))
+        .note("all static with glibc, stripped"),
+        Row::new(
+            "binary: full CLI (static oxbpf; bpftool + its shared libraries)",
+            "KiB",
+            [Some(cli), Some(bpftool_kib()?), None],
+        )
+        .goal(Goal::AtMost(1200.0))
+        .note("libbpf column: bpftool, which also needs iproute2 for tc/XDP"),
+    ])
+}
