@@ -41,6 +41,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every function's instructions in the verifier's syntax, with source lines, helper
+    /// names, and what each relocation (maps, globals, calls, externs, kfuncs) and CO-RE
+    /// record does there. Reads the file only; needs no privileges.
+    Disasm {
+        /// The object file (`*.bpf.o`).
+        object: PathBuf,
+        /// Only this program or subprogram.
+        #[arg(long, value_name = "NAME")]
+        prog: Option<String>,
+        /// Print JSON for tools instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load a built-in example into the kernel, run it, and say what each stage did.
     /// Needs root.
     Demo,
@@ -229,6 +242,9 @@ impl From<String> for Outcome {
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
+        Command::Disasm { object, prog, json } => {
+            cmd::disasm::run(&object, prog.as_deref(), json).map(Outcome::from)
+        }
         Command::Btf(BtfCommand::Dump { source, format }) => {
             cmd::btf::dump(&source, format).map(Outcome::from)
         }

@@ -74,6 +74,35 @@ fn inspect_matches_golden_output_for_every_testdata_object() {
 }
 
 #[test]
+fn disasm_matches_golden_output_for_every_testdata_object() {
+    let dir = testdata();
+    for obj in objects(&dir) {
+        let (ok, text, err) = oxbpf(&["disasm", &obj], &dir);
+        assert!(ok, "disasm {obj} failed: {err}");
+        check_golden(&format!("{obj}.disasm.txt"), &text);
+    }
+    let (ok, json, err) = oxbpf(
+        &[
+            "disasm",
+            "--json",
+            "--prog",
+            "handle_exit",
+            "bootstrap.bpf.o",
+        ],
+        &dir,
+    );
+    assert!(ok, "{err}");
+    check_golden("bootstrap.bpf.o.handle_exit.disasm.json", &json);
+    // A name the object does not have is named, with the ones it has.
+    let (ok, _, err) = oxbpf(&["disasm", "--prog", "nope", "sockex1.bpf.o"], &dir);
+    assert!(!ok);
+    assert!(
+        err.contains("sockex1.bpf.o: no function `nope`; it has bpf_prog1"),
+        "{err}"
+    );
+}
+
+#[test]
 fn inspect_works_on_every_xdp_tools_object() {
     let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
     let objs = objects(dir);

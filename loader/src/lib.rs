@@ -19,6 +19,7 @@
 
 pub mod btf;
 pub mod core;
+pub mod disasm;
 mod elf;
 pub mod embedded;
 pub mod externs;

@@ -2,6 +2,7 @@ pub mod attach;
 pub mod btf;
 pub mod check;
 pub mod demo;
+pub mod disasm;
 pub mod extract;
 pub mod inspect;
 pub mod kernel;

@@ -168,8 +168,97 @@ fn check_dir(test: &str, dir: &Path) -> usize {
             file.display()
         );
         assert!(!ours.programs.is_empty(), "{}: no programs", file.display());
+        check_disasm(&objdump, file, &obj);
     }
     files.len()
+}
+
+/// `oxbpf disasm`'s listing against `llvm-objdump -d`: per function, the same
+/// instruction indexes and opcodes, the same helper ids on calls and the same jump
+/// offsets.
+fn check_disasm(objdump: &Path, file: &Path, obj: &Object) {
+    use std::collections::HashMap;
+    // "<name>:" starts a function; "      17:\t55 01 2b 00 ...\tif r1 != 0x0 goto +0x2b".
+    let functions: std::collections::HashSet<&str> = obj
+        .programs
+        .iter()
+        .map(|p| p.name())
+        .chain(obj.subprograms.iter().map(|f| f.name.as_str()))
+        .collect();
+    let mut theirs: HashMap<String, Vec<(usize, Vec<u8>)>> = HashMap::new();
+    let mut current = None;
+    for line in run(objdump, &["-d"], file).lines() {
+        // Labels of basic blocks (`<LBB11_22>:`) continue the function they are in.
+        if let Some((_, name)) = line.strip_suffix(">:").and_then(|l| l.split_once(" <")) {
+            if functions.contains(name) {
+                current = Some(name.to_string());
+            }
+            continue;
+        }
+        let (Some(f), Some((idx, rest))) = (&current, line.trim_start().split_once(":\t")) else {
+            continue;
+        };
+        let Ok(idx) = idx.parse::<usize>() else {
+            continue;
+        };
+        let bytes: Vec<u8> = rest
+            .split('\t')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|b| u8::from_str_radix(b, 16).ok())
+            .collect();
+        theirs.entry(f.clone()).or_default().push((idx, bytes));
+    }
+    let big = obj.endian == oxbpf_sys::uapi::Endian::Big;
+    for l in oxbpf_loader::disasm::listings(obj, None) {
+        let want = theirs
+            .get(&l.name)
+            .unwrap_or_else(|| panic!("{}: llvm-objdump has no <{}>", file.display(), l.name));
+        let ours: Vec<usize> = l.lines.iter().map(|x| x.insn).collect();
+        let their_idx: Vec<usize> = want.iter().map(|(i, _)| *i).collect();
+        // objdump numbers slots from the section start; ours from the function start.
+        let base = their_idx.first().copied().unwrap_or(0);
+        let their_rel: Vec<usize> = their_idx.iter().map(|i| i - base).collect();
+        assert_eq!(
+            ours,
+            their_rel,
+            "{} {}: instruction indexes",
+            file.display(),
+            l.name
+        );
+        for (x, (_, bytes)) in l.lines.iter().zip(want) {
+            let ctx = format!("{} {} insn {}: {}", file.display(), l.name, x.insn, x.text);
+            assert_eq!(x.code, bytes[0], "{ctx}: opcode");
+            let word = |at: usize, n: usize| -> i64 {
+                let b = &bytes[at..at + n];
+                let mut v: i64 = 0;
+                for (k, byte) in b.iter().enumerate() {
+                    let shift = if big { 8 * (n - 1 - k) } else { 8 * k };
+                    v |= i64::from(*byte) << shift;
+                }
+                // Sign-extend from n bytes.
+                let bits = 64 - 8 * n as u32;
+                (v << bits) >> bits
+            };
+            let src = if big { bytes[1] & 0x0f } else { bytes[1] >> 4 };
+            if x.code == 0x85 && src == 0 {
+                assert!(
+                    x.text.ends_with(&format!("#{}", word(4, 4))),
+                    "{ctx}: helper id"
+                );
+            }
+            let class = x.code & 7;
+            if (class == 5 || class == 6) && !matches!(x.code & 0xf0, 0x80 | 0x90) && x.code != 0x06
+            {
+                let off = word(2, 2);
+                assert!(
+                    x.text.ends_with(&format!("pc{off:+}")),
+                    "{ctx}: jump offset {off}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

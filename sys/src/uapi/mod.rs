@@ -3,6 +3,7 @@
 //! nothing here calls the kernel, so the pure stages of the loader may use all of it.
 
 mod attr;
+pub mod disasm;
 pub mod helpers;
 mod info;
 pub mod insn;
