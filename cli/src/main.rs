@@ -54,6 +54,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Walk through loading an object, stage by stage: ELF, BTF, each CO-RE relocation
+    /// (before → after), the other relocations, every bpf() call with its answer, and
+    /// the verifier's verdict. `--dry-run` stops before the kernel (no privileges).
+    Explain(cmd::explain::ExplainArgs),
     /// Load a built-in example into the kernel, run it, and say what each stage did.
     /// Needs root.
     Demo,
@@ -242,6 +246,9 @@ impl From<String> for Outcome {
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
+        Command::Explain(args) => {
+            cmd::explain::run(&args).map(|(output, success)| Outcome { output, success })
+        }
         Command::Disasm { object, prog, json } => {
             cmd::disasm::run(&object, prog.as_deref(), json).map(Outcome::from)
         }

@@ -103,6 +103,82 @@ fn disasm_matches_golden_output_for_every_testdata_object() {
 }
 
 #[test]
+fn explain_dry_run_matches_golden_output_for_every_testdata_object() {
+    // CO-RE against a fixed BTF file, so the output is the same on every kernel.
+    let dir = testdata();
+    for obj in objects(&dir) {
+        let (ok, text, err) = oxbpf(
+            &["explain", "--dry-run", "--btf", "btf/old_kernel.btf", &obj],
+            &dir,
+        );
+        assert!(ok, "explain {obj} failed: {err}");
+        for stage in [
+            "1. ELF",
+            "2. BTF",
+            "3. CO-RE",
+            "4. Relocations",
+            "5. Kernel",
+        ] {
+            assert!(text.contains(stage), "{obj}: no {stage}:\n{text}");
+        }
+        check_golden(&format!("{obj}.explain.txt"), &text);
+    }
+    let (ok, json, err) = oxbpf(
+        &[
+            "explain",
+            "--dry-run",
+            "--json",
+            "--btf",
+            "btf/old_kernel.btf",
+            "core.bpf.o",
+        ],
+        &dir,
+    );
+    assert!(ok, "{err}");
+    check_golden("core.bpf.o.explain.json", &json);
+}
+
+#[test]
+fn explain_records_every_bpf_call_and_the_verifiers_verdict() {
+    if !can_load("explain_records_every_bpf_call_and_the_verifiers_verdict") {
+        return;
+    }
+    let dir = testdata();
+    let (ok, text, err) = oxbpf(&["explain", "sockex1.bpf.o"], &dir);
+    assert!(ok, "{err}\n{text}");
+    for want in [
+        "— feature probes",
+        "bpf(BPF_BTF_LOAD, btf_size=",
+        "bpf(BPF_MAP_CREATE, map_type=array key_size=4 value_size=8 max_entries=256 map_flags=0x0 name=\"my_map\" btf_fd=",
+        "bpf(BPF_PROG_LOAD, prog_type=socket_filter insn_cnt=15 name=\"bpf_prog1\" log_level=1 prog_btf_fd=",
+        "bpf_prog1: accepted — processed ",
+    ] {
+        assert!(text.contains(want), "no `{want}` in:\n{text}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("BPF_PROG_LOAD") && l.contains(") = fd ")),
+        "{text}"
+    );
+    // A refusal: the kernel's errno, the verifier's words, the source line.
+    let (ok, text, _) = oxbpf(
+        &["explain", "refused.bpf.o", "--prog", "future_helper"],
+        &dir,
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("name=\"future_helper\" log_level=1"),
+        "{text}"
+    );
+    assert!(text.contains(") = EINVAL (Invalid argument"), "{text}");
+    assert!(text.contains("REJECTED: program `future_helper` (?socket): the verifier rejected it: invalid func unknown#4242"), "{text}");
+    assert!(
+        text.contains("at source line: asm volatile(\"call 4242\""),
+        "{text}"
+    );
+}
+
+#[test]
 fn inspect_works_on_every_xdp_tools_object() {
     let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
     let objs = objects(dir);

@@ -22,8 +22,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// # Safety
 /// `attr` must be the attr struct of `cmd`, and every address stored in it must point to
 /// memory that is valid, for the access the kernel makes, until this call returns.
-unsafe fn sys_bpf<A>(cmd: Cmd, attr: &mut A) -> io::Result<libc::c_long> {
+unsafe fn sys_bpf<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> io::Result<libc::c_long> {
     let size = std::mem::size_of::<A>();
+    let started = std::time::Instant::now();
     // SAFETY: `attr` is a live, exclusively borrowed struct of `size` bytes; the caller
     // guarantees the addresses inside it.
     let ret = unsafe {
@@ -34,11 +35,18 @@ unsafe fn sys_bpf<A>(cmd: Cmd, attr: &mut A) -> io::Result<libc::c_long> {
             size as libc::c_long,
         )
     };
-    if ret < 0 {
+    let result = if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
+    };
+    if crate::trace::active() {
+        // SAFETY: the attr structs are plain-old-data `repr(C)` unions of integers;
+        // viewing one as its `size` bytes reads initialized memory only.
+        let bytes = unsafe { std::slice::from_raw_parts((attr as *const A).cast::<u8>(), size) };
+        crate::trace::push(cmd, name, bytes, started, &result);
     }
+    result
 }
 
 /// Runs a command that returns a new file descriptor.
@@ -47,7 +55,7 @@ unsafe fn sys_bpf<A>(cmd: Cmd, attr: &mut A) -> io::Result<libc::c_long> {
 /// As [`sys_bpf`].
 unsafe fn bpf_fd<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<OwnedFd, SysError> {
     // SAFETY: forwarded from the caller.
-    let result = unsafe { sys_bpf(cmd, attr) };
+    let result = unsafe { sys_bpf(cmd, name, attr) };
     let result = result.and_then(|raw| {
         let raw = i32::try_from(raw).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
         ensure_high_fd(raw)
@@ -156,7 +164,7 @@ pub fn btf_load(btf: &[u8], log: &mut [u8]) -> Result<OwnedFd, SysError> {
 /// As [`sys_bpf`].
 unsafe fn bpf_unit<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<(), SysError> {
     // SAFETY: forwarded from the caller.
-    let result = unsafe { sys_bpf(cmd, attr) };
+    let result = unsafe { sys_bpf(cmd, name, attr) };
     if let Err(e) = &result {
         log::trace!("bpf({name}) = {e}");
     }

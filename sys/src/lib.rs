@@ -32,6 +32,7 @@ pub mod perfbuf;
 pub mod ringbuf;
 pub mod rlimit;
 pub mod sock;
+pub mod trace;
 pub mod uapi;
 pub mod version;
 

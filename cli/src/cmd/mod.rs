@@ -3,6 +3,7 @@ pub mod btf;
 pub mod check;
 pub mod demo;
 pub mod disasm;
+pub mod explain;
 pub mod extract;
 pub mod inspect;
 pub mod kernel;

@@ -445,6 +445,9 @@ impl Object {
                 kernel: oxbpf_sys::uapi::Endian::NATIVE,
             });
         }
+        oxbpf_sys::trace::mark(
+            "feature probes: which BTF kinds this kernel parses (once per process)",
+        );
         let features = btf_features().map_err(|e| {
             if e.is_permission_denied() {
                 LoadError::NoPrivileges(e)
@@ -470,6 +473,7 @@ impl Object {
             (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
             _ => None,
         };
+        oxbpf_sys::trace::mark("the object's BTF, fixed up and sanitized");
         let (types, btf_fd) = self.load_btf(&features)?;
         let layout = match &types {
             Some(t) => kconfig_layout(t).map_err(LoadError::Fixup)?,
@@ -504,6 +508,7 @@ impl Object {
         .map_err(LoadError::Extern)?;
 
         self.apply_globals(opts)?;
+        oxbpf_sys::trace::mark("maps, then global data (filled, .rodata frozen)");
         let mut made = maps::create_all(&self, opts, types.as_deref(), btf_fd.as_ref())?;
         if !layout.is_empty() {
             let facts = KernelFacts::detect(vmlinux.as_deref());
@@ -533,6 +538,9 @@ impl Object {
             externs,
         };
 
+        oxbpf_sys::trace::mark(
+            "programs, with their relocations applied (and any probe a program needs)",
+        );
         let mut loaded = progs::load_all(
             &self,
             opts,
