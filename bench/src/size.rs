@@ -1,16 +1,15 @@
 //! Binary sizes, each built by this run: the stripped static `oxbpf` CLI; the smallest
 //! useful static loader (open an object, load its programs) with each peer — oxbpf and
-//! aya from `bench/minimal` (Rust, glibc with `crt-static`, the release profile: fat
-//! LTO, stripped, abort on panic), libbpf from `bench/minimal/libbpf_min.c` (gcc -Os
-//! -static against Debian's libbpf.a, libelf.a and libz.a); and bpftool with the shared
-//! libraries it needs.
+//! aya from `bench/minimal`, built alike by `scripts/build-static.sh` (musl where the
+//! Rust target can be had, else glibc with `crt-static`; the `small` profile: size
+//! optimization, fat LTO, stripped, abort on panic), libbpf from
+//! `bench/minimal/libbpf_min.c` (gcc -Os -static against Debian's libbpf.a, libelf.a and
+//! libz.a, which are built for glibc); and bpftool with the shared libraries it needs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{Goal, Row};
-
-const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 fn size_kib(p: &Path) -> Result<f64, String> {
     std::fs::metadata(p)
@@ -29,26 +28,26 @@ fn exec(cmd: &mut Command) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the static Rust binaries; returns their directory.
+/// Builds the static Rust binaries the way the README says to (scripts/build-static.sh:
+/// musl where the target can be had, the `small` profile); returns their directory.
 fn build_rust() -> Result<PathBuf, String> {
     let repo = crate::repo();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    exec(
-        Command::new(cargo)
-            .current_dir(&repo)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .args([
-                "build",
-                "--release",
-                "--target",
-                TARGET,
-                "-p",
-                "oxbpf",
-                "-p",
-                "oxbpf-bench-minimal",
-            ]),
-    )?;
-    Ok(repo.join("target").join(TARGET).join("release"))
+    let out = Command::new("sh")
+        .arg("scripts/build-static.sh")
+        .args(["-p", "oxbpf-bench-minimal"])
+        .current_dir(&repo)
+        .output()
+        .map_err(|e| format!("scripts/build-static.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "scripts/build-static.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let cli = repo.join(String::from_utf8_lossy(&out.stdout).trim());
+    cli.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("no directory in {}", cli.display()))
 }
 
 fn build_libbpf_min() -> Result<PathBuf, String> {
@@ -104,7 +103,7 @@ pub fn run() -> Result<Vec<Row>, String> {
             [Some(ox_min), Some(lb_min), Some(aya_min)],
         )
         .goal(Goal::AtMost(850.0))
-        .note("all static with glibc, stripped"),
+        .note("static and stripped; Rust ones with musl when available, libbpf with glibc (Debian's static libbpf)"),
         Row::new(
             "binary: full CLI (static oxbpf; bpftool + its shared libraries)",
             "KiB",

@@ -128,8 +128,9 @@ fn ioctl(
     request: libc::c_ulong,
     arg: libc::c_ulong,
 ) -> Result<(), SysError> {
+    // glibc declares the request `unsigned long`, musl `int`: the same bits either way.
     // SAFETY: the perf ioctls used here take an integer argument, no pointer.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) };
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, arg) };
     if ret < 0 {
         Err(SysError::new(name, io::Error::last_os_error()))
     } else {

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Builds a fully static, stripped `oxbpf` for small boxes: no shared library, no libelf,
+# no zlib, nothing but the kernel. musl when the Rust target for it can be had (the
+# smallest binary), static glibc otherwise; the `small` profile (the release profile
+# optimized for size). Extra arguments go to cargo (`-p oxbpf-bench-minimal` builds the
+# minimal loader too). Prints the path of the binary.
+set -eu
+cd "$(dirname "$0")/.."
+arch=$(uname -m)
+target="$arch-unknown-linux-musl"
+if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+	rustup target add "$target" >/dev/null 2>&1 || target=""
+fi
+if [ -n "$target" ]; then
+	cargo build --profile small --target "$target" -p oxbpf "$@" >&2
+else
+	target="$arch-unknown-linux-gnu"
+	RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --profile small --target "$target" -p oxbpf "$@" >&2
+fi
+echo "target/$target/small/oxbpf"
