@@ -36,6 +36,10 @@ pub struct ExplainArgs {
     /// Resolve CO-RE against this BTF instead of the running kernel's.
     #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
+    /// Verifier log detail: 1 its verdict and statistics, 2 every instruction it
+    /// checked with the register state, source lines interleaved.
+    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
+    pub log_level: u32,
     /// Print JSON for tools instead of text for people.
     #[arg(long)]
     pub json: bool,
@@ -490,7 +494,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
     let opts = LoadOptions {
         only: args.prog.clone().map(|p| vec![p]),
         keep_going: true,
-        log_level: 1,
+        log_level: args.log_level.clamp(1, 2),
         core_btf,
         ..Default::default()
     };
