@@ -19,6 +19,10 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
+/* Keeps `struct connect_event` in the object's BTF (a type only locals use is not
+ * described there), so `oxbpf run` prints the records as typed fields. */
+const struct connect_event *unused_event __attribute__((unused));
+
 SEC("tp/syscalls/sys_enter_connect")
 int trace_connect(struct trace_event_raw_sys_enter *ctx)
 {

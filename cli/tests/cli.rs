@@ -947,10 +947,10 @@ ls "$PIN"
         "{out}"
     );
     let (links, rest) = rest.split_once("== detach").unwrap();
-    // Both perf_event links are alive after oxbpf exited, and so are their programs.
-    assert_eq!(
-        links.matches("\"type\": \"perf_event\"").count(),
-        2,
+    // Both perf_event links are alive after oxbpf exited, and so are their programs
+    // (other processes on the machine may hold links of their own: at least ours).
+    assert!(
+        links.matches("\"type\": \"perf_event\"").count() >= 2,
         "{out}"
     );
     assert!(
@@ -960,8 +960,22 @@ ls "$PIN"
     let (detach, after) = rest.split_once("== after").unwrap();
     assert_eq!(detach.matches("removed ").count(), 4, "{out}");
     assert!(detach.contains("perf_event link "), "{out}");
-    // No link of ours is left, and the pin directory holds only bpffs's own files.
-    assert!(!after.contains("perf_event"), "{out}");
+    // No link of ours is left (by id: other processes may hold links of their own),
+    // and the pin directory holds only bpffs's own files.
+    let ours: Vec<&str> = detach
+        .split("perf_event link ")
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next())
+        .collect();
+    assert_eq!(ours.len(), 2, "{out}");
+    for id in ours {
+        assert!(
+            !after
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(id)),
+            "link {id} is still there: {out}"
+        );
+    }
     assert!(!after.contains("handle_"), "{out}");
 }
 

@@ -131,6 +131,9 @@ fn decode_at(
             let a = t.array()?;
             let elem = btf.skip_mods_and_typedefs(a.elem_type)?;
             let esize = btf.size_of(elem.id()).unwrap_or(0) as usize;
+            // Character arrays holding a C string: text up to the NUL and only zeros
+            // after it (a `u8 addr[14]` with a zero byte inside is data, shown element
+            // by element).
             if elem.kind() == Kind::Int
                 && esize == 1
                 && elem.int().is_ok_and(|(enc, _, _)| {
@@ -141,6 +144,7 @@ fn decode_at(
                 if bytes[..end]
                     .iter()
                     .all(|b| b.is_ascii() && !b.is_ascii_control())
+                    && bytes[end..].iter().all(|&b| b == 0)
                 {
                     return Ok(Value::Str(
                         String::from_utf8_lossy(&bytes[..end]).into_owned(),
@@ -305,6 +309,15 @@ mod tests {
         data.extend_from_slice(&7i32.to_le_bytes());
         data.extend_from_slice(&8i32.to_le_bytes());
         data.extend_from_slice(&(-3i32).to_le_bytes());
+        // Bytes after the NUL: not a C string, so the elements.
+        let mut not_str = data.clone();
+        not_str[4..12].copy_from_slice(&[0, 1, 127, 0, 0, 1, 0, 0]);
+        assert_eq!(
+            decode(&btf, TypeId(s), &not_str, Endian::Little)
+                .unwrap()
+                .to_string(),
+            "{ pid = 42, comm = [0, 1, 127, 0, 0, 1, 0, 0], st = SLEEPING, v = [7, 8], neg = -3 }"
+        );
         let v = decode(&btf, TypeId(s), &data, Endian::Little).unwrap();
         assert_eq!(
             v.to_string(),
