@@ -903,7 +903,7 @@ echo "== after"; ip link show veth0
     );
     let xdp = text.split("== xdp").nth(1).unwrap_or_default();
     assert!(
-        xdp.contains("attached: xdp_stats_pass on XDP on ifindex"),
+        xdp.contains("attached: xdp_stats_pass on XDP on veth0 (auto mode, netlink)"),
         "{text}"
     );
     // xdp_stats_map: per-CPU {packets, bytes} by action; XDP_PASS (2) counted the replies.

@@ -30,6 +30,16 @@ pub enum XdpMode {
 }
 
 impl XdpMode {
+    /// The mode as the command line names it (`auto`, `skb`, `drv`, `hw`).
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpMode::Auto => "auto",
+            XdpMode::Skb => "skb",
+            XdpMode::Drv => "drv",
+            XdpMode::Hw => "hw",
+        }
+    }
+
     /// `XDP_FLAGS_*_MODE`.
     pub fn flags(self) -> u32 {
         match self {
@@ -711,7 +721,11 @@ impl Program {
     /// `EBUSY` when a program is attached already; `EOPNOTSUPP` for a mode the driver
     /// lacks.
     pub fn attach_xdp(&self, ifindex: u32, mode: XdpMode) -> Result<Link, ProgramError> {
-        let what = format!("XDP on ifindex {ifindex} ({mode:?} mode)");
+        let what = format!(
+            "XDP on {} ({} mode)",
+            oxbpf_sys::sock::ifname(ifindex),
+            mode.name()
+        );
         let mut attr = LinkCreateAttr::new(raw(self.fd.as_fd()), ifindex, AttachType::XDP);
         attr.flags = mode.flags();
         let fd =
@@ -729,7 +743,7 @@ impl Program {
             TcDirection::Ingress => (AttachType::TCX_INGRESS, "ingress"),
             TcDirection::Egress => (AttachType::TCX_EGRESS, "egress"),
         };
-        let what = format!("TCX {dir} of ifindex {ifindex}");
+        let what = format!("TCX {dir} of {}", oxbpf_sys::sock::ifname(ifindex));
         let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), ifindex, attach_type);
         let fd =
             bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;

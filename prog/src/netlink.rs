@@ -216,7 +216,11 @@ impl Program {
         mode: XdpMode,
         replace: bool,
     ) -> Result<Link, ProgramError> {
-        let what = format!("XDP on ifindex {ifindex} ({mode:?} mode, netlink)");
+        let what = format!(
+            "XDP on {} ({} mode, netlink)",
+            oxbpf_sys::sock::ifname(ifindex),
+            mode.name()
+        );
         let flags = mode.flags()
             | if replace {
                 0
@@ -276,7 +280,10 @@ impl Program {
             TcDirection::Ingress => "ingress",
             TcDirection::Egress => "egress",
         };
-        let what = format!("tc {dir} of ifindex {ifindex} (priority {priority})");
+        let what = format!(
+            "tc {dir} of {} (priority {priority})",
+            oxbpf_sys::sock::ifname(ifindex)
+        );
         let mut sock = socket().map_err(|e| self.netlink_error(&what, e, None))?;
         let mut qdisc = Message::new(
             netlink::RTM_NEWQDISC,

@@ -71,6 +71,21 @@ pub fn ifindex(name: &str) -> Result<u32, SysError> {
     }
 }
 
+/// The name of interface `ifindex` in this network namespace, for messages: `veth1`, or
+/// `ifindex 7` when it has none (gone, or in another namespace).
+pub fn ifname(ifindex: u32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return format!("ifindex {ifindex}");
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated name.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// A raw `AF_PACKET` socket receiving every protocol on interface `ifname` (samples/bpf's
 /// `open_raw_sock`): what classic socket filter examples attach to.
 ///

@@ -30,6 +30,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
         );
     }
+    crate::cmd::load::ensure_pin_dir(&dir);
     let obj = Object::open(&args.load.object)?;
     let opts = options(&args.load, &obj)?;
     let loaded = obj

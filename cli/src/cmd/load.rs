@@ -167,12 +167,25 @@ fn indented_log(prog: &str, log: &str) -> String {
     out
 }
 
+/// Creates a pin directory that does not exist yet (as libbpf and bpftool do). Inside a
+/// bpffs that works; anywhere else it fails, and the pin that follows says why.
+pub(crate) fn ensure_pin_dir(dir: &Path) {
+    if !dir.exists() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            log::debug!("cannot create {}: {e}", dir.display());
+        }
+    }
+}
+
 /// Pins programs and maps where asked; returns `(kind, name, path)` for each pin.
 pub(crate) fn pin_all(
     args: &LoadArgs,
     l: &Loaded,
 ) -> Result<Vec<(&'static str, String, PathBuf)>, CliError> {
     let mut pins = Vec::new();
+    for dir in [&args.pin, &args.pin_maps].into_iter().flatten() {
+        ensure_pin_dir(dir);
+    }
     if let Some(dir) = &args.pin {
         for p in &l.programs {
             let path = dir.join(pin_name(p.name()));

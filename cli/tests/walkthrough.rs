@@ -1,0 +1,146 @@
+//! Runs `docs/walkthrough.md`: each `console` block as one shell script in a fresh
+//! network and mount namespace (from `testdata/`, with this build's `oxbpf` first on the
+//! PATH and `cargo run -q -p oxbpf --example NAME` meaning this build's example), and
+//! checks that every output line the document shows appears, in order, in what the
+//! command printed; `…` in a shown line stands for any text.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A command of a block and the lines the document shows for it.
+struct Step {
+    command: String,
+    shown: Vec<String>,
+}
+
+/// The `console` blocks of the document, each a list of steps.
+fn blocks(doc: &str) -> Vec<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<Step>> = None;
+    for line in doc.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```console") => current = Some(Vec::new()),
+            (Some(_), "```") => out.extend(current.take()),
+            (Some(steps), l) => match l.strip_prefix("$ ") {
+                Some(cmd) => steps.push(Step {
+                    command: cmd.to_string(),
+                    shown: Vec::new(),
+                }),
+                None => {
+                    if let Some(s) = steps.last_mut() {
+                        s.shown.push(l.to_string());
+                    }
+                }
+            },
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// Whether `line` matches `pattern`, where `…` stands for any text.
+fn matches(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    let Some((first, rest)) = parts.split_first() else {
+        return true;
+    };
+    let Some(mut tail) = line.strip_prefix(first) else {
+        return false;
+    };
+    for (i, part) in rest.iter().enumerate() {
+        let last = i == rest.len() - 1;
+        if last {
+            return part.is_empty() || tail.ends_with(part);
+        }
+        match tail.find(part) {
+            Some(at) => tail = &tail[at + part.len()..],
+            None => return false,
+        }
+    }
+    tail.is_empty()
+}
+
+#[test]
+fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
+    let test = "every_command_of_the_walkthrough_prints_what_the_document_shows";
+    if !oxbpf_sys::gate::require_bpf(test) {
+        return;
+    }
+    let doc = std::fs::read_to_string(repo().join("docs/walkthrough.md")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_oxbpf"));
+    let bin_dir = bin.parent().unwrap();
+    let examples = bin_dir.join("examples");
+    let all = blocks(&doc);
+    assert!(all.len() >= 10, "only {} console blocks", all.len());
+    for (b, steps) in all.iter().enumerate() {
+        let mut script = String::from("exec 2>&1\n");
+        for (i, s) in steps.iter().enumerate() {
+            let cmd = s.command.replace(
+                "cargo run -q -p oxbpf --example ",
+                &format!("{}/", examples.display()),
+            );
+            if cmd.starts_with(&format!("{}/", examples.display())) {
+                let name = cmd
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .next()
+                    .unwrap_or("");
+                assert!(
+                    examples.join(name).exists(),
+                    "example {name} is not built: run `cargo test -p oxbpf` (it builds the examples)"
+                );
+            }
+            script.push_str(&format!("echo '@@@ {i}'\n{cmd}\n"));
+        }
+        script.push_str("wait\necho '@@@ end'\n");
+        let out = Command::new("unshare")
+            .args(["--net", "--mount", "sh", "-c", &script])
+            .current_dir(repo().join("testdata"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin_dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for (i, s) in steps.iter().enumerate() {
+            let start = format!("@@@ {i}\n");
+            let output = text
+                .split_once(&start)
+                .map(|(_, rest)| rest.split("@@@ ").next().unwrap_or(""))
+                .unwrap_or_else(|| panic!("block {b}: `{}` did not run:\n{text}", s.command));
+            let mut lines = output.lines();
+            for want in &s.shown {
+                assert!(
+                    lines.any(|l| matches(want, l.trim_end())),
+                    "block {b}, `{}`: no line `{want}` (in order) in:\n{output}",
+                    s.command
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_matcher_reads_the_ellipsis_as_any_text() {
+    assert!(matches(
+        "pid = …, comm = \"true\"",
+        "pid = 12, comm = \"true\""
+    ));
+    assert!(matches("a … b … c", "a x b y c"));
+    assert!(matches("prog/xdp id …", "prog/xdp id 42"));
+    assert!(!matches("detached 1", "detached 2"));
+    assert!(!matches("a…c", "abd"));
+    assert!(matches("exact", "exact"));
+    assert!(!matches("exact", "exact and more"));
+}
