@@ -400,18 +400,32 @@ unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp) -> ! {
 }
 
 /// The id of tracepoint `category/name` (`syscalls/sys_enter_write`), from tracefs.
+/// Ids of the kernel's own tracepoints never change while it runs, so each is read
+/// once per process (reading may mean forking a child to mount tracefs).
 ///
 /// # Errors
 /// No such tracepoint (`ENOENT`), or tracefs is unreachable.
 pub fn tracepoint_id(category: &str, name: &str) -> io::Result<u64> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static IDS: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
     if category.contains(['/', '.']) || name.contains(['/', '.']) {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    let text = read_tracefs(&format!("events/{category}/{name}/id"))?;
-    String::from_utf8_lossy(&text)
+    let key = format!("{category}/{name}");
+    let ids = IDS.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(id) = ids.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return Ok(id);
+    }
+    let text = read_tracefs(&format!("events/{key}/id"))?;
+    let id = String::from_utf8_lossy(&text)
         .trim()
         .parse()
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    if let Ok(mut m) = ids.lock() {
+        m.insert(key, id);
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod attach;
 mod btf;
 mod core_relo;
 mod fuzz_regressions;
+mod leaks;
 mod load;
 mod maps;
 mod oracle;
