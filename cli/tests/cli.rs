@@ -559,6 +559,54 @@ fn in_private_bpffs(script: &str) -> String {
 }
 
 #[test]
+fn concurrent_loads_share_a_pinned_by_name_map() {
+    if !can_load("concurrent_loads_share_a_pinned_by_name_map") {
+        return;
+    }
+    // Eight loads of the same object at once, each pinning (or reusing) its
+    // LIBBPF_PIN_BY_NAME map under /sys/fs/bpf (a private bpffs here): every one must
+    // succeed and all must use one map.
+    let out = in_private_bpffs(
+        r#"
+mount -t bpf bpf /sys/fs/bpf
+dir=$(mktemp -d)
+pids=""
+for i in 1 2 3 4 5 6 7 8; do
+  "$OXBPF" load maps_btf.bpf.o > "$dir/out.$i" 2>&1 &
+  pids="$pids $!"
+done
+fail=0
+for p in $pids; do wait "$p" || fail=1; done
+cat "$dir"/out.*
+rm -r "$dir"
+echo "== pins"
+ls /sys/fs/bpf
+echo "failed=$fail"
+"#,
+    );
+    assert!(out.contains("failed=0"), "{out}");
+    let ids: std::collections::BTreeSet<&str> = out
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("pinned_counts"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "the loads used different maps: {ids:?}\n{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some("pinned_counts"))
+            .count(),
+        8,
+        "{out}"
+    );
+    let pins = out.split("== pins").nth(1).unwrap_or_default();
+    assert!(pins.lines().any(|l| l.trim() == "pinned_counts"), "{out}");
+}
+
+#[test]
 fn pinned_objects_outlive_oxbpf_and_show_in_prog_and_map_listings() {
     if !can_load("pinned_objects_outlive_oxbpf_and_show_in_prog_and_map_listings") {
         return;

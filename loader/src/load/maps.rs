@@ -287,7 +287,23 @@ fn create_spec(
     );
     let map = wrap(fd, &attr, &spec.name);
     if let Some(path) = &pin_path {
-        map.pin(path).map_err(|e| LoadError::Pin {
+        let pinned = map.pin(path);
+        // Another process loading the same object pinned its map between our look and
+        // our pin: use that one (if compatible), so both share it as they would have
+        // had they not raced.
+        let lost_race = matches!(&pinned, Err(oxbpf_maps::MapError::Sys { source, .. })
+            if source.errno() == Some(libc::EEXIST));
+        if lost_race {
+            if let Some(theirs) = reuse_pinned(spec, &attr, path)? {
+                log::debug!(
+                    "map `{}`: another process pinned {} first; sharing its map",
+                    spec.name,
+                    path.display()
+                );
+                return Ok(theirs);
+            }
+        }
+        pinned.map_err(|e| LoadError::Pin {
             map: spec.name.clone(),
             path: path.display().to_string(),
             why: format!(
