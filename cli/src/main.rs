@@ -92,6 +92,10 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         out: PathBuf,
     },
+    /// BPF programs attached to this network namespace's interfaces (XDP, tc), like
+    /// `bpftool net`: list them, with the command that removes each, or remove one.
+    #[command(subcommand)]
+    Net(NetCommand),
     /// bpf_links in the kernel (like `bpftool link`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Link(KernelObjects),
@@ -110,6 +114,38 @@ enum Command {
         /// Print JSON for tools instead of text for people.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `oxbpf net ...`.
+#[derive(Debug, Subcommand)]
+enum NetCommand {
+    /// Every XDP program and tc filter on the interfaces, with how to remove it.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an XDP program or a tc filter from an interface (one a killed process
+    /// left behind, say).
+    Detach {
+        /// The interface.
+        iface: String,
+        /// The XDP program.
+        #[arg(long)]
+        xdp: bool,
+        /// Its mode.
+        #[arg(long, value_enum, default_value_t)]
+        xdp_mode: cmd::run::XdpModeArg,
+        /// A tc filter: `ingress` or `egress`.
+        #[arg(long, value_name = "DIRECTION")]
+        tc: Option<String>,
+        /// The tc filter's priority.
+        #[arg(long)]
+        priority: Option<u16>,
+        /// The tc filter's handle (hex).
+        #[arg(long)]
+        handle: Option<String>,
     },
 }
 
@@ -246,6 +282,16 @@ impl From<String> for Outcome {
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
+        Command::Net(NetCommand::List { json }) => cmd::net::list(json).map(Outcome::from),
+        Command::Net(NetCommand::Detach {
+            iface,
+            xdp,
+            xdp_mode,
+            tc,
+            priority,
+            handle,
+        }) => cmd::net::detach(&iface, xdp, xdp_mode, tc.as_deref(), priority, handle)
+            .map(Outcome::from),
         Command::Explain(args) => {
             cmd::explain::run(&args).map(|(output, success)| Outcome { output, success })
         }

@@ -1145,3 +1145,94 @@ echo "== delete"
     );
     assert!(delete.contains("no map named `oxbpf_no_such_map`"), "{out}");
 }
+
+/// Runs `oxbpf run attach.bpf.o` with an XDP program, a tc program and a tracepoint on
+/// a veth (over netlink, or through bpf_links), sends it `signal` once all three are
+/// attached, and returns what it printed, then `oxbpf net list`, then whether any of
+/// the three programs is still loaded.
+fn killed_run(signal: &str, netlink: bool) -> String {
+    let script = format!(
+        r#"
+ip link add veth0 type veth peer name veth1
+ip link set veth0 up
+ip link set veth1 up
+out=$(mktemp)
+"$OXBPF" run attach.bpf.o --only xdp_count --only tc_count --only on_getppid --iface veth1 {mode} > "$out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "3 attached" "$out" && break; sleep 0.05; done
+kill -{signal} $pid
+wait $pid || true
+cat "$out"
+rm "$out"
+echo "== net"
+"$OXBPF" net list
+echo "== progs"
+for i in $(seq 60); do
+  "$OXBPF" prog list | grep -qE " (xdp_count|on_getppid) " || break
+  sleep 0.05
+done
+"$OXBPF" prog list | grep -E " (xdp_count|tc_count|on_getppid) " || echo "none of ours"
+"#,
+        mode = if netlink { "--netlink" } else { "" }
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn run_leaves_nothing_after_sigint_or_sigterm_and_says_what_sigkill_left() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_leaves_nothing_after_sigint_or_sigterm_and_says_what_sigkill_left") {
+        return;
+    }
+    for netlink in [false, true] {
+        for signal in ["INT", "TERM"] {
+            let out = killed_run(signal, netlink);
+            let ctx = format!("SIG{signal}, netlink {netlink}:\n{out}");
+            assert!(out.contains("3 attached"), "{ctx}");
+            assert!(out.contains("detached 3"), "{ctx}");
+            assert!(
+                out.contains("no BPF program is attached to an interface"),
+                "{ctx}"
+            );
+            assert!(out.contains("none of ours"), "{ctx}");
+        }
+    }
+    // SIGKILL: the process cannot clean up. bpf_links die with it...
+    let out = killed_run("KILL", false);
+    assert!(
+        out.contains("3 attached") && !out.contains("detached"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no BPF program is attached to an interface"),
+        "{out}"
+    );
+    assert!(out.contains("none of ours"), "{out}");
+    // ...netlink attachments belong to the interface and stay; `oxbpf net list` shows
+    // them with the command that removes each (the tracepoint's perf link is gone).
+    let out = killed_run("KILL", true);
+    let net = out
+        .split("== net")
+        .nth(1)
+        .and_then(|s| s.split("== progs").next())
+        .unwrap_or_default();
+    assert!(
+        net.lines()
+            .any(|l| l.contains("xdp_count")
+                && l.contains("oxbpf net detach veth1 --xdp --xdp-mode ")),
+        "{out}"
+    );
+    assert!(
+        net.lines().any(|l| l.contains("tc_count")
+            && l.contains("oxbpf net detach veth1 --tc ingress --priority 1 --handle 0x1")),
+        "{out}"
+    );
+    let progs = out.split("== progs").nth(1).unwrap_or_default();
+    assert!(!progs.contains("on_getppid"), "{out}");
+}

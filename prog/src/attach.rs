@@ -60,6 +60,15 @@ pub enum TcDirection {
     Egress,
 }
 
+impl std::fmt::Display for TcDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TcDirection::Ingress => "ingress",
+            TcDirection::Egress => "egress",
+        })
+    }
+}
+
 /// A probe's target in a binary: a symbol (resolved through the ELF symbol tables) or a
 /// file offset.
 #[derive(Clone, Debug, PartialEq, Eq)]

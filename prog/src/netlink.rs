@@ -334,3 +334,198 @@ impl Program {
         ))
     }
 }
+
+const IFLA_IFNAME: u16 = 3;
+const TCA_BPF_ID: u16 = 11;
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_FLAGS_HW_MODE: u32 = 1 << 3;
+
+/// Where a program is attached on an interface over netlink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetHook {
+    /// XDP in this mode (`skb`, `drv`, `hw`).
+    Xdp(XdpMode),
+    /// A cls_bpf filter of the clsact qdisc.
+    Tc {
+        /// Ingress or egress.
+        direction: TcDirection,
+        /// Its priority.
+        priority: u16,
+        /// Its handle.
+        handle: u32,
+    },
+}
+
+/// A BPF program attached to an interface: what `ip link` and `tc filter show` list.
+/// XDP programs attached through a bpf_link show here too (the interface reports them
+/// alike); tc filters are always netlink ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetAttachment {
+    /// The interface.
+    pub ifindex: u32,
+    /// Its name.
+    pub ifname: String,
+    /// The hook.
+    pub hook: NetHook,
+    /// The program's kernel id.
+    pub prog_id: u32,
+    /// The name tc records for a filter (`tc_count.bpf.o:[tc]`-like), empty for XDP.
+    pub name: String,
+}
+
+impl NetAttachment {
+    /// The oxbpf command that removes it.
+    pub fn remove_command(&self) -> String {
+        match &self.hook {
+            NetHook::Xdp(mode) => format!(
+                "oxbpf net detach {} --xdp --xdp-mode {}",
+                self.ifname,
+                mode.name()
+            ),
+            NetHook::Tc {
+                direction,
+                priority,
+                handle,
+            } => format!(
+                "oxbpf net detach {} --tc {direction} --priority {priority} --handle {handle:#x}",
+                self.ifname
+            ),
+        }
+    }
+}
+
+/// Every BPF program attached to an interface of this network namespace (`RTM_GETLINK`
+/// and `RTM_GETTFILTER` dumps).
+///
+/// # Errors
+/// The netlink socket cannot be opened or a dump fails.
+pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
+    let mut sock = socket()?;
+    let mut msg = Message::new(
+        netlink::RTM_GETLINK,
+        netlink::F_DUMP,
+        &netlink::ifinfomsg(0),
+    );
+    let links = sock.request("RTM_GETLINK", &mut msg)?;
+    let mut out = Vec::new();
+    for r in links.iter().filter(|r| r.msg_type == netlink::RTM_NEWLINK) {
+        let ifindex = r
+            .body
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes);
+        let attrs = netlink::attrs(r.body.get(16..).unwrap_or_default());
+        let ifname = attrs
+            .iter()
+            .find(|a| a.kind == IFLA_IFNAME)
+            .map_or_else(|| format!("ifindex {ifindex}"), |a| a.str());
+        for a in attrs.iter().filter(|a| a.kind == IFLA_XDP) {
+            for x in netlink::attrs(a.payload) {
+                let mode = match x.kind {
+                    IFLA_XDP_DRV_PROG_ID => XdpMode::Drv,
+                    IFLA_XDP_SKB_PROG_ID => XdpMode::Skb,
+                    IFLA_XDP_HW_PROG_ID => XdpMode::Hw,
+                    _ => continue,
+                };
+                if x.u32() != 0 {
+                    out.push(NetAttachment {
+                        ifindex,
+                        ifname: ifname.clone(),
+                        hook: NetHook::Xdp(mode),
+                        prog_id: x.u32(),
+                        name: String::new(),
+                    });
+                }
+            }
+        }
+        for (direction, parent) in [
+            (TcDirection::Ingress, TC_H_INGRESS),
+            (TcDirection::Egress, TC_H_EGRESS),
+        ] {
+            let mut msg = Message::new(
+                netlink::RTM_GETTFILTER,
+                netlink::F_DUMP,
+                &netlink::tcmsg(ifindex, 0, parent, 0),
+            );
+            // No clsact qdisc: no filters (EINVAL), not an error.
+            let Ok(filters) = sock.request("RTM_GETTFILTER", &mut msg) else {
+                continue;
+            };
+            for f in filters
+                .iter()
+                .filter(|f| f.msg_type == netlink::RTM_NEWTFILTER)
+            {
+                let u = |at: usize| {
+                    f.body
+                        .get(at..at + 4)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(0, u32::from_ne_bytes)
+                };
+                let (handle, info) = (u(8), u(16));
+                let mut prog_id = 0;
+                let mut name = String::new();
+                for a in netlink::attrs(f.body.get(20..).unwrap_or_default()) {
+                    if a.kind == TCA_OPTIONS {
+                        for o in netlink::attrs(a.payload) {
+                            match o.kind {
+                                TCA_BPF_ID => prog_id = o.u32(),
+                                TCA_BPF_NAME => name = o.str(),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                // The dump lists each priority's chain head (handle 0) too: skip those.
+                if prog_id != 0 && handle != 0 {
+                    out.push(NetAttachment {
+                        ifindex,
+                        ifname: ifname.clone(),
+                        hook: NetHook::Tc {
+                            direction,
+                            priority: (info >> 16) as u16,
+                            handle,
+                        },
+                        prog_id,
+                        name,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes an attachment found by [`net_attachments`] (one a killed process left
+/// behind, say): the XDP program of that mode, or the tc filter with that priority and
+/// handle. The clsact qdisc stays (other filters may use it).
+///
+/// # Errors
+/// The kernel's refusal (no such attachment).
+pub fn net_detach(ifindex: u32, hook: &NetHook) -> Result<(), NetlinkError> {
+    match hook {
+        NetHook::Xdp(mode) => {
+            let flags = match mode {
+                XdpMode::Skb => XDP_FLAGS_SKB_MODE,
+                XdpMode::Drv => XDP_FLAGS_DRV_MODE,
+                XdpMode::Hw => XDP_FLAGS_HW_MODE,
+                XdpMode::Auto => 0,
+            };
+            set_xdp(ifindex, -1, flags, None)
+        }
+        NetHook::Tc {
+            direction,
+            priority,
+            handle,
+        } => detach_tc(&TcFilter {
+            ifindex,
+            parent: match direction {
+                TcDirection::Ingress => TC_H_INGRESS,
+                TcDirection::Egress => TC_H_EGRESS,
+            },
+            handle: *handle,
+            priority: *priority,
+            created_qdisc: false,
+        }),
+    }
+}

@@ -311,13 +311,15 @@ fn fork_tracefs_child(path: &CStr, op: TracefsOp) -> io::Result<libc::pid_t> {
     // Everything the child touches is prepared before the fork: between fork and _exit
     // it may only make system calls (the parent may have other threads holding locks).
     let target = c"/sys/kernel/tracing";
+    // SAFETY: getpid has no memory effects.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: fork; the child below only makes raw system calls on memory prepared
     // before the fork and ends with _exit, never returning into Rust code.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: child side, see above; every pointer is to memory allocated before
         // the fork, which the child's copy of the address space still holds.
-        unsafe { child_tracefs(target, path, op) }
+        unsafe { child_tracefs(target, path, op, parent) }
     }
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -330,11 +332,24 @@ fn fork_tracefs_child(path: &CStr, op: TracefsOp) -> io::Result<libc::pid_t> {
 ///
 /// # Safety
 /// Only in a freshly forked child; never returns.
-unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp) -> ! {
+unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp, parent: libc::pid_t) -> ! {
     // SAFETY: raw system calls on the NUL-terminated strings and the buffers given;
     // errno is read right after the failing call.
     unsafe {
         let fail = || libc::_exit(*libc::__errno_location());
+        // The child must neither outlive its parent (a killed `oxbpf run` would leave a
+        // trace_pipe reader behind) nor keep the parent's programs, maps and links
+        // alive through the descriptors fork copied: die with the parent, and close
+        // every descriptor but the pipe it writes to.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent {
+            libc::_exit(libc::ESRCH);
+        }
+        let keep = match op {
+            TracefsOp::Read { out } => out,
+            TracefsOp::Write { .. } => -1,
+        };
+        close_all_but(keep);
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
             fail();
         }
@@ -396,6 +411,35 @@ unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp) -> ! {
             }
         }
         libc::_exit(0)
+    }
+}
+
+/// Closes every descriptor above stderr except `keep` (-1: none), with `close_range`
+/// where the kernel has it (5.9) and one `close` per descriptor otherwise.
+///
+/// # Safety
+/// Only in a freshly forked child: it closes descriptors other code may own.
+unsafe fn close_all_but(keep: i32) {
+    // SAFETY: raw system calls on integers.
+    unsafe {
+        let range = |first: u32, last: u32| {
+            if first > last {
+                return true;
+            }
+            libc::syscall(libc::SYS_close_range, first, last, 0) == 0
+        };
+        let ok = if keep >= 3 {
+            range(3, keep as u32 - 1) && range(keep as u32 + 1, u32::MAX)
+        } else {
+            range(3, u32::MAX)
+        };
+        if !ok {
+            for fd in 3..65_536 {
+                if fd != keep {
+                    libc::close(fd);
+                }
+            }
+        }
     }
 }
 

@@ -9,5 +9,6 @@ pub mod inspect;
 pub mod kernel;
 pub mod load;
 pub mod mapcmd;
+pub mod net;
 mod records;
 pub mod run;

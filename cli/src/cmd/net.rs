@@ -1,0 +1,118 @@
+//! `oxbpf net list` and `oxbpf net detach`: the BPF programs attached to this network
+//! namespace's interfaces (XDP and tc), like `bpftool net`, with the command that
+//! removes each — what a killed process leaves behind on an interface, since netlink
+//! attachments belong to the interface, not to a process.
+
+use std::fmt::Write as _;
+
+use oxbpf_prog::netlink::{NetHook, net_attachments, net_detach};
+use oxbpf_prog::{TcDirection, XdpMode};
+use oxbpf_sys::bpf::{self, IdKind};
+
+use crate::CliError;
+use crate::cmd::run::XdpModeArg;
+use crate::json::Json;
+use crate::table::Table;
+
+/// The name of program `id`, or `?` when it cannot be read.
+fn prog_name(id: u32) -> String {
+    bpf::get_fd_by_id(IdKind::Prog, id)
+        .and_then(|fd| bpf::prog_info(std::os::fd::AsFd::as_fd(&fd)))
+        .map_or_else(
+            |_| "?".into(),
+            |i| oxbpf_sys::uapi::name_str(&i.name).to_string(),
+        )
+}
+
+/// Runs `net list`.
+pub fn list(json: bool) -> Result<String, CliError> {
+    let all = net_attachments()?;
+    if json {
+        return Ok(Json::Array(
+            all.iter()
+                .map(|a| {
+                    Json::object()
+                        .with("ifindex", a.ifindex)
+                        .with("ifname", a.ifname.as_str())
+                        .with("hook", hook(&a.hook))
+                        .with("prog_id", a.prog_id)
+                        .with("prog_name", prog_name(a.prog_id))
+                        .with("remove", a.remove_command())
+                })
+                .collect(),
+        )
+        .to_string()
+            + "\n");
+    }
+    if all.is_empty() {
+        return Ok("no BPF program is attached to an interface of this network namespace\n".into());
+    }
+    let mut t = Table::new(&["IFACE", "HOOK", "PROG", "NAME", "REMOVE WITH"]);
+    for a in &all {
+        t.row(vec![
+            a.ifname.clone(),
+            hook(&a.hook),
+            a.prog_id.to_string(),
+            prog_name(a.prog_id),
+            a.remove_command(),
+        ]);
+    }
+    let mut s = t.render();
+    let _ = writeln!(
+        s,
+        "\nXDP bpf_links show here too; they go when the process or pin holding them does."
+    );
+    Ok(s)
+}
+
+fn hook(h: &NetHook) -> String {
+    match h {
+        NetHook::Xdp(m) => format!("xdp ({} mode)", m.name()),
+        NetHook::Tc {
+            direction,
+            priority,
+            handle,
+        } => format!("tc {direction} priority {priority} handle {handle:#x}"),
+    }
+}
+
+/// Runs `net detach`.
+pub fn detach(
+    iface: &str,
+    xdp: bool,
+    xdp_mode: XdpModeArg,
+    tc: Option<&str>,
+    priority: Option<u16>,
+    handle: Option<String>,
+) -> Result<String, CliError> {
+    let ifindex = oxbpf_sys::sock::ifindex(iface)
+        .map_err(|e| format!("interface {iface}: {}", crate::error_chain(&e)))?;
+    let hook = match (xdp, tc) {
+        (true, None) => NetHook::Xdp(match xdp_mode {
+            XdpModeArg::Auto => XdpMode::Auto,
+            XdpModeArg::Skb => XdpMode::Skb,
+            XdpModeArg::Drv => XdpMode::Drv,
+            XdpModeArg::Hw => XdpMode::Hw,
+        }),
+        (false, Some(dir)) => {
+            let direction = match dir {
+                "ingress" => TcDirection::Ingress,
+                "egress" => TcDirection::Egress,
+                other => return Err(format!("--tc {other}: ingress or egress").into()),
+            };
+            let (Some(priority), Some(handle)) = (priority, handle) else {
+                return Err("--tc needs --priority and --handle (from `oxbpf net list`)".into());
+            };
+            let handle = u32::from_str_radix(handle.trim_start_matches("0x"), 16)
+                .map_err(|_| format!("--handle {handle}: a hex number"))?;
+            NetHook::Tc {
+                direction,
+                priority,
+                handle,
+            }
+        }
+        _ => return Err("say what to remove: --xdp, or --tc ingress|egress".into()),
+    };
+    net_detach(ifindex, &hook)?;
+    Ok(format!("removed {} from {iface}\n", self::hook(&hook)))
+}
