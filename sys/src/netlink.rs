@@ -283,56 +283,92 @@ impl Socket {
             if n < 0 {
                 return Err(err(io::Error::last_os_error()));
             }
-            let mut at = 0;
-            let data = &buf[..n as usize];
-            while at + 16 <= data.len() {
-                let len =
-                    u32::from_ne_bytes(data[at..at + 4].try_into().unwrap_or_default()) as usize;
-                let msg_type = u16::from_ne_bytes([data[at + 4], data[at + 5]]);
-                let flags = u16::from_ne_bytes([data[at + 6], data[at + 7]]);
-                let rseq = u32::from_ne_bytes(data[at + 8..at + 12].try_into().unwrap_or_default());
-                if len < 16 || at + len > data.len() {
+            match parse_datagram(&buf[..n as usize], seq, &mut replies) {
+                Datagram::More => {}
+                Datagram::Done => return Ok(replies),
+                Datagram::Error { errno, message } => {
+                    log::trace!("netlink {call}: error {errno} {message:?}");
+                    return Err(NetlinkError {
+                        call,
+                        source: io::Error::from_raw_os_error(errno),
+                        message,
+                    });
+                }
+                Datagram::Malformed => {
                     return Err(err(io::Error::from_raw_os_error(libc::EBADMSG)));
-                }
-                let body = &data[at + 16..at + len];
-                at += (len + 3) & !3;
-                if rseq != seq {
-                    continue; // a stale reply to an earlier request
-                }
-                match msg_type {
-                    NLMSG_ERROR => {
-                        let code = body
-                            .get(..4)
-                            .and_then(|b| b.try_into().ok())
-                            .map_or(0, i32::from_ne_bytes);
-                        if code == 0 {
-                            return Ok(replies);
-                        }
-                        // Capped ack: the error code, the original header, then TLVs.
-                        let message = if flags & NLM_F_ACK_TLVS != 0 {
-                            attrs(body.get(20..).unwrap_or_default())
-                                .into_iter()
-                                .find(|a| a.kind == NLMSGERR_ATTR_MSG)
-                                .map(|a| a.str())
-                        } else {
-                            None
-                        };
-                        log::trace!("netlink {call}: error {code} {message:?}");
-                        return Err(NetlinkError {
-                            call,
-                            source: io::Error::from_raw_os_error(-code),
-                            message,
-                        });
-                    }
-                    NLMSG_DONE => return Ok(replies),
-                    _ => replies.push(Reply {
-                        msg_type,
-                        body: body.to_vec(),
-                    }),
                 }
             }
         }
     }
+}
+
+/// What one received datagram said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Datagram {
+    /// Replies (appended), and more to come.
+    More,
+    /// The acknowledgement or the end of a dump.
+    Done,
+    /// The kernel refused: the errno and its extended-ack sentence.
+    Error {
+        /// The positive errno.
+        errno: i32,
+        /// `NLMSGERR_ATTR_MSG`.
+        message: Option<String>,
+    },
+    /// A message header that does not fit the datagram.
+    Malformed,
+}
+
+/// Splits a datagram from the kernel into messages: those answering request `seq`
+/// are appended to `replies` (others, stale, are skipped) until an error, an
+/// acknowledgement or the end of a dump. Reads only inside `data`, whatever it holds.
+pub fn parse_datagram(data: &[u8], seq: u32, replies: &mut Vec<Reply>) -> Datagram {
+    let mut at = 0;
+    while at + 16 <= data.len() {
+        let len = u32::from_ne_bytes(data[at..at + 4].try_into().unwrap_or_default()) as usize;
+        let msg_type = u16::from_ne_bytes([data[at + 4], data[at + 5]]);
+        let flags = u16::from_ne_bytes([data[at + 6], data[at + 7]]);
+        let rseq = u32::from_ne_bytes(data[at + 8..at + 12].try_into().unwrap_or_default());
+        if len < 16 || len > data.len() - at {
+            return Datagram::Malformed;
+        }
+        let body = &data[at + 16..at + len];
+        at += (len + 3) & !3;
+        if rseq != seq {
+            continue; // a stale reply to an earlier request
+        }
+        match msg_type {
+            NLMSG_ERROR => {
+                let code = body
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, i32::from_ne_bytes);
+                if code == 0 {
+                    return Datagram::Done;
+                }
+                // Capped ack: the error code, the original header, then TLVs.
+                let message = if flags & NLM_F_ACK_TLVS != 0 {
+                    attrs(body.get(20..).unwrap_or_default())
+                        .into_iter()
+                        .find(|a| a.kind == NLMSGERR_ATTR_MSG)
+                        .map(|a| a.str())
+                } else {
+                    None
+                };
+                return Datagram::Error {
+                    errno: code.checked_neg().unwrap_or(libc::EIO),
+                    message,
+                };
+            }
+            NLMSG_DONE => return Datagram::Done,
+            _ => replies.push(Reply {
+                msg_type,
+                body: body.to_vec(),
+            }),
+        }
+    }
+    Datagram::More
 }
 
 /// `struct ifinfomsg` for interface `ifindex`.
@@ -356,6 +392,54 @@ pub fn tcmsg(ifindex: u32, handle: u32, parent: u32, info: u32) -> [u8; 20] {
 
 #[cfg(test)]
 mod tests {
+    fn msg(msg_type: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&(16 + body.len() as u32).to_ne_bytes());
+        m.extend_from_slice(&msg_type.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(body);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    #[test]
+    fn datagrams_split_into_replies_acks_and_errors() {
+        let mut replies = Vec::new();
+        // A stale message, a reply, then the end of a dump.
+        let mut d = msg(16, 0, 6, b"old!");
+        d.extend(msg(16, 0, 7, b"new!"));
+        d.extend(msg(NLMSG_DONE, 0, 7, &[]));
+        assert_eq!(parse_datagram(&d, 7, &mut replies), Datagram::Done);
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].body, b"new!");
+        // An error with its extended-ack sentence.
+        let mut body = (-16i32).to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0; 16]); // the original request's header
+        body.extend_from_slice(&[12, 0, 1, 0]);
+        body.extend_from_slice(b"busy\0\0\0\0");
+        let d = msg(NLMSG_ERROR, NLM_F_ACK_TLVS, 7, &body);
+        assert_eq!(
+            parse_datagram(&d, 7, &mut replies),
+            Datagram::Error {
+                errno: 16,
+                message: Some("busy".into())
+            }
+        );
+        // A length past the datagram, and the most negative error code.
+        let mut bad = msg(16, 0, 7, b"abcd");
+        bad[0] = 200;
+        assert_eq!(parse_datagram(&bad, 7, &mut replies), Datagram::Malformed);
+        let d = msg(NLMSG_ERROR, 0, 7, &i32::MIN.to_ne_bytes());
+        assert!(matches!(
+            parse_datagram(&d, 7, &mut replies),
+            Datagram::Error { .. }
+        ));
+    }
+
     use super::*;
 
     #[test]
