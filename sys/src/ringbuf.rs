@@ -91,9 +91,21 @@ impl RingBuf {
             if cons >= prod {
                 break;
             }
+            // Records start at multiples of 8; any other consumer position means the
+            // consumer page was overwritten, and reading a header there would be a
+            // misaligned atomic load.
+            if cons % 8 != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "ring buffer consumer position {cons} is not a multiple of 8: the ring is corrupt"
+                    ),
+                ));
+            }
             let off = (cons as usize) & (self.size - 1);
             // SAFETY: the data area starts one page after the producer page and is
-            // mapped twice (2 * size bytes), so [off, off + HEADER) is inside it.
+            // mapped twice (2 * size bytes), so [off, off + HEADER) is inside it; `off`
+            // is a multiple of 8, so the header is aligned for a u32.
             let header = unsafe {
                 &*self
                     .producer
@@ -298,6 +310,20 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "ring buffer record at position 0 claims 8192 bytes, more than the 4096-byte ring holds"
+        );
+    }
+
+    #[test]
+    fn a_misaligned_consumer_position_is_an_error() {
+        // Found by the ringbuf_parse fuzz target (fuzz/regressions/ringbuf_parse).
+        let size = 4096;
+        let fd = fake_ring(size, 64, 16);
+        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        ring.consumer_pos().store(26, Ordering::Release);
+        let err = ring.consume(|_| panic!("no record")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ring buffer consumer position 26 is not a multiple of 8: the ring is corrupt"
         );
     }
 

@@ -173,6 +173,13 @@ fn uprobe_and_uretprobe_see_calls_in_this_binary() {
     );
 }
 
+/// Whether the run says this kernel has `feature` (`OXBPF_EXPECT_FEATURES`, set by
+/// scripts/kernel-matrix.sh for the kernels it boots): then "unsupported" is a failure,
+/// not an answer.
+fn expected(feature: &str) -> bool {
+    std::env::var("OXBPF_EXPECT_FEATURES").is_ok_and(|v| v.split_whitespace().any(|f| f == feature))
+}
+
 /// Whether this kernel can make kprobes at all (PMU or tracefs `kprobe_events`).
 fn kernel_has_kprobes() -> bool {
     oxbpf_sys::perf::pmu_type("kprobe").is_some()
@@ -197,6 +204,10 @@ fn kprobes_count_calls_in_every_mode_or_say_plainly_there_are_none() {
                 .unwrap()
                 .attach_kprobe_with(GETPPID_ENTRY, 0, ret, mode)
         };
+        assert!(
+            kernel_has_kprobes() || !expected("kprobes"),
+            "this kernel should have kprobes"
+        );
         if !kernel_has_kprobes() || (mode == ProbeMode::Pmu && !has_pmu) {
             let e = attach("on_kcall", false).unwrap_err();
             assert!(matches!(e, ProgramError::Unsupported { .. }), "{e}");
@@ -266,12 +277,12 @@ fn kprobe_multi_counts_calls_or_says_why_not() {
         return;
     }
     let (l, layout) = load(&["on_kmulti"]);
-    // From the section: kprobe.multi/__x64_sys_getpp?d.
+    // From the section: kprobe.multi/__do_sys_getpp?d.
     match l.program("on_kmulti").unwrap().attach_auto() {
         Ok(oxbpf_prog::AutoAttach::Attached(link)) => {
             assert_eq!(
                 link.describe(),
-                "on_kmulti on kprobe.multi __x64_sys_getpp?d (1 functions)"
+                "on_kmulti on kprobe.multi __do_sys_getpp?d (1 functions)"
             );
             getppid_times(3);
             assert_eq!(counter(&l, &layout, "kmulti_calls"), 3);
@@ -281,6 +292,7 @@ fn kprobe_multi_counts_calls_or_says_why_not() {
         }
         Ok(other) => panic!("{other:?}"),
         Err(e) => {
+            assert!(!expected("kprobe_multi"), "{}", crate::chain(&e));
             // Kernels without fprobe (this machine's) refuse the link; say so.
             assert!(
                 matches!(e, ProgramError::Unsupported { .. }),
@@ -289,7 +301,7 @@ fn kprobe_multi_counts_calls_or_says_why_not() {
             );
             assert_eq!(
                 e.to_string(),
-                "program `on_kmulti`: cannot attach to kprobe.multi __x64_sys_getpp?d: this kernel has no kprobe_multi links (5.18+ built with CONFIG_FPROBE)"
+                "program `on_kmulti`: cannot attach to kprobe.multi __do_sys_getpp?d: this kernel has no kprobe_multi links (5.18+ built with CONFIG_FPROBE)"
             );
         }
     }
@@ -999,4 +1011,90 @@ fn uprobe_multi_attaches_to_every_function_a_pattern_matches() {
             .ends_with("has no function matching `oxbpf_nothing_*`"),
         "{err}"
     );
+}
+
+/// A `.bss` counter of progtypes_trace.bpf.o.
+fn trace_counter(l: &Loaded, layout: &[DataSection], name: &str) -> u64 {
+    counter(l, layout, name)
+}
+
+#[test]
+fn fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines() {
+    let _serial = crate::serial();
+    let test = "attach::fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines";
+    if !gate::require_bpf(test) {
+        return;
+    }
+    let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+    let layout = obj.data.clone();
+    let progs = [
+        "fentry_unlinkat",
+        "fexit_unlinkat",
+        "lsm_file_open",
+        "kprobe_unlinkat",
+    ];
+    let l = match obj.load(&LoadOptions {
+        only: Some(progs.iter().map(|p| p.to_string()).collect()),
+        keep_going: true,
+        ..Default::default()
+    }) {
+        Ok(l) => l,
+        Err(e) => panic!("{}", crate::chain(&e)),
+    };
+    let loaded: Vec<&str> = l.programs.iter().map(|p| p.name()).collect();
+    if !loaded.contains(&"fentry_unlinkat") {
+        // No BPF trampolines (this machine): the load said so plainly
+        // (load::fentry_fexit_fmod_ret_and_lsm_fail_naming_program_and_cause checks the
+        // sentence); nothing to count.
+        let why: Vec<String> = l.failures.iter().map(|f| crate::chain(&f.error)).collect();
+        assert!(why.iter().any(|w| w.contains("trampolines")), "{why:?}");
+        assert!(!expected("trampolines"), "{why:?}");
+        eprintln!("{test}: nothing to count here: {}", why.join("; "));
+        return;
+    }
+    let mut links = Vec::new();
+    for p in &l.programs {
+        match p.attach_auto() {
+            Ok(oxbpf_prog::AutoAttach::Attached(link)) => links.push(link),
+            Ok(other) => panic!("{}: {other:?}", p.name()),
+            // LSM programs need `bpf` among the active LSMs (lsm=...,bpf at boot).
+            Err(e) if p.name() == "lsm_file_open" && !expected("bpf_lsm") => {
+                let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+                assert!(
+                    !lsms.contains("bpf"),
+                    "lsm attach failed with bpf active ({lsms}): {e}"
+                );
+                eprintln!("{test}: lsm_file_open not attached: the bpf LSM is not active ({lsms})");
+            }
+            Err(e)
+                if p.name() == "kprobe_unlinkat"
+                    && oxbpf_sys::perf::pmu_type("kprobe").is_none() =>
+            {
+                drop(e);
+            }
+            Err(e) => panic!("{}: {}", p.name(), crate::chain(&e)),
+        }
+    }
+    let before = |n: &str| trace_counter(&l, &layout, n);
+    let (fe, fx, ls) = (
+        before("fentry_calls"),
+        before("fexit_calls"),
+        before("lsm_calls"),
+    );
+    let dir = std::env::temp_dir();
+    for i in 0..3 {
+        let f = dir.join(format!("oxbpf-trampoline-{}-{i}", std::process::id()));
+        std::fs::write(&f, b"x").unwrap();
+        let _ = std::fs::read(&f).unwrap();
+        std::fs::remove_file(&f).unwrap();
+    }
+    assert!(before("fentry_calls") >= fe + 3, "fentry saw the unlinks");
+    assert!(before("fexit_calls") >= fx + 3, "fexit saw the unlinks");
+    if links
+        .iter()
+        .any(|k| k.describe().starts_with("lsm_file_open"))
+    {
+        assert!(before("lsm_calls") >= ls + 3, "lsm saw the opens");
+    }
+    drop(links);
 }

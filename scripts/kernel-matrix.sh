@@ -1,0 +1,194 @@
+#!/bin/sh
+# Runs oxbpf's kernel-facing tests (the loader's `it` test binary) inside other kernels:
+# Debian's cloud kernels under qemu with software emulation, one boot per kernel, a
+# static test binary in a busybox initramfs. Prints one line per kernel with the
+# passed/failed counts, then each failure.
+#
+#   sudo scripts/kernel-matrix.sh [KERNEL...] [-- TEST-FILTER...]
+#
+# KERNEL: 5.10, 6.1, 6.12 or newest (the newest trixie-backports kernel); all four by
+# default. TEST-FILTER: names passed to the test binary (default: every test; the ones
+# that need tools the guest lacks — bash, perl, iproute2, clang, llvm-objdump, bpftool —
+# skip or fail for that reason). Kernels and packages are cached under
+# $OXBPF_KERNELS_DIR (default /var/tmp/oxbpf-kernels). Needs root (apt-get). The host's
+# apt sources are not touched for foreign suites: bullseye and trixie are read through
+# a private apt state directory. qemu 10 comes from bookworm-backports (bookworm's 7.2
+# double-faults some 6.12 kernels under TCG), added in a file of its own.
+set -eu
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+WORK=${OXBPF_KERNELS_DIR:-/var/tmp/oxbpf-kernels}
+mkdir -p "$WORK"
+
+kernels=""
+filter=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--) shift; filter="$*"; break ;;
+	*) kernels="$kernels $1" ;;
+	esac
+	shift
+done
+[ -n "$kernels" ] || kernels="5.10 6.1 6.12 newest"
+
+log() { echo "kernel-matrix: $*" >&2; }
+
+# --- host packages -------------------------------------------------------------------
+need_qemu() {
+	qemu-system-x86_64 --version 2>/dev/null | grep -q "version 1[0-9]" && return
+	log "installing qemu from bookworm-backports, busybox-static, cpio"
+	cat > /etc/apt/sources.list.d/oxbpf-bookworm-backports.sources <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-x86 >&2
+}
+need_qemu
+command -v busybox >/dev/null && command -v cpio >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static cpio >&2
+
+# --- apt for a suite the host does not list -------------------------------------------
+# private_apt SUITE URI: an apt-get wrapper reading only that suite, state under $WORK.
+private_apt() {
+	dir="$WORK/apt-$1"
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $2 $1 main" > "$dir/sources.list"
+	echo "-o Dir::State::Lists=$dir/lists -o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::Cache=$dir/cache -o Dir::State::Status=$dir/status"
+}
+
+# fetch NAME: unpacks the kernel NAME under $WORK/k-NAME and prints its vmlinuz path.
+fetch() {
+	name=$1
+	dest="$WORK/k-$name"
+	found=$(find "$dest" -name 'vmlinuz*' 2>/dev/null | head -1)
+	if [ -n "$found" ]; then echo "$found"; return; fi
+	case "$name" in
+	6.1) opts=""; meta="linux-image-cloud-amd64=$(apt-cache madison linux-image-cloud-amd64 | awk '$3 ~ /^6\.1\./ {print $3; exit}')" ;;
+	6.12) opts="-t bookworm-backports"; meta="linux-image-cloud-amd64" ;;
+	5.10) opts=$(private_apt bullseye-security http://deb.debian.org/debian-security); meta="linux-image-cloud-amd64" ;;
+	newest) opts=$(private_apt trixie-backports http://deb.debian.org/debian); meta="linux-image-cloud-amd64" ;;
+	*) log "unknown kernel $name (5.10, 6.1, 6.12, newest)"; return 1 ;;
+	esac
+	case "$name" in 5.10|newest)
+		touch "$WORK/apt-$( [ "$name" = 5.10 ] && echo bullseye-security || echo trixie-backports)/status"
+		# shellcheck disable=SC2086
+		apt-get $opts update -qq >&2 ;;
+	esac
+	# shellcheck disable=SC2086
+	pkg=$(apt-cache $opts depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+	[ -n "$pkg" ] || { log "$name: no kernel package found"; return 1; }
+	log "$name: downloading $pkg"
+	mkdir -p "$dest"
+	(cd "$WORK" && rm -f ./*.deb &&
+		# shellcheck disable=SC2086
+		apt-get $opts download "$pkg" >&2 &&
+		dpkg-deb -x ./*.deb "$dest")
+	# From 7.x the image package is a stub: the kernel is in linux-binary-VER.
+	found=$(find "$dest" -name 'vmlinuz*' | head -1)
+	if [ -z "$found" ]; then
+		bin=$(echo "$pkg" | sed 's/linux-image-/linux-binary-/')
+		# shellcheck disable=SC2086
+		(cd "$WORK" && rm -f ./*.deb && apt-get $opts download "$bin" >&2 && dpkg-deb -x ./*.deb "$dest")
+		found=$(find "$dest" -name 'vmlinuz*' | head -1)
+	fi
+	echo "$found"
+}
+
+# --- the payload: the loader's kernel tests, static -------------------------------------
+target="x86_64-unknown-linux-musl"
+rustup target list --installed 2>/dev/null | grep -qx "$target" ||
+	rustup target add "$target" >/dev/null 2>&1 || target=""
+if [ -n "$target" ]; then
+	tests=$(cargo test -p oxbpf-loader --test it --no-run --target "$target" --message-format=json 2>/dev/null |
+		grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+else
+	target="x86_64-unknown-linux-gnu"
+	tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -p oxbpf-loader --test it --no-run \
+		--target "$target" --message-format=json 2>/dev/null |
+		grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+fi
+[ -x "$tests" ] || { log "could not build the test binary"; exit 1; }
+
+# The initramfs: busybox, the test binary, the testdata where the binary looks for it
+# (its compile-time source path), and an /init that mounts what the tests use.
+root="$WORK/initramfs"
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$REPO/loader"
+mkdir -p "$root$REPO/loader"
+cp "$(command -v busybox)" "$root/bin/busybox"
+cp "$tests" "$root/it"
+cp -r "$REPO/testdata" "$root$REPO/testdata"
+echo "$filter" > "$root/filter"
+
+# features CONFIG: what the kernel of that config has, in the tests' words.
+features() {
+	f=""
+	grep -q '^CONFIG_KPROBES=y' "$1" && f="$f,kprobes"
+	grep -q '^CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y' "$1" && grep -q '^CONFIG_BPF_JIT=y' "$1" && f="$f,trampolines"
+	grep -q '^CONFIG_BPF_LSM=y' "$1" && f="$f,bpf_lsm"
+	grep -q '^CONFIG_FPROBE=y' "$1" && f="$f,kprobe_multi"
+	echo "${f#,}"
+}
+cat > "$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t bpf bpf /sys/fs/bpf
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
+ip link set lo up
+# What these kernels have, so a test that finds one missing fails instead of skipping.
+# (the host reads them from each kernel's config and passes them on the command line).
+features=$(sed -n 's/.*oxbpf_features=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+export OXBPF_EXPECT_FEATURES="$features"
+echo "OXBPF-KERNEL $(uname -r)"
+/it --test-threads=1 $(cat /filter) 2>&1
+echo "OXBPF-EXIT $?"
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$WORK/initramfs.gz")
+
+# --- boot each kernel ----------------------------------------------------------------------
+summary=""
+failures=""
+for k in $kernels; do
+	vmlinuz=$(fetch "$k") || { summary="$summary
+$k: could not fetch the kernel"; continue; }
+	out="$WORK/out-$k.txt"
+	config=$(find "$WORK/k-$k" -name 'config-*' | head -1)
+	feats=$( [ -n "$config" ] && features "$config" || true)
+	start=$(date +%s)
+	timeout 900 qemu-system-x86_64 -accel tcg -M pc -m 1024 -smp 2 -nodefaults -no-user-config \
+		-display none -serial stdio -no-reboot -kernel "$vmlinuz" -initrd "$WORK/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 quiet lsm=lockdown,capability,yama,apparmor,bpf oxbpf_features=$feats" \
+		</dev/null > "$out" 2>&1 || true
+	secs=$(( $(date +%s) - start ))
+	release=$(sed -n 's/^OXBPF-KERNEL //p' "$out" | tr -d '\r')
+	result=$(grep -a "^test result:" "$out" | tail -1 | tr -d '\r')
+	if ! grep -aq "^OXBPF-EXIT" "$out"; then
+		summary="$summary
+$k: no result (boot failed or hung; see $out) [${secs} s]"
+		continue
+	fi
+	summary="$summary
+$k ($release; expects: $feats): ${result#test result: } [${secs} s]"
+	failed=$(grep -a '^test [^ ]* \.\.\. FAILED' "$out" | sed 's/^test \([^ ]*\) .*/\1/' | tr -d '\r')
+	for f in $failed; do
+		failures="$failures
+$k: $f"
+	done
+done
+echo "kernel matrix:$summary"
+if [ -n "$failures" ]; then
+	echo "failures (the guest output is in $WORK/out-KERNEL.txt):$failures"
+	exit 1
+fi
