@@ -122,6 +122,16 @@ mkdir -p "$root$REPO/loader"
 cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$tests" "$root/it"
 cp -r "$REPO/testdata" "$root$REPO/testdata"
+mkdir -p "$root$REPO/fuzz" "$root/boot"
+cp -r "$REPO/fuzz/regressions" "$root$REPO/fuzz/regressions"
+# Each kernel's config where libbpf (and oxbpf) look for it, for `.kconfig` externs.
+for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
+	[ -f "$c" ] || continue
+	case "$c" in
+	*/boot/config-*) cp "$c" "$root/boot/" ;;
+	*) cp "$c" "$root/boot/config-$(basename "$(dirname "$c")")" ;;
+	esac
+done
 echo "$filter" > "$root/filter"
 
 # features CONFIG: what the kernel of that config has, in the tests' words.
@@ -164,7 +174,7 @@ for k in $kernels; do
 	vmlinuz=$(fetch "$k") || { summary="$summary
 $k: could not fetch the kernel"; continue; }
 	out="$WORK/out-$k.txt"
-	config=$(find "$WORK/k-$k" -name 'config-*' | head -1)
+	config=$(find "$WORK/k-$k" \( -name 'config-*' -o -path '*/modules/*/config' \) | head -1)
 	feats=$( [ -n "$config" ] && features "$config" || true)
 	start=$(date +%s)
 	timeout 900 qemu-system-x86_64 -accel tcg -M pc -m 1024 -smp 2 -nodefaults -no-user-config \
