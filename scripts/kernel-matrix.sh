@@ -124,6 +124,21 @@ cp "$tests" "$root/it"
 cp -r "$REPO/testdata" "$root$REPO/testdata"
 mkdir -p "$root$REPO/fuzz" "$root/boot"
 cp -r "$REPO/fuzz/regressions" "$root$REPO/fuzz/regressions"
+# The modules the network tests need (veth pairs, the clsact qdisc, cls_bpf), per kernel
+# release, decompressed: the guest loads the ones for the kernel it runs.
+for d in "$WORK"/k-*/lib/modules/* "$WORK"/k-*/usr/lib/modules/*; do
+	[ -d "$d/kernel" ] || continue
+	rel=$(basename "$d")
+	mkdir -p "$root/modules/$rel"
+	for m in veth sch_ingress cls_bpf; do
+		f=$(find "$d/kernel" -name "$m.ko*" | head -1)
+		case "$f" in
+		*.xz) xz -dc "$f" > "$root/modules/$rel/$m.ko" ;;
+		*.zst) zstd -dcq "$f" > "$root/modules/$rel/$m.ko" 2>/dev/null || true ;;
+		*.ko) cp "$f" "$root/modules/$rel/" ;;
+		esac
+	done
+done
 # Each kernel's config where libbpf (and oxbpf) look for it, for `.kconfig` externs.
 for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
 	[ -f "$c" ] || continue
@@ -155,6 +170,7 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
 ip link set lo up
+for m in /modules/$(uname -r)/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
 # What these kernels have, so a test that finds one missing fails instead of skipping.
 # (the host reads them from each kernel's config and passes them on the command line).
 features=$(sed -n 's/.*oxbpf_features=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
