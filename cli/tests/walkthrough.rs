@@ -99,8 +99,9 @@ fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
             script.push_str(&format!("echo '@@@ {i}'\n{cmd}\n"));
         }
         script.push_str("wait\necho '@@@ end'\n");
-        let out = Command::new("unshare")
-            .args(["--net", "--mount", "sh", "-c", &script])
+        // A block that never ends (a background job left running) fails, not hangs.
+        let out = Command::new("timeout")
+            .args(["120", "unshare", "--net", "--mount", "sh", "-c", &script])
             .current_dir(repo().join("testdata"))
             .env(
                 "PATH",

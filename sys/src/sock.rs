@@ -71,6 +71,27 @@ pub fn ifindex(name: &str) -> Result<u32, SysError> {
     }
 }
 
+/// Receives one packet without blocking (`MSG_DONTWAIT`) into `buf`; its length.
+///
+/// # Errors
+/// `EAGAIN` when nothing is waiting; other socket errors.
+pub fn recv_nowait(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: receives into a live buffer of its length on an open socket.
+    let n = unsafe {
+        libc::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// The name of interface `ifindex` in this network namespace, for messages: `veth1`, or
 /// `ifindex 7` when it has none (gone, or in another namespace).
 pub fn ifname(ifindex: u32) -> String {

@@ -66,6 +66,8 @@ pub struct RunArgs {
 pub(crate) struct Attached {
     pub(crate) link: Link,
     _keep: Option<OwnedFd>,
+    /// For a socket filter: its raw socket, read for the packets the filter keeps.
+    packets: Option<OwnedFd>,
 }
 
 fn out(line: &str) {
@@ -78,7 +80,13 @@ fn out(line: &str) {
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
 pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
     let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
-        AutoAttach::Attached(link) => return Ok(Some(Attached { link, _keep: None })),
+        AutoAttach::Attached(link) => {
+            return Ok(Some(Attached {
+                link,
+                _keep: None,
+                packets: None,
+            }));
+        }
         AutoAttach::NeedsTarget(need) => need,
     };
     let err = |e: &dyn std::error::Error| crate::error_chain(e);
@@ -136,7 +144,8 @@ pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, St
             let link = p.attach_socket(sock.as_fd()).map_err(|e| err(&e))?;
             return Ok(Some(Attached {
                 link,
-                _keep: Some(sock),
+                _keep: None,
+                packets: Some(sock),
             }));
         }
         t if t.is_cgroup() => {
@@ -154,11 +163,55 @@ pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, St
             return Ok(Some(Attached {
                 link,
                 _keep: Some(dir.into()),
+                packets: None,
             }));
         }
         _ => return Err(format!("not attached: needs {need}")),
     };
-    Ok(Some(Attached { link, _keep: None }))
+    Ok(Some(Attached {
+        link,
+        _keep: None,
+        packets: None,
+    }))
+}
+
+/// A packet a socket filter kept, in one line: for TCP or UDP over IPv4 the addresses
+/// and the first line of the payload when it is text (an HTTP request line), the
+/// length and leading bytes otherwise.
+pub(crate) fn packet_line(p: &[u8]) -> String {
+    let summary = || {
+        let head = &p[..p.len().min(32)];
+        format!("{} bytes: {}", p.len(), hex(head))
+    };
+    // Ethernet, IPv4.
+    if p.len() < 34 || p[12..14] != [0x08, 0x00] || p[14] >> 4 != 4 {
+        return summary();
+    }
+    let ihl = usize::from(p[14] & 0x0f) * 4;
+    let proto = p[23];
+    let src = format!("{}.{}.{}.{}", p[26], p[27], p[28], p[29]);
+    let dst = format!("{}.{}.{}.{}", p[30], p[31], p[32], p[33]);
+    let l4 = 14 + ihl;
+    let (name, payload_at) = match proto {
+        6 if p.len() >= l4 + 20 => ("TCP", l4 + usize::from(p[l4 + 12] >> 4) * 4),
+        17 if p.len() >= l4 + 8 => ("UDP", l4 + 8),
+        _ => return summary(),
+    };
+    let port = |at: usize| u16::from_be_bytes([p[at], p[at + 1]]);
+    let payload = p.get(payload_at..).unwrap_or_default();
+    let text = payload
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty() && l.iter().all(|b| b.is_ascii_graphic() || *b == b' '))
+        .map(|l| String::from_utf8_lossy(l).into_owned());
+    format!(
+        "{name} {src}:{} → {dst}:{}, {} bytes{}",
+        port(l4),
+        port(l4 + 2),
+        payload.len(),
+        text.map_or(String::new(), |t| format!(": {t}"))
+    )
 }
 
 /// A trace pipe line as `printk [TASK-PID]: MESSAGE`, or `None` for one written more
@@ -318,6 +371,11 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         for (_, pb) in &perfs {
             fds.extend(pb.fds());
         }
+        fds.extend(
+            attached
+                .iter()
+                .filter_map(|a| a.packets.as_ref().map(AsFd::as_fd)),
+        );
         let wait = deadline.map_or(500, |d| {
             d.saturating_duration_since(Instant::now())
                 .as_millis()
@@ -357,6 +415,22 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
                     ));
                 }
             });
+        }
+        for a in &attached {
+            let Some(sock) = &a.packets else { continue };
+            let mut buf = vec![0u8; 65536];
+            // Drains what arrived; MSG_DONTWAIT: the socket is not ours to make
+            // non-blocking for good.
+            while let Ok(n) = oxbpf_sys::sock::recv_nowait(sock.as_fd(), &mut buf) {
+                let name = a
+                    .link
+                    .describe()
+                    .split(' ')
+                    .next()
+                    .unwrap_or("?")
+                    .to_string();
+                out(&format!("packet {name}: {}", packet_line(&buf[..n])));
+            }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -408,6 +482,28 @@ fn summarize(m: &Map) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packets_are_summed_up_with_their_request_line() {
+        // Ethernet + IPv4 (20 bytes) + TCP (20 bytes) + "GET / HTTP/1.1\r\n".
+        let mut p = vec![0u8; 12];
+        p.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        p.append(&mut ip);
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&8000u16.to_be_bytes());
+        tcp[12] = 5 << 4;
+        p.append(&mut tcp);
+        p.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            packet_line(&p),
+            "TCP 127.0.0.1:40000 → 127.0.0.1:8000, 27 bytes: GET / HTTP/1.1"
+        );
+        assert_eq!(packet_line(&[1, 2, 3]), "3 bytes: 01 02 03");
+    }
 
     #[test]
     fn printk_lines_are_trimmed_and_old_ones_skipped() {
