@@ -96,6 +96,10 @@ enum Command {
     /// `bpftool net`: list them, with the command that removes each, or remove one.
     #[command(subcommand)]
     Net(NetCommand),
+    /// kprobe and uprobe events oxbpf created through tracefs: list them, or remove
+    /// those a killed process left behind.
+    #[command(subcommand)]
+    Probes(ProbesCommand),
     /// bpf_links in the kernel (like `bpftool link`). Needs CAP_SYS_ADMIN.
     #[command(subcommand)]
     Link(KernelObjects),
@@ -115,6 +119,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `oxbpf probes ...`.
+#[derive(Debug, Subcommand)]
+enum ProbesCommand {
+    /// Every probe event of oxbpf's, and whether its process is still running.
+    List,
+    /// Remove the events whose process is gone.
+    Clean,
 }
 
 /// `oxbpf net ...`.
@@ -283,6 +296,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Inspect { object, json } => cmd::inspect::run(&object, json).map(Outcome::from),
         Command::Net(NetCommand::List { json }) => cmd::net::list(json).map(Outcome::from),
+        Command::Probes(ProbesCommand::List) => cmd::probes::list().map(Outcome::from),
+        Command::Probes(ProbesCommand::Clean) => cmd::probes::clean().map(Outcome::from),
         Command::Net(NetCommand::Detach {
             iface,
             xdp,

@@ -1236,3 +1236,68 @@ fn run_leaves_nothing_after_sigint_or_sigterm_and_says_what_sigkill_left() {
     let progs = out.split("== progs").nth(1).unwrap_or_default();
     assert!(!progs.contains("on_getppid"), "{out}");
 }
+
+/// The function the leftover-probe test probes, in this test binary.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn oxbpf_cli_probe_target() -> i32 {
+    std::hint::black_box(7)
+}
+
+#[test]
+fn probe_events_a_killed_process_left_are_listed_and_cleaned() {
+    let test = "probe_events_a_killed_process_left_are_listed_and_cleaned";
+    if std::env::var_os("OXBPF_LEFTOVER_HELPER").is_some() {
+        // The child: a uprobe through a tracefs event, then death without cleanup.
+        let l = oxbpf_loader::Object::open(testdata().join("attach.bpf.o"))
+            .unwrap()
+            .load(&oxbpf_loader::load::LoadOptions {
+                only: Some(vec!["on_call".into()]),
+                ..Default::default()
+            })
+            .unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let link = l
+            .program("on_call")
+            .unwrap()
+            .attach_uprobe_with(
+                &exe,
+                &oxbpf_prog::ProbeTarget::Symbol("oxbpf_cli_probe_target".into(), 0),
+                None,
+                false,
+                oxbpf_prog::ProbeMode::Tracefs,
+            )
+            .unwrap();
+        oxbpf_cli_probe_target();
+        std::mem::forget(link);
+        std::process::abort();
+    }
+    if !can_load(test) {
+        return;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture"])
+        .env("OXBPF_LEFTOVER_HELPER", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(!child.wait().unwrap().success(), "the helper aborts");
+    let ours = format!("uprobes/oxbpf_{pid}_oxbpf_cli_probe_target_");
+    let (ok, list, err) = oxbpf(&["probes", "list"], &testdata());
+    assert!(ok, "{err}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&format!("uprobe {ours}"))
+                && l.ends_with(&format!(
+                    "(process {pid}, gone: left behind; `oxbpf probes clean` removes it)"
+                ))),
+        "{list}"
+    );
+    let (ok, cleaned, err) = oxbpf(&["probes", "clean"], &testdata());
+    assert!(ok, "{err}");
+    assert!(cleaned.contains(&format!("removed {ours}")), "{cleaned}");
+    let (_, list, _) = oxbpf(&["probes", "list"], &testdata());
+    assert!(!list.contains(&ours), "{list}");
+}

@@ -10,5 +10,6 @@ pub mod kernel;
 pub mod load;
 pub mod mapcmd;
 pub mod net;
+pub mod probes;
 mod records;
 pub mod run;
