@@ -94,6 +94,11 @@ fetch() {
 		# shellcheck disable=SC2086
 		(cd "$WORK" && rm -f ./*.deb && apt-get $opts download "$bin" >&2 && dpkg-deb -x ./*.deb "$dest")
 		found=$(find "$dest" -name 'vmlinuz*' | head -1)
+		# ...and its config in linux-base-VER (what the tests expect is read from it).
+		base=$(echo "$pkg" | sed 's/linux-image-/linux-base-/')
+		# shellcheck disable=SC2086
+		(cd "$WORK" && rm -f ./*.deb && apt-get $opts download "$base" >&2 && dpkg-deb -x ./*.deb "$dest") ||
+			log "$name: no $base; its features are not known"
 	fi
 	echo "$found"
 }

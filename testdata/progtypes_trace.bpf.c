@@ -2,7 +2,9 @@
 /*
  * One program of each tracing kind the section table must classify: fentry, fexit,
  * fmod_ret, a sleepable fentry (`.s`), tp_btf, raw_tp, lsm, a task iterator, kprobe,
- * kretprobe, uprobe and perf_event.
+ * kretprobe, uprobe and perf_event. fentry/fexit and the kprobes hook vfs_unlink, a
+ * function every kernel from 5.10 to 7.x has (do_unlinkat is gone from 7.x's BTF); the
+ * sleepable fentry stays on do_unlinkat, which older kernels allow sleeping on.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,14 +20,14 @@ __u64 lsm_calls;
 __u64 perf_samples;
 __u64 uprobe_calls;
 
-SEC("fentry/do_unlinkat")
+SEC("fentry/vfs_unlink")
 int BPF_PROG(fentry_unlinkat, int dfd, struct filename *name)
 {
 	fentry_calls++;
 	return 0;
 }
 
-SEC("fexit/do_unlinkat")
+SEC("fexit/vfs_unlink")
 int BPF_PROG(fexit_unlinkat, int dfd, struct filename *name, long ret)
 {
 	fexit_calls++;
@@ -77,14 +79,14 @@ int iter_tasks(struct bpf_iter__task *ctx)
 	return 0;
 }
 
-SEC("kprobe/do_unlinkat")
+SEC("kprobe/vfs_unlink")
 int BPF_KPROBE(kprobe_unlinkat, int dfd, struct filename *name)
 {
 	kprobe_calls++;
 	return 0;
 }
 
-SEC("kretprobe/do_unlinkat")
+SEC("kretprobe/vfs_unlink")
 int BPF_KRETPROBE(kretprobe_unlinkat, long ret)
 {
 	return 0;

@@ -446,7 +446,7 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
         .nth(1)
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        not_loaded.contains("program `fentry_unlinkat` (fentry/do_unlinkat): BPF_PROG_LOAD failed: Operation not permitted"),
+        not_loaded.contains("program `fentry_unlinkat` (fentry/vfs_unlink): BPF_PROG_LOAD failed: Operation not permitted"),
         "{text}"
     );
     assert!(text.contains("tp_btf_switch"), "{text}");

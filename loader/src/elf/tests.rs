@@ -392,13 +392,13 @@ fn program_kinds_from_section_names() {
             "fentry_unlinkat",
             ProgType::TRACING,
             Some(AttachType::TRACE_FENTRY),
-            Some("do_unlinkat"),
+            Some("vfs_unlink"),
         ),
         (
             "fexit_unlinkat",
             ProgType::TRACING,
             Some(AttachType::TRACE_FEXIT),
-            Some("do_unlinkat"),
+            Some("vfs_unlink"),
         ),
         (
             "fmod_file_open",
@@ -434,7 +434,7 @@ fn program_kinds_from_section_names() {
             "kprobe_unlinkat",
             ProgType::KPROBE,
             None,
-            Some("do_unlinkat"),
+            Some("vfs_unlink"),
         ),
         (
             "uprobe_target",
