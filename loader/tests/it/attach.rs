@@ -15,7 +15,7 @@ use oxbpf_sys::gate;
 use oxbpf_sys::uapi::AttachType;
 
 /// attach.bpf.o with only `programs` loaded and `target_tgid` = this process.
-fn load(programs: &[&str]) -> (Loaded, Vec<DataSection>) {
+pub(crate) fn load(programs: &[&str]) -> (Loaded, Vec<DataSection>) {
     let obj = Object::open(crate::testdata("attach.bpf.o")).unwrap();
     let layout = obj.data.clone();
     let opts = LoadOptions {
@@ -1023,11 +1023,6 @@ fn uprobe_multi_attaches_to_every_function_a_pattern_matches() {
     );
 }
 
-/// A `.bss` counter of progtypes_trace.bpf.o.
-fn trace_counter(l: &Loaded, layout: &[DataSection], name: &str) -> u64 {
-    counter(l, layout, name)
-}
-
 #[test]
 fn fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines() {
     let _serial = crate::serial();
@@ -1085,7 +1080,7 @@ fn fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines() {
             Err(e) => panic!("{}: {}", p.name(), crate::chain(&e)),
         }
     }
-    let before = |n: &str| trace_counter(&l, &layout, n);
+    let before = |n: &str| counter(&l, &layout, n);
     let (fe, fx, ls) = (
         before("fentry_calls"),
         before("fexit_calls"),

@@ -5,25 +5,14 @@
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
 use oxbpf_prog::{ProbeMode, ProbeTarget, TcDirection, XdpMode};
 use oxbpf_sys::fd::open_fd_count;
 use oxbpf_sys::gate;
 use oxbpf_sys::uapi::AttachType;
 
+/// attach.bpf.o with only `programs`, as the attach tests load it.
 fn attach_obj(programs: &[&str]) -> oxbpf_loader::load::Loaded {
-    Object::open(crate::testdata("attach.bpf.o"))
-        .unwrap()
-        .load(&LoadOptions {
-            only: Some(programs.iter().map(|p| p.to_string()).collect()),
-            globals: vec![(
-                "target_tgid".into(),
-                (std::process::id() as i32).to_ne_bytes().to_vec(),
-            )],
-            ..Default::default()
-        })
-        .unwrap()
+    crate::attach::load(programs).0
 }
 
 fn rss_kib() -> u64 {
