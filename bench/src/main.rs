@@ -173,22 +173,8 @@ fn private_bpffs() -> Result<(), String> {
     // SAFETY: unshare and mount with NUL-terminated constant strings; the process is
     // still single-threaded here.
     unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(format!("unshare: {}", std::io::Error::last_os_error()));
-        }
-        if libc::mount(
-            c"none".as_ptr(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(format!(
-                "mount --make-rprivate /: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        oxbpf_sys::ns::unshare(libc::CLONE_NEWNS)
+            .map_err(|e| format!("a private mount namespace: {e}"))?;
         if libc::mount(
             c"bpf".as_ptr(),
             c"/sys/fs/bpf".as_ptr(),

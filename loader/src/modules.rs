@@ -192,6 +192,12 @@ pub enum ModuleFdError {
     /// The kernel lists no BTF object of that name.
     #[error("module {0}: the kernel lists no BTF object of that name (was it unloaded?)")]
     NotFound(String),
+    /// The kernel gives its BTF objects no names (before 5.11, which also had no module
+    /// BTF).
+    #[error(
+        "module {0}: this kernel does not name its BTF objects (Linux 5.11), so none can be found by name"
+    )]
+    Unnamed(String),
     /// More modules than an instruction's offset can index.
     #[error("more module BTFs than fd_array can index")]
     TooMany,
@@ -211,7 +217,14 @@ fn open_module_btf(name: &str) -> Result<OwnedFd, ModuleFdError> {
             Err(e) if e.errno() == Some(libc::ENOENT) => continue, // gone meanwhile
             Err(e) => return Err(ModuleFdError::Sys(e)),
         };
-        let (_, found, kernel) = bpf::btf_info_named(fd.as_fd()).map_err(ModuleFdError::Sys)?;
+        // E2BIG: the kernel does not know bpf_btf_info's name fields.
+        let (_, found, kernel) = bpf::btf_info_named(fd.as_fd()).map_err(|e| {
+            if e.errno() == Some(libc::E2BIG) {
+                ModuleFdError::Unnamed(name.to_string())
+            } else {
+                ModuleFdError::Sys(e)
+            }
+        })?;
         if kernel && found == name {
             return Ok(fd);
         }

@@ -294,6 +294,21 @@ fn probe_map_type(t: MapType) -> Option<bool> {
                 a.value_size = 8;
             }
         }
+        // Local storage needs BTF for its key and value (libbpf probes them the same
+        // way): one `int` for both, no preallocation, no size.
+        MapType::SK_STORAGE
+        | MapType::INODE_STORAGE
+        | MapType::TASK_STORAGE
+        | MapType::CGRP_STORAGE => {
+            let bytes = encode(&[int()], Endian::NATIVE).ok()?;
+            let fd = oxbpf_sys::bpf::btf_load(&bytes, &mut []).ok()?;
+            a.max_entries = 0;
+            a.map_flags = map_flags::NO_PREALLOC;
+            a.btf_fd = fd.as_raw_fd() as u32;
+            a.btf_key_type_id = 1;
+            a.btf_value_type_id = 1;
+            _inner = fd;
+        }
         _ => return None,
     }
     match oxbpf_sys::bpf::map_create(&a) {

@@ -24,6 +24,10 @@ use crate::btf::TypeId;
 use crate::btf::ext::BtfExt;
 use crate::object::{Function, Object, RelocKind};
 
+/// libbpf's base for poisoned loads of maps that were not created:
+/// `call 2001000000 + map index`, in both slots of the `ld_imm64`.
+pub const POISON_MAP_BASE: i32 = 2_001_000_000;
+
 /// libbpf's base for poisoned calls to weak kfuncs that are not in the kernel:
 /// `call 2002000000 + extern index`.
 pub const POISON_KFUNC_BASE: i32 = 2_002_000_000;
@@ -281,6 +285,19 @@ pub fn link_program(
                     let fd = *resolver.map_fds.get(map).ok_or_else(|| {
                         unresolved(&prog, at, format!("no fd for map `{}`", r.symbol))
                     })?;
+                    if fd < 0 {
+                        let poison = Insn::new(
+                            oxbpf_sys::uapi::insn::CALL,
+                            0,
+                            0,
+                            0,
+                            POISON_MAP_BASE + map as i32,
+                        );
+                        insns[at] = poison;
+                        insns[at + 1] = poison;
+                        applied.push((at, format!("map `{}`: not created, poisoned", r.symbol)));
+                        continue;
+                    }
                     insns[at].set_src(pseudo::MAP_FD);
                     insns[at].imm = fd;
                     insns[at + 1].imm = 0;
@@ -581,7 +598,12 @@ mod tests {
             btf_id: TypeId(4242),
             fd_index: 0,
         };
-        let linked = link_program(&obj, 0, &r, None).unwrap();
+        let kfunc_fork = obj
+            .programs
+            .iter()
+            .position(|p| p.name() == "kfunc_fork")
+            .unwrap();
+        let linked = link_program(&obj, kfunc_fork, &r, None).unwrap();
         let calls: Vec<&Insn> = linked
             .insns
             .iter()

@@ -580,8 +580,16 @@ impl Program {
                 pid.map_or(0, |p| p as u32),
             );
         // `c` and `offsets` outlive the call: the kernel copies them during it.
-        let fd =
-            bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;
+        let fd = bpf::link_create(&attr).map_err(|e| {
+            if e.errno() == Some(libc::EINVAL) && !kernel_since(6, 6) {
+                return ProgramError::Unsupported {
+                    prog: self.name.clone(),
+                    what: what.clone(),
+                    why: "this kernel has no uprobe_multi links (6.6+)".into(),
+                };
+            }
+            self.attach_error(&what, "BPF_LINK_CREATE", e)
+        })?;
         Ok(Link::new(
             Held::Bpf(fd),
             format!("{} on {what} ({} functions)", self.name, found.len()),
@@ -641,7 +649,10 @@ impl Program {
             );
         // `names` and `ptrs` outlive the call: the kernel copies them during it.
         let fd = bpf::link_create(&attr).map_err(|e| {
-            if e.errno() == Some(libc::EOPNOTSUPP) {
+            // Built without fprobe: EOPNOTSUPP. Older than the link type: EINVAL.
+            if e.errno() == Some(libc::EOPNOTSUPP)
+                || (e.errno() == Some(libc::EINVAL) && !kernel_since(5, 18))
+            {
                 return unsupported(
                     "this kernel has no kprobe_multi links (5.18+ built with CONFIG_FPROBE)".into(),
                 );
@@ -754,8 +765,16 @@ impl Program {
         };
         let what = format!("TCX {dir} of {}", oxbpf_sys::sock::ifname(ifindex));
         let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), ifindex, attach_type);
-        let fd =
-            bpf::link_create(&attr).map_err(|e| self.attach_error(&what, "BPF_LINK_CREATE", e))?;
+        let fd = bpf::link_create(&attr).map_err(|e| {
+            if e.errno() == Some(libc::EINVAL) && !kernel_since(6, 6) {
+                return ProgramError::Unsupported {
+                    prog: self.name.clone(),
+                    what: what.clone(),
+                    why: "this kernel has no TCX links (6.6+); attach through a clsact qdisc over netlink instead (attach_tc_netlink; `--netlink` for oxbpf run and attach)".into(),
+                };
+            }
+            self.attach_error(&what, "BPF_LINK_CREATE", e)
+        })?;
         Ok(Link::new(Held::Bpf(fd), format!("{} on {what}", self.name)))
     }
 }
@@ -960,4 +979,11 @@ fn hint(prog_type: ProgType, op: &str, e: &SysError) -> Option<String> {
         libc::EINVAL if op == "BPF_LINK_CREATE" => format!("the kernel refused this attachment for {prog_type} programs (wrong program type for the hook, or a kernel too old for this link)"),
         _ => return None,
     })
+}
+
+/// Whether the running kernel is at least `major.minor`: to tell "too old for this
+/// link type" from other refusals, which all come back as `EINVAL`.
+fn kernel_since(major: u32, minor: u32) -> bool {
+    oxbpf_sys::version::KernelVersion::current()
+        .is_some_and(|v| (v.major, v.minor) >= (major, minor))
 }

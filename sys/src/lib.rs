@@ -27,6 +27,7 @@ pub mod gate;
 pub mod hint;
 pub mod mmap;
 pub mod netlink;
+pub mod ns;
 pub mod perf;
 pub mod perfbuf;
 pub mod ringbuf;
@@ -36,4 +37,4 @@ pub mod trace;
 pub mod uapi;
 pub mod version;
 
-pub use error::SysError;
+pub use error::{ENOTSUPP, SysError};

@@ -350,17 +350,7 @@ unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp, parent: libc:
             TracefsOp::Write { .. } => -1,
         };
         close_all_but(keep);
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            fail();
-        }
-        if libc::mount(
-            c"none".as_ptr(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
+        if crate::ns::unshare(libc::CLONE_NEWNS).is_err() {
             fail();
         }
         if libc::mount(

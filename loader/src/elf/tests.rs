@@ -306,20 +306,23 @@ fn externs_are_typed_by_btf() {
     let absent = get("oxbpf_no_such_symbol");
     assert!(absent.weak && absent.kind == ExternKind::KsymTypeless);
     assert_eq!(get("bpf_task_from_pid").kind, ExternKind::Kfunc);
+    assert!(get("bpf_task_from_pid").weak && get("bpf_prog_active").weak);
     assert_eq!(get("bpf_task_release").kind, ExternKind::Kfunc);
     let p = prog(&obj, "externs_fork");
     assert_eq!(p.prog_type, Some(ProgType::TRACING));
     assert_eq!(p.attach_target.as_deref(), Some("sched_process_fork"));
-    assert_eq!(
-        kinds(&p.function).iter().filter(|k| **k == "kfunc").count(),
-        2
-    );
     assert_eq!(
         kinds(&p.function)
             .iter()
             .filter(|k| **k == "extern")
             .count(),
         7
+    );
+    let k = prog(&obj, "kfunc_fork");
+    assert!(!k.autoload);
+    assert_eq!(
+        kinds(&k.function).iter().filter(|k| **k == "kfunc").count(),
+        2
     );
 }
 

@@ -20,8 +20,8 @@ use crate::object::{DataKind, MapInitValue, MapSpec, Object, Pinning};
 
 /// Maps created for an object.
 pub(super) struct Made {
-    /// One per `Object::maps` entry.
-    pub object_maps: Vec<Map>,
+    /// One per `Object::maps` entry (`None` for maps the user chose not to create).
+    pub object_maps: Vec<Option<Map>>,
     /// One per `Object::data` entry (`None` for empty sections).
     pub data_maps: Vec<Option<Map>>,
     /// The `.kconfig` map.
@@ -393,9 +393,24 @@ pub(super) fn create_all(
     types: Option<&[Type]>,
     btf_fd: Option<&OwnedFd>,
 ) -> Result<Made, LoadError> {
+    if let Some(name) = opts
+        .skip_maps
+        .iter()
+        .find(|n| !obj.maps.iter().any(|m| &m.name == *n))
+    {
+        return Err(LoadError::NoSuchMap(name.clone()));
+    }
     let mut object_maps = Vec::with_capacity(obj.maps.len());
     for spec in &obj.maps {
-        object_maps.push(create_spec(spec, opts, btf_fd)?);
+        if opts.skip_maps.contains(&spec.name) {
+            log::debug!(
+                "map `{}`: not created, as asked; instructions that load it are poisoned",
+                spec.name
+            );
+            object_maps.push(None);
+            continue;
+        }
+        object_maps.push(Some(create_spec(spec, opts, btf_fd)?));
     }
     let mut data_maps = Vec::with_capacity(obj.data.len());
     for d in &obj.data {
@@ -438,6 +453,7 @@ pub(super) fn create_kconfig(
 /// Initial slots: maps of maps get their inner maps, prog arrays their programs.
 pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Result<(), LoadError> {
     for (spec, map) in obj.maps.iter().zip(&made.object_maps) {
+        let Some(map) = map else { continue };
         for (slot, value) in &spec.init {
             let fd = match value {
                 MapInitValue::Map(name) => {
@@ -449,7 +465,13 @@ pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Res
                             name: spec.name.clone(),
                             why: format!("slot {slot} names unknown map `{name}`"),
                         })?;
-                    raw_fd(&made.object_maps[i])
+                    made.object_maps[i]
+                        .as_ref()
+                        .map(raw_fd)
+                        .ok_or_else(|| LoadError::Global {
+                            name: spec.name.clone(),
+                            why: format!("slot {slot} names map `{name}`, which was not created"),
+                        })?
                 }
                 MapInitValue::Program(name) => match programs.iter().find(|p| p.name() == name) {
                     Some(p) => p.as_fd().as_raw_fd(),

@@ -67,6 +67,10 @@ pub struct LoadOptions {
     pub value_size: HashMap<String, u32>,
     /// Program type per program name, for sections no `SEC()` pattern knows.
     pub prog_types: HashMap<String, ProgType>,
+    /// Maps not to create (libbpf's `bpf_map__set_autocreate(map, false)`), for maps
+    /// of a type this kernel lacks: each instruction that loads one is poisoned, so a
+    /// program fails only if the verifier reaches such a use, and then says which map.
+    pub skip_maps: Vec<String>,
 }
 
 impl Default for LoadOptions {
@@ -81,6 +85,7 @@ impl Default for LoadOptions {
             max_entries: HashMap::new(),
             value_size: HashMap::new(),
             prog_types: HashMap::new(),
+            skip_maps: Vec::new(),
         }
     }
 }
@@ -136,6 +141,9 @@ pub enum LoadError {
         /// What is wrong.
         why: String,
     },
+    /// A map to leave out that the object does not have.
+    #[error("map `{0}` was to be left out, but the object has no map of that name")]
+    NoSuchMap(String),
     /// A map could not be created.
     #[error("map `{map}`: {error}: {}{}", error.source, hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     MapCreate {
@@ -528,7 +536,11 @@ impl Object {
             )?);
         }
         let resolver = Resolver {
-            map_fds: made.object_maps.iter().map(maps::raw_fd).collect(),
+            map_fds: made
+                .object_maps
+                .iter()
+                .map(|m| m.as_ref().map_or(-1, maps::raw_fd))
+                .collect(),
             data_fds: made
                 .data_maps
                 .iter()
@@ -554,7 +566,7 @@ impl Object {
         )?;
         maps::fill_slots(&self, &made, &loaded.programs)?;
 
-        let mut all = made.object_maps;
+        let mut all: Vec<Map> = made.object_maps.into_iter().flatten().collect();
         // Where each global variable lives, for reading and writing it after load.
         let mut index = all.len();
         for (section, map) in self.data.iter().zip(&made.data_maps) {

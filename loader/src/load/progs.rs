@@ -23,7 +23,7 @@ use crate::core::CoreOutcome;
 use crate::core::patch::POISON_IMM;
 use crate::modules::{KernelBtf, ModuleFds};
 use crate::object::{Object, ProgramSpec};
-use crate::reloc::{LinkedProgram, POISON_KFUNC_BASE, Resolver, link_program};
+use crate::reloc::{LinkedProgram, POISON_KFUNC_BASE, POISON_MAP_BASE, Resolver, link_program};
 use crate::section::flags;
 
 const LOG_START: usize = 1 << 20;
@@ -147,6 +147,29 @@ fn explain(
         }
         return Some("it reaches an instruction a failed CO-RE relocation poisoned".into());
     }
+    // Before 5.13 an ld_imm64 of a function (BPF_PSEUDO_FUNC) is not a subprogram
+    // to the verifier, so the func_info the callback brings does not add up.
+    if log.contains("number of funcs in func_info doesn't match number of subprogs")
+        && linked.insns.iter().any(|i| {
+            i.code == oxbpf_sys::uapi::insn::LD_IMM64 && i.src() == oxbpf_sys::uapi::pseudo::FUNC
+        })
+    {
+        return Some(
+            "it passes a function by address (a callback, BPF_PSEUDO_FUNC), which this kernel does not know (Linux 5.13)"
+                .into(),
+        );
+    }
+    for (i, m) in obj.maps.iter().enumerate() {
+        if log.contains(&format!(
+            "unknown#{}",
+            i64::from(POISON_MAP_BASE) + i as i64
+        )) {
+            return Some(format!(
+                "it uses map `{}`, which was not created (it was left out on request)",
+                m.name
+            ));
+        }
+    }
     for (i, e) in obj.externs.iter().enumerate() {
         if log.contains(&format!(
             "unknown#{}",
@@ -233,7 +256,14 @@ fn load_one(
     // First attempt: the log only if one was asked for.
     let mut log = vec![0u8; if log_level > 0 { LOG_START } else { 0 }];
     attr.log_level = log_level;
-    let first = attempt(&attr, &mut log);
+    let mut first = attempt(&attr, &mut log);
+    // Before 5.11 programs are charged to RLIMIT_MEMLOCK (64 KiB by default): EPERM
+    // once it is used up. Raise it and try again, as libbpf does.
+    if matches!(&first, Err(e) if e.errno() == Some(libc::EPERM))
+        && oxbpf_sys::rlimit::raise_memlock().is_ok()
+    {
+        first = attempt(&attr, &mut log);
+    }
     let text = |log: &[u8]| {
         String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(log.len())])
             .into_owned()
