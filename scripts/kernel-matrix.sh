@@ -65,7 +65,8 @@ fetch() {
 	name=$1
 	dest="$WORK/k-$name"
 	found=$(find "$dest" -name 'vmlinuz*' 2>/dev/null | head -1)
-	if [ -n "$found" ]; then echo "$found"; return; fi
+	mods=$(find "$dest" -path '*/modules/*/kernel' -type d 2>/dev/null | head -1)
+	if [ -n "$found" ] && [ -n "$mods" ]; then echo "$found"; return; fi
 	case "$name" in
 	6.1) opts=""; meta="linux-image-cloud-amd64=$(apt-cache madison linux-image-cloud-amd64 | awk '$3 ~ /^6\.1\./ {print $3; exit}')" ;;
 	6.12) opts="-t bookworm-backports"; meta="linux-image-cloud-amd64" ;;
@@ -99,6 +100,11 @@ fetch() {
 		# shellcheck disable=SC2086
 		(cd "$WORK" && rm -f ./*.deb && apt-get $opts download "$base" >&2 && dpkg-deb -x ./*.deb "$dest") ||
 			log "$name: no $base; its features are not known"
+		# ...and its modules (veth, sch_ingress, cls_bpf) in linux-modules-VER.
+		mods=$(echo "$pkg" | sed 's/linux-image-/linux-modules-/')
+		# shellcheck disable=SC2086
+		(cd "$WORK" && rm -f ./*.deb && apt-get $opts download "$mods" >&2 && dpkg-deb -x ./*.deb "$dest") ||
+			log "$name: no $mods; the network tests will miss veth"
 	fi
 	echo "$found"
 }

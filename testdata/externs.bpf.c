@@ -3,7 +3,8 @@
  * Externs the loader resolves: .kconfig values (the kernel version, a CONFIG_ bool, a
  * tristate, a weak one that no kernel has, LINUX_HAS_BPF_COOKIE), a typed __ksym
  * per-CPU variable, typeless __ksym addresses (one present, one weak and absent), and
- * kfunc calls.
+ * kfunc calls (weak: bpf_task_from_pid came in 6.2, and the rest of the object loads
+ * on older kernels; the program calling them is loaded where they exist).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,14 +16,15 @@ extern enum libbpf_tristate CONFIG_IPV6 __kconfig;
 extern bool CONFIG_OXBPF_NO_SUCH_OPTION __kconfig __weak;
 extern bool LINUX_HAS_BPF_COOKIE __kconfig;
 
-extern const int bpf_prog_active __ksym;      /* typed: per-CPU variable */
+/* Typed: a per-CPU variable (weak: vmlinux BTF describes variables since 5.11). */
+extern const int bpf_prog_active __ksym __weak;
 /* Typeless: an address from /proc/kallsyms. A function, because kernels built without
  * CONFIG_KALLSYMS_ALL list no data symbols there. */
 extern const void schedule __ksym;
 extern const void oxbpf_no_such_symbol __ksym __weak;
 
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 
 u32 seen_version;
 int seen_bpf_syscall;
@@ -37,8 +39,6 @@ int seen_task_pid;
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(externs_fork, struct task_struct *parent, struct task_struct *child)
 {
-	struct task_struct *t;
-
 	seen_version = LINUX_KERNEL_VERSION;
 	seen_bpf_syscall = CONFIG_BPF_SYSCALL;
 	seen_ipv6 = CONFIG_IPV6;
@@ -46,8 +46,15 @@ int BPF_PROG(externs_fork, struct task_struct *parent, struct task_struct *child
 	seen_cookie = LINUX_HAS_BPF_COOKIE;
 	seen_schedule = (u64)&schedule;
 	seen_missing_symbol = (u64)&oxbpf_no_such_symbol;
+	return 0;
+}
 
-	t = bpf_task_from_pid(parent->pid);
+/* Kfunc calls, in a program of their own that is loaded only where they exist (6.2+). */
+SEC("?tp_btf/sched_process_fork")
+int BPF_PROG(kfunc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct task_struct *t = bpf_task_from_pid(parent->pid);
+
 	if (t) {
 		seen_task_pid = t->pid;
 		bpf_task_release(t);

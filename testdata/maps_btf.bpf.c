@@ -7,6 +7,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 struct lpm_key {
 	__u32 prefixlen;
@@ -142,7 +143,11 @@ int xdp_maps(struct xdp_md *ctx)
 	if (bpf_map_lookup_elem(&lpm_map, &lk))
 		key = 1;
 	bpf_map_push_elem(&queue, &one, BPF_ANY);
-	bpf_map_push_elem(&bloom, &one, BPF_ANY);
+	/* Bloom filters came in 5.16. Before, the loader leaves the map out (skip_maps,
+	 * libbpf's autocreate off) and this branch is dead: a CO-RE check resolved
+	 * against the kernel's BTF, so the verifier never reaches the poisoned load. */
+	if (bpf_core_enum_value_exists(enum bpf_map_type, BPF_MAP_TYPE_BLOOM_FILTER))
+		bpf_map_push_elem(&bloom, &one, BPF_ANY);
 
 	inner = bpf_map_lookup_elem(&outer, &key);
 	if (inner) {

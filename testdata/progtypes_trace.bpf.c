@@ -40,8 +40,10 @@ int BPF_PROG(fmod_file_open, struct file *file, int ret)
 	return ret;
 }
 
-SEC("fentry.s/do_unlinkat")
-int BPF_PROG(fentry_sleepable, int dfd, struct filename *name)
+/* Sleepable fentry is allowed only on functions on the error-injection list (syscall
+ * entry points are), so only on kernels with CONFIG_FUNCTION_ERROR_INJECTION. */
+SEC("fentry.s/__x64_sys_getppid")
+int BPF_PROG(fentry_sleepable, struct pt_regs *regs)
 {
 	return 0;
 }
