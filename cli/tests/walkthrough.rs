@@ -1,8 +1,8 @@
 //! Runs `docs/walkthrough.md`: each `console` block as one shell script in a fresh
 //! network and mount namespace (from `testdata/`, with this build's `oxbpf` first on the
-//! PATH and `cargo run -q -p oxbpf --example NAME` meaning this build's example), and
-//! checks that every output line the document shows appears, in order, in what the
-//! command printed; `…` in a shown line stands for any text.
+//! PATH and `cargo run -q -p oxbpf --example NAME [-- ARGS]` meaning this build's
+//! example), and checks that every output line the document shows appears, in order, in
+//! what the command printed; `…` in a shown line stands for any text.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,6 +64,22 @@ fn matches(pattern: &str, line: &str) -> bool {
     tail.is_empty()
 }
 
+const EXAMPLE: &str = "cargo run -q -p oxbpf --example ";
+
+/// `cargo run -q -p oxbpf --example NAME [-- ARGS]` as this build's example binary,
+/// `DIR/NAME [ARGS]` (cargo passes what follows `--` to the program); other commands
+/// as they are.
+fn example_command(command: &str, examples: &Path) -> String {
+    let Some(rest) = command.strip_prefix(EXAMPLE) else {
+        return command.to_string();
+    };
+    let (name, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    let args = args.strip_prefix("-- ").unwrap_or(args);
+    format!("{}/{name} {args}", examples.display())
+        .trim_end()
+        .to_string()
+}
+
 #[test]
 fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
     let test = "every_command_of_the_walkthrough_prints_what_the_document_shows";
@@ -79,18 +95,9 @@ fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
     for (b, steps) in all.iter().enumerate() {
         let mut script = String::from("exec 2>&1\n");
         for (i, s) in steps.iter().enumerate() {
-            let cmd = s.command.replace(
-                "cargo run -q -p oxbpf --example ",
-                &format!("{}/", examples.display()),
-            );
-            if cmd.starts_with(&format!("{}/", examples.display())) {
-                let name = cmd
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .split(' ')
-                    .next()
-                    .unwrap_or("");
+            let cmd = example_command(&s.command, &examples);
+            if let Some(name) = s.command.strip_prefix(EXAMPLE) {
+                let name = name.split(' ').next().unwrap_or("");
                 assert!(
                     examples.join(name).exists(),
                     "example {name} is not built: run `cargo test -p oxbpf` (it builds the examples)"
@@ -130,6 +137,26 @@ fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
             }
         }
     }
+}
+
+#[test]
+fn example_commands_run_the_built_example_with_its_arguments() {
+    let dir = Path::new("/t/examples");
+    assert_eq!(
+        example_command("cargo run -q -p oxbpf --example minimal", dir),
+        "/t/examples/minimal"
+    );
+    assert_eq!(
+        example_command(
+            "cargo run -q -p oxbpf --example xdp_pass -- veth1 --seconds 1",
+            dir
+        ),
+        "/t/examples/xdp_pass veth1 --seconds 1"
+    );
+    assert_eq!(
+        example_command("ip link set lo up", dir),
+        "ip link set lo up"
+    );
 }
 
 #[test]

@@ -1,0 +1,112 @@
+//! The connect(2) tracer, user-space side, with the oxbpf library: load
+//! `connect.bpf.o`, attach its tracepoint from the section name, and print each
+//! `struct connect_event` the program sends through the ring buffer (who called
+//! `connect()`, on which fd, to which address), for a few seconds or until Ctrl-C. Run
+//! from `testdata/` as root: `cargo run -q -p oxbpf --example connect -- --seconds 5`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd as _;
+use std::time::{Duration, Instant};
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::LoadOptions;
+use oxbpf_prog::AutoAttach;
+use oxbpf_sys::events::{TermSignals, poll};
+use oxbpf_sys::ringbuf::RingBuf;
+
+/// `struct connect_event` of connect.bpf.c, read field by field from a record.
+struct Event {
+    pid: u32,
+    fd: i32,
+    family: u16,
+    /// The `sockaddr`'s `sa_data`: the first 14 bytes after the family.
+    addr: [u8; 14],
+    comm: String,
+}
+
+impl Event {
+    fn parse(r: &[u8]) -> Option<Event> {
+        let comm = r.get(24..40)?;
+        let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
+        Some(Event {
+            pid: u32::from_ne_bytes(r.get(0..4)?.try_into().ok()?),
+            fd: i32::from_ne_bytes(r.get(4..8)?.try_into().ok()?),
+            family: u16::from_ne_bytes(r.get(8..10)?.try_into().ok()?),
+            addr: r.get(10..24)?.try_into().ok()?,
+            comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+        })
+    }
+
+    /// The address as `connect()` was given it, as far as 14 bytes of it tell.
+    fn address(&self) -> String {
+        let a = &self.addr;
+        let port = u16::from_be_bytes([a[0], a[1]]);
+        match i32::from(self.family) {
+            libc::AF_INET => format!("{}:{port}", Ipv4Addr::new(a[2], a[3], a[4], a[5])),
+            // sockaddr_in6: port, flow info, then only the first 8 of the 16 address
+            // bytes fit in `sa_data`.
+            libc::AF_INET6 => {
+                let mut ip = [0u8; 16];
+                ip[..8].copy_from_slice(&a[6..14]);
+                format!("[{}…]:{port}", Ipv6Addr::from(ip))
+            }
+            libc::AF_UNIX => {
+                let end = a.iter().position(|&c| c == 0).unwrap_or(a.len());
+                format!("unix {}…", String::from_utf8_lossy(&a[..end]))
+            }
+            0 => "(no address readable)".into(),
+            f => format!("family {f}"),
+        }
+    }
+}
+
+/// `[--seconds N]`: how long to trace.
+fn seconds() -> Result<Duration, String> {
+    let mut secs = Duration::from_secs(5);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a != "--seconds" {
+            return Err(format!(
+                "unexpected argument {a:?}; usage: connect [--seconds N]"
+            ));
+        }
+        let v = args.next().ok_or("--seconds needs a value")?;
+        secs = v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| (0.0..=1e9).contains(s))
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
+    }
+    Ok(secs)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let run_for = seconds()?;
+    // Ctrl-C and SIGTERM arrive through an fd, so the loop below ends cleanly.
+    let signals = TermSignals::new()?;
+    let loaded = Object::open("connect.bpf.o")?.load(&LoadOptions::default())?;
+    let prog = loaded.program("trace_connect").ok_or("no trace_connect")?;
+    let AutoAttach::Attached(link) = prog.attach_auto()? else {
+        return Err("trace_connect's section names no tracepoint".into());
+    };
+    println!("attached: {}", link.describe());
+    let events = loaded.map("events").ok_or("no map events")?;
+    let mut ring = RingBuf::new(events.as_fd(), events.max_entries())?;
+    let deadline = Instant::now() + run_for;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        // The ring buffer's fd is readable when records are waiting.
+        let wait = left.as_micros().div_ceil(1000).min(500) as i32;
+        poll(&[signals.as_fd(), events.as_fd()], wait)?;
+        if signals.take().is_some() {
+            break;
+        }
+        ring.consume(|r| match Event::parse(r) {
+            Some(e) => println!("{} (pid {}) fd {} → {}", e.comm, e.pid, e.fd, e.address()),
+            None => println!("a record of {} bytes, too short for an event", r.len()),
+        })?;
+    }
+    drop(link);
+    println!("detached");
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The xdp-tutorial's per-action counters, user-space side, with the oxbpf library: load
+//! only `xdp_stats_pass` from `xdp_stats_legacy.bpf.o` (its map is a legacy
+//! `struct bpf_map_def` in SEC("maps")), attach it to the interface given as argument
+//! over netlink (as `ip link set dev IFACE xdp obj …` does), let packets through for a
+//! few seconds or until Ctrl-C, detach, and print the packets and bytes counted for
+//! each XDP action, summed over the CPUs. Run from `testdata/` as root:
+//! `cargo run -q -p oxbpf --example xdp_stats -- IFACE --seconds 5`.
+
+use std::os::fd::AsFd as _;
+use std::time::{Duration, Instant};
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::LoadOptions;
+use oxbpf_prog::XdpMode;
+use oxbpf_sys::events::{TermSignals, poll};
+
+const USAGE: &str = "usage: xdp_stats IFACE [--seconds N]";
+
+/// The map's keys: `enum xdp_action`.
+const ACTIONS: [&str; 5] = [
+    "XDP_ABORTED",
+    "XDP_DROP",
+    "XDP_PASS",
+    "XDP_TX",
+    "XDP_REDIRECT",
+];
+
+/// `IFACE [--seconds N]`: where to attach, and for how long.
+fn args() -> Result<(String, Duration), String> {
+    let (mut iface, mut secs) = (None, Duration::from_secs(5));
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--seconds" {
+            let v = args.next().ok_or("--seconds needs a value")?;
+            secs = v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=1e9).contains(s))
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
+        } else if iface.is_none() && !a.starts_with('-') {
+            iface = Some(a);
+        } else {
+            return Err(format!("unexpected argument {a:?}; {USAGE}"));
+        }
+    }
+    Ok((iface.ok_or(USAGE)?, secs))
+}
+
+/// Sums a per-CPU value of `struct datarec { __u64 rx_packets; __u64 rx_bytes; }`: one
+/// 16-byte record per possible CPU.
+fn sum(value: &[u8]) -> (u64, u64) {
+    let u64_at = |c: &[u8], o: usize| {
+        c.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
+    };
+    value.chunks(16).fold((0, 0), |(p, b), cpu| {
+        (p + u64_at(cpu, 0), b + u64_at(cpu, 8))
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (iface, run_for) = args()?;
+    let ifindex = oxbpf_sys::sock::ifindex(&iface)
+        .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
+    // Before attaching: on Ctrl-C the loop ends and the program is taken off the
+    // interface (a netlink attachment, unlike a bpf_link, outlives the process).
+    let signals = TermSignals::new()?;
+    let loaded = Object::open("xdp_stats_legacy.bpf.o")?.load(&LoadOptions {
+        only: Some(vec!["xdp_stats_pass".into()]),
+        ..Default::default()
+    })?;
+    let prog = loaded
+        .program("xdp_stats_pass")
+        .ok_or("no xdp_stats_pass")?;
+    let link = prog.attach_xdp_netlink(ifindex, XdpMode::Auto, false)?;
+    println!("attached: {}", link.describe());
+    let deadline = Instant::now() + run_for;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        poll(
+            &[signals.as_fd()],
+            left.as_micros().div_ceil(1000).min(500) as i32,
+        )?;
+        if signals.take().is_some() {
+            break;
+        }
+    }
+    // Removes our program from the interface (and only ours).
+    link.detach()?;
+    println!("detached");
+    let stats = loaded.map("xdp_stats_map").ok_or("no map xdp_stats_map")?;
+    for (key, action) in (0u32..).zip(ACTIONS) {
+        let Some(value) = stats.lookup(&key.to_ne_bytes())? else {
+            continue;
+        };
+        let (packets, bytes) = sum(&value);
+        if packets > 0 {
+            println!("{action}: {packets} packets, {bytes} bytes");
+        }
+    }
+    Ok(())
+}
