@@ -43,6 +43,8 @@ use crate::probe::{BtfFeatures, ProbeError, btf_features};
 use crate::reloc::{RelocError, Resolver};
 
 pub use self::btf::BtfLoadError;
+#[doc(hidden)]
+pub use self::maps::PIN_WINDOW_HOOK;
 
 /// Choices a user-space half makes before load.
 #[derive(Debug, Clone)]

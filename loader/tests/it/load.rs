@@ -747,6 +747,63 @@ fn xdp_tools_objects_load_except_xdpdumps_placeholder() {
 }
 
 #[test]
+fn a_pin_lost_to_a_concurrent_load_is_shared_not_an_error() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let _serial = crate::serial();
+    if !gate::require_bpf("a_pin_lost_to_a_concurrent_load_is_shared_not_an_error") {
+        return;
+    }
+    static IN_WINDOW: AtomicBool = AtomicBool::new(false);
+    static OTHER_DONE: AtomicBool = AtomicBool::new(false);
+    static FIRST: AtomicBool = AtomicBool::new(true);
+    // The first load to reach the window (A) waits there until the other (B) has
+    // created and pinned its map: A then finds the path taken.
+    fn hold_the_first(_: &Path) {
+        if FIRST.swap(false, Ordering::SeqCst) {
+            IN_WINDOW.store(true, Ordering::SeqCst);
+            while !OTHER_DONE.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+    in_private_bpffs(
+        "load::a_pin_lost_to_a_concurrent_load_is_shared_not_an_error",
+        |pin_root| {
+            let opts = LoadOptions {
+                pin_root: pin_root.to_path_buf(),
+                skip_maps: crate::newer_maps("maps_btf.bpf.o"),
+                only: Some(vec!["stack_user".into()]),
+                ..Default::default()
+            };
+            *oxbpf_loader::load::PIN_WINDOW_HOOK.lock().unwrap() = Some(hold_the_first);
+            let a_opts = opts.clone();
+            let a = std::thread::spawn(move || {
+                Object::open(crate::testdata("maps_btf.bpf.o"))
+                    .unwrap()
+                    .load(&a_opts)
+            });
+            while !IN_WINDOW.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let b = load("maps_btf.bpf.o", &opts);
+            OTHER_DONE.store(true, Ordering::SeqCst);
+            let a = a
+                .join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("the load that lost the race: {}", crate::chain(&e)));
+            *oxbpf_loader::load::PIN_WINDOW_HOOK.lock().unwrap() = None;
+            let id = |l: &Loaded| l.map("pinned_counts").unwrap().info().unwrap().id;
+            let c =
+                std::ffi::CString::new(pin_root.join("pinned_counts").to_str().unwrap()).unwrap();
+            let pinned = oxbpf_sys::bpf::obj_get(&c, 0).unwrap();
+            let pinned_id = oxbpf_sys::bpf::map_info(pinned.as_fd()).unwrap().id;
+            assert_eq!(id(&b), pinned_id, "the winner pinned its map");
+            assert_eq!(id(&a), pinned_id, "the loser shares the winner's map");
+        },
+    );
+}
+
+#[test]
 fn failed_loads_close_every_fd_they_opened() {
     let _serial = crate::serial();
     if !gate::require_bpf("failed_loads_close_every_fd_they_opened") {
