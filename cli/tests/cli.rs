@@ -613,8 +613,9 @@ fn pinned_objects_outlive_oxbpf_and_show_in_prog_and_map_listings() {
     }
     let out = in_private_bpffs(
         r#"
-"$OXBPF" load demo.bpf.o --pin "$PIN" --pin-maps "$PIN" > load.out.$$ || { cat load.out.$$; exit 1; }
-cat load.out.$$; rm load.out.$$
+out=$(mktemp)
+"$OXBPF" load demo.bpf.o --pin "$PIN" --pin-maps "$PIN" > "$out" || { cat "$out"; rm "$out"; exit 1; }
+cat "$out"; rm "$out"
 ls "$PIN"
 id=$("$OXBPF" prog list | awk '$3 == "whoami" { print $1 }' | tail -n 1)
 echo "== show $id"
@@ -926,14 +927,15 @@ fn run_attaches_xdp_and_socket_filters_to_an_interface_and_leaves_nothing() {
     // ICMP port-unreachable replies come back.
     let script = format!(
         r#"set -e
-{PEER_VETH}'{bin}' run xdp_stats_legacy.bpf.o --only xdp_stats_pass --iface veth0 --netlink --duration 3 > xdp.out.$$ &
+xdp_out=$(mktemp); sock_out=$(mktemp)
+{PEER_VETH}'{bin}' run xdp_stats_legacy.bpf.o --only xdp_stats_pass --iface veth0 --netlink --duration 3 > "$xdp_out" &
 x=$!
-'{bin}' run sockex1.bpf.o --iface veth0 --duration 3 > sock.out.$$ &
+'{bin}' run sockex1.bpf.o --iface veth0 --duration 3 > "$sock_out" &
 s=$!
 sleep 1
 bash -c 'for i in 1 2 3; do echo hi > /dev/udp/10.9.0.2/9; sleep 0.2; done'
 wait $x $s
-echo "== xdp"; cat xdp.out.$$; echo "== sock"; cat sock.out.$$; rm xdp.out.$$ sock.out.$$
+echo "== xdp"; cat "$xdp_out"; echo "== sock"; cat "$sock_out"; rm "$xdp_out" "$sock_out"
 echo "== after"; ip link show veth0
 "#,
         bin = env!("CARGO_BIN_EXE_oxbpf")

@@ -216,6 +216,17 @@ fn explain(
     {
         return Some(format!("this kernel does not support {t} programs"));
     }
+    // BPF_F_XDP_HAS_FRAGS came in 5.18; before, the unknown flag is a bare EINVAL.
+    if p.section_flags() & flags::XDP_FRAGS != 0
+        && errno == Some(libc::EINVAL)
+        && log.trim().is_empty()
+        && oxbpf_sys::version::KernelVersion::current()
+            .is_some_and(|v| (v.major, v.minor) < (5, 18))
+    {
+        return Some(
+            "xdp.frags programs (BPF_F_XDP_HAS_FRAGS, multi-buffer packets) need Linux 5.18".into(),
+        );
+    }
     match errno {
         Some(libc::EPERM) if log.trim().is_empty() => Some(match p.prog_type {
             Some(ProgType::TRACING | ProgType::LSM | ProgType::EXT) => format!(
