@@ -258,6 +258,37 @@ impl Socket {
         call: &'static str,
         msg: &mut Message,
     ) -> Result<Vec<Reply>, NetlinkError> {
+        let started = std::time::Instant::now();
+        let result = self.exchange(call, msg);
+        crate::trace::push_other(
+            call,
+            || {
+                // ifinfomsg and tcmsg both keep the interface index at bytes 4..8.
+                let b = &msg.buf;
+                let ifindex = b
+                    .get(20..24)
+                    .and_then(|x| x.try_into().ok())
+                    .map_or(0, i32::from_ne_bytes);
+                format!("rtnetlink, ifindex {ifindex}, {} bytes", b.len())
+            },
+            started,
+            &result.as_ref().map_err(|e| match &e.message {
+                Some(m) => format!("{} ({m})", crate::trace::errno_text(&e.source)),
+                None => crate::trace::errno_text(&e.source),
+            }),
+            |replies| match replies.len() {
+                0 => "ack".to_string(),
+                n => format!("{n} replies"),
+            },
+        );
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        call: &'static str,
+        msg: &mut Message,
+    ) -> Result<Vec<Reply>, NetlinkError> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let bytes = msg.finish(seq);

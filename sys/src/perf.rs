@@ -95,6 +95,7 @@ impl PerfEventAttr {
 pub fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<OwnedFd, SysError> {
     const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
     let mut attr = *attr;
+    let started = std::time::Instant::now();
     // SAFETY: `attr` is a live perf_event_attr of the size it declares; the pointers in
     // config1 (probe PMUs) are the caller's, alive for the call.
     let ret = unsafe {
@@ -119,6 +120,21 @@ pub fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<Owned
         attr.type_,
         attr.config
     );
+    let shown = result.as_ref().map_err(crate::trace::errno_text);
+    crate::trace::push_other(
+        "perf_event_open",
+        || {
+            let what = match attr.type_ {
+                2 => "tracepoint".to_string(),
+                1 => "software".to_string(),
+                t => format!("PMU {t}"),
+            };
+            format!("type={what} config={:#x} pid={pid} cpu={cpu}", attr.config)
+        },
+        started,
+        &shown,
+        |fd| format!("fd {}", fd.as_raw_fd()),
+    );
     result.map_err(|e| SysError::new("perf_event_open", e))
 }
 
@@ -128,14 +144,23 @@ fn ioctl(
     request: libc::c_ulong,
     arg: libc::c_ulong,
 ) -> Result<(), SysError> {
+    let started = std::time::Instant::now();
     // glibc declares the request `unsigned long`, musl `int`: the same bits either way.
     // SAFETY: the perf ioctls used here take an integer argument, no pointer.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, arg) };
-    if ret < 0 {
-        Err(SysError::new(name, io::Error::last_os_error()))
+    let result = if ret < 0 {
+        Err(io::Error::last_os_error())
     } else {
         Ok(())
-    }
+    };
+    crate::trace::push_other(
+        name,
+        || format!("perf fd {} arg {arg}", fd.as_raw_fd()),
+        started,
+        &result.as_ref().map_err(crate::trace::errno_text),
+        |()| "0".into(),
+    );
+    result.map_err(|e| SysError::new(name, e))
 }
 
 /// `PERF_EVENT_IOC_SET_BPF`: runs `prog` on each event (the pre-bpf_link attachment).

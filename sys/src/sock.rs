@@ -13,6 +13,7 @@ fn setsockopt_int(
     opt: i32,
     value: i32,
 ) -> Result<(), SysError> {
+    let started = std::time::Instant::now();
     // SAFETY: setsockopt reads an i32 from a live local of that size.
     let rc = unsafe {
         libc::setsockopt(
@@ -23,11 +24,19 @@ fn setsockopt_int(
             std::mem::size_of::<i32>() as libc::socklen_t,
         )
     };
-    if rc < 0 {
-        Err(SysError::new(name, io::Error::last_os_error()))
+    let result = if rc < 0 {
+        Err(io::Error::last_os_error())
     } else {
         Ok(())
-    }
+    };
+    crate::trace::push_other(
+        name,
+        || format!("socket fd {} value {value}", sock.as_raw_fd()),
+        started,
+        &result.as_ref().map_err(crate::trace::errno_text),
+        |()| "0".into(),
+    );
+    result.map_err(|e| SysError::new(name, e))
 }
 
 /// `SO_ATTACH_BPF`: runs socket filter `prog` on every packet `sock` receives (it

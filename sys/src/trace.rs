@@ -1,6 +1,8 @@
 //! A record of the `bpf()` calls this thread makes, for `oxbpf explain`: an strace for
 //! BPF, with each command's main arguments decoded from its attr and the kernel's
 //! answer. Off unless [`recording`] is running; then every call appends one [`Call`].
+//! The other calls that attach programs are recorded the same way: `perf_event_open`
+//! and its ioctls, `setsockopt(SO_ATTACH_BPF)`, and rtnetlink requests.
 
 use std::cell::RefCell;
 use std::time::Instant;
@@ -48,6 +50,44 @@ pub fn mark(label: &'static str) {
             });
         }
     });
+}
+
+/// Appends a call other than `bpf()` (`perf_event_open`, an ioctl, a netlink request)
+/// to the running recording; `args` is only called when one is running.
+pub(crate) fn push_other<T, E: std::fmt::Display>(
+    command: &'static str,
+    args: impl FnOnce() -> String,
+    started: Instant,
+    result: &Result<T, E>,
+    ok: impl FnOnce(&T) -> String,
+) {
+    if !active() {
+        return;
+    }
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let result = match result {
+        Ok(v) => ok(v),
+        Err(e) => e.to_string(),
+    };
+    let args = args();
+    CALLS.with(|c| {
+        if let Some(v) = c.borrow_mut().as_mut() {
+            v.push(Call {
+                command,
+                args,
+                result,
+                micros,
+            });
+        }
+    });
+}
+
+/// An errno the way [`push`] shows it: `EINVAL (Invalid argument)`.
+pub(crate) fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{} ({e})", errno_name(n)),
+        None => e.to_string(),
+    }
 }
 
 /// Whether a recording is running on this thread (decoding is skipped otherwise).
@@ -123,7 +163,10 @@ pub fn errno_name(n: i32) -> String {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::ELOOP => "ELOOP",
         libc::ESRCH => "ESRCH",
-        524 => "ENOTSUPP",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::ENOBUFS => "ENOBUFS",
+        crate::ENOTSUPP => "ENOTSUPP",
         _ => return format!("errno {n}"),
     }
     .to_string()
@@ -239,6 +282,41 @@ mod tests {
         let ((), calls) = recording(|| assert!(active()));
         assert!(calls.is_empty());
         assert!(!active());
+    }
+
+    #[test]
+    fn attach_calls_other_than_bpf_are_recorded_with_their_answer() {
+        use std::os::fd::AsFd as _;
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let (sock_result, calls) = recording(|| {
+            let r = crate::sock::attach_bpf(null.as_fd(), null.as_fd());
+            // RTM_GETLINK of loopback (ifindex 1): one reply, no privilege needed.
+            let mut msg = crate::netlink::Message::new(
+                crate::netlink::RTM_GETLINK,
+                0,
+                &crate::netlink::ifinfomsg(1),
+            );
+            crate::netlink::Socket::route()
+                .unwrap()
+                .request("RTM_GETLINK", &mut msg)
+                .unwrap();
+            r
+        });
+        assert!(sock_result.is_err());
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[0].command, "setsockopt(SO_ATTACH_BPF)");
+        assert!(
+            calls[0].result.starts_with("ENOTSOCK"),
+            "{}",
+            calls[0].result
+        );
+        assert_eq!(calls[1].command, "RTM_GETLINK");
+        assert!(
+            calls[1].args.starts_with("rtnetlink, ifindex 1, "),
+            "{}",
+            calls[1].args
+        );
+        assert_eq!(calls[1].result, "1 replies");
     }
 
     #[test]
