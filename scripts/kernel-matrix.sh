@@ -162,6 +162,24 @@ for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
 	esac
 done
 echo "$filter" > "$root/filter"
+# Real-world objects, where the host has them (CI installs both): xdp-tools' objects
+# (/usr/lib/x86_64-linux-gnu/bpf, from libxdp1 and xdp-tools) and
+# cilium/ebpf's test objects, at their paths, with the dpkg file lists the tests find
+# them through. Not libbpf-tools: Debian's build reads tracepoint arguments with the
+# prototypes of the kernel it targets (biosnoop's tp_btf/block_rq_insert), and its user
+# space picks among variants per kernel; loading every program on every kernel tests
+# the tools, not the loader. Its test runs on the host.
+for p in xdp-tools libxdp1:amd64 golang-github-cilium-ebpf-dev; do
+	list="/var/lib/dpkg/info/$p.list"
+	[ -f "$list" ] || continue
+	mkdir -p "$root/var/lib/dpkg/info"
+	cp "$list" "$root/var/lib/dpkg/info/"
+	while read -r f; do
+		[ -f "$f" ] && [ ! -L "$f" ] || continue
+		mkdir -p "$root$(dirname "$f")"
+		cp "$f" "$root$f"
+	done < "$list"
+done
 
 # features CONFIG: what the kernel of that config has, in the tests' words.
 features() {

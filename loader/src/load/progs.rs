@@ -191,6 +191,15 @@ fn explain(
             }
         ));
     }
+    if let Some(func) = log.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("The address of function ")?
+            .strip_suffix(" cannot be found")
+    }) {
+        return Some(format!(
+            "the kernel's BTF describes {func}, but it has no address (the compiler inlined or dropped it in this build); attach to another function"
+        ));
+    }
     if log.contains("failed to find the address for kernel symbol") {
         return Some(
             "the kernel resolves typed __ksym variables through kallsyms, and this one lists no data symbols there (built without CONFIG_KALLSYMS_ALL)"
