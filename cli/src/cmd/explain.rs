@@ -22,26 +22,21 @@ use crate::CliError;
 use crate::json::Json;
 
 /// What `oxbpf explain` was asked.
-#[derive(Debug, clap::Args)]
+#[derive(Debug)]
 pub struct ExplainArgs {
     /// The object file (`*.bpf.o`).
     pub object: PathBuf,
     /// Only this program (and what it uses).
-    #[arg(long, value_name = "NAME")]
     pub prog: Option<String>,
     /// Do everything but the kernel calls (no privileges needed): show what would be
     /// sent.
-    #[arg(long)]
     pub dry_run: bool,
     /// Resolve CO-RE against this BTF instead of the running kernel's.
-    #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
     /// Verifier log detail: 1 its verdict and statistics, 2 every instruction it
     /// checked with the register state, source lines interleaved.
-    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     pub log_level: u32,
     /// Print JSON for tools instead of text for people.
-    #[arg(long)]
     pub json: bool,
 }
 

@@ -20,45 +20,24 @@ use crate::CliError;
 use crate::cmd::load::{LoadArgs, options};
 use crate::cmd::records::RecordType;
 
-/// XDP mode on the command line.
-#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
-pub enum XdpModeArg {
-    /// The kernel's choice (driver when supported).
-    #[default]
-    Auto,
-    /// Generic XDP.
-    Skb,
-    /// Driver XDP.
-    Drv,
-    /// Offloaded.
-    Hw,
-}
-
 /// What `oxbpf run` was asked.
-#[derive(Debug, clap::Args)]
+#[derive(Debug)]
 pub struct RunArgs {
     /// What to load, and how.
-    #[command(flatten)]
     pub load: LoadArgs,
     /// Interface for XDP, tc and socket filter programs.
-    #[arg(long, value_name = "IF")]
     pub iface: Option<String>,
     /// XDP mode.
-    #[arg(long, value_enum, default_value_t)]
-    pub xdp_mode: XdpModeArg,
+    pub xdp_mode: XdpMode,
     /// Attach XDP and tc over netlink (as ip and tc do) instead of bpf_links.
-    #[arg(long)]
     pub netlink: bool,
     /// cgroup (v2 directory) for cgroup programs.
-    #[arg(long, value_name = "PATH")]
     pub cgroup: Option<PathBuf>,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
-    #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Print ring/perf buffer records as this struct of the object's BTF (for every
     /// such map, or `MAP=STRUCT` for one). Without it, a single struct named `event`
     /// or `*_event` is used; records shorter than the struct stay in hex.
-    #[arg(long, value_name = "[MAP=]STRUCT")]
     pub event_type: Vec<String>,
 }
 
@@ -103,12 +82,7 @@ pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, St
             let Some(ifx) = ifindex()? else {
                 return Err(format!("needs {need}: give --iface"));
             };
-            let mode = match args.xdp_mode {
-                XdpModeArg::Auto => XdpMode::Auto,
-                XdpModeArg::Skb => XdpMode::Skb,
-                XdpModeArg::Drv => XdpMode::Drv,
-                XdpModeArg::Hw => XdpMode::Hw,
-            };
+            let mode = args.xdp_mode;
             if args.netlink {
                 p.attach_xdp_netlink(ifx, mode, false)
             } else {
