@@ -18,6 +18,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// One option of a command.
 pub struct Opt {
@@ -753,6 +754,20 @@ impl Args {
         })
     }
 
+    /// The value of `key`, a number of seconds (see [`seconds`]).
+    pub fn duration(&self, key: &str) -> Result<Option<Duration>, UsageError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        match seconds(&s) {
+            Some(d) => Ok(Some(d)),
+            None => Err(self.error(format!(
+                "invalid value `{s}` for {}: expected seconds, such as 2 or 1.5",
+                Self::shown(key)
+            ))),
+        }
+    }
+
     /// The value of `key` as an index into `choices` (`None` if not given).
     pub fn choice(&self, key: &str, choices: &[&str]) -> Result<Option<usize>, UsageError> {
         let Some(s) = self.string(key)? else {
@@ -780,6 +795,48 @@ impl Args {
             },
         )
     }
+}
+
+/// Seconds as the command line and the kernel write them (`2`, `1.5`, `2526.862482`):
+/// digits, then optionally a point and more digits (nanoseconds at most). Read by hand
+/// because `f64::from_str` and its tables cost 15 KiB of the static binary.
+pub fn seconds(s: &str) -> Option<Duration> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    // ASCII digits only, so any byte index is a char boundary.
+    let digits = frac.get(..9).unwrap_or(frac);
+    let mut nanos: u32 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    for _ in digits.len()..9 {
+        nanos *= 10;
+    }
+    Some(Duration::new(secs, nanos))
+}
+
+/// `d` as [`seconds`] reads it, as short as it goes: `1`, `1.5`, `0.25`.
+pub fn seconds_text(d: Duration) -> String {
+    let mut s = d.as_secs().to_string();
+    if d.subsec_nanos() > 0 {
+        let frac = format!("{:09}", d.subsec_nanos());
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s
 }
 
 /// Appends `text` to `out`, wrapped at 80 columns, each line after the first indented
@@ -963,6 +1020,31 @@ mod tests {
         assert_eq!(
             a.number::<u32>("ID").unwrap_err().to_string(),
             "invalid value `seven` for <ID>: expected a number; see `oxbpf prog show --help`"
+        );
+    }
+
+    #[test]
+    fn seconds_read_and_print_like_decimal_numbers() {
+        let ms = Duration::from_millis;
+        assert_eq!(seconds("2"), Some(ms(2000)));
+        assert_eq!(seconds("1.5"), Some(ms(1500)));
+        assert_eq!(seconds(".25"), Some(ms(250)));
+        assert_eq!(seconds("3."), Some(ms(3000)));
+        assert_eq!(
+            seconds("2526.8624821234"),
+            Some(Duration::new(2526, 862_482_123))
+        );
+        for bad in ["", ".", "-1", "1e3", "1.2.3", " 1", "inf", "1,5"] {
+            assert_eq!(seconds(bad), None, "{bad}");
+        }
+        assert_eq!(seconds_text(ms(1000)), "1");
+        assert_eq!(seconds_text(ms(1500)), "1.5");
+        assert_eq!(seconds_text(ms(250)), "0.25");
+        let a = parse_str(&["run", "x.o", "--duration", "soon"]).unwrap();
+        assert_eq!(
+            a.duration("duration").unwrap_err().to_string(),
+            "invalid value `soon` for --duration: expected seconds, such as 2 or 1.5; \
+             see `oxbpf run --help`"
         );
     }
 

@@ -166,7 +166,7 @@ fn run_args(a: &Args) -> Result<cmd::run::RunArgs, CliError> {
         xdp_mode: a.xdp_mode()?,
         netlink: a.flag("netlink"),
         cgroup: a.path("cgroup"),
-        duration: a.number("duration")?,
+        duration: a.duration("duration")?,
         event_type: a.strings("event-type")?,
     })
 }
