@@ -493,16 +493,6 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
         core_btf,
         ..Default::default()
     };
-    let sections: BTreeMap<String, (usize, String)> = obj
-        .programs
-        .iter()
-        .map(|p| {
-            (
-                p.name().to_string(),
-                (p.function.insn_offset, p.section().to_string()),
-            )
-        })
-        .collect();
     for p in obj.programs.iter().filter(|p| p.section().starts_with('?')) {
         if args.prog.as_deref() != Some(p.name()) {
             verifier.say(format!(
@@ -540,7 +530,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
                 verifier.say(format!("{}: accepted — {last}", p.name()));
             }
             for f in &l.failures {
-                rejected(&mut verifier, &f.error, &sections);
+                rejected(&mut verifier, &f.error);
             }
             kernel.say(format!(
                 "loaded {} programs and {} maps; they are freed when this process exits (oxbpf load --pin keeps them)",
@@ -550,7 +540,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
             l.failures.is_empty()
         }
         Err(e) => {
-            rejected(&mut verifier, &e, &sections);
+            rejected(&mut verifier, &e);
             false
         }
     };
@@ -558,7 +548,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
 }
 
 /// A refusal, with the verifier's last words and the source line it points at.
-fn rejected(st: &mut Stage, e: &LoadError, _sections: &BTreeMap<String, (usize, String)>) {
+fn rejected(st: &mut Stage, e: &LoadError) {
     st.say(format!("REJECTED: {}", crate::error_chain(e)));
     if let LoadError::Program(r) = e {
         let lines: Vec<&str> = r.log.lines().collect();

@@ -264,10 +264,11 @@ fn to_text(
         }
     }
     if args.log_level > 0 {
-        let mut names: Vec<&String> = l.logs.keys().collect();
-        names.sort();
+        // (Owned names: `Vec<String>` shares its sort with the rest of the binary.)
+        let mut names: Vec<String> = l.logs.keys().cloned().collect();
+        names.sort_unstable();
         for name in names {
-            let _ = write!(out, "\nverifier log of `{name}`\n{}", l.logs[name]);
+            let _ = write!(out, "\nverifier log of `{name}`\n{}", l.logs[&name]);
         }
     }
     if pins.is_empty() {
