@@ -171,7 +171,7 @@ fn encode(
 
 fn describe(t: &BtfType<'_>) -> String {
     let name = t.name().unwrap_or_default();
-    let kind = format!("{:?}", t.kind()).to_lowercase();
+    let kind = t.kind().name().to_ascii_lowercase();
     if name.is_empty() {
         format!("an anonymous {kind}")
     } else {

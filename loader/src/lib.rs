@@ -31,6 +31,7 @@ pub mod object;
 pub mod probe;
 pub mod reloc;
 pub mod section;
+mod sort;
 
 pub use elf::{ElfError, ElfErrorKind};
 pub use object::Object;

@@ -31,7 +31,7 @@ pub fn module_names() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    names.sort();
+    names.sort_unstable();
     names
 }
 

@@ -467,8 +467,8 @@ fn rebase_ext(
             }
         }
     }
-    fi.sort_by_key(|r| r.insn_off);
-    li.sort_by_key(|r| r.insn_off);
+    crate::sort::sort_by_key(&mut fi, |r| u64::from(r.insn_off));
+    crate::sort::sort_by_key(&mut li, |r| u64::from(r.insn_off));
     (fi, li)
 }
 

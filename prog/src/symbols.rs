@@ -107,7 +107,7 @@ pub fn file_offsets_matching(path: &Path, pattern: &str) -> Result<Vec<(String, 
             glob_match(pattern, name).then(|| (name.to_string(), s.address()))
         })
         .collect();
-    found.sort();
+    found.sort_unstable();
     found.dedup_by(|a, b| a.0 == b.0);
     if found.is_empty() {
         return Err(format!(

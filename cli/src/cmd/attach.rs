@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::fmt::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::pin_name;
@@ -95,16 +95,16 @@ pub fn detach(dir: &Path) -> Result<(String, bool), CliError> {
         .flatten()
         .map(|e| e.path())
         .collect();
-    entries.sort();
+    entries.sort_unstable();
     let mut out = String::new();
     let mut ok = true;
     // Links first, so programs stop running before anything else goes.
-    let is_link = |p: &Path| {
+    let is_link = |p: &PathBuf| {
         p.file_name()
             .is_some_and(|n| n.as_bytes().ends_with(b"_link"))
     };
-    entries.sort_by_key(|p| !is_link(p));
-    for path in entries {
+    let (links, others): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(is_link);
+    for path in links.into_iter().chain(others) {
         // A bpffs root holds the kernel's own iterators; they are not ours to remove.
         if path
             .file_name()

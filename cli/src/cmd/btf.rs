@@ -9,13 +9,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::ValueEnum;
 use oxbpf_loader::btf::{Btf, dump};
 
 use crate::CliError;
 
 /// Output format of `btf dump`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
     /// One line per type, as bpftool prints them.
     #[default]

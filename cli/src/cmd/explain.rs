@@ -22,26 +22,21 @@ use crate::CliError;
 use crate::json::Json;
 
 /// What `oxbpf explain` was asked.
-#[derive(Debug, clap::Args)]
+#[derive(Debug)]
 pub struct ExplainArgs {
     /// The object file (`*.bpf.o`).
     pub object: PathBuf,
     /// Only this program (and what it uses).
-    #[arg(long, value_name = "NAME")]
     pub prog: Option<String>,
     /// Do everything but the kernel calls (no privileges needed): show what would be
     /// sent.
-    #[arg(long)]
     pub dry_run: bool,
     /// Resolve CO-RE against this BTF instead of the running kernel's.
-    #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
     /// Verifier log detail: 1 its verdict and statistics, 2 every instruction it
     /// checked with the register state, source lines interleaved.
-    #[arg(long, value_name = "LEVEL", default_value_t = 1)]
     pub log_level: u32,
     /// Print JSON for tools instead of text for people.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -498,16 +493,6 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
         core_btf,
         ..Default::default()
     };
-    let sections: BTreeMap<String, (usize, String)> = obj
-        .programs
-        .iter()
-        .map(|p| {
-            (
-                p.name().to_string(),
-                (p.function.insn_offset, p.section().to_string()),
-            )
-        })
-        .collect();
     for p in obj.programs.iter().filter(|p| p.section().starts_with('?')) {
         if args.prog.as_deref() != Some(p.name()) {
             verifier.say(format!(
@@ -545,7 +530,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
                 verifier.say(format!("{}: accepted — {last}", p.name()));
             }
             for f in &l.failures {
-                rejected(&mut verifier, &f.error, &sections);
+                rejected(&mut verifier, &f.error);
             }
             kernel.say(format!(
                 "loaded {} programs and {} maps; they are freed when this process exits (oxbpf load --pin keeps them)",
@@ -555,7 +540,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
             l.failures.is_empty()
         }
         Err(e) => {
-            rejected(&mut verifier, &e, &sections);
+            rejected(&mut verifier, &e);
             false
         }
     };
@@ -563,7 +548,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
 }
 
 /// A refusal, with the verifier's last words and the source line it points at.
-fn rejected(st: &mut Stage, e: &LoadError, _sections: &BTreeMap<String, (usize, String)>) {
+fn rejected(st: &mut Stage, e: &LoadError) {
     st.say(format!("REJECTED: {}", crate::error_chain(e)));
     if let LoadError::Program(r) = e {
         let lines: Vec<&str> = r.log.lines().collect();

@@ -21,47 +21,36 @@ use crate::cmd::kernel::{self, MAP_HEADER, PROG_HEADER};
 use crate::json::Json;
 use crate::table::Table;
 
-/// What the user asked `load` to do (the command line, as clap parses it).
-#[derive(Debug, Default, clap::Args)]
+/// What the user asked `load` to do (the command line, as `args` parses it).
+#[derive(Debug, Default)]
 pub struct LoadArgs {
     /// The object file (`*.bpf.o`).
     pub object: PathBuf,
     /// Target BTF for CO-RE instead of the running kernel's: raw BTF (e.g. from
     /// btfhub) or an ELF with `.BTF`.
-    #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
     /// Pin every map under DIR (a bpffs); `LIBBPF_PIN_BY_NAME` maps are pinned and
     /// reused there instead of under /sys/fs/bpf.
-    #[arg(long, value_name = "DIR")]
     pub pin_maps: Option<PathBuf>,
     /// Pin every program under DIR (a bpffs), so it stays loaded after oxbpf exits.
-    #[arg(long, value_name = "DIR")]
     pub pin: Option<PathBuf>,
     /// Set a global variable before load, typically a `const volatile` setting in
     /// `.rodata`: an integer, bool, enumerator name or string, by its BTF type.
-    #[arg(long, value_name = "VAR=VALUE")]
     pub set: Vec<String>,
     /// Set a map's max_entries.
-    #[arg(long, value_name = "MAP=N")]
     pub max_entries: Vec<String>,
     /// Set a map's value size (e.g. stack-trace maps an object leaves at 0).
-    #[arg(long, value_name = "MAP=N")]
     pub value_size: Vec<String>,
     /// Give a program a type, for a section name no SEC() pattern knows.
-    #[arg(long = "type", value_name = "PROG=TYPE")]
     pub prog_types: Vec<String>,
     /// Load only this program (repeat for several); `?`-sections load only when named.
-    #[arg(long, value_name = "PROG")]
     pub only: Vec<String>,
     /// Load every program that can load and report each one that cannot.
-    #[arg(long)]
     pub keep_going: bool,
     /// Print the verifier log of each program that loads (1: basic, 2: every
     /// instruction). Failures always print theirs.
-    #[arg(long, value_name = "LEVEL", default_value_t = 0)]
     pub log_level: u32,
     /// Print JSON for tools instead of text for people.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -275,10 +264,11 @@ fn to_text(
         }
     }
     if args.log_level > 0 {
-        let mut names: Vec<&String> = l.logs.keys().collect();
-        names.sort();
+        // (Owned names: `Vec<String>` shares its sort with the rest of the binary.)
+        let mut names: Vec<String> = l.logs.keys().cloned().collect();
+        names.sort_unstable();
         for name in names {
-            let _ = write!(out, "\nverifier log of `{name}`\n{}", l.logs[name]);
+            let _ = write!(out, "\nverifier log of `{name}`\n{}", l.logs[&name]);
         }
     }
     if pins.is_empty() {

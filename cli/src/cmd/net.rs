@@ -10,7 +10,6 @@ use oxbpf_prog::{TcDirection, XdpMode};
 use oxbpf_sys::bpf::{self, IdKind};
 
 use crate::CliError;
-use crate::cmd::run::XdpModeArg;
 use crate::json::Json;
 use crate::table::Table;
 
@@ -80,7 +79,7 @@ fn hook(h: &NetHook) -> String {
 pub fn detach(
     iface: &str,
     xdp: bool,
-    xdp_mode: XdpModeArg,
+    xdp_mode: XdpMode,
     tc: Option<&str>,
     priority: Option<u16>,
     handle: Option<String>,
@@ -88,12 +87,7 @@ pub fn detach(
     let ifindex = oxbpf_sys::sock::ifindex(iface)
         .map_err(|e| format!("interface {iface}: {}", crate::error_chain(&e)))?;
     let hook = match (xdp, tc) {
-        (true, None) => NetHook::Xdp(match xdp_mode {
-            XdpModeArg::Auto => XdpMode::Auto,
-            XdpModeArg::Skb => XdpMode::Skb,
-            XdpModeArg::Drv => XdpMode::Drv,
-            XdpModeArg::Hw => XdpMode::Hw,
-        }),
+        (true, None) => NetHook::Xdp(xdp_mode),
         (false, Some(dir)) => {
             let direction = match dir {
                 "ingress" => TcDirection::Ingress,

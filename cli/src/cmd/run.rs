@@ -17,48 +17,28 @@ use oxbpf_sys::ringbuf::RingBuf;
 use oxbpf_sys::uapi::{MapType, ProgType};
 
 use crate::CliError;
+use crate::args::{seconds, seconds_text};
 use crate::cmd::load::{LoadArgs, options};
 use crate::cmd::records::RecordType;
 
-/// XDP mode on the command line.
-#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
-pub enum XdpModeArg {
-    /// The kernel's choice (driver when supported).
-    #[default]
-    Auto,
-    /// Generic XDP.
-    Skb,
-    /// Driver XDP.
-    Drv,
-    /// Offloaded.
-    Hw,
-}
-
 /// What `oxbpf run` was asked.
-#[derive(Debug, clap::Args)]
+#[derive(Debug)]
 pub struct RunArgs {
     /// What to load, and how.
-    #[command(flatten)]
     pub load: LoadArgs,
     /// Interface for XDP, tc and socket filter programs.
-    #[arg(long, value_name = "IF")]
     pub iface: Option<String>,
     /// XDP mode.
-    #[arg(long, value_enum, default_value_t)]
-    pub xdp_mode: XdpModeArg,
+    pub xdp_mode: XdpMode,
     /// Attach XDP and tc over netlink (as ip and tc do) instead of bpf_links.
-    #[arg(long)]
     pub netlink: bool,
     /// cgroup (v2 directory) for cgroup programs.
-    #[arg(long, value_name = "PATH")]
     pub cgroup: Option<PathBuf>,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    pub duration: Option<Duration>,
     /// Print ring/perf buffer records as this struct of the object's BTF (for every
     /// such map, or `MAP=STRUCT` for one). Without it, a single struct named `event`
     /// or `*_event` is used; records shorter than the struct stay in hex.
-    #[arg(long, value_name = "[MAP=]STRUCT")]
     pub event_type: Vec<String>,
 }
 
@@ -103,12 +83,7 @@ pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, St
             let Some(ifx) = ifindex()? else {
                 return Err(format!("needs {need}: give --iface"));
             };
-            let mode = match args.xdp_mode {
-                XdpModeArg::Auto => XdpMode::Auto,
-                XdpModeArg::Skb => XdpMode::Skb,
-                XdpModeArg::Drv => XdpMode::Drv,
-                XdpModeArg::Hw => XdpMode::Hw,
-            };
+            let mode = args.xdp_mode;
             if args.netlink {
                 p.attach_xdp_netlink(ifx, mode, false)
             } else {
@@ -216,7 +191,7 @@ pub(crate) fn packet_line(p: &[u8]) -> String {
 
 /// A trace pipe line as `printk [TASK-PID]: MESSAGE`, or `None` for one written more
 /// than a second before `since` (seconds since boot, the trace clock's scale).
-fn printk_line(line: &str, since: f64) -> Option<String> {
+fn printk_line(line: &str, since: Duration) -> Option<String> {
     let line = line.trim_end();
     if line.trim().is_empty() {
         return None; // the message's own newline, after the one the kernel adds
@@ -226,8 +201,8 @@ fn printk_line(line: &str, since: f64) -> Option<String> {
     };
     let mut fields = head.split_whitespace();
     let task = fields.next().unwrap_or("?");
-    let ts = fields.last().and_then(|t| t.parse::<f64>().ok());
-    if ts.is_some_and(|t| t < since - 1.0) {
+    let ts = fields.last().and_then(seconds);
+    if ts.is_some_and(|t| t + Duration::from_secs(1) < since) {
         return None;
     }
     Some(format!("printk [{task}]: {msg}"))
@@ -348,7 +323,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         "{} attached; {}",
         attached.len(),
         match args.duration {
-            Some(s) => format!("running for {s} s"),
+            Some(d) => format!("running for {} s", seconds_text(d)),
             None => "Ctrl-C to stop".into(),
         }
     ));
@@ -356,11 +331,9 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     // The trace pipe keeps lines nobody read, from before this run: skip those.
     let started_at = std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let deadline = args
-        .duration
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+        .and_then(|u| seconds(u.split_whitespace().next()?))
+        .unwrap_or_default();
+    let deadline = args.duration.map(|d| Instant::now() + d);
     let mut pending = String::new();
     loop {
         let mut fds: Vec<BorrowedFd<'_>> = vec![signals.as_fd()];
@@ -509,12 +482,12 @@ mod tests {
     fn printk_lines_are_trimmed_and_old_ones_skipped() {
         let line = "  sh-1234    [001] d..31  2526.862482: bpf_trace_printk: BPF triggered from PID 1234.\n";
         assert_eq!(
-            printk_line(line, 2000.0).as_deref(),
+            printk_line(line, Duration::from_secs(2000)).as_deref(),
             Some("printk [sh-1234]: BPF triggered from PID 1234.")
         );
-        assert_eq!(printk_line(line, 3000.0), None);
+        assert_eq!(printk_line(line, Duration::from_secs(3000)), None);
         assert_eq!(
-            printk_line("other\n", 3000.0).as_deref(),
+            printk_line("other\n", Duration::from_secs(3000)).as_deref(),
             Some("printk: other")
         );
     }

@@ -258,7 +258,7 @@ pub fn fixup(types: &mut Vec<Type>, elf: &ElfInfo) -> Result<(), FixupError> {
         for id in static_vars {
             set_var_linkage(types, id, Linkage::Static);
         }
-        vars.sort_by_key(|v| v.offset);
+        crate::sort::sort_by_key(&mut vars, |v| u64::from(v.offset));
         types[i].kind = TypeKind::Datasec { size, vars };
     }
     for name in &elf.hidden_functions {

@@ -29,7 +29,7 @@ fn describe(t: &BtfType<'_>) -> String {
     let name = t.name().unwrap_or("?");
     format!(
         "{} {}",
-        t.kind().name().to_lowercase(),
+        t.kind().name().to_ascii_lowercase(),
         if name.is_empty() { "<anon>" } else { name }
     )
 }

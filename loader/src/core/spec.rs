@@ -72,7 +72,7 @@ impl CoreSpec {
                     Kind::Union => format!("union {name}"),
                     Kind::Enum | Kind::Enum64 => format!("enum {name}"),
                     Kind::Typedef => name.to_string(),
-                    k => format!("{} {name}", k.name().to_lowercase()),
+                    k => format!("{} {name}", k.name().to_ascii_lowercase()),
                 }
             }
             None => format!("type {}", self.root_type_id),

@@ -81,7 +81,7 @@ impl Reader<'_> {
                 ..MapSpec::new(&sym.name, MapDefSource::Legacy)
             });
         }
-        maps.sort_by_key(|m| m.section_offset);
+        crate::sort::sort_by_key(&mut maps, |m| m.section_offset);
         Ok(maps)
     }
 
@@ -272,7 +272,7 @@ impl Reader<'_> {
             maps[m].init.push((slot as u32, value));
         }
         for m in maps.iter_mut() {
-            m.init.sort_by_key(|(slot, _)| *slot);
+            crate::sort::sort_by_key(&mut m.init, |(slot, _)| u64::from(*slot));
         }
         Ok(())
     }

@@ -558,7 +558,9 @@ impl<'d> Reader<'d> {
             ));
         }
         // Section order, then address: the order libbpf lists programs in.
-        out.sort_by_key(|(f, _)| (f.section_index, f.insn_offset));
+        // (Two stable passes: address, then section.)
+        crate::sort::sort_by_key(&mut out, |(f, _)| f.insn_offset as u64);
+        crate::sort::sort_by_key(&mut out, |(f, _)| f.section_index as u64);
         Ok(out)
     }
 
@@ -587,7 +589,7 @@ impl<'d> Reader<'d> {
                     global: sym.is_global(),
                 });
             }
-            symbols.sort_by_key(|d| d.offset);
+            crate::sort::sort_by_key(&mut symbols, |d| d.offset);
             let bytes = if s.sh_type == elf::SHT_NOBITS.0 {
                 Vec::new()
             } else {

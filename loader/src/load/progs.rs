@@ -91,11 +91,11 @@ fn attach_btf_id(
             why: match &module {
                 Some(m) => format!(
                     "module {m} has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF; is the module loaded?)",
-                    kind.name().to_lowercase()
+                    kind.name().to_ascii_lowercase()
                 ),
                 None => format!(
                     "the kernel has no {what} `{target}` to attach to (looked for {} `{name}` in its BTF)",
-                    kind.name().to_lowercase()
+                    kind.name().to_ascii_lowercase()
                 ),
             },
         })?;

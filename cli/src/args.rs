@@ -1,0 +1,1091 @@
+//! The command line, read by hand from one table (the "low arguments").
+//!
+//! [`COMMANDS`] names every command with its arguments, options and help text; [`parse`]
+//! walks `argv` against it and [`help`] prints from it, so what is accepted and what
+//! `--help` says cannot drift apart. Parsing only checks what the user typed (known
+//! options, values present, positional arguments counted); values are read into types by
+//! [`Args`]' accessors when a command builds its own arguments, before it does anything.
+//!
+//! The conventions are the usual ones: `--opt VALUE` or `--opt=VALUE`, `-o VALUE` or
+//! `-oVALUE`, flags after or between positional arguments, `--` to end options, `-v`
+//! (repeatable, `-vv`) anywhere, `-h`/`--help` and `help [COMMAND]` at every level, and
+//! `-V`/`--version`. Usage errors exit with status 2 and name the command's `--help`.
+//!
+//! oxbpf used clap (derive) until the static binary had to fit in 1200 KiB: clap took
+//! about 210 KiB of it, this file and its table about 20.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One option of a command.
+pub struct Opt {
+    /// Its name after `--`.
+    long: &'static str,
+    /// Its one-letter form, if any.
+    short: Option<char>,
+    /// The name of its value in help (`PATH`); empty for a flag.
+    value: &'static str,
+    /// Whether it may be given more than once (the values are kept in order).
+    many: bool,
+    help: &'static str,
+}
+
+const fn flag(long: &'static str, help: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        value: "",
+        many: false,
+        help,
+    }
+}
+
+const fn one(long: &'static str, value: &'static str, help: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        value,
+        many: false,
+        help,
+    }
+}
+
+const fn many(long: &'static str, value: &'static str, help: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        value,
+        many: true,
+        help,
+    }
+}
+
+/// A command: either a group of subcommands or one that runs, with positional
+/// arguments (all required, in order) and options.
+pub struct Cmd {
+    name: &'static str,
+    about: &'static str,
+    /// `(NAME, help)`: the positional arguments.
+    args: &'static [(&'static str, &'static str)],
+    /// Option lists (commands share some: `run` takes all of `load`'s).
+    opts: &'static [&'static [Opt]],
+    subs: &'static [Cmd],
+}
+
+const fn leaf(
+    name: &'static str,
+    about: &'static str,
+    args: &'static [(&'static str, &'static str)],
+    opts: &'static [&'static [Opt]],
+) -> Cmd {
+    Cmd {
+        name,
+        about,
+        args,
+        opts,
+        subs: &[],
+    }
+}
+
+const fn group(name: &'static str, about: &'static str, subs: &'static [Cmd]) -> Cmd {
+    Cmd {
+        name,
+        about,
+        args: &[],
+        opts: &[],
+        subs,
+    }
+}
+
+const VERBOSE_HELP: &str = "Say more on stderr: -v what each stage did, -vv every system call";
+const JSON: &[Opt] = &[flag(
+    "json",
+    "Print JSON for tools instead of text for people",
+)];
+const JSON_SHORT: &[Opt] = &[flag("json", "Print JSON")];
+const OBJECT: &[(&str, &str)] = &[("OBJECT", "The object file (`*.bpf.o`)")];
+const MAP: (&str, &str) = ("MAP", "Id, pinned path or name");
+
+/// `load`'s options, which `run` and `attach` take too.
+const LOAD_OPTS: &[Opt] = &[
+    one(
+        "btf",
+        "PATH",
+        "Target BTF for CO-RE instead of the running kernel's: raw BTF (e.g. from btfhub) \
+         or an ELF with `.BTF`",
+    ),
+    one(
+        "pin-maps",
+        "DIR",
+        "Pin every map under DIR (a bpffs); `LIBBPF_PIN_BY_NAME` maps are pinned and \
+         reused there instead of under /sys/fs/bpf",
+    ),
+    one(
+        "pin",
+        "DIR",
+        "Pin every program under DIR (a bpffs), so it stays loaded after oxbpf exits",
+    ),
+    many(
+        "set",
+        "VAR=VALUE",
+        "Set a global variable before load, typically a `const volatile` setting in \
+         `.rodata`: an integer, bool, enumerator name or string, by its BTF type",
+    ),
+    many("max-entries", "MAP=N", "Set a map's max_entries"),
+    many(
+        "value-size",
+        "MAP=N",
+        "Set a map's value size (e.g. stack-trace maps an object leaves at 0)",
+    ),
+    many(
+        "type",
+        "PROG=TYPE",
+        "Give a program a type, for a section name no SEC() pattern knows",
+    ),
+    many(
+        "only",
+        "PROG",
+        "Load only this program (repeat for several); `?`-sections load only when named",
+    ),
+    flag(
+        "keep-going",
+        "Load every program that can load and report each one that cannot",
+    ),
+    one(
+        "log-level",
+        "LEVEL",
+        "Print the verifier log of each program that loads (1: basic, 2: every \
+         instruction). Failures always print theirs [default: 0]",
+    ),
+    flag("json", "Print JSON for tools instead of text for people"),
+];
+
+const XDP_MODES: &[&str] = &["auto", "skb", "drv", "hw"];
+
+/// What `run` and `attach` take besides `load`'s options.
+const RUN_OPTS: &[Opt] = &[
+    one(
+        "iface",
+        "IF",
+        "Interface for XDP, tc and socket filter programs",
+    ),
+    one(
+        "xdp-mode",
+        "MODE",
+        "XDP mode: auto (the kernel's choice, driver when supported), skb (generic XDP), \
+         drv (driver XDP) or hw (offloaded) [default: auto]",
+    ),
+    flag(
+        "netlink",
+        "Attach XDP and tc over netlink (as ip and tc do) instead of bpf_links",
+    ),
+    one(
+        "cgroup",
+        "PATH",
+        "cgroup (v2 directory) for cgroup programs",
+    ),
+    one(
+        "duration",
+        "SECS",
+        "Stop after this many seconds instead of waiting for Ctrl-C",
+    ),
+    many(
+        "event-type",
+        "[MAP=]STRUCT",
+        "Print ring/perf buffer records as this struct of the object's BTF (for every \
+         such map, or `MAP=STRUCT` for one). Without it, a single struct named `event` or \
+         `*_event` is used; records shorter than the struct stay in hex",
+    ),
+];
+
+const KEY_OPTS: &[Opt] = &[
+    one(
+        "key",
+        "KEY",
+        "The key, as text read by its type (or an integer)",
+    ),
+    one("key-hex", "HEX", "The key as hex bytes"),
+];
+
+/// `list` or `show ID`, for programs and links in the kernel.
+const KERNEL_OBJECTS: &[Cmd] = &[
+    leaf("list", "Every one in the kernel", &[], &[JSON_SHORT]),
+    leaf(
+        "show",
+        "One, by kernel id",
+        &[("ID", "The id (from `list`, or printed by `load`)")],
+        &[JSON_SHORT],
+    ),
+];
+
+/// Every command, under `oxbpf`.
+pub const COMMANDS: Cmd = group(
+    "oxbpf",
+    "Load, inspect and explain eBPF objects without libbpf: one static binary",
+    &[
+        leaf(
+            "inspect",
+            "Show what a BPF object contains: programs, maps, global data, externs and \
+             relocations. Reads the file only; needs no privileges",
+            OBJECT,
+            &[JSON],
+        ),
+        leaf(
+            "disasm",
+            "Every function's instructions in the verifier's syntax, with source lines, \
+             helper names, and what each relocation (maps, globals, calls, externs, kfuncs) \
+             and CO-RE record does there. Reads the file only; needs no privileges",
+            OBJECT,
+            &[
+                &[one("prog", "NAME", "Only this program or subprogram")],
+                JSON,
+            ],
+        ),
+        leaf(
+            "explain",
+            "Walk through loading an object, stage by stage: ELF, BTF, each CO-RE \
+             relocation (before → after), the other relocations, every bpf() call with its \
+             answer, and the verifier's verdict. `--dry-run` stops before the kernel (no \
+             privileges)",
+            OBJECT,
+            &[&[
+                one("prog", "NAME", "Only this program (and what it uses)"),
+                flag(
+                    "dry-run",
+                    "Do everything but the kernel calls (no privileges needed): show what \
+                     would be sent",
+                ),
+                one(
+                    "btf",
+                    "PATH",
+                    "Resolve CO-RE against this BTF instead of the running kernel's",
+                ),
+                one(
+                    "log-level",
+                    "LEVEL",
+                    "Verifier log detail: 1 its verdict and statistics, 2 every \
+                     instruction it checked with the register state, source lines \
+                     interleaved [default: 1]",
+                ),
+                flag("json", "Print JSON for tools instead of text for people"),
+            ]],
+        ),
+        leaf(
+            "demo",
+            "Load a built-in example into the kernel, run it, and say what each stage did. \
+             Needs root",
+            &[],
+            &[],
+        ),
+        leaf(
+            "load",
+            "Load an object into the kernel: maps, global data, externs, CO-RE, programs. \
+             Prints each program's and map's kernel id. Needs CAP_BPF (root)",
+            OBJECT,
+            &[LOAD_OPTS],
+        ),
+        leaf(
+            "run",
+            "Load an object, attach every program that can be, print what they report \
+             (ring buffers, bpf_printk) until Ctrl-C, then detach everything and show the \
+             maps",
+            OBJECT,
+            &[LOAD_OPTS, RUN_OPTS],
+        ),
+        leaf(
+            "attach",
+            "Load and attach like `run`, then pin each link (and the programs and maps) in \
+             a bpffs directory (`--pin DIR`), so they stay attached after oxbpf exits",
+            OBJECT,
+            &[LOAD_OPTS, RUN_OPTS],
+        ),
+        leaf(
+            "detach",
+            "Detach and unpin everything `attach` pinned in DIR",
+            &[("DIR", "The directory given to `attach --pin`")],
+            &[],
+        ),
+        group(
+            "prog",
+            "Programs loaded in the kernel (like `bpftool prog`). Needs CAP_SYS_ADMIN",
+            KERNEL_OBJECTS,
+        ),
+        group(
+            "map",
+            "Maps in the kernel (like `bpftool map`): list, show, dump, lookup, update, \
+             delete, pin. MAP is a kernel id, a pinned path or a map name. Needs \
+             CAP_SYS_ADMIN",
+            &[
+                leaf("list", "Every map in the kernel", &[], &[JSON_SHORT]),
+                leaf(
+                    "show",
+                    "One map's definition",
+                    &[("ID", "The map's id")],
+                    &[JSON_SHORT],
+                ),
+                leaf(
+                    "dump",
+                    "Every entry, typed by the map's BTF where it has one",
+                    &[MAP],
+                    &[JSON_SHORT],
+                ),
+                leaf("lookup", "One entry", &[MAP], &[KEY_OPTS, JSON_SHORT]),
+                leaf(
+                    "update",
+                    "Set an entry",
+                    &[MAP],
+                    &[
+                        KEY_OPTS,
+                        &[
+                            one(
+                                "value",
+                                "VALUE",
+                                "The value, as text read by its type (or an integer)",
+                            ),
+                            one("value-hex", "HEX", "The value as hex bytes"),
+                            one(
+                                "flags",
+                                "FLAGS",
+                                "any, noexist (create only) or exist (replace only) \
+                                 [default: any]",
+                            ),
+                        ],
+                    ],
+                ),
+                leaf("delete", "Remove an entry", &[MAP], &[KEY_OPTS]),
+                leaf(
+                    "pin",
+                    "Pin the map in a bpffs",
+                    &[MAP, ("PATH", "Where")],
+                    &[],
+                ),
+            ],
+        ),
+        leaf(
+            "extract",
+            "Write out the BPF objects a program embeds (libbpf skeletons), as `.bpf.o` \
+             files. `inspect`, `load` and `check` also take such a program directly when it \
+             embeds one object",
+            &[("FILE", "The program (e.g. a libbpf-tools binary)")],
+            &[&[Opt {
+                long: "out",
+                short: Some('o'),
+                value: "DIR",
+                many: false,
+                help: "Where to write the objects [default: .]",
+            }]],
+        ),
+        group(
+            "net",
+            "BPF programs attached to this network namespace's interfaces (XDP, tc), like \
+             `bpftool net`: list them, with the command that removes each, or remove one",
+            &[
+                leaf(
+                    "list",
+                    "Every XDP program and tc filter on the interfaces, with how to remove it",
+                    &[],
+                    &[JSON_SHORT],
+                ),
+                leaf(
+                    "detach",
+                    "Remove an XDP program or a tc filter from an interface (one a killed \
+                     process left behind, say)",
+                    &[("IFACE", "The interface")],
+                    &[&[
+                        flag("xdp", "The XDP program"),
+                        one(
+                            "xdp-mode",
+                            "MODE",
+                            "Its mode: auto, skb, drv or hw [default: auto]",
+                        ),
+                        one("tc", "DIRECTION", "A tc filter: `ingress` or `egress`"),
+                        one("priority", "PRIORITY", "The tc filter's priority"),
+                        one("handle", "HANDLE", "The tc filter's handle (hex)"),
+                    ]],
+                ),
+            ],
+        ),
+        group(
+            "probes",
+            "kprobe and uprobe events oxbpf created through tracefs: list them, or remove \
+             those a killed process left behind",
+            &[
+                leaf(
+                    "list",
+                    "Every probe event of oxbpf's, and whether its process is still running",
+                    &[],
+                    &[],
+                ),
+                leaf("clean", "Remove the events whose process is gone", &[], &[]),
+            ],
+        ),
+        group(
+            "link",
+            "bpf_links in the kernel (like `bpftool link`). Needs CAP_SYS_ADMIN",
+            KERNEL_OBJECTS,
+        ),
+        group(
+            "btf",
+            "Work with BTF type information",
+            &[leaf(
+                "dump",
+                "Print BTF: every type (`raw`, like bpftool) or a C header (`c`, a vmlinux.h)",
+                &[(
+                    "SOURCE",
+                    "`vmlinux` for the running kernel, a file of raw BTF, an object with \
+                     `.BTF`, or a module's `/sys/kernel/btf/<module>`",
+                )],
+                &[&[one(
+                    "format",
+                    "FORMAT",
+                    "Output format: raw or c [default: raw]",
+                )]],
+            )],
+        ),
+        leaf(
+            "check",
+            "Resolve every CO-RE relocation of an object against other kernels' BTF, \
+             without loading: a portability report. Exit status 0 only if all resolve \
+             against all",
+            OBJECT,
+            &[&[
+                many(
+                    "btf",
+                    "PATH",
+                    "A target BTF: raw BTF, an ELF with `.BTF`, or `vmlinux` (the running \
+                     kernel, the default). Repeat for several kernels",
+                ),
+                flag("json", "Print JSON for tools instead of text for people"),
+            ]],
+        ),
+    ],
+);
+
+/// A mistake on the command line: printed as `oxbpf: MSG; see `PATH --help``, exit
+/// status 2.
+#[derive(Debug)]
+pub struct UsageError {
+    msg: String,
+    /// The command, as typed so far (`oxbpf map dump`).
+    path: String,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; see `{} --help`", self.msg, self.path)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Why parsing ended without a command to run.
+#[derive(Debug)]
+pub enum Exit {
+    /// `--help`: print this on stdout, exit 0.
+    Help(String),
+    /// `--version`.
+    Version,
+    /// A group without its subcommand (`oxbpf map`): print its help on stderr, exit 2.
+    MissingCommand(String),
+    /// Anything else wrong.
+    Usage(UsageError),
+}
+
+/// A parsed command line.
+#[derive(Debug)]
+pub struct Args {
+    /// The command's words after `oxbpf` (`["map", "dump"]`).
+    pub words: Vec<&'static str>,
+    /// How many times `-v` was given.
+    pub verbose: u8,
+    /// Each positional argument (by its NAME) and option (by its long name) given, in
+    /// order, with its value (empty for a flag).
+    given: Vec<(&'static str, OsString)>,
+    path: String,
+}
+
+fn usage(msg: String, path: &str) -> Exit {
+    Exit::Usage(UsageError {
+        msg,
+        path: path.to_owned(),
+    })
+}
+
+/// Parses the arguments after the program's name.
+pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
+    let mut cmd = &COMMANDS;
+    let mut args = Args {
+        words: Vec::new(),
+        verbose: 0,
+        given: Vec::new(),
+        path: String::from("oxbpf"),
+    };
+    let mut argv = argv.into_iter();
+    let mut options_ended = false;
+    while let Some(token) = argv.next() {
+        let text = token.to_str().unwrap_or("");
+        if !options_ended && text.len() > 1 && text.starts_with('-') {
+            if text == "--" {
+                options_ended = true;
+                continue;
+            }
+            let (found, inline) = if let Some(long) = text.strip_prefix("--") {
+                let (name, inline) = match long.split_once('=') {
+                    Some((name, value)) => (name, Some(OsString::from(value))),
+                    None => (long, None),
+                };
+                let found = match name {
+                    "help" => return Err(Exit::Help(help(cmd, &args.path))),
+                    "version" if args.words.is_empty() => return Err(Exit::Version),
+                    "verbose" if inline.is_none() => {
+                        args.verbose = args.verbose.saturating_add(1);
+                        continue;
+                    }
+                    "verbose" => None,
+                    _ => cmd
+                        .opts
+                        .iter()
+                        .flat_map(|o| o.iter())
+                        .find(|o| o.long == name),
+                };
+                if (name == "verbose" || found.is_some_and(|o| o.value.is_empty()))
+                    && inline.is_some()
+                {
+                    return Err(usage(
+                        format!("option --{name} of `{}` takes no value", args.path),
+                        &args.path,
+                    ));
+                }
+                let Some(found) = found else {
+                    return Err(usage(
+                        format!("unknown option --{name} for `{}`", args.path),
+                        &args.path,
+                    ));
+                };
+                (found, inline)
+            } else {
+                // One or more short options: `-vv`, `-o DIR`, `-oDIR`.
+                let mut found = None;
+                for (i, c) in text.char_indices().skip(1) {
+                    match c {
+                        'h' => return Err(Exit::Help(help(cmd, &args.path))),
+                        'V' if args.words.is_empty() => return Err(Exit::Version),
+                        'v' => args.verbose = args.verbose.saturating_add(1),
+                        _ => {
+                            let Some(o) = cmd
+                                .opts
+                                .iter()
+                                .flat_map(|o| o.iter())
+                                .find(|o| o.short == Some(c))
+                            else {
+                                return Err(usage(
+                                    format!("unknown option -{c} for `{}`", args.path),
+                                    &args.path,
+                                ));
+                            };
+                            let rest = &text[i + c.len_utf8()..];
+                            let rest = rest.strip_prefix('=').unwrap_or(rest);
+                            found = Some((o, (!rest.is_empty()).then(|| OsString::from(rest))));
+                            break;
+                        }
+                    }
+                }
+                let Some(found) = found else { continue };
+                found
+            };
+            let value = if found.value.is_empty() {
+                OsString::new()
+            } else if let Some(v) = inline.or_else(|| argv.next()) {
+                v
+            } else {
+                return Err(usage(
+                    format!(
+                        "option --{} of `{}` needs a value: --{} <{}>",
+                        found.long, args.path, found.long, found.value
+                    ),
+                    &args.path,
+                ));
+            };
+            if !found.many
+                && !found.value.is_empty()
+                && args.given.iter().any(|(k, _)| *k == found.long)
+            {
+                return Err(usage(
+                    format!("option --{} given twice to `{}`", found.long, args.path),
+                    &args.path,
+                ));
+            }
+            args.given.push((found.long, value));
+        } else if !cmd.subs.is_empty() {
+            if text == "help" {
+                // `help [COMMAND...]`: the help of the command named.
+                for word in argv.by_ref() {
+                    let word = word.to_string_lossy().into_owned();
+                    cmd = sub(cmd, &word, &mut args)?;
+                }
+                return Err(Exit::Help(help(cmd, &args.path)));
+            }
+            cmd = sub(cmd, &token.to_string_lossy(), &mut args)?;
+        } else {
+            let n = args.given.iter().filter(|(k, _)| is_positional(k)).count();
+            let Some((name, _)) = cmd.args.get(n) else {
+                return Err(usage(
+                    format!(
+                        "unexpected argument `{}` for `{}`",
+                        token.to_string_lossy(),
+                        args.path
+                    ),
+                    &args.path,
+                ));
+            };
+            args.given.push((name, token));
+        }
+    }
+    if !cmd.subs.is_empty() {
+        return Err(Exit::MissingCommand(help(cmd, &args.path)));
+    }
+    let n = args.given.iter().filter(|(k, _)| is_positional(k)).count();
+    if let Some(missing) = cmd.args.get(n..).filter(|m| !m.is_empty()) {
+        let names: Vec<String> = missing.iter().map(|(n, _)| format!("<{n}>")).collect();
+        return Err(usage(
+            format!("`{}` needs {}", args.path, names.join(" ")),
+            &args.path,
+        ));
+    }
+    Ok(args)
+}
+
+/// The subcommand `word` of `cmd`, added to `args`' path.
+fn sub(cmd: &'static Cmd, word: &str, args: &mut Args) -> Result<&'static Cmd, Exit> {
+    let Some(found) = cmd.subs.iter().find(|c| c.name == word) else {
+        return Err(usage(
+            format!("unknown command `{word}` for `{}`", args.path),
+            &args.path,
+        ));
+    };
+    args.words.push(found.name);
+    args.path.push(' ');
+    args.path.push_str(found.name);
+    Ok(found)
+}
+
+/// Positional arguments are keyed by their upper-case NAME, options by their long name.
+fn is_positional(key: &str) -> bool {
+    key.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+}
+
+impl Args {
+    fn error(&self, msg: String) -> UsageError {
+        UsageError {
+            msg,
+            path: self.path.clone(),
+        }
+    }
+
+    fn raw(&self, key: &str) -> impl Iterator<Item = &OsStr> {
+        self.given
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, v)| v.as_os_str())
+    }
+
+    /// How `key` is written on the command line, for messages.
+    fn shown(key: &str) -> String {
+        if is_positional(key) {
+            format!("<{key}>")
+        } else {
+            format!("--{key}")
+        }
+    }
+
+    /// Whether the flag `--key` was given.
+    pub fn flag(&self, key: &str) -> bool {
+        self.raw(key).next().is_some()
+    }
+
+    /// The value of a path argument or option.
+    pub fn path(&self, key: &str) -> Option<PathBuf> {
+        self.raw(key).next().map(PathBuf::from)
+    }
+
+    /// The value of a required positional path argument.
+    pub fn required_path(&self, key: &str) -> PathBuf {
+        self.path(key).unwrap_or_default()
+    }
+
+    /// Every value of `key`, as text.
+    pub fn strings(&self, key: &str) -> Result<Vec<String>, UsageError> {
+        self.raw(key)
+            .map(|v| {
+                v.to_str().map(str::to_owned).ok_or_else(|| {
+                    self.error(format!(
+                        "{} {}: not valid UTF-8",
+                        Self::shown(key),
+                        v.to_string_lossy()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The value of `key`, as text.
+    pub fn string(&self, key: &str) -> Result<Option<String>, UsageError> {
+        Ok(self.strings(key)?.pop())
+    }
+
+    /// The value of a required positional argument, as text.
+    pub fn required_string(&self, key: &str) -> Result<String, UsageError> {
+        Ok(self.string(key)?.unwrap_or_default())
+    }
+
+    /// The value of `key`, as a number.
+    pub fn number<T: FromStr>(&self, key: &str) -> Result<Option<T>, UsageError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        s.parse().map(Some).map_err(|_| {
+            self.error(format!(
+                "invalid value `{s}` for {}: expected a number",
+                Self::shown(key)
+            ))
+        })
+    }
+
+    /// The value of `key`, a number of seconds (see [`seconds`]).
+    pub fn duration(&self, key: &str) -> Result<Option<Duration>, UsageError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        match seconds(&s) {
+            Some(d) => Ok(Some(d)),
+            None => Err(self.error(format!(
+                "invalid value `{s}` for {}: expected seconds, such as 2 or 1.5",
+                Self::shown(key)
+            ))),
+        }
+    }
+
+    /// The value of `key` as an index into `choices` (`None` if not given).
+    pub fn choice(&self, key: &str, choices: &[&str]) -> Result<Option<usize>, UsageError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(None);
+        };
+        match choices.iter().position(|c| *c == s) {
+            Some(i) => Ok(Some(i)),
+            None => Err(self.error(format!(
+                "invalid value `{s}` for {}: expected {}",
+                Self::shown(key),
+                choices.join(", ")
+            ))),
+        }
+    }
+
+    /// `--xdp-mode`.
+    pub fn xdp_mode(&self) -> Result<oxbpf_prog::XdpMode, UsageError> {
+        use oxbpf_prog::XdpMode;
+        Ok(
+            match self.choice("xdp-mode", XDP_MODES)?.unwrap_or_default() {
+                1 => XdpMode::Skb,
+                2 => XdpMode::Drv,
+                3 => XdpMode::Hw,
+                _ => XdpMode::Auto,
+            },
+        )
+    }
+}
+
+/// Seconds as the command line and the kernel write them (`2`, `1.5`, `2526.862482`):
+/// digits, then optionally a point and more digits (nanoseconds at most). Read by hand
+/// because `f64::from_str` and its tables cost 15 KiB of the static binary.
+pub fn seconds(s: &str) -> Option<Duration> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    // ASCII digits only, so any byte index is a char boundary.
+    let digits = frac.get(..9).unwrap_or(frac);
+    let mut nanos: u32 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    for _ in digits.len()..9 {
+        nanos *= 10;
+    }
+    Some(Duration::new(secs, nanos))
+}
+
+/// `d` as [`seconds`] reads it, as short as it goes: `1`, `1.5`, `0.25`.
+pub fn seconds_text(d: Duration) -> String {
+    let mut s = d.as_secs().to_string();
+    if d.subsec_nanos() > 0 {
+        let frac = format!("{:09}", d.subsec_nanos());
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s
+}
+
+/// Appends `text` to `out`, wrapped at 80 columns, each line after the first indented
+/// by `indent` (the first continues from column `col`).
+fn wrap(out: &mut String, text: &str, mut col: usize, indent: usize) {
+    let mut first = true;
+    for word in text.split_whitespace() {
+        let width = word.chars().count();
+        if !first && col + 1 + width > 80 {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            col = indent;
+        } else if !first {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += width;
+        first = false;
+    }
+    out.push('\n');
+}
+
+/// The help of `cmd`, reached as `path`.
+pub fn help(cmd: &Cmd, path: &str) -> String {
+    let mut out = String::new();
+    wrap(&mut out, cmd.about, 0, 0);
+    out.push_str("\nUsage: ");
+    out.push_str(path);
+    out.push_str(" [OPTIONS]");
+    if cmd.subs.is_empty() {
+        for (name, _) in cmd.args {
+            out.push_str(&format!(" <{name}>"));
+        }
+    } else {
+        out.push_str(" <COMMAND>");
+    }
+    out.push('\n');
+    // (section, left column, help): one row per command, argument and option.
+    let mut rows: Vec<(&str, String, &str)> = Vec::new();
+    for c in cmd.subs {
+        rows.push(("Commands", c.name.to_owned(), c.about));
+    }
+    if !cmd.subs.is_empty() {
+        rows.push((
+            "Commands",
+            "help".to_owned(),
+            "Print this message or the help of the given subcommand(s)",
+        ));
+    }
+    for (name, text) in cmd.args {
+        rows.push(("Arguments", format!("<{name}>"), text));
+    }
+    for o in cmd.opts.iter().flat_map(|o| o.iter()) {
+        let short = o.short.map_or("    ".to_owned(), |c| format!("-{c}, "));
+        let value = if o.value.is_empty() {
+            String::new()
+        } else {
+            format!(" <{}>", o.value)
+        };
+        rows.push(("Options", format!("{short}--{}{value}", o.long), o.help));
+    }
+    rows.push(("Options", "-v, --verbose...".to_owned(), VERBOSE_HELP));
+    rows.push(("Options", "-h, --help".to_owned(), "Print help"));
+    if path == "oxbpf" {
+        rows.push(("Options", "-V, --version".to_owned(), "Print version"));
+    }
+    let mut section = "";
+    let mut column = 0;
+    for (s, left, text) in &rows {
+        if *s != section {
+            section = s;
+            out.push_str(&format!("\n{section}:\n"));
+            // Each section's help texts start in one column, two spaces after the
+            // longest name in it.
+            let names = rows.iter().filter(|r| r.0 == section);
+            column = names.map(|r| r.1.chars().count()).max().unwrap_or(0) + 4;
+        }
+        out.push_str("  ");
+        out.push_str(left);
+        out.extend(std::iter::repeat_n(' ', column - 2 - left.chars().count()));
+        wrap(&mut out, text, column, column);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Args, Exit> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn usage_message(args: &[&str]) -> String {
+        match parse_str(args) {
+            Err(Exit::Usage(e)) => e.to_string(),
+            other => panic!("{args:?}: expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_take_values_in_either_form_and_verbose_goes_anywhere() {
+        let a = parse_str(&[
+            "-v",
+            "load",
+            "x.o",
+            "--set",
+            "a=1",
+            "--set=b=2",
+            "-vv",
+            "--log-level",
+            "2",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(a.words, ["load"]);
+        assert_eq!(a.verbose, 3);
+        assert_eq!(a.required_path("OBJECT"), PathBuf::from("x.o"));
+        assert_eq!(a.strings("set").unwrap(), ["a=1", "b=2"]);
+        assert_eq!(a.number::<u32>("log-level").unwrap(), Some(2));
+        assert!(a.flag("json"));
+        assert!(!a.flag("keep-going"));
+        let a = parse_str(&["extract", "-oout", "prog"]).unwrap();
+        assert_eq!(a.path("out"), Some(PathBuf::from("out")));
+        let a = parse_str(&["extract", "prog", "-o", "d"]).unwrap();
+        assert_eq!(a.path("out"), Some(PathBuf::from("d")));
+        let a = parse_str(&["inspect", "--", "-odd.o"]).unwrap();
+        assert_eq!(a.required_path("OBJECT"), PathBuf::from("-odd.o"));
+    }
+
+    #[test]
+    fn mistakes_name_the_command_and_its_help() {
+        assert_eq!(
+            usage_message(&["load", "--foo", "x.o"]),
+            "unknown option --foo for `oxbpf load`; see `oxbpf load --help`"
+        );
+        assert_eq!(
+            usage_message(&["load"]),
+            "`oxbpf load` needs <OBJECT>; see `oxbpf load --help`"
+        );
+        assert_eq!(
+            usage_message(&["map", "pin"]),
+            "`oxbpf map pin` needs <MAP> <PATH>; see `oxbpf map pin --help`"
+        );
+        assert_eq!(
+            usage_message(&["inspect", "a.o", "b.o"]),
+            "unexpected argument `b.o` for `oxbpf inspect`; see `oxbpf inspect --help`"
+        );
+        assert_eq!(
+            usage_message(&["load", "x.o", "--btf"]),
+            "option --btf of `oxbpf load` needs a value: --btf <PATH>; see `oxbpf load --help`"
+        );
+        assert_eq!(
+            usage_message(&["load", "x.o", "--btf", "a", "--btf=b"]),
+            "option --btf given twice to `oxbpf load`; see `oxbpf load --help`"
+        );
+        assert_eq!(
+            usage_message(&["inspect", "x.o", "--json=yes"]),
+            "option --json of `oxbpf inspect` takes no value; see `oxbpf inspect --help`"
+        );
+        assert_eq!(
+            usage_message(&["mpa", "list"]),
+            "unknown command `mpa` for `oxbpf`; see `oxbpf --help`"
+        );
+        assert_eq!(
+            usage_message(&["map", "-x"]),
+            "unknown option -x for `oxbpf map`; see `oxbpf map --help`"
+        );
+        assert_eq!(
+            usage_message(&["load", "x.o", "-V"]),
+            "unknown option -V for `oxbpf load`; see `oxbpf load --help`"
+        );
+        let a = parse_str(&["net", "detach", "eth0", "--xdp-mode", "fast"]).unwrap();
+        assert_eq!(
+            a.xdp_mode().unwrap_err().to_string(),
+            "invalid value `fast` for --xdp-mode: expected auto, skb, drv, hw; \
+             see `oxbpf net detach --help`"
+        );
+        let a = parse_str(&["prog", "show", "seven"]).unwrap();
+        assert_eq!(
+            a.number::<u32>("ID").unwrap_err().to_string(),
+            "invalid value `seven` for <ID>: expected a number; see `oxbpf prog show --help`"
+        );
+    }
+
+    #[test]
+    fn seconds_read_and_print_like_decimal_numbers() {
+        let ms = Duration::from_millis;
+        assert_eq!(seconds("2"), Some(ms(2000)));
+        assert_eq!(seconds("1.5"), Some(ms(1500)));
+        assert_eq!(seconds(".25"), Some(ms(250)));
+        assert_eq!(seconds("3."), Some(ms(3000)));
+        assert_eq!(
+            seconds("2526.8624821234"),
+            Some(Duration::new(2526, 862_482_123))
+        );
+        for bad in ["", ".", "-1", "1e3", "1.2.3", " 1", "inf", "1,5"] {
+            assert_eq!(seconds(bad), None, "{bad}");
+        }
+        assert_eq!(seconds_text(ms(1000)), "1");
+        assert_eq!(seconds_text(ms(1500)), "1.5");
+        assert_eq!(seconds_text(ms(250)), "0.25");
+        let a = parse_str(&["run", "x.o", "--duration", "soon"]).unwrap();
+        assert_eq!(
+            a.duration("duration").unwrap_err().to_string(),
+            "invalid value `soon` for --duration: expected seconds, such as 2 or 1.5; \
+             see `oxbpf run --help`"
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        let Err(Exit::Help(h)) = parse_str(&["help", "map", "dump"]) else {
+            panic!("help map dump")
+        };
+        let Err(Exit::Help(same)) = parse_str(&["map", "dump", "--help"]) else {
+            panic!("map dump --help")
+        };
+        assert_eq!(h, same);
+        assert!(
+            h.starts_with("Every entry, typed by the map's BTF where it has one\n\nUsage: oxbpf map dump [OPTIONS] <MAP>\n"),
+            "{h}"
+        );
+        assert!(matches!(parse_str(&["-V"]), Err(Exit::Version)));
+        assert!(matches!(parse_str(&[]), Err(Exit::MissingCommand(_))));
+        assert!(matches!(parse_str(&["map"]), Err(Exit::MissingCommand(_))));
+        assert!(matches!(parse_str(&["map", "-h"]), Err(Exit::Help(_))));
+    }
+
+    /// Every command's help fits in 80 columns and lists every option it takes.
+    #[test]
+    fn every_help_fits_and_lists_every_option() {
+        fn walk(cmd: &Cmd, path: &str) {
+            let h = help(cmd, path);
+            for line in h.lines() {
+                assert!(line.chars().count() <= 80, "{path}: {line}");
+            }
+            for o in cmd.opts.iter().flat_map(|o| o.iter()) {
+                assert!(
+                    h.contains(&format!("--{} ", o.long)) || h.contains(&format!("--{}\n", o.long)),
+                    "{path}: --{}",
+                    o.long
+                );
+            }
+            for c in cmd.subs {
+                walk(c, &format!("{path} {}", c.name));
+            }
+        }
+        walk(&COMMANDS, "oxbpf");
+    }
+}
