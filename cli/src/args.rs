@@ -136,6 +136,12 @@ const LOAD_OPTS: &[Opt] = &[
     ),
     many("max-entries", "MAP=N", "Set a map's max_entries"),
     many(
+        "skip-map",
+        "MAP",
+        "Do not create MAP (a map type this kernel lacks); loads of it are poisoned, so \
+         only a program that reaches one fails, naming the map",
+    ),
+    many(
         "value-size",
         "MAP=N",
         "Set a map's value size (e.g. stack-trace maps an object leaves at 0)",

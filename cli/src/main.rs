@@ -149,6 +149,7 @@ fn load_args(a: &Args) -> Result<cmd::load::LoadArgs, CliError> {
         pin: a.path("pin"),
         set: a.strings("set")?,
         max_entries: a.strings("max-entries")?,
+        skip_maps: a.strings("skip-map")?,
         value_size: a.strings("value-size")?,
         prog_types: a.strings("type")?,
         only: a.strings("only")?,

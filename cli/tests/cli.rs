@@ -450,6 +450,37 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
         "{text}"
     );
     assert!(text.contains("tp_btf_switch"), "{text}");
+
+    // --skip-map leaves a map out: fine where no program reaches it, named where one does.
+    let (ok, text, err) = oxbpf(
+        &[
+            "load",
+            "maps_more.bpf.o",
+            "--only",
+            "msg_redirect",
+            "--skip-map",
+            "dev_map",
+        ],
+        &dir,
+    );
+    assert!(ok, "{err}");
+    assert!(!text.contains("dev_map"), "{text}");
+    let (ok, _, err) = oxbpf(
+        &[
+            "load",
+            "maps_more.bpf.o",
+            "--only",
+            "xdp_redirects",
+            "--skip-map",
+            "dev_map",
+        ],
+        &dir,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"),
+        "{err}"
+    );
 }
 
 #[test]

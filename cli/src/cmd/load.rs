@@ -39,6 +39,8 @@ pub struct LoadArgs {
     pub set: Vec<String>,
     /// Set a map's max_entries.
     pub max_entries: Vec<String>,
+    /// Maps not to create (libbpf's autocreate off).
+    pub skip_maps: Vec<String>,
     /// Set a map's value size (e.g. stack-trace maps an object leaves at 0).
     pub value_size: Vec<String>,
     /// Give a program a type, for a section name no SEC() pattern knows.
@@ -88,6 +90,7 @@ pub(crate) fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliE
             .push((name.to_string(), encode_global(obj, name, text)?));
     }
     opts.max_entries = sizes("max-entries", &args.max_entries)?;
+    opts.skip_maps.clone_from(&args.skip_maps);
     opts.value_size = sizes("value-size", &args.value_size)?;
     for s in &args.prog_types {
         let (prog, ty) = split("type", s)?;

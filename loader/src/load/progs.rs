@@ -165,7 +165,7 @@ fn explain(
             i64::from(POISON_MAP_BASE) + i as i64
         )) {
             return Some(format!(
-                "it uses map `{}`, which was not created (it was left out on request)",
+                "it uses map `{}`, which was not created (it was left out on request: skip_maps, --skip-map)",
                 m.name
             ));
         }

@@ -1157,7 +1157,7 @@ fn a_map_left_out_poisons_its_uses_and_is_named_when_one_is_reached() {
     let err = obj.clone().load(&skip(&["dev_map"])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "program `xdp_redirects` (xdp): the verifier rejected it: invalid func unknown#2001000006; it uses map `dev_map`, which was not created (it was left out on request)"
+        "program `xdp_redirects` (xdp): the verifier rejected it: invalid func unknown#2001000006; it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"
     );
     let err = obj.load(&skip(&["nope"])).unwrap_err();
     assert_eq!(
