@@ -171,8 +171,8 @@ const LOAD_OPTS: &[Opt] = &[
 
 const XDP_MODES: &[&str] = &["auto", "skb", "drv", "hw"];
 
-/// What `run` and `attach` take besides `load`'s options.
-const RUN_OPTS: &[Opt] = &[
+/// Where `run`, `attach` and `explain --attach` attach what the section cannot say.
+const ATTACH_OPTS: &[Opt] = &[
     one(
         "iface",
         "IF",
@@ -193,6 +193,10 @@ const RUN_OPTS: &[Opt] = &[
         "PATH",
         "cgroup (v2 directory) for cgroup programs",
     ),
+];
+
+/// What `run` and `attach` take besides `load`'s and the attach options.
+const RUN_OPTS: &[Opt] = &[
     one(
         "duration",
         "SECS",
@@ -257,27 +261,36 @@ pub const COMMANDS: Cmd = group(
              answer, and the verifier's verdict. `--dry-run` stops before the kernel (no \
              privileges)",
             OBJECT,
-            &[&[
-                one("prog", "NAME", "Only this program (and what it uses)"),
-                flag(
-                    "dry-run",
-                    "Do everything but the kernel calls (no privileges needed): show what \
+            &[
+                &[
+                    one("prog", "NAME", "Only this program (and what it uses)"),
+                    flag(
+                        "dry-run",
+                        "Do everything but the kernel calls (no privileges needed): show what \
                      would be sent",
-                ),
-                one(
-                    "btf",
-                    "PATH",
-                    "Resolve CO-RE against this BTF instead of the running kernel's",
-                ),
-                one(
-                    "log-level",
-                    "LEVEL",
-                    "Verifier log detail: 1 its verdict and statistics, 2 every \
+                    ),
+                    one(
+                        "btf",
+                        "PATH",
+                        "Resolve CO-RE against this BTF instead of the running kernel's",
+                    ),
+                    one(
+                        "log-level",
+                        "LEVEL",
+                        "Verifier log detail: 1 its verdict and statistics, 2 every \
                      instruction it checked with the register state, source lines \
                      interleaved [default: 1]",
-                ),
-                flag("json", "Print JSON for tools instead of text for people"),
-            ]],
+                    ),
+                    flag(
+                        "attach",
+                        "After the load, attach each program (as `run` does) and detach it \
+                     again, recording those calls too: perf_event_open, ioctls, \
+                     setsockopt, netlink",
+                    ),
+                    flag("json", "Print JSON for tools instead of text for people"),
+                ],
+                ATTACH_OPTS,
+            ],
         ),
         leaf(
             "demo",
@@ -299,14 +312,14 @@ pub const COMMANDS: Cmd = group(
              (ring buffers, bpf_printk) until Ctrl-C, then detach everything and show the \
              maps",
             OBJECT,
-            &[LOAD_OPTS, RUN_OPTS],
+            &[LOAD_OPTS, ATTACH_OPTS, RUN_OPTS],
         ),
         leaf(
             "attach",
             "Load and attach like `run`, then pin each link (and the programs and maps) in \
              a bpffs directory (`--pin DIR`), so they stay attached after oxbpf exits",
             OBJECT,
-            &[LOAD_OPTS, RUN_OPTS],
+            &[LOAD_OPTS, ATTACH_OPTS, RUN_OPTS],
         ),
         leaf(
             "detach",

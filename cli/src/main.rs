@@ -56,6 +56,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 btf: a.path("btf"),
                 log_level: a.number("log-level")?.unwrap_or(1),
                 json,
+                attach: a.flag("attach").then(|| attach_args(a)).transpose()?,
             };
             cmd::explain::run(&args).map(|(output, success)| Outcome { output, success })
         }
@@ -163,12 +164,19 @@ fn load_args(a: &Args) -> Result<cmd::load::LoadArgs, CliError> {
 fn run_args(a: &Args) -> Result<cmd::run::RunArgs, CliError> {
     Ok(cmd::run::RunArgs {
         load: load_args(a)?,
+        attach: attach_args(a)?,
+        duration: a.duration("duration")?,
+        event_type: a.strings("event-type")?,
+    })
+}
+
+/// Where to attach what a section cannot say (`run`, `attach`, `explain --attach`).
+fn attach_args(a: &Args) -> Result<cmd::run::AttachArgs, CliError> {
+    Ok(cmd::run::AttachArgs {
         iface: a.string("iface")?,
         xdp_mode: a.xdp_mode()?,
         netlink: a.flag("netlink"),
         cgroup: a.path("cgroup"),
-        duration: a.duration("duration")?,
-        event_type: a.strings("event-type")?,
     })
 }
 

@@ -179,6 +179,73 @@ fn explain_records_every_bpf_call_and_the_verifiers_verdict() {
 }
 
 #[test]
+fn explain_attach_records_perf_event_open_setsockopt_and_netlink() {
+    if !can_load("explain_attach_records_perf_event_open_setsockopt_and_netlink") {
+        return;
+    }
+    let dir = testdata();
+    // A tracepoint: a perf event, and a perf bpf_link on it.
+    let (ok, text, err) = oxbpf(
+        &[
+            "explain",
+            "attach.bpf.o",
+            "--prog",
+            "on_getppid",
+            "--attach",
+        ],
+        &dir,
+    );
+    assert!(ok, "{err}\n{text}");
+    let attach = text
+        .split("Attach: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    for want in [
+        "on_getppid: attached — on_getppid on tracepoint syscalls/sys_enter_getppid",
+        "perf_event_open(type=tracepoint config=",
+        "bpf(BPF_LINK_CREATE, prog_fd=",
+        "attach_type=perf_event",
+        "on_getppid: detached by closing its link",
+    ] {
+        assert!(attach.contains(want), "no `{want}` in:\n{attach}");
+    }
+    // A socket filter and XDP over netlink, on loopback of a network namespace of
+    // their own; and a socket filter with nowhere to go says so, and fails.
+    let bin = env!("CARGO_BIN_EXE_oxbpf");
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "sh", "-c"])
+        .arg(format!(
+            "'{bin}' explain sockex1.bpf.o --attach --iface lo; \
+             '{bin}' explain xdp_pass.bpf.o --attach --iface lo --netlink --xdp-mode skb; \
+             '{bin}' explain sockex1.bpf.o --attach; echo \"status $?\""
+        ))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut at = 0;
+    for want in [
+        "setsockopt(fd ",
+        ", SOL_SOCKET, SO_ATTACH_BPF, ",
+        ") = 0",
+        "bpf_prog1: detached:",
+        ", SOL_SOCKET, SO_DETACH_BPF, 0) = 0",
+        "xdp_pass: attached — xdp_pass on XDP on lo (skb mode, netlink)",
+        "RTM_SETLINK(rtnetlink, ifindex 1, ",
+        ") = ack",
+        "xdp_pass: detached:",
+        "RTM_SETLINK(rtnetlink, ifindex 1, ",
+        "bpf_prog1: NOT ATTACHED: needs a socket (or an interface to open one on): give --iface",
+        "status 1",
+    ] {
+        let found = text[at..]
+            .find(want)
+            .unwrap_or_else(|| panic!("no `{want}` after byte {at} in:\n{text}"));
+        at += found + want.len();
+    }
+}
+
+#[test]
 fn inspect_works_on_every_xdp_tools_object() {
     let dir = Path::new("/usr/lib/x86_64-linux-gnu/bpf");
     let objs = objects(dir);

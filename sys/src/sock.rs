@@ -30,8 +30,12 @@ fn setsockopt_int(
         Ok(())
     };
     crate::trace::push_other(
-        name,
-        || format!("socket fd {} value {value}", sock.as_raw_fd()),
+        "setsockopt",
+        || {
+            // `name` is `setsockopt(SO_...)`: the option's name.
+            let opt = name.trim_start_matches("setsockopt(").trim_end_matches(')');
+            format!("fd {}, SOL_SOCKET, {opt}, {value}", sock.as_raw_fd())
+        },
         started,
         &result.as_ref().map_err(crate::trace::errno_text),
         |()| "0".into(),

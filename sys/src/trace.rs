@@ -304,7 +304,12 @@ mod tests {
         });
         assert!(sock_result.is_err());
         assert_eq!(calls.len(), 2, "{calls:?}");
-        assert_eq!(calls[0].command, "setsockopt(SO_ATTACH_BPF)");
+        assert_eq!(calls[0].command, "setsockopt");
+        assert!(
+            calls[0].args.contains(", SOL_SOCKET, SO_ATTACH_BPF, "),
+            "{}",
+            calls[0].args
+        );
         assert!(
             calls[0].result.starts_with("ENOTSOCK"),
             "{}",

@@ -25,7 +25,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     let Some(dir) = args.load.pin.clone() else {
         return Err("--pin DIR is required: the pinned links are what keep the programs attached after oxbpf exits".into());
     };
-    if args.netlink {
+    if args.attach.netlink {
         return Err(
             "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
         );
@@ -51,7 +51,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             );
             continue;
         }
-        match attach(p, args) {
+        match attach(p, &args.attach) {
             Ok(Some(a)) => {
                 let path = dir.join(format!("{}_link", pin_name(p.name())));
                 match a.link.pin(&path) {

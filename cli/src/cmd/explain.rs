@@ -38,6 +38,9 @@ pub struct ExplainArgs {
     pub log_level: u32,
     /// Print JSON for tools instead of text for people.
     pub json: bool,
+    /// After the load, attach each program and detach it again, recording those
+    /// calls: where to attach what the section cannot say.
+    pub attach: Option<crate::cmd::run::AttachArgs>,
 }
 
 /// One stage of the story.
@@ -81,9 +84,10 @@ pub fn run(args: &ExplainArgs) -> Result<(String, bool), CliError> {
         stages.push(dry_run_stage(&obj, &selected));
         true
     } else {
-        let (kernel, verifier, ok) = kernel_stages(obj, args);
+        let (kernel, verifier, attach, ok) = kernel_stages(obj, args);
         stages.push(kernel);
         stages.push(verifier);
+        stages.extend(attach);
         ok
     };
     let out = if args.json {
@@ -477,8 +481,8 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
 }
 
 /// Loads for real, recording every `bpf()` call; returns the kernel and verifier
-/// stages and whether everything loaded.
-fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
+/// stages, the attach stage if asked for, and whether everything loaded (and attached).
+fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<Stage>, bool) {
     let mut kernel = Stage::new("Kernel: every bpf() call made, and the kernel's answer");
     let mut verifier = Stage::new("Verifier: what it said about each program");
     let core_btf = args
@@ -504,20 +508,8 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
         }
     }
     let (result, calls) = oxbpf_sys::trace::recording(|| obj.load(&opts));
-    for c in &calls {
-        if c.command.is_empty() {
-            kernel.say(format!("— {}", c.args));
-            continue;
-        }
-        kernel.say(format!(
-            "bpf({}{}{}) = {}  [{} µs]",
-            c.command,
-            if c.args.is_empty() { "" } else { ", " },
-            c.args,
-            c.result,
-            c.micros
-        ));
-    }
+    say_calls(&mut kernel, &calls);
+    let mut attach_stage = None;
     let ok = match result {
         Ok(l) => {
             for p in &l.programs {
@@ -537,14 +529,81 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, bool) {
                 l.programs.len(),
                 l.maps.len()
             ));
-            l.failures.is_empty()
+            let mut attached = true;
+            if let Some(where_) = &args.attach {
+                let (st, all) = attach_stage_for(&l, where_);
+                attach_stage = Some(st);
+                attached = all;
+            }
+            l.failures.is_empty() && attached
         }
         Err(e) => {
             rejected(&mut verifier, &e);
             false
         }
     };
-    (kernel, verifier, ok)
+    (kernel, verifier, attach_stage, ok)
+}
+
+/// Every recorded call, one line each (stage marks as headings).
+fn say_calls(st: &mut Stage, calls: &[oxbpf_sys::trace::Call]) {
+    for c in calls {
+        if c.command.is_empty() {
+            st.say(format!("— {}", c.args));
+        } else if c.command.starts_with("BPF_") {
+            st.say(format!(
+                "bpf({}{}{}) = {}  [{} µs]",
+                c.command,
+                if c.args.is_empty() { "" } else { ", " },
+                c.args,
+                c.result,
+                c.micros
+            ));
+        } else {
+            st.say(format!(
+                "{}({}) = {}  [{} µs]",
+                c.command, c.args, c.result, c.micros
+            ));
+        }
+    }
+}
+
+/// Attaches each loaded program as `run` would, then detaches it, recording every
+/// call of both; returns the stage and whether every program attached.
+fn attach_stage_for(
+    l: &oxbpf_loader::load::Loaded,
+    where_: &crate::cmd::run::AttachArgs,
+) -> (Stage, bool) {
+    let mut st = Stage::new(
+        "Attach: the calls that hook each program into the kernel, then the ones that unhook it",
+    );
+    let mut all = true;
+    for p in &l.programs {
+        let (result, calls) = oxbpf_sys::trace::recording(|| crate::cmd::run::attach(p, where_));
+        match &result {
+            Ok(Some(a)) => st.say(format!("{}: attached — {}", p.name(), a.link.describe())),
+            Ok(None) => st.say(format!("{}: nothing to attach", p.name())),
+            Err(e) => {
+                all = false;
+                st.say(format!("{}: NOT ATTACHED: {e}", p.name()));
+            }
+        }
+        say_calls(&mut st, &calls);
+        if !matches!(result, Ok(Some(_))) {
+            continue;
+        }
+        let ((), calls) = oxbpf_sys::trace::recording(|| drop(result));
+        if !calls.is_empty() {
+            st.say(format!("{}: detached:", p.name()));
+            say_calls(&mut st, &calls);
+        } else {
+            st.say(format!(
+                "{}: detached by closing its link (the kernel detaches a bpf_link, or a perf event, when its last fd closes)",
+                p.name()
+            ));
+        }
+    }
+    (st, all)
 }
 
 /// A refusal, with the verifier's last words and the source line it points at.

@@ -26,6 +26,19 @@ use crate::cmd::records::RecordType;
 pub struct RunArgs {
     /// What to load, and how.
     pub load: LoadArgs,
+    /// Where to attach what a section cannot say.
+    pub attach: AttachArgs,
+    /// Stop after this many seconds instead of waiting for Ctrl-C.
+    pub duration: Option<Duration>,
+    /// Print ring/perf buffer records as this struct of the object's BTF (for every
+    /// such map, or `MAP=STRUCT` for one). Without it, a single struct named `event`
+    /// or `*_event` is used; records shorter than the struct stay in hex.
+    pub event_type: Vec<String>,
+}
+
+/// Where to attach what a program's section cannot say.
+#[derive(Debug, Default)]
+pub struct AttachArgs {
     /// Interface for XDP, tc and socket filter programs.
     pub iface: Option<String>,
     /// XDP mode.
@@ -34,12 +47,6 @@ pub struct RunArgs {
     pub netlink: bool,
     /// cgroup (v2 directory) for cgroup programs.
     pub cgroup: Option<PathBuf>,
-    /// Stop after this many seconds instead of waiting for Ctrl-C.
-    pub duration: Option<Duration>,
-    /// Print ring/perf buffer records as this struct of the object's BTF (for every
-    /// such map, or `MAP=STRUCT` for one). Without it, a single struct named `event`
-    /// or `*_event` is used; records shorter than the struct stay in hex.
-    pub event_type: Vec<String>,
 }
 
 /// An attachment and what keeps it alive (the socket a filter is on, the cgroup dir).
@@ -58,7 +65,7 @@ fn out(line: &str) {
 }
 
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
-pub(crate) fn attach(p: &Program, args: &RunArgs) -> Result<Option<Attached>, String> {
+pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>, String> {
     let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
         AutoAttach::Attached(link) => {
             return Ok(Some(Attached {
@@ -253,7 +260,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }
     for p in &loaded.programs {
-        match attach(p, args) {
+        match attach(p, &args.attach) {
             Ok(Some(a)) => {
                 out(&format!("attached: {}", a.link.describe()));
                 attached.push(a);
