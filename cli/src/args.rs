@@ -274,6 +274,12 @@ pub const COMMANDS: Cmd = group(
                         "PATH",
                         "Resolve CO-RE against this BTF instead of the running kernel's",
                     ),
+                    many(
+                        "skip-map",
+                        "MAP",
+                        "Do not create MAP (a map type this kernel lacks); loads of it are \
+                         poisoned, so only a program that reaches one fails, naming the map",
+                    ),
                     one(
                         "log-level",
                         "LEVEL",

@@ -54,6 +54,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 prog: a.string("prog")?,
                 dry_run: a.flag("dry-run"),
                 btf: a.path("btf"),
+                skip_maps: a.strings("skip-map")?,
                 log_level: a.number("log-level")?.unwrap_or(1),
                 json,
                 attach: a.flag("attach").then(|| attach_args(a)).transpose()?,

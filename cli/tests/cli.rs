@@ -176,6 +176,23 @@ fn explain_records_every_bpf_call_and_the_verifiers_verdict() {
         text.contains("at source line: asm volatile(\"call 4242\""),
         "{text}"
     );
+    // A map left out: its load is poisoned, and the program that reaches it names it.
+    let (ok, text, _) = oxbpf(
+        &[
+            "explain",
+            "maps_more.bpf.o",
+            "--prog",
+            "xdp_redirects",
+            "--skip-map",
+            "dev_map",
+        ],
+        &dir,
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub struct ExplainArgs {
     pub dry_run: bool,
     /// Resolve CO-RE against this BTF instead of the running kernel's.
     pub btf: Option<PathBuf>,
+    /// Maps not to create (libbpf's autocreate off).
+    pub skip_maps: Vec<String>,
     /// Verifier log detail: 1 its verdict and statistics, 2 every instruction it
     /// checked with the register state, source lines interleaved.
     pub log_level: u32,
@@ -495,6 +497,7 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<Stage
         keep_going: true,
         log_level: args.log_level.clamp(1, 2),
         core_btf,
+        skip_maps: args.skip_maps.clone(),
         ..Default::default()
     };
     for p in obj.programs.iter().filter(|p| p.section().starts_with('?')) {
