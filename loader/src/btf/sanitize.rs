@@ -61,11 +61,15 @@ pub fn sanitize(types: &mut Vec<Type>, opts: &SanitizeOptions) {
         return;
     }
     let mut placeholder: Option<TypeId> = None;
+    // A kernel without FUNC (before 5.0) or DATASEC (5.2) has no DECL_TAG (5.16) either,
+    // and a tag on a function parameter or a variable is invalid once the function is a
+    // TYPEDEF or the variable an INT: the tags go too.
+    let no_decl_tag = opts.no_decl_tag || opts.no_func || opts.no_datasec;
     for i in 0..types.len() {
         let kind = types[i].kind.clone();
         let new = match kind {
             TypeKind::Var { .. } if opts.no_datasec => Some(placeholder_int()),
-            TypeKind::DeclTag { .. } if opts.no_decl_tag => Some(placeholder_int()),
+            TypeKind::DeclTag { .. } if no_decl_tag => Some(placeholder_int()),
             TypeKind::Datasec { vars, .. } if opts.no_datasec => {
                 types[i].name = types[i].name.replace(['.', '?'], "_");
                 let members = vars

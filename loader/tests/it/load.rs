@@ -1132,6 +1132,40 @@ fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
 }
 
 #[test]
+fn btf_kinds_the_kernel_lacks_are_rewritten_and_the_program_runs() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("btf_kinds_the_kernel_lacks_are_rewritten_and_the_program_runs") {
+        return;
+    }
+    // DECL_TAG, TYPE_TAG, ENUM64, a signed enum and FLOAT: 5.10 has none of them, 6.1
+    // all but the `?` DATASEC rename. Whatever this kernel lacks is rewritten before
+    // BPF_BTF_LOAD; the object must load and its program run the same.
+    let missing = oxbpf_loader::probe::btf_features()
+        .unwrap()
+        .sanitize_options();
+    assert_eq!(missing.no_decl_tag, !crate::kernel_since(5, 16));
+    assert_eq!(missing.no_type_tag, !crate::kernel_since(5, 17));
+    assert_eq!(missing.no_enum64, !crate::kernel_since(6, 0));
+    assert_eq!(missing.no_float, !crate::kernel_since(5, 13));
+    let obj = Object::open(crate::testdata("btf_kinds.bpf.o")).unwrap();
+    let l = obj
+        .clone()
+        .load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let ret = l
+        .program("kinds")
+        .unwrap()
+        .test_run(&packet(6, &[0; 20]), &[])
+        .unwrap()
+        .retval;
+    assert_eq!(ret, 2, "XDP_PASS");
+    let seen = global(&obj, &l, "seen");
+    assert_eq!(u32_at(&seen, 0), 2, "add_one(1)");
+    assert_eq!(u64_at(&seen, 24), 0x1_0000_0000, "the enum64 value");
+    assert_eq!(u32_at(&seen, 32) as i32, -1, "the signed enum value");
+}
+
+#[test]
 fn a_map_left_out_poisons_its_uses_and_is_named_when_one_is_reached() {
     let _serial = crate::serial();
     if !gate::require_bpf("a_map_left_out_poisons_its_uses_and_is_named_when_one_is_reached") {
