@@ -210,6 +210,8 @@ pub enum ModuleFdError {
 /// kernel BTF object its name.
 fn open_module_btf(name: &str) -> Result<OwnedFd, ModuleFdError> {
     let mut id = 0;
+    // Before 5.11 the kernel names no BTF object (and fills no name): then say that.
+    let mut any_named = false;
     while let Some(next) = bpf::get_next_id(IdKind::Btf, id).map_err(ModuleFdError::Sys)? {
         id = next;
         let fd = match bpf::get_fd_by_id(IdKind::Btf, id) {
@@ -225,9 +227,13 @@ fn open_module_btf(name: &str) -> Result<OwnedFd, ModuleFdError> {
                 ModuleFdError::Sys(e)
             }
         })?;
+        any_named |= !found.is_empty();
         if kernel && found == name {
             return Ok(fd);
         }
+    }
+    if !any_named {
+        return Err(ModuleFdError::Unnamed(name.to_string()));
     }
     Err(ModuleFdError::NotFound(name.to_string()))
 }
