@@ -232,6 +232,25 @@ pub fn link_program(
     while let Some((f, base)) = queue.pop() {
         for r in &f.relocs {
             let at = base + r.insn;
+            // An ld_imm64 needs its second slot inside the same function: one cut off at
+            // the function's end would patch the next function's first instruction.
+            let wide = !matches!(
+                r.kind,
+                RelocKind::Call { .. } | RelocKind::ExternCall { .. }
+            );
+            if r.insn >= f.insns.len() || (wide && r.insn + 1 >= f.insns.len()) {
+                return Err(unresolved(
+                    &prog,
+                    at,
+                    format!(
+                        "relocation for `{}` at instruction {} of `{}` ({} instructions): the instruction is cut off by the function's end",
+                        r.symbol,
+                        r.insn,
+                        f.name,
+                        f.insns.len()
+                    ),
+                ));
+            }
             match r.kind {
                 RelocKind::Call {
                     section_index,

@@ -46,3 +46,46 @@ fn btf_parse_regressions() {
         }
     }
 }
+
+#[test]
+fn elf_core_relocate_regressions() {
+    use std::sync::Arc;
+
+    use oxbpf_loader::Object;
+    use oxbpf_loader::btf::ext::BtfExt;
+    use oxbpf_loader::core::{CoreTargets, relocate_object};
+    use oxbpf_loader::reloc::{ExternValue, Resolver, link_program};
+    let _serial = crate::serial();
+    let cases = inputs("elf_core_relocate");
+    assert!(!cases.is_empty());
+    let old = std::fs::read(crate::testdata("btf/old_kernel.btf")).unwrap();
+    for data in cases {
+        let Ok(obj) = Object::parse("fuzz.bpf.o", &data) else {
+            continue;
+        };
+        let mut o = obj.clone();
+        let _ = relocate_object(
+            &mut o,
+            CoreTargets::custom("old_kernel", Arc::new(Btf::parse(old.clone()).unwrap())),
+        );
+        let mut obj = obj;
+        if let Some(own) = obj.btf.clone() {
+            if relocate_object(&mut obj, CoreTargets::custom("itself", Arc::new(own))).is_err() {
+                continue;
+            }
+        }
+        let resolver = Resolver {
+            map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),
+            data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
+            kconfig_fd: Some(300),
+            externs: vec![ExternValue::Missing; obj.externs.len()],
+        };
+        let ext = match (&obj.btf, &obj.btf_ext) {
+            (Some(btf), Some(ext)) => BtfExt::parse(ext, btf).ok(),
+            _ => None,
+        };
+        for i in 0..obj.programs.len() {
+            let _ = link_program(&obj, i, &resolver, ext.as_ref());
+        }
+    }
+}
