@@ -7,9 +7,9 @@
 #   sudo scripts/kernel-matrix.sh [KERNEL...] [-- TEST-FILTER...]
 #
 # KERNEL: 5.10, 6.1, 6.12 or newest (the newest trixie-backports kernel); all four by
-# default. TEST-FILTER: names passed to the test binary (default: every test; the ones
-# that need tools the guest lacks — bash, perl, iproute2, clang, llvm-objdump, bpftool —
-# skip or fail for that reason). Kernels and packages are cached under
+# default. TEST-FILTER: names passed to the test binary (default: every test; the
+# oracle tests that compare with clang, llvm-objdump or bpftool, which the guest lacks,
+# skip saying so). Kernels and packages are cached under
 # $OXBPF_KERNELS_DIR (default /var/tmp/oxbpf-kernels). Needs root (apt-get). The host's
 # apt sources are not touched for foreign suites: bullseye and trixie are read through
 # a private apt state directory. qemu 10 comes from bookworm-backports (bookworm's 7.2
