@@ -190,7 +190,8 @@ pub struct Reply {
 
 /// A refusal, with the kernel's extended-ack sentence when it gave one.
 #[derive(Debug, thiserror::Error)]
-#[error("{call} failed: {source}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+/// Shows as "`RTM_SETLINK` failed (the kernel's sentence)"; the errno is the source.
+#[error("{call} failed{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
 pub struct NetlinkError {
     /// What was asked (`RTM_SETLINK`...).
     pub call: &'static str,
