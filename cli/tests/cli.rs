@@ -219,6 +219,7 @@ fn explain_attach_records_perf_event_open_setsockopt_and_netlink() {
         .unwrap_or_else(|| panic!("{text}"));
     for want in [
         "on_getppid: attached — on_getppid on tracepoint syscalls/sys_enter_getppid",
+        "read(tracefs events/syscalls/sys_enter_getppid/id) = ",
         "perf_event_open(type=tracepoint config=",
         "bpf(BPF_LINK_CREATE, prog_fd=",
         "attach_type=perf_event",

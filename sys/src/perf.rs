@@ -476,11 +476,23 @@ pub fn tracepoint_id(category: &str, name: &str) -> io::Result<u64> {
     if let Some(id) = ids.lock().ok().and_then(|m| m.get(&key).copied()) {
         return Ok(id);
     }
-    let text = read_tracefs(&format!("events/{key}/id"))?;
-    let id = String::from_utf8_lossy(&text)
-        .trim()
-        .parse()
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let started = std::time::Instant::now();
+    let path = format!("events/{key}/id");
+    let id = read_tracefs(&path).and_then(|text| {
+        String::from_utf8_lossy(&text)
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+    });
+    // The id perf_event_open takes as `config` (tracefs is read in a private mount).
+    crate::trace::push_other(
+        "read",
+        || format!("tracefs {path}"),
+        started,
+        &id.as_ref().map_err(crate::trace::errno_text),
+        |id| format!("{id} ({id:#x})"),
+    );
+    let id = id?;
     if let Ok(mut m) = ids.lock() {
         m.insert(key, id);
     }
