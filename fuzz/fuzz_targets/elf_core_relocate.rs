@@ -13,7 +13,7 @@ use oxbpf_loader::Object;
 use oxbpf_loader::btf::Btf;
 use oxbpf_loader::btf::ext::BtfExt;
 use oxbpf_loader::core::{CoreTargets, relocate_object};
-use oxbpf_loader::reloc::{ExternValue, Resolver, link_program};
+use oxbpf_loader::reloc::{Resolver, link_program};
 
 const OLD_KERNEL: &[u8] = include_bytes!("../../testdata/btf/old_kernel.btf");
 
@@ -31,12 +31,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-    let resolver = Resolver {
-        map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),
-        data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
-        kconfig_fd: Some(300),
-        externs: vec![ExternValue::Missing; obj.externs.len()],
-    };
+    let resolver = Resolver::stand_in(&obj);
     let ext = match (&obj.btf, &obj.btf_ext) {
         (Some(btf), Some(ext)) => BtfExt::parse(ext, btf).ok(),
         _ => None,

@@ -75,6 +75,20 @@ pub struct Resolver {
     pub externs: Vec<ExternValue>,
 }
 
+impl Resolver {
+    /// Fds that stand for maps never created (100 + index for maps, 200 + index for
+    /// data sections, 300 for `.kconfig`) and every extern missing: for linking an
+    /// object without the kernel (tests, fuzzing).
+    pub fn stand_in(obj: &Object) -> Resolver {
+        Resolver {
+            map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),
+            data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
+            kconfig_fd: Some(300),
+            externs: vec![ExternValue::Missing; obj.externs.len()],
+        }
+    }
+}
+
 /// Why a program could not be linked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -505,12 +519,7 @@ mod tests {
     }
 
     fn resolver(obj: &Object) -> Resolver {
-        Resolver {
-            map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),
-            data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
-            kconfig_fd: Some(300),
-            externs: vec![ExternValue::Missing; obj.externs.len()],
-        }
+        Resolver::stand_in(obj)
     }
 
     #[test]

@@ -54,7 +54,7 @@ fn elf_core_relocate_regressions() {
     use oxbpf_loader::Object;
     use oxbpf_loader::btf::ext::BtfExt;
     use oxbpf_loader::core::{CoreTargets, relocate_object};
-    use oxbpf_loader::reloc::{ExternValue, Resolver, link_program};
+    use oxbpf_loader::reloc::{Resolver, link_program};
     let _serial = crate::serial();
     let cases = inputs("elf_core_relocate");
     assert!(!cases.is_empty());
@@ -74,12 +74,7 @@ fn elf_core_relocate_regressions() {
                 continue;
             }
         }
-        let resolver = Resolver {
-            map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),
-            data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
-            kconfig_fd: Some(300),
-            externs: vec![ExternValue::Missing; obj.externs.len()],
-        };
+        let resolver = Resolver::stand_in(&obj);
         let ext = match (&obj.btf, &obj.btf_ext) {
             (Some(btf), Some(ext)) => BtfExt::parse(ext, btf).ok(),
             _ => None,
