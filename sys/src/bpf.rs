@@ -568,6 +568,30 @@ pub fn prog_map_ids(fd: BorrowedFd<'_>) -> Result<Vec<u32>, SysError> {
     Ok(ids)
 }
 
+/// The program's instructions as the kernel keeps them after verification
+/// (`xlated_prog_insns`, what `bpftool prog dump xlated` shows), raw: map references
+/// read back as map ids. A first call learns the length, a second fills a buffer of it.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a program; `EPERM` where the kernel hides raw dumps.
+pub fn prog_xlated(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SysError> {
+    let len = prog_info(fd)?.xlated_prog_len;
+    let mut buf = vec![0u8; len as usize];
+    if buf.is_empty() {
+        return Ok(buf);
+    }
+    let mut info = ProgInfo {
+        xlated_prog_len: len,
+        xlated_prog_insns: buf.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: the only address given is `buf`, live, exclusively borrowed and
+    // `xlated_prog_len` bytes long, which bounds the kernel's write.
+    unsafe { obj_info(fd, &mut info)? };
+    buf.truncate(info.xlated_prog_len.min(len) as usize);
+    Ok(buf)
+}
+
 /// The object kinds with kernel-wide ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdKind {

@@ -1,0 +1,103 @@
+//! oxbpf's side: the same steps as the libbpf side, through `oxbpf-loader`.
+
+use std::os::fd::AsFd as _;
+use std::path::Path;
+
+use oxbpf_loader::Object;
+use oxbpf_loader::load::{LoadError, LoadOptions};
+
+use crate::outcome::{ObjectRun, ProgRow, Verdict};
+use crate::{facts, sizing};
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut c = e.source();
+    while let Some(x) = c {
+        s = format!("{s}: {x}");
+        c = x.source();
+    }
+    s.replace(['\n', '\t'], " ")
+}
+
+/// The stage a refusal happened at.
+fn stage_of(e: &LoadError) -> &'static str {
+    match e {
+        LoadError::MapCreate { .. } | LoadError::MapSetup { .. } | LoadError::Pin { .. } => "maps",
+        LoadError::Extern(_) => "externs",
+        LoadError::Core(_) | LoadError::Reloc(_) => "relocation",
+        LoadError::AttachTarget { .. } => "attach target",
+        LoadError::Program(_) => "verifier",
+        LoadError::NoType { .. } | LoadError::ForeignEndian { .. } => "open",
+        _ => "load",
+    }
+}
+
+/// The options every load of `obj` gets: maps sized as their user space would (the
+/// same rule as the libbpf side, [`sizing`]).
+fn options(obj: &Object) -> LoadOptions {
+    LoadOptions {
+        max_entries: obj
+            .maps
+            .iter()
+            .filter(|m| m.max_entries == 0 && sizing::needs_size(m.map_type.0))
+            .map(|m| (m.name.clone(), sizing::DEFAULT_ENTRIES))
+            .collect(),
+        value_size: obj
+            .maps
+            .iter()
+            .filter(|m| m.map_type.0 == sizing::STACK_TRACE && m.value_size == 0)
+            .map(|m| (m.name.clone(), sizing::STACK_VALUE_SIZE))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Loads `path` with oxbpf: all its autoload programs at once, then each program that
+/// did not load that way on its own (and each `?` program on its own).
+pub fn run(path: &Path) -> ObjectRun {
+    let mut run = ObjectRun::default();
+    let obj = match Object::open(path) {
+        Ok(o) => o,
+        Err(e) => {
+            run.open_error = Some(chain(&e));
+            return run;
+        }
+    };
+    let opts = options(&obj);
+    let whole = obj.clone().load(&opts);
+    for p in &obj.programs {
+        let verdict = match &whole {
+            Ok(l) if p.autoload => Some(match l.program(p.name()) {
+                Some(prog) => facts::of(prog.as_fd())
+                    .map_or_else(|e| Verdict::refused("info", &e), Verdict::Loaded),
+                None => Verdict::refused("load", "oxbpf loaded the object but not this program"),
+            }),
+            _ => None,
+        };
+        run.programs.push(ProgRow {
+            name: p.name().to_string(),
+            section: p.section().to_string(),
+            autoload: p.autoload,
+            verdict,
+        });
+    }
+    run.whole = Some(whole.map(drop).map_err(|e| chain(&e)));
+
+    for row in run.programs.iter_mut().filter(|r| r.verdict.is_none()) {
+        let one = LoadOptions {
+            only: Some(vec![row.name.clone()]),
+            ..opts.clone()
+        };
+        let verdict = match obj.clone().load(&one) {
+            Ok(l) => match l.program(&row.name) {
+                Some(prog) => facts::of(prog.as_fd())
+                    .map_or_else(|e| Verdict::refused("info", &e), Verdict::Loaded),
+                None => Verdict::refused("load", "oxbpf loaded the object but not this program"),
+            },
+            Err(e) => Verdict::refused(stage_of(&e), &chain(&e)),
+        };
+        row.verdict = Some(verdict);
+    }
+    run
+}
