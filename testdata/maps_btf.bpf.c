@@ -58,6 +58,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16);
 	__uint(key_size, sizeof(__u32));
+	/* 127 frames; libbpf-tools leave this to their user space instead. */
+	__uint(value_size, 127 * sizeof(__u64));
 } stacks SEC(".maps");
 
 struct {

@@ -4,8 +4,10 @@
  * checks the pairing: per-CPU and LRU per-CPU hash, stack, hash of maps, cgroup array,
  * task, socket, inode and cgroup local storage (BTF key/value, no prealloc), sockmap and
  * sockhash, devmap and devmap_hash, cpumap, xskmap; a map on NUMA node 0
- * (BPF_F_NUMA_NODE), one whose 27-character name the kernel cuts to 15, and a hash
- * whose values hold a bpf_spin_lock (for BPF_F_LOCK from user space).
+ * (BPF_F_NUMA_NODE), one whose 27-character name the kernel cuts to 15, a hash
+ * whose values hold a bpf_spin_lock (for BPF_F_LOCK from user space), and a ring
+ * buffer and a user ring buffer of sizes the kernel refuses (1000 and 8 bytes), which
+ * the loader rounds up to a power-of-2 number of pages as libbpf does.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -141,6 +143,16 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } a_map_with_a_very_long_name SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1000);
+} odd_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, 8);
+} odd_user_ring SEC(".maps");
 
 struct locked_value {
 	struct bpf_spin_lock lock;

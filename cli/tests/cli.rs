@@ -648,6 +648,74 @@ fn a_rejected_program_shows_the_verifier_log_and_the_cause() {
     );
 }
 
+/// Every command that loads refuses a CO-RE program when the kernel's BTF cannot be
+/// read (here hidden under a tmpfs, in the test's own mount namespace), with the same
+/// sentence, and exits 1; `check` and `explain` say they cannot read it either.
+#[test]
+fn without_the_kernels_btf_every_command_refuses_co_re_programs() {
+    if !can_load("without_the_kernels_btf_every_command_refuses_co_re_programs") {
+        return;
+    }
+    let out = in_private_bpffs(
+        r#"
+mount -t tmpfs none /sys/kernel/btf
+set +e
+for cmd in "load bootstrap.bpf.o" "run bootstrap.bpf.o --duration 1" "attach bootstrap.bpf.o --pin $PIN/b" \
+           "explain bootstrap.bpf.o" "check bootstrap.bpf.o" "demo" "load minimal.bpf.o"; do
+    echo "== $cmd"
+    "$OXBPF" $cmd > out.$$ 2>&1
+    echo "exit $?"
+    head -c 800 out.$$; echo
+done
+rm -f out.$$
+echo "== ls"
+ls "$PIN"
+"#,
+    );
+    // The output of the command whose line starts with `cmd`.
+    let section = |cmd: &str| {
+        out.split(&format!("== {cmd}"))
+            .nth(1)
+            .and_then(|s| s.split_once('\n'))
+            .and_then(|(_, s)| s.split("\n== ").next())
+            .unwrap_or_else(|| panic!("no output for {cmd}:\n{out}"))
+            .to_string()
+    };
+    let refusal = "oxbpf: error: program `handle_exec`: CO-RE relocation `struct task_struct.real_parent` (byte_off) at insn #30 of `handle_exec` needs the kernel's BTF, which cannot be read (cannot read /sys/kernel/btf/vmlinux: No such file or directory";
+    for cmd in [
+        "load bootstrap.bpf.o",
+        "run bootstrap.bpf.o --duration 1",
+        "attach bootstrap.bpf.o --pin",
+    ] {
+        let s = section(cmd);
+        assert!(
+            s.starts_with("exit 1\n") && s.contains(refusal),
+            "{cmd}:\n{s}"
+        );
+    }
+    let demo = section("demo");
+    assert!(
+        demo.starts_with("exit 1\n")
+            && demo.contains("program `whoami`: CO-RE relocation `struct task_struct.pid`")
+            && demo.contains("--btf PATH")
+            && !demo.contains("needs root"),
+        "{demo}"
+    );
+    for cmd in ["explain bootstrap.bpf.o", "check bootstrap.bpf.o"] {
+        let s = section(cmd);
+        assert!(
+            s.starts_with("exit 1\n")
+                && s.contains("cannot read /sys/kernel/btf/vmlinux: No such file or directory"),
+            "{cmd}:\n{s}"
+        );
+    }
+    // No CO-RE in it: it loads.
+    let minimal = section("load minimal.bpf.o");
+    assert!(minimal.starts_with("exit 0\n"), "{minimal}");
+    // The refused attach left nothing pinned, not even its directory.
+    assert_eq!(section("ls").trim(), "maps.debug\nprogs.debug", "{out}");
+}
+
 /// Runs `script` (sh) in a private mount namespace with a bpffs mounted at `$PIN`, and
 /// `$OXBPF` the binary under test; returns its stdout. The machine's mounts never change.
 fn in_private_bpffs(script: &str) -> String {
@@ -739,7 +807,7 @@ echo "== show $id"
 echo "== maps"
 "$OXBPF" map list
 "$OXBPF" map list --json > /dev/null
-rm "$PIN/whoami" "$PIN/count_and_filter" "$PIN"/packets_per_proto "$PIN"/demo_bpf_*
+rm "$PIN/whoami" "$PIN/count_and_filter" "$PIN"/packets_per_proto "$PIN"/demo_rodata "$PIN"/demo_bss
 for i in $(seq 1 100); do
     if ! "$OXBPF" prog show "$id" 2> gone.$$; then break; fi
     sleep 0.1
@@ -754,8 +822,8 @@ echo "== gone"; cat gone.$$; rm gone.$$
         "count_and_filter",
         "whoami",
         "packets_per_proto",
-        "demo_bpf_rodata",
-        "demo_bpf_bss",
+        "demo_rodata",
+        "demo_bss",
     ] {
         assert!(ls.contains(&f), "{f} not pinned:\n{out}");
     }
@@ -1202,12 +1270,12 @@ echo "== dump"
 echo "== json"
 "$OXBPF" map lookup "$PIN/percpu_hash" --key 7 --json
 echo "== bss"
-"$OXBPF" map dump "$PIN/core_bpf_bss"
+"$OXBPF" map dump "$PIN/core_bss"
 echo "== delete"
 "$OXBPF" map delete "$PIN/percpu_hash" --key 7
 "$OXBPF" map lookup "$PIN/percpu_hash" --key 7 2>&1 || true
-"$OXBPF" map update "$PIN/core_bpf_bss" --key 0 --value 1 2>&1 || true
-"$OXBPF" map update "$PIN/core_bpf_bss" --key 0 --value-hex "01 02" 2>&1 || true
+"$OXBPF" map update "$PIN/core_bss" --key 0 --value 1 2>&1 || true
+"$OXBPF" map update "$PIN/core_bss" --key 0 --value-hex "01 02" 2>&1 || true
 "$OXBPF" map dump oxbpf_no_such_map 2>&1 || true
 "#,
     );

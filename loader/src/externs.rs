@@ -103,22 +103,18 @@ pub struct KernelConfig {
 }
 
 impl KernelConfig {
-    /// Parses a `.config` file.
+    /// Parses a `.config` file as libbpf reads one (`bpf_object__read_kconfig_file`):
+    /// only lines that start with `CONFIG_` and have a `=` count, the first of two
+    /// lines for one option wins, and `# CONFIG_X is not set` sets nothing (a strong
+    /// extern of such an option is then an error, a weak one reads 0).
     pub fn parse(text: &str) -> KernelConfig {
         let mut values = HashMap::new();
         for line in text.lines() {
-            let line = line.trim();
-            if let Some(rest) = line
-                .strip_prefix("# ")
-                .and_then(|l| l.strip_suffix(" is not set"))
+            if let Some((k, v)) = line
+                .split_once('=')
+                .filter(|(k, _)| k.starts_with("CONFIG_"))
             {
-                if rest.starts_with("CONFIG_") {
-                    values.insert(rest.to_string(), "n".to_string());
-                }
-            } else if let Some((k, v)) = line.split_once('=') {
-                if k.starts_with("CONFIG_") {
-                    values.insert(k.to_string(), v.to_string());
-                }
+                values.entry(k.to_string()).or_insert_with(|| v.to_string());
             }
         }
         KernelConfig { values }
@@ -170,40 +166,61 @@ fn get(types: &[Type], id: TypeId) -> Option<&Type> {
     id.0.checked_sub(1).and_then(|i| types.get(i as usize))
 }
 
+/// `id` with typedefs and qualifiers (const, volatile, restrict, type tags) peeled
+/// off, as libbpf's `skip_mods_and_typedefs`.
+fn skip_mods_and_typedefs(types: &[Type], mut id: TypeId) -> Option<&Type> {
+    for _ in 0..crate::btf::MAX_RESOLVE_DEPTH {
+        let t = get(types, id)?;
+        match &t.kind {
+            TypeKind::Typedef(to)
+            | TypeKind::Const(to)
+            | TypeKind::Volatile(to)
+            | TypeKind::Restrict(to)
+            | TypeKind::TypeTag { target: to, .. } => id = *to,
+            _ => return Some(t),
+        }
+    }
+    None
+}
+
+/// What a `.kconfig` extern's type is (libbpf `find_kcfg_type`): typedefs and
+/// qualifiers are peeled off the type, and off a char array's element type too
+/// (`extern const char CONFIG_STR[8]` has a `const char` element).
 fn kcfg_type(types: &[Type], var: TypeId, name: &str) -> Result<KcfgType, ExternError> {
     let bad = || ExternError::BadType(name.to_string());
     let TypeKind::Var { ty, .. } = get(types, var).ok_or_else(bad)?.kind else {
         return Err(bad());
     };
-    let mut id = ty;
-    for _ in 0..crate::btf::MAX_RESOLVE_DEPTH {
-        let t = get(types, id).ok_or_else(bad)?;
-        match &t.kind {
-            TypeKind::Typedef(to) | TypeKind::Const(to) | TypeKind::Volatile(to) => id = *to,
-            TypeKind::Int { size, encoding, .. } => {
-                return Ok(if encoding & 4 != 0 {
-                    KcfgType::Bool
-                } else if *size == 1 && encoding & 2 != 0 {
-                    KcfgType::Char
-                } else {
-                    KcfgType::Int {
-                        size: *size,
-                        signed: encoding & 1 != 0,
-                    }
-                });
+    let t = skip_mods_and_typedefs(types, ty).ok_or_else(bad)?;
+    match &t.kind {
+        TypeKind::Int { size, encoding, .. } => Ok(if encoding & 4 != 0 {
+            if *size != 1 {
+                return Err(bad());
             }
-            TypeKind::Enum(_) if t.name == "libbpf_tristate" => return Ok(KcfgType::Tristate),
-            TypeKind::Array { elem, nelems, .. } => {
-                let e = get(types, *elem).ok_or_else(bad)?;
-                return match e.kind {
-                    TypeKind::Int { size: 1, .. } => Ok(KcfgType::CharArray(*nelems)),
-                    _ => Err(bad()),
-                };
+            KcfgType::Bool
+        } else if *size == 1 {
+            // Any one-byte integer is a char to libbpf: it takes y/n/m or a number.
+            KcfgType::Char
+        } else if !size.is_power_of_two() || *size > 8 {
+            return Err(bad());
+        } else {
+            KcfgType::Int {
+                size: *size,
+                signed: encoding & 1 != 0,
             }
-            _ => return Err(bad()),
+        }),
+        TypeKind::Enum(e) if t.name == "libbpf_tristate" && e.size == 4 => Ok(KcfgType::Tristate),
+        TypeKind::Enum64(_) if t.name == "libbpf_tristate" => Ok(KcfgType::Tristate),
+        TypeKind::Array { elem, nelems, .. } if *nelems > 0 => {
+            match skip_mods_and_typedefs(types, *elem).map(|e| &e.kind) {
+                Some(TypeKind::Int {
+                    size: 1, encoding, ..
+                }) if encoding & 4 == 0 => Ok(KcfgType::CharArray(*nelems)),
+                _ => Err(bad()),
+            }
         }
+        _ => Err(bad()),
     }
-    Err(bad())
 }
 
 /// Facts about the running kernel `LINUX_*` externs stand for.
@@ -247,19 +264,42 @@ impl KernelFacts {
     }
 }
 
-fn parse_int(v: &str) -> Option<i128> {
-    let (neg, digits) = match v.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, v),
+/// A number as C's `strtoull(v, &end, 0)` reads it, the whole string: decimal, `0x` hex
+/// or `0` octal, after an optional sign (a `-` wraps, as in C). `None` if anything is
+/// left over or the number does not fit 64 bits.
+fn parse_u64(v: &str) -> Option<u64> {
+    let v = v.trim_start();
+    let (neg, v) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
     };
-    let n = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(hex) => i128::from_str_radix(hex, 16).ok()?,
-        None => digits.parse::<i128>().ok()?,
+    let (radix, digits) = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        (16, h)
+    } else if v.len() > 1 && v.starts_with('0') {
+        (8, &v[1..])
+    } else {
+        (10, v)
     };
-    Some(if neg { -n } else { n })
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let n = u64::from_str_radix(digits, radix).ok()?;
+    Some(if neg { n.wrapping_neg() } else { n })
+}
+
+/// libbpf `is_kcfg_value_in_range`: whether `v` fits an integer of `size` bytes,
+/// signed ones checked in wrapping arithmetic as libbpf does.
+fn kcfg_value_in_range(v: u64, size: u32, signed: bool) -> bool {
+    let bits = size * 8;
+    if bits >= 64 {
+        return true;
+    }
+    if signed {
+        v.wrapping_add(1 << (bits - 1)) < (1 << bits)
+    } else {
+        v >> bits == 0
+    }
 }
 
 /// Builds the value of the `.kconfig` map: every slot of `layout` filled from the kernel
@@ -325,53 +365,53 @@ pub fn kconfig_value(
             value: value.clone(),
             why: why.into(),
         };
-        match ty {
-            KcfgType::Bool => match value.as_str() {
-                "y" => dst[0] = 1,
-                "n" => dst[0] = 0,
-                _ => return Err(bad("a bool takes y or n")),
+        // libbpf's reading of a config line (`bpf_object__process_kconfig_line`): the
+        // value's first character picks y/n/m, a quoted string, or a number.
+        match value.as_bytes().first() {
+            Some(&c @ (b'y' | b'n' | b'm')) => match ty {
+                KcfgType::Bool if c == b'm' => {
+                    return Err(bad("`m` implies a tristate or char type, not bool"));
+                }
+                KcfgType::Bool => dst[0] = u8::from(c == b'y'),
+                KcfgType::Tristate => {
+                    let v: u32 = match c {
+                        b'y' => 1,
+                        b'm' => 2,
+                        _ => 0,
+                    };
+                    let n = dst.len().min(4);
+                    dst[..n].copy_from_slice(&v.to_ne_bytes()[..n]);
+                }
+                KcfgType::Char => dst[0] = c,
+                _ => return Err(bad("y, n or m implies a bool, tristate or char type")),
             },
-            KcfgType::Char => match value.as_str() {
-                "y" | "n" | "m" => dst[0] = value.as_bytes()[0],
-                _ => return Err(bad("a char takes y, n or m")),
-            },
-            KcfgType::Tristate => {
-                let v: u32 = match value.as_str() {
-                    "y" => 1,
-                    "m" => 2,
-                    "n" => 0,
-                    _ => return Err(bad("a tristate takes y, m or n")),
+            Some(b'"') => {
+                let KcfgType::CharArray(len) = ty else {
+                    return Err(bad("a quoted string implies a char array type"));
                 };
-                dst.copy_from_slice(&v.to_ne_bytes()[..dst.len().min(4)]);
-            }
-            KcfgType::CharArray(len) => {
                 let s = value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .ok_or_else(|| bad("a char array takes a quoted string"))?;
+                    .get(1..value.len() - 1)
+                    .filter(|_| value.len() >= 2 && value.ends_with('"'))
+                    .ok_or_else(|| bad("an unterminated string"))?;
                 let n = s.len().min(len.saturating_sub(1) as usize);
+                if n < s.len() {
+                    log::warn!("kconfig: {name}: string of {} bytes cut to {n}", s.len());
+                }
                 dst[..n].copy_from_slice(&s.as_bytes()[..n]);
             }
-            KcfgType::Int { size, signed } => {
-                let n = match value.as_str() {
-                    // Booleans read as integers are 1 and 0, as libbpf reads them.
-                    "y" => 1,
-                    "n" => 0,
-                    v => parse_int(v).ok_or_else(|| bad("not a number"))?,
+            _ => {
+                let size = match ty {
+                    KcfgType::Int { size, .. } => size,
+                    KcfgType::Char => 1,
+                    _ => return Err(bad("a number implies an integer type")),
                 };
-                let bits = size * 8;
-                let fits = if signed {
-                    n >= -(1i128 << (bits - 1)) && n < (1i128 << (bits - 1))
-                } else {
-                    n >= 0 && n < (1i128 << bits)
-                };
-                if !fits {
-                    return Err(bad(&format!(
-                        "does not fit a {}{bits}-bit integer",
-                        if signed { "signed " } else { "unsigned " }
-                    )));
+                let signed = matches!(ty, KcfgType::Int { signed: true, .. });
+                let v = parse_u64(&value).ok_or_else(|| bad("not a valid integer"))?;
+                if !kcfg_value_in_range(v, size, signed) {
+                    return Err(bad(&format!("does not fit in {size} bytes")));
                 }
-                dst.copy_from_slice(&(n as u64).to_ne_bytes()[..size as usize]);
+                let width = (size as usize).min(dst.len());
+                dst[..width].copy_from_slice(&v.to_ne_bytes()[..width]);
             }
         }
         log::debug!("kconfig: {name} = {value} at .kconfig+{}", slot.offset);
@@ -571,15 +611,137 @@ mod tests {
     #[test]
     fn parses_a_kernel_config() {
         let c = KernelConfig::parse(
-            "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\nCONFIG_D=\"str\"\nCONFIG_E=0x10\nOTHER=1\n",
+            "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\nCONFIG_D=\"str\"\nCONFIG_E=0x10\nOTHER=1\nCONFIG_A=n\n",
         );
-        assert_eq!(c.get("CONFIG_A"), Some("y"));
-        assert_eq!(c.get("CONFIG_B"), Some("n"));
+        assert_eq!(c.get("CONFIG_A"), Some("y"), "the first line wins");
+        assert_eq!(c.get("CONFIG_B"), None, "not set is not a value");
         assert_eq!(c.get("CONFIG_C"), Some("m"));
         assert_eq!(c.get("CONFIG_D"), Some("\"str\""));
+        assert_eq!(c.get("CONFIG_E"), Some("0x10"));
         assert_eq!(c.get("OTHER"), None);
-        assert_eq!(parse_int("0x10"), Some(16));
-        assert_eq!(parse_int("-3"), Some(-3));
+    }
+
+    #[test]
+    fn numbers_read_as_strtoull_reads_them() {
+        assert_eq!(parse_u64("0x10"), Some(16));
+        assert_eq!(parse_u64("0X1f"), Some(31));
+        assert_eq!(parse_u64("010"), Some(8));
+        assert_eq!(parse_u64("0"), Some(0));
+        assert_eq!(parse_u64("42"), Some(42));
+        assert_eq!(parse_u64("-3"), Some(3u64.wrapping_neg()));
+        assert_eq!(parse_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64("18446744073709551616"), None);
+        for bad in ["", "12a", "0x", "08", "--1", "1 "] {
+            assert_eq!(parse_u64(bad), None, "{bad:?}");
+        }
+        // Range checks in libbpf's wrapping arithmetic.
+        assert!(kcfg_value_in_range(255, 1, false));
+        assert!(!kcfg_value_in_range(256, 1, false));
+        assert!(kcfg_value_in_range(3u64.wrapping_neg(), 1, true));
+        assert!(!kcfg_value_in_range(128, 1, true));
+        assert!(kcfg_value_in_range(127, 1, true));
+        assert!(!kcfg_value_in_range(129u64.wrapping_neg(), 1, true));
+        assert!(kcfg_value_in_range(u64::MAX, 8, false));
+    }
+
+    #[test]
+    fn kconfig_types_peel_qualifiers_and_typedefs_as_libbpf_does() {
+        use crate::btf::types::Type;
+        let ty = |name: &str, kind| Type {
+            name: name.into(),
+            kind,
+        };
+        let int = |size, encoding| TypeKind::Int {
+            size,
+            encoding,
+            offset: 0,
+            bits: size as u8 * 8,
+        };
+        let types = vec![
+            ty("char", int(1, 2)),              // 1
+            ty("", TypeKind::Const(TypeId(1))), // 2 const char
+            ty("int", int(4, 1)),               // 3
+            ty(
+                "",
+                TypeKind::Array {
+                    elem: TypeId(2),
+                    index: TypeId(3),
+                    nelems: 8,
+                },
+            ), // 4
+            ty(
+                "CONFIG_STR",
+                TypeKind::Var {
+                    ty: TypeId(4),
+                    linkage: crate::btf::Linkage::Extern,
+                },
+            ), // 5
+            ty("u8", TypeKind::Typedef(TypeId(7))), // 6
+            ty("unsigned char", int(1, 0)),     // 7
+            ty("", TypeKind::Volatile(TypeId(6))), // 8
+            ty(
+                "",
+                TypeKind::Array {
+                    elem: TypeId(8),
+                    index: TypeId(3),
+                    nelems: 4,
+                },
+            ), // 9
+            ty(
+                "CONFIG_U8S",
+                TypeKind::Var {
+                    ty: TypeId(9),
+                    linkage: crate::btf::Linkage::Extern,
+                },
+            ), // 10
+            ty(
+                "CONFIG_U8",
+                TypeKind::Var {
+                    ty: TypeId(6),
+                    linkage: crate::btf::Linkage::Extern,
+                },
+            ), // 11
+            ty(
+                "",
+                TypeKind::Array {
+                    elem: TypeId(3),
+                    index: TypeId(3),
+                    nelems: 4,
+                },
+            ), // 12
+            ty(
+                "CONFIG_INTS",
+                TypeKind::Var {
+                    ty: TypeId(12),
+                    linkage: crate::btf::Linkage::Extern,
+                },
+            ), // 13
+            ty("int3", int(3, 1)),              // 14
+            ty(
+                "CONFIG_ODD",
+                TypeKind::Var {
+                    ty: TypeId(14),
+                    linkage: crate::btf::Linkage::Extern,
+                },
+            ), // 15
+        ];
+        // `extern const char CONFIG_STR[8]`: a const element is still a char.
+        assert_eq!(
+            kcfg_type(&types, TypeId(5), "CONFIG_STR").unwrap(),
+            KcfgType::CharArray(8)
+        );
+        // A typedef'd, volatile one-byte element too; and a lone u8 is a char to libbpf.
+        assert_eq!(
+            kcfg_type(&types, TypeId(10), "CONFIG_U8S").unwrap(),
+            KcfgType::CharArray(4)
+        );
+        assert_eq!(
+            kcfg_type(&types, TypeId(11), "CONFIG_U8").unwrap(),
+            KcfgType::Char
+        );
+        // Arrays of anything else, and integers of odd sizes, are not kconfig types.
+        assert!(kcfg_type(&types, TypeId(13), "CONFIG_INTS").is_err());
+        assert!(kcfg_type(&types, TypeId(15), "CONFIG_ODD").is_err());
     }
 
     #[test]

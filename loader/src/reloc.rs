@@ -3,8 +3,10 @@
 //!
 //! 1. **Link.** The program's own instructions come first; every function it calls
 //!    (or passes as a callback, as `bpf_loop` takes one) is appended once, after them,
-//!    and so on for what those call. Call and function-address immediates become
-//!    instruction distances within the new stream.
+//!    depth first in instruction order as libbpf does, so the layout (and the program
+//!    tag) is libbpf's. Calls to static functions of the same section carry no ELF
+//!    relocation and are followed by their `imm`. Call and function-address immediates
+//!    become instruction distances within the new stream.
 //! 2. **Resolve.** `ld_imm64` of a map becomes `BPF_PSEUDO_MAP_FD` with the map's fd;
 //!    of global data, `BPF_PSEUDO_MAP_VALUE` with the data map's fd and the offset; of a
 //!    `.kconfig` extern, the `.kconfig` map's value at the extern's slot; of a typed
@@ -15,8 +17,6 @@
 //!    it, as instruction indices (the kernel's unit) rather than the bytes of `.BTF.ext`.
 //!
 //! Pure: fds and kernel ids come in through [`Resolver`]; no syscalls here.
-
-use std::collections::HashMap;
 
 use oxbpf_sys::uapi::{Insn, pseudo};
 
@@ -73,6 +73,9 @@ pub struct Resolver {
     pub kconfig_fd: Option<i32>,
     /// Resolution of each extern of `Object::externs`, by index.
     pub externs: Vec<ExternValue>,
+    /// The kernel reads BTF decl tags (5.16): only then are exception callbacks
+    /// (`exception_callback:NAME` tags) appended to their programs, as libbpf does.
+    pub decl_tags: bool,
 }
 
 impl Resolver {
@@ -85,6 +88,7 @@ impl Resolver {
             data_fds: (0..obj.data.len() as i32).map(|i| 200 + i).collect(),
             kconfig_fd: Some(300),
             externs: vec![ExternValue::Missing; obj.externs.len()],
+            decl_tags: true,
         }
     }
 }
@@ -152,10 +156,27 @@ pub struct Placement {
     pub name: String,
     /// Its section.
     pub section: String,
+    /// Its section's header index.
+    pub section_index: usize,
+    /// Its first instruction in its section.
+    pub insn_offset: usize,
     /// First instruction in the linked program.
     pub start: usize,
     /// Number of instructions.
     pub len: usize,
+}
+
+impl Placement {
+    fn of(f: &Function, start: usize) -> Placement {
+        Placement {
+            name: f.name.clone(),
+            section: f.section.clone(),
+            section_index: f.section_index,
+            insn_offset: f.insn_offset,
+            start,
+            len: f.insns.len(),
+        }
+    }
 }
 
 /// A program ready for `BPF_PROG_LOAD`.
@@ -228,44 +249,154 @@ pub fn link_program(
     ext: Option<&BtfExt>,
 ) -> Result<LinkedProgram, RelocError> {
     let funcs = all_functions(obj);
-    let main = &obj.programs[prog_index].function;
+    let main = obj
+        .programs
+        .get(prog_index)
+        .map(|p| &p.function)
+        .ok_or_else(|| unresolved(&format!("#{prog_index}"), 0, "no such program".into()))?;
     let prog = main.name.clone();
-    let mut insns = main.insns.clone();
-    let mut placements = vec![Placement {
-        name: main.name.clone(),
-        section: main.section.clone(),
-        start: 0,
-        len: main.insns.len(),
-    }];
-    // (section index, function start) -> start in the linked program.
-    let mut placed: HashMap<(usize, usize), usize> = HashMap::new();
-    placed.insert((main.section_index, main.insn_offset), 0);
-    let mut queue: Vec<(&Function, usize)> = vec![(main, 0)];
-    let mut applied = Vec::new();
-
-    while let Some((f, base)) = queue.pop() {
+    let exception_cb = if resolver.decl_tags {
+        exception_callback(obj, &prog)
+            .map_err(|why| unresolved(&prog, 0, why))?
+            .map(|name| {
+                obj.subprograms
+                    .iter()
+                    .find(|f| f.name == name)
+                    .ok_or_else(|| {
+                        unresolved(&prog, 0, format!("cannot find exception callback `{name}`"))
+                    })
+            })
+            .transpose()?
+    } else {
+        None
+    };
+    if let Some(cb) = exception_cb.filter(|cb| !cb.global || cb.hidden) {
+        return Err(unresolved(
+            &prog,
+            0,
+            format!(
+                "exception callback `{}` must be a global function, not static or __hidden",
+                cb.name
+            ),
+        ));
+    }
+    let mut linked = link_calls(main, exception_cb, &funcs)?;
+    for p in linked.placements.clone() {
+        let Some(f) = funcs
+            .iter()
+            .find(|f| f.section_index == p.section_index && f.insn_offset == p.insn_offset)
+        else {
+            continue;
+        };
         for r in &f.relocs {
-            let at = base + r.insn;
-            // An ld_imm64 needs its second slot inside the same function: one cut off at
-            // the function's end would patch the next function's first instruction.
-            let wide = !matches!(
-                r.kind,
-                RelocKind::Call { .. } | RelocKind::ExternCall { .. }
-            );
-            if r.insn >= f.insns.len() || (wide && r.insn + 1 >= f.insns.len()) {
-                return Err(unresolved(
-                    &prog,
-                    at,
-                    format!(
-                        "relocation for `{}` at instruction {} of `{}` ({} instructions): the instruction is cut off by the function's end",
-                        r.symbol,
-                        r.insn,
-                        f.name,
-                        f.insns.len()
-                    ),
-                ));
+            resolve(&prog, f, p.start, r, resolver, &mut linked)?;
+        }
+    }
+    let (func_info, line_info) = match ext {
+        Some(ext) => rebase_ext(ext, &linked.placements, &funcs),
+        None => (Vec::new(), Vec::new()),
+    };
+    u32::try_from(linked.insns.len()).map_err(|_| RelocError::TooLarge(prog.clone()))?;
+    Ok(LinkedProgram {
+        insns: linked.insns,
+        placements: linked.placements,
+        func_info,
+        line_info,
+        applied: linked.applied,
+    })
+}
+
+/// A program while it is being linked.
+struct Linking {
+    insns: Vec<Insn>,
+    placements: Vec<Placement>,
+    applied: Vec<(usize, String)>,
+}
+
+/// Whether `insn` is a BPF-to-BPF call (libbpf `insn_is_subprog_call`).
+fn is_subprog_call(insn: &Insn) -> bool {
+    insn.is_call() && insn.src() == pseudo::CALL && insn.dst() == 0 && insn.off == 0
+}
+
+/// Whether `insn` loads a function's address (libbpf `insn_is_pseudo_func`).
+fn is_pseudo_func(insn: &Insn) -> bool {
+    insn.is_ld_imm64() && insn.src() == pseudo::FUNC
+}
+
+/// Step 1, in libbpf's order (`bpf_object__reloc_code`): the instructions of each
+/// function are walked in order; the first call (or callback address) to a function not
+/// yet in the program appends it and walks it at once, depth first, before the walk
+/// goes on. The layout — and so the program tag — is the one libbpf produces.
+///
+/// A call with an ELF relocation targets what the relocation names. A call without one
+/// is a call to a static function of the same section, which clang leaves unrelocated:
+/// its `imm` counts from the call's own place in the section (`sec_insn_off + insn_idx
+/// + imm + 1`). A function address always carries a relocation.
+fn link_calls<'a>(
+    main: &'a Function,
+    exception_cb: Option<&'a Function>,
+    funcs: &[&'a Function],
+) -> Result<Linking, RelocError> {
+    let prog = main.name.clone();
+    let mut l = Linking {
+        insns: main.insns.clone(),
+        placements: vec![Placement::of(main, 0)],
+        applied: Vec::new(),
+    };
+    // (function, its start in the program, next instruction to look at).
+    let mut stack: Vec<(&Function, usize, usize)> = vec![(main, 0, 0)];
+    let mut exception_cb = exception_cb;
+    loop {
+        let Some(top) = stack.last_mut() else {
+            // Nothing calls an exception callback (the verifier forbids it), so once
+            // the program and what it calls are in, libbpf appends it, then walks it.
+            let Some(cb) = exception_cb.take() else { break };
+            if !l
+                .placements
+                .iter()
+                .any(|p| p.section_index == cb.section_index && p.insn_offset == cb.insn_offset)
+            {
+                let s = l.insns.len();
+                l.insns.extend_from_slice(&cb.insns);
+                l.placements.push(Placement::of(cb, s));
+                l.applied
+                    .push((s, format!("exception callback `{}` appended", cb.name)));
+                stack.push((cb, s, 0));
             }
-            match r.kind {
+            continue;
+        };
+        let (f, base, idx) = (top.0, top.1, top.2);
+        if idx >= f.insns.len() {
+            stack.pop();
+            continue;
+        }
+        top.2 += 1;
+        let insn = f.insns[idx];
+        let reloc = f.relocs.iter().find(|r| r.insn == idx);
+        // clang leaves a function address as a plain ld_imm64 with a relocation; libbpf
+        // marks those BPF_PSEUDO_FUNC before linking.
+        let addr = is_pseudo_func(&insn)
+            || insn.is_ld_imm64()
+                && reloc.is_some_and(|r| matches!(r.kind, RelocKind::FuncAddr { .. }));
+        if !addr && !is_subprog_call(&insn) {
+            continue;
+        }
+        let at = base + idx;
+        if addr && idx + 1 >= f.insns.len() {
+            return Err(unresolved(
+                &prog,
+                at,
+                format!(
+                    "the function address at instruction {idx} of `{}` ({} instructions) is cut off by the function's end",
+                    f.name,
+                    f.insns.len()
+                ),
+            ));
+        }
+        let (section, target) = match reloc.map(|r| &r.kind) {
+            // kfunc calls are resolved with the other externs.
+            Some(RelocKind::ExternCall { .. }) => continue,
+            Some(
                 RelocKind::Call {
                     section_index,
                     insn,
@@ -273,180 +404,285 @@ pub fn link_program(
                 | RelocKind::FuncAddr {
                     section_index,
                     insn,
-                } => {
-                    let callee = funcs
-                        .iter()
-                        .find(|c| c.section_index == section_index && c.insn_offset == insn)
-                        .ok_or(RelocError::BadTarget {
-                            prog: prog.clone(),
-                            insn: at,
-                            section: section_index,
-                            target: insn,
-                        })?;
-                    let start = match placed.get(&(section_index, insn)) {
-                        Some(&s) => s,
-                        None => {
-                            let s = insns.len();
-                            insns.extend_from_slice(&callee.insns);
-                            placed.insert((section_index, insn), s);
-                            placements.push(Placement {
-                                name: callee.name.clone(),
-                                section: callee.section.clone(),
-                                start: s,
-                                len: callee.insns.len(),
-                            });
-                            queue.push((callee, s));
-                            s
-                        }
-                    };
-                    let rel = i32::try_from(start as i64 - at as i64 - 1)
-                        .map_err(|_| RelocError::TooLarge(prog.clone()))?;
-                    insns[at].imm = rel;
-                    if matches!(r.kind, RelocKind::FuncAddr { .. }) {
-                        insns[at].set_src(pseudo::FUNC);
-                        insns[at + 1].imm = 0;
-                        applied.push((
-                            at,
-                            format!("ld_imm64 of `{}`: BPF_PSEUDO_FUNC {rel:+}", callee.name),
-                        ));
-                    } else {
-                        insns[at].set_src(pseudo::CALL);
-                        applied.push((at, format!("call `{}`: {rel:+}", callee.name)));
-                    }
-                }
-                RelocKind::Map { map } => {
-                    let fd = *resolver.map_fds.get(map).ok_or_else(|| {
-                        unresolved(&prog, at, format!("no fd for map `{}`", r.symbol))
-                    })?;
-                    if fd < 0 {
-                        let poison = Insn::new(
-                            oxbpf_sys::uapi::insn::CALL,
-                            0,
-                            0,
-                            0,
-                            POISON_MAP_BASE + map as i32,
-                        );
-                        insns[at] = poison;
-                        insns[at + 1] = poison;
-                        applied.push((at, format!("map `{}`: not created, poisoned", r.symbol)));
-                        continue;
-                    }
-                    insns[at].set_src(pseudo::MAP_FD);
-                    insns[at].imm = fd;
-                    insns[at + 1].imm = 0;
-                    applied.push((at, format!("map `{}`: BPF_PSEUDO_MAP_FD fd {fd}", r.symbol)));
-                }
-                RelocKind::Data { data, offset } => {
-                    let fd = *resolver.data_fds.get(data).ok_or_else(|| {
-                        unresolved(
-                            &prog,
-                            at,
-                            format!("no map for data section of `{}`", r.symbol),
-                        )
-                    })?;
+                },
+            ) => (*section_index, *insn),
+            Some(_) => {
+                return Err(unresolved(
+                    &prog,
+                    at,
+                    format!(
+                        "the {} at instruction {idx} of `{}` carries a relocation for `{}`, which is not a function",
+                        if addr { "function address" } else { "call" },
+                        f.name,
+                        reloc.map_or("", |r| r.symbol.as_str())
+                    ),
+                ));
+            }
+            None if addr => {
+                return Err(unresolved(
+                    &prog,
+                    at,
+                    format!(
+                        "the function address at instruction {idx} of `{}` has no relocation",
+                        f.name
+                    ),
+                ));
+            }
+            None => {
+                let target = (f.insn_offset + idx + 1) as i64 + i64::from(insn.imm);
+                let target = usize::try_from(target).map_err(|_| RelocError::BadTarget {
+                    prog: prog.clone(),
+                    insn: at,
+                    section: f.section_index,
+                    target: 0,
+                })?;
+                (f.section_index, target)
+            }
+        };
+        let callee = funcs
+            .iter()
+            .find(|c| c.section_index == section && c.insn_offset == target)
+            .ok_or(RelocError::BadTarget {
+                prog: prog.clone(),
+                insn: at,
+                section,
+                target,
+            })?;
+        let start = match l
+            .placements
+            .iter()
+            .find(|p| p.section_index == section && p.insn_offset == target)
+        {
+            Some(p) => p.start,
+            None => {
+                let s = l.insns.len();
+                l.insns.extend_from_slice(&callee.insns);
+                l.placements.push(Placement::of(callee, s));
+                stack.push((callee, s, 0));
+                s
+            }
+        };
+        let rel = i32::try_from(start as i64 - at as i64 - 1)
+            .map_err(|_| RelocError::TooLarge(prog.clone()))?;
+        l.insns[at].imm = rel;
+        let how = if reloc.is_some() {
+            ""
+        } else {
+            " (no ELF relocation: same section)"
+        };
+        if addr {
+            l.insns[at].set_src(pseudo::FUNC);
+            l.insns[at + 1].imm = 0;
+            l.applied.push((
+                at,
+                format!(
+                    "ld_imm64 of `{}`: BPF_PSEUDO_FUNC {rel:+}{how}",
+                    callee.name
+                ),
+            ));
+        } else {
+            l.applied
+                .push((at, format!("call `{}`: {rel:+}{how}", callee.name)));
+        }
+    }
+    Ok(l)
+}
+
+/// The exception callback of program `prog` (libbpf `bpf_prog_assign_exc_cb`): the
+/// function named by an `exception_callback:NAME` decl tag on the program's BTF FUNC.
+/// Every such tag must sit on a global function; two on one program name none (the
+/// verifier then complains, not the loader).
+fn exception_callback(obj: &Object, prog: &str) -> Result<Option<String>, String> {
+    const PREFIX: &str = "exception_callback:";
+    let Some(btf) = &obj.btf else { return Ok(None) };
+    let mut found: Option<String> = None;
+    for id in btf.ids() {
+        let Ok(t) = btf.type_by_id(id) else { continue };
+        if t.kind() != crate::btf::Kind::DeclTag || t.decl_tag_component() != Ok(-1) {
+            continue;
+        }
+        let Some(name) = t.name().ok().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        let target = t
+            .ref_type()
+            .and_then(|r| btf.type_by_id(r))
+            .map_err(|e| format!("exception_callback decl tag [{}]: {e}", id.0))?;
+        if target.kind() != crate::btf::Kind::Func
+            || target.linkage() != Ok(crate::btf::Linkage::Global)
+        {
+            return Err(format!(
+                "exception_callback:{name} decl tag [{}] is not on a global function (a program)",
+                id.0
+            ));
+        }
+        if target.name().ok() != Some(prog) {
+            continue;
+        }
+        if found.is_some() {
+            return Ok(None);
+        }
+        if name.is_empty() {
+            return Err("exception_callback: decl tag names no function".into());
+        }
+        found = Some(name.to_string());
+    }
+    Ok(found)
+}
+
+/// Step 2: one relocation of function `f`, placed at `base` (calls were linked in step 1).
+fn resolve(
+    prog: &str,
+    f: &Function,
+    base: usize,
+    r: &crate::object::Reloc,
+    resolver: &Resolver,
+    l: &mut Linking,
+) -> Result<(), RelocError> {
+    let at = base + r.insn;
+    // An ld_imm64 needs its second slot inside the same function: one cut off at the
+    // function's end would patch the next function's first instruction.
+    let wide = !matches!(
+        r.kind,
+        RelocKind::Call { .. } | RelocKind::ExternCall { .. }
+    );
+    if r.insn >= f.insns.len() || (wide && r.insn + 1 >= f.insns.len()) {
+        return Err(unresolved(
+            prog,
+            at,
+            format!(
+                "relocation for `{}` at instruction {} of `{}` ({} instructions): the instruction is cut off by the function's end",
+                r.symbol,
+                r.insn,
+                f.name,
+                f.insns.len()
+            ),
+        ));
+    }
+    let insns = &mut l.insns;
+    let applied = &mut l.applied;
+    match r.kind {
+        // Linked in step 1.
+        RelocKind::Call { .. } | RelocKind::FuncAddr { .. } => {}
+        RelocKind::Map { map } => {
+            let fd = *resolver
+                .map_fds
+                .get(map)
+                .ok_or_else(|| unresolved(prog, at, format!("no fd for map `{}`", r.symbol)))?;
+            if fd < 0 {
+                let poison = Insn::new(
+                    oxbpf_sys::uapi::insn::CALL,
+                    0,
+                    0,
+                    0,
+                    POISON_MAP_BASE + map as i32,
+                );
+                insns[at] = poison;
+                insns[at + 1] = poison;
+                applied.push((at, format!("map `{}`: not created, poisoned", r.symbol)));
+                return Ok(());
+            }
+            insns[at].set_src(pseudo::MAP_FD);
+            insns[at].imm = fd;
+            insns[at + 1].imm = 0;
+            applied.push((at, format!("map `{}`: BPF_PSEUDO_MAP_FD fd {fd}", r.symbol)));
+        }
+        RelocKind::Data { data, offset } => {
+            let fd = *resolver.data_fds.get(data).ok_or_else(|| {
+                unresolved(
+                    prog,
+                    at,
+                    format!("no map for data section of `{}`", r.symbol),
+                )
+            })?;
+            insns[at].set_src(pseudo::MAP_VALUE);
+            insns[at].imm = fd;
+            insns[at + 1].imm = offset as i32;
+            applied.push((
+                at,
+                format!("`{}`: BPF_PSEUDO_MAP_VALUE fd {fd} + {offset}", r.symbol),
+            ));
+        }
+        RelocKind::ExternVar { ext } => {
+            let v = resolver.externs.get(ext).ok_or_else(|| {
+                unresolved(prog, at, format!("extern `{}` not resolved", r.symbol))
+            })?;
+            match *v {
+                ExternValue::Kconfig { offset } => {
+                    let fd = resolver
+                        .kconfig_fd
+                        .ok_or_else(|| unresolved(prog, at, "no .kconfig map".into()))?;
                     insns[at].set_src(pseudo::MAP_VALUE);
                     insns[at].imm = fd;
                     insns[at + 1].imm = offset as i32;
+                    applied.push((at, format!("kconfig `{}`: .kconfig + {offset}", r.symbol)));
+                }
+                ExternValue::KsymBtf { btf_id, btf_fd } => {
+                    insns[at].set_src(pseudo::BTF_ID);
+                    insns[at].imm = btf_id.0 as i32;
+                    insns[at + 1].imm = btf_fd;
                     applied.push((
                         at,
-                        format!("`{}`: BPF_PSEUDO_MAP_VALUE fd {fd} + {offset}", r.symbol),
+                        format!("ksym `{}`: BPF_PSEUDO_BTF_ID {}", r.symbol, btf_id.0),
                     ));
                 }
-                RelocKind::ExternVar { ext } => {
-                    let v = resolver.externs.get(ext).ok_or_else(|| {
-                        unresolved(&prog, at, format!("extern `{}` not resolved", r.symbol))
-                    })?;
-                    match *v {
-                        ExternValue::Kconfig { offset } => {
-                            let fd = resolver
-                                .kconfig_fd
-                                .ok_or_else(|| unresolved(&prog, at, "no .kconfig map".into()))?;
-                            insns[at].set_src(pseudo::MAP_VALUE);
-                            insns[at].imm = fd;
-                            insns[at + 1].imm = offset as i32;
-                            applied
-                                .push((at, format!("kconfig `{}`: .kconfig + {offset}", r.symbol)));
-                        }
-                        ExternValue::KsymBtf { btf_id, btf_fd } => {
-                            insns[at].set_src(pseudo::BTF_ID);
-                            insns[at].imm = btf_id.0 as i32;
-                            insns[at + 1].imm = btf_fd;
-                            applied.push((
-                                at,
-                                format!("ksym `{}`: BPF_PSEUDO_BTF_ID {}", r.symbol, btf_id.0),
-                            ));
-                        }
-                        ExternValue::KsymAddr(addr) => {
-                            insns[at].set_src(0);
-                            insns[at].imm = addr as u32 as i32;
-                            insns[at + 1].imm = (addr >> 32) as u32 as i32;
-                            applied.push((at, format!("ksym `{}`: address {addr:#x}", r.symbol)));
-                        }
-                        ExternValue::Missing => {
-                            // A weak variable the kernel lacks reads as zero.
-                            insns[at].set_src(0);
-                            insns[at].imm = 0;
-                            insns[at + 1].imm = 0;
-                            applied.push((at, format!("weak extern `{}`: absent, 0", r.symbol)));
-                        }
-                        ExternValue::Kfunc { .. } => {
-                            return Err(unresolved(
-                                &prog,
-                                at,
-                                format!("kfunc `{}` used as a variable", r.symbol),
-                            ));
-                        }
-                    }
+                ExternValue::KsymAddr(addr) => {
+                    insns[at].set_src(0);
+                    insns[at].imm = addr as u32 as i32;
+                    insns[at + 1].imm = (addr >> 32) as u32 as i32;
+                    applied.push((at, format!("ksym `{}`: address {addr:#x}", r.symbol)));
                 }
-                RelocKind::ExternCall { ext } => {
-                    let v = resolver.externs.get(ext).ok_or_else(|| {
-                        unresolved(&prog, at, format!("kfunc `{}` not resolved", r.symbol))
-                    })?;
-                    match *v {
-                        ExternValue::Kfunc { btf_id, fd_index } => {
-                            insns[at].set_src(pseudo::KFUNC_CALL);
-                            insns[at].imm = btf_id.0 as i32;
-                            insns[at].off = fd_index;
-                            applied.push((
-                                at,
-                                format!("kfunc `{}`: BPF_PSEUDO_KFUNC_CALL {}", r.symbol, btf_id.0),
-                            ));
-                        }
-                        ExternValue::Missing => {
-                            insns[at] = Insn::new(
-                                oxbpf_sys::uapi::insn::CALL,
-                                0,
-                                0,
-                                0,
-                                POISON_KFUNC_BASE + ext as i32,
-                            );
-                            applied
-                                .push((at, format!("weak kfunc `{}`: absent, poisoned", r.symbol)));
-                        }
-                        _ => {
-                            return Err(unresolved(
-                                &prog,
-                                at,
-                                format!("`{}` called but is not a kfunc", r.symbol),
-                            ));
-                        }
-                    }
+                ExternValue::Missing => {
+                    // A weak variable the kernel lacks reads as zero.
+                    insns[at].set_src(0);
+                    insns[at].imm = 0;
+                    insns[at + 1].imm = 0;
+                    applied.push((at, format!("weak extern `{}`: absent, 0", r.symbol)));
+                }
+                ExternValue::Kfunc { .. } => {
+                    return Err(unresolved(
+                        prog,
+                        at,
+                        format!("kfunc `{}` used as a variable", r.symbol),
+                    ));
+                }
+            }
+        }
+        RelocKind::ExternCall { ext } => {
+            let v = resolver.externs.get(ext).ok_or_else(|| {
+                unresolved(prog, at, format!("kfunc `{}` not resolved", r.symbol))
+            })?;
+            match *v {
+                ExternValue::Kfunc { btf_id, fd_index } => {
+                    insns[at].set_src(pseudo::KFUNC_CALL);
+                    insns[at].imm = btf_id.0 as i32;
+                    insns[at].off = fd_index;
+                    applied.push((
+                        at,
+                        format!("kfunc `{}`: BPF_PSEUDO_KFUNC_CALL {}", r.symbol, btf_id.0),
+                    ));
+                }
+                ExternValue::Missing => {
+                    insns[at] = Insn::new(
+                        oxbpf_sys::uapi::insn::CALL,
+                        0,
+                        0,
+                        0,
+                        POISON_KFUNC_BASE + ext as i32,
+                    );
+                    applied.push((at, format!("weak kfunc `{}`: absent, poisoned", r.symbol)));
+                }
+                _ => {
+                    return Err(unresolved(
+                        prog,
+                        at,
+                        format!("`{}` called but is not a kfunc", r.symbol),
+                    ));
                 }
             }
         }
     }
-    let (func_info, line_info) = match ext {
-        Some(ext) => rebase_ext(ext, &placements, &funcs, obj),
-        None => (Vec::new(), Vec::new()),
-    };
-    u32::try_from(insns.len()).map_err(|_| RelocError::TooLarge(prog.clone()))?;
-    Ok(LinkedProgram {
-        insns,
-        placements,
-        func_info,
-        line_info,
-        applied,
-    })
+    Ok(())
 }
 
 fn unresolved(prog: &str, insn: usize, what: String) -> RelocError {
@@ -462,15 +698,13 @@ fn rebase_ext(
     ext: &BtfExt,
     placements: &[Placement],
     funcs: &[&Function],
-    obj: &Object,
 ) -> (Vec<FuncInfoRec>, Vec<LineInfoRec>) {
-    let _ = obj;
     let mut fi = Vec::new();
     let mut li = Vec::new();
     for p in placements {
         let Some(f) = funcs
             .iter()
-            .find(|f| f.name == p.name && f.section == p.section)
+            .find(|f| f.section_index == p.section_index && f.insn_offset == p.insn_offset)
         else {
             continue;
         };
@@ -651,6 +885,97 @@ mod tests {
                 .iter()
                 .any(|i| i.is_call() && i.imm == POISON_KFUNC_BASE + release)
         );
+    }
+
+    /// Which functions each placed function calls in the linked program, by name.
+    fn calls(linked: &LinkedProgram) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, insn) in linked.insns.iter().enumerate() {
+            let call = insn.is_call() && insn.src() == pseudo::CALL;
+            let addr = insn.is_ld_imm64() && insn.src() == pseudo::FUNC;
+            if call || addr {
+                let target = (i as i64 + 1 + i64::from(insn.imm)) as usize;
+                let from = linked.locate(i).unwrap().0.name.clone();
+                let (to, off) = linked.locate(target).unwrap();
+                assert_eq!(off, 0, "{from} calls into the middle of {}", to.name);
+                out.push((from, to.name.clone()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn static_calls_without_relocations_reach_the_function_the_source_names() {
+        let obj = testdata("static_calls.bpf.o");
+        // No ELF relocation on the calls between the static functions of .text.
+        let text: Vec<&Function> = obj
+            .subprograms
+            .iter()
+            .filter(|f| f.section == ".text")
+            .collect();
+        let sub2 = text.iter().find(|f| f.name == "sub2").unwrap();
+        assert!(sub2.relocs.is_empty(), "{:?}", sub2.relocs);
+        let link = |name: &str| {
+            let idx = obj.programs.iter().position(|p| p.name() == name).unwrap();
+            link_program(&obj, idx, &Resolver::stand_in(&obj), None).unwrap()
+        };
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            let mut v: Vec<_> = v
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            v.sort();
+            v
+        };
+        let l = link("calls_in_text");
+        assert_eq!(
+            calls(&l),
+            pairs(&[
+                ("calls_in_text", "sub2"),
+                ("calls_in_text", "sub4"),
+                ("calls_in_text", "chain"),
+                ("chain", "sub2"),
+                ("chain", "sub4"),
+                ("sub2", "sub5"),
+                ("sub4", "sub3"),
+            ])
+        );
+        // libbpf's layout: depth first, in instruction order.
+        let order: Vec<&str> = l.placements.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            order,
+            ["calls_in_text", "sub2", "sub5", "sub4", "sub3", "chain"]
+        );
+        assert_eq!(
+            calls(&link("calls_from_another_section")),
+            pairs(&[
+                ("calls_from_another_section", "sub4"),
+                ("calls_from_another_section", "chain"),
+                ("chain", "sub2"),
+                ("chain", "sub4"),
+                ("sub2", "sub5"),
+                ("sub4", "sub3"),
+            ])
+        );
+        assert_eq!(
+            calls(&link("callback_in_text")),
+            pairs(&[("callback_in_text", "looped"), ("looped", "add_index")])
+        );
+        // The exception callback its decl tag names comes last, though nothing calls it.
+        let l = link("with_exception_callback");
+        let order: Vec<&str> = l.placements.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(order, ["with_exception_callback", "sub3", "exception_cb"]);
+        // ...and not where the kernel reads no decl tags (libbpf does the same).
+        let idx = obj
+            .programs
+            .iter()
+            .position(|p| p.name() == "with_exception_callback")
+            .unwrap();
+        let mut old_kernel = Resolver::stand_in(&obj);
+        old_kernel.decl_tags = false;
+        let l = link_program(&obj, idx, &old_kernel, None).unwrap();
+        assert_eq!(l.placements.len(), 2);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
     BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr, LinkInfo,
-    MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgInfo,
-    ProgLoadAttr, RawTracepointAttr, TestRunAttr,
+    MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgBindMapAttr,
+    ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -770,6 +770,21 @@ pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SysError> {
     };
     // SAFETY: no addresses.
     unsafe { bpf_unit(Cmd::LinkDetach, "BPF_LINK_DETACH", &mut attr) }
+}
+
+/// `BPF_PROG_BIND_MAP`: keeps `map` alive with `prog` though no instruction of it
+/// refers to the map (Linux 5.10).
+///
+/// # Errors
+/// `EINVAL` on kernels without the command; `EBADF` for fds of another kind.
+pub fn prog_bind_map(prog: BorrowedFd<'_>, map: BorrowedFd<'_>) -> Result<(), SysError> {
+    let mut attr = ProgBindMapAttr {
+        prog_fd: fd_u32(prog),
+        map_fd: fd_u32(map),
+        flags: 0,
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::ProgBindMap, "BPF_PROG_BIND_MAP", &mut attr) }
 }
 
 /// `BPF_ITER_CREATE`: a new readable fd for an iterator link; each one runs the

@@ -12,6 +12,14 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
+/// The size of a memory page: the unit of every mapping, and of ring buffer sizes.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // POSIX requires _SC_PAGESIZE to be supported, and Linux always answers it.
+    usize::try_from(page).unwrap_or(4096)
+}
+
 /// A read-only, private mapping of a whole file.
 #[derive(Debug)]
 pub struct Mmap {

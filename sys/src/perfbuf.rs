@@ -78,8 +78,7 @@ impl PerfBuf {
                 io::Error::from_raw_os_error(libc::EINVAL),
             ));
         }
-        // SAFETY: sysconf has no memory effects.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let page = crate::mmap::page_size();
         let mut rings = Vec::new();
         for cpu in 0..cpus {
             let mut attr = PerfEventAttr::new(perf::TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT);

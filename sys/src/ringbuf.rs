@@ -46,8 +46,7 @@ impl RingBuf {
         if !size.is_power_of_two() {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        // SAFETY: sysconf has no memory effects.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let page = crate::mmap::page_size();
         let consumer = map(fd, page, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let producer = match map(fd, page + 2 * size, libc::PROT_READ, page) {
             Ok(p) => p,
@@ -285,8 +284,7 @@ mod tests {
     /// A memfd laid out as a ring buffer map's mappings: consumer page, producer page,
     /// then the data area twice (what the kernel maps twice in a row).
     fn fake_ring(size: usize, producer_pos: u64, first_header: u32) -> OwnedFd {
-        // SAFETY: sysconf has no memory effects.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap();
+        let page = crate::mmap::page_size();
         // SAFETY: creates a new fd from a NUL-terminated name.
         let fd = unsafe { libc::memfd_create(c"ring".as_ptr(), libc::MFD_CLOEXEC) };
         assert!(fd >= 0);

@@ -268,6 +268,7 @@ fn describe(cmd: Cmd, b: &[u8]) -> String {
         | Cmd::MapUpdateBatch
         | Cmd::MapDeleteBatch => format!("map_fd={} count={}", u(36), u(32)),
         Cmd::LinkDetach | Cmd::IterCreate => format!("link_fd={}", u(0)),
+        Cmd::ProgBindMap => format!("prog_fd={} map_fd={}", u(0), u(4)),
         _ => String::new(),
     }
 }

@@ -30,12 +30,13 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
         );
     }
-    crate::cmd::load::ensure_pin_dir(&dir);
     let obj = Object::open(&args.load.object)?;
     let opts = options(&args.load, &obj)?;
     let loaded = obj
         .load(&opts)
         .map_err(crate::cmd::load::with_verifier_log)?;
+    // Only once something loaded: a refused load leaves no directory behind.
+    crate::cmd::load::ensure_pin_dir(&dir);
     let mut out = String::new();
     let mut ok = loaded.failures.is_empty();
     for f in &loaded.failures {

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use oxbpf_loader::Object;
 use oxbpf_loader::core::CoreReloKind;
 use oxbpf_loader::globals::encode_global;
-use oxbpf_loader::load::{LoadOptions, Loaded};
+use oxbpf_loader::load::{LoadError, LoadOptions, Loaded};
 use oxbpf_loader::object::DataSection;
 use oxbpf_maps::Map;
 
@@ -69,11 +69,12 @@ pub fn run() -> Result<Report, CliError> {
     };
     // Where each variable lives, for reading results back (load consumes the object).
     let layout = obj.data.clone();
-    let loaded = obj.load(&opts).map_err(|e| {
-        format!(
+    let loaded = obj.load(&opts).map_err(|e| match e {
+        LoadError::NoPrivileges(_) => format!(
             "{}\n(the object was read; loading it into the kernel needs root)",
             crate::error_chain(&e)
-        )
+        ),
+        e => crate::error_chain(&e),
     })?;
 
     let _ = writeln!(

@@ -455,7 +455,11 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
     for m in &obj.maps {
         st.say(format!(
             "bpf(BPF_MAP_CREATE, map_type={} key_size={} value_size={} max_entries={} name=\"{}\")",
-            m.map_type, m.key_size, m.value_size, m.max_entries, m.name
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            oxbpf_loader::load::max_entries_at_load(m.map_type, m.max_entries),
+            m.name
         ));
     }
     for d in &obj.data {

@@ -340,6 +340,12 @@ fn map_row(m: &MapSpec) -> Vec<String> {
     if m.numa_node != 0 {
         notes.push(format!("numa node {}", m.numa_node));
     }
+    let at_load = oxbpf_loader::load::max_entries_at_load(m.map_type, m.max_entries);
+    if at_load != m.max_entries {
+        notes.push(format!(
+            "created with {at_load} entries: the next power-of-2 number of pages, as libbpf rounds"
+        ));
+    }
     vec![
         m.name.clone(),
         m.map_type.to_string(),

@@ -229,13 +229,14 @@ fn to_text(
             None => String::new(),
         }
     );
-    if !l.core.is_empty() {
+    let applied = l.core.iter().filter(|o| !o.unapplied()).count();
+    if applied > 0 {
         let poisoned = l.core.iter().filter(|o| o.fixup.poison).count();
         let _ = writeln!(
             out,
             "CO-RE: {} relocation{} applied{}",
-            l.core.len(),
-            if l.core.len() == 1 { "" } else { "s" },
+            applied,
+            if applied == 1 { "" } else { "s" },
             if poisoned == 0 {
                 String::new()
             } else {
@@ -330,7 +331,10 @@ fn to_json(
                 .as_ref()
                 .and_then(|fd| bpf::btf_info_id(fd.as_fd()).ok()),
         )
-        .with("core_relocations", l.core.len())
+        .with(
+            "core_relocations",
+            l.core.iter().filter(|o| !o.unapplied()).count(),
+        )
         .with("programs", Json::Array(progs))
         .with("maps", Json::Array(maps))
         .with("failures", Json::Array(failures))

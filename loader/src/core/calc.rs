@@ -213,9 +213,11 @@ fn enumval_value(
                 .enumerators()?
                 .nth(acc.idx as usize)
                 .ok_or(CoreError::BadLocal(acc.type_id))??;
-            // 32-bit enum values are stored as they are (libbpf does not sign-extend).
+            // A 32-bit enumerator is read as libbpf reads it, as the `__s32` of `struct
+            // btf_enum`, and widened with its sign (-101 is 0xffff_ffff_ffff_ff9b, as
+            // clang writes it in an ld_imm64), whether the enum is signed or not.
             Ok(Ok(if t.kind() == Kind::Enum {
-                e.value & 0xffff_ffff
+                i64::from(e.value as u32 as i32) as u64
             } else {
                 e.value
             }))

@@ -21,7 +21,7 @@ fn is_any_enum(k: Kind) -> bool {
 }
 
 /// libbpf `btf_kind_core_compat`: same kind, or enum vs enum64.
-fn kind_core_compat(a: Kind, b: Kind) -> bool {
+pub(crate) fn kind_core_compat(a: Kind, b: Kind) -> bool {
     a == b || (is_any_enum(a) && is_any_enum(b))
 }
 

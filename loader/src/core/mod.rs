@@ -343,6 +343,12 @@ pub struct CoreOutcome {
 }
 
 impl CoreOutcome {
+    /// Whether the relocation was never applied (no target BTF could be had): the
+    /// instruction still holds what the compiler computed for its own headers.
+    pub fn unapplied(&self) -> bool {
+        self.patched.is_none()
+    }
+
     /// A one-line summary, as logged and as `oxbpf check` prints it.
     pub fn summary(&self) -> String {
         let res = match (&self.failure, self.fixup.poison) {
@@ -411,8 +417,9 @@ impl<'a> Relocator<'a> {
         &self.targets
     }
 
-    /// Candidates for local type `id` (libbpf `bpf_core_find_cands`): same kind, same
-    /// essential name; vmlinux (or the user's BTF) first, modules only if it has none.
+    /// Candidates for local type `id` (libbpf `bpf_core_find_cands`): a compatible kind
+    /// (the same, or ENUM and ENUM64 either way), the same essential name; vmlinux (or
+    /// the user's BTF) first, modules only if it has none.
     fn candidates(&mut self, id: TypeId) -> Result<Vec<Candidate>, CoreError> {
         if let Some(c) = self.cache.get(&id) {
             return Ok(c.clone());
@@ -431,7 +438,10 @@ impl<'a> Relocator<'a> {
             btf.find_by_essential_name(ess)
                 .into_iter()
                 .filter(|t| !own_only || t.0 >= btf.first_id().0)
-                .filter(|t| btf.type_by_id(*t).is_ok_and(|t| t.kind() == kind))
+                .filter(|t| {
+                    btf.type_by_id(*t)
+                        .is_ok_and(|t| matching::kind_core_compat(t.kind(), kind))
+                })
                 .map(|t| Candidate { target: i, id: t })
                 .collect()
         };
@@ -643,6 +653,57 @@ pub fn relocate_object(
         }
     }
     Ok(outcomes)
+}
+
+/// Every CO-RE relocation of the object, described from the object's own BTF alone,
+/// each marked as failing for `why`: what the loader reports when no target BTF can be
+/// had. No instruction is touched; a program that needs one of these must not load
+/// (its instructions hold offsets for the compiler's headers, not for this kernel).
+///
+/// # Errors
+/// Malformed `.BTF.ext`.
+pub fn unresolvable(obj: &Object, why: &str) -> Result<Vec<CoreOutcome>, CoreError> {
+    let (Some(btf), Some(ext)) = (obj.btf.as_ref(), obj.btf_ext.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let ext = BtfExt::parse(ext, btf).map_err(CoreError::BtfExt)?;
+    let functions: Vec<&Function> = obj
+        .programs
+        .iter()
+        .map(|p| &p.function)
+        .chain(obj.subprograms.iter())
+        .collect();
+    let mut out = Vec::new();
+    for sec in &ext.core_relos {
+        for (index, rec) in sec.records.iter().enumerate() {
+            let insn_abs = (rec.insn_off / 8) as usize;
+            let Some(f) = functions.iter().find(|f| {
+                f.section == sec.section
+                    && (f.insn_offset..f.insn_offset + f.insns.len()).contains(&insn_abs)
+            }) else {
+                continue;
+            };
+            let kind = CoreReloKind::from_raw(rec.kind).ok_or(CoreError::UnknownKind(rec.kind))?;
+            let access = btf.str_at(rec.access_str_off).unwrap_or("?").to_string();
+            let local = spec::parse_spec(btf, rec.type_id, &access, kind)
+                .map_or_else(|_| access_of(btf, rec), |s| s.describe(btf));
+            out.push(CoreOutcome {
+                section: sec.section.clone(),
+                function: f.name.clone(),
+                index,
+                insn: insn_abs - f.insn_offset,
+                kind,
+                local,
+                access,
+                target: None,
+                fixup: CoreFixup::default(),
+                no_match: None,
+                failure: Some(why.to_string()),
+                patched: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn access_of(btf: &Btf, rec: &CoreReloRecord) -> String {

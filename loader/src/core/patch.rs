@@ -61,7 +61,9 @@ pub fn patch_insn(insns: &mut [Insn], idx: usize, fix: &CoreFixup) -> Result<Str
                 if insn.code & 0x08 != 0 {
                     return Err("ALU instruction has a register operand, not an immediate".into());
                 }
-                if fix.validate && insn.imm as u32 as u64 != fix.orig {
+                // Compared as libbpf compares them: the `__s32` immediate widened
+                // with its sign to the 64-bit value.
+                if fix.validate && i64::from(insn.imm) as u64 != fix.orig {
                     return Err(format!(
                         "ALU immediate is {}, expected {}",
                         insn.imm, fix.orig
@@ -71,7 +73,7 @@ pub fn patch_insn(insns: &mut [Insn], idx: usize, fix: &CoreFixup) -> Result<Str
                 return Ok(format!("imm {} -> {}", insn.imm, fix.new));
             }
             class::LDX | class::ST | class::STX => {
-                if fix.validate && insn.off as u16 as u64 != fix.orig {
+                if fix.validate && i64::from(insn.off) as u64 != fix.orig {
                     return Err(format!(
                         "memory offset is {}, expected {}",
                         insn.off, fix.orig

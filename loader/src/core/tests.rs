@@ -324,15 +324,64 @@ fn enum_values_changed_and_removed() {
     let t64 = target(|b| {
         b.enum64("E", &[("A", 1 << 40)]);
     });
-    // ENUM locally and ENUM64 in the target are compatible kinds, but candidates must
-    // have the local type's kind, so there is no candidate...
-    assert_eq!(
-        case(EnumvalValue, "0").poisoned(&t64),
-        "no enum named `E` in target"
-    );
-    // ...while a local ENUM64 finds it.
+    // ENUM locally and ENUM64 in the target are compatible kinds (libbpf
+    // `btf_kind_core_compat`): the 32-bit local enum finds the 64-bit one...
+    assert_eq!(case(EnumvalValue, "0").value(&t64), 1 << 40);
+    assert_eq!(case(EnumvalExists, "0").value(&t64), 1);
+    assert_eq!(case(EnumvalExists, "1").value(&t64), 0);
+    // ...and so does a local ENUM64, of course.
     let c = local("0", EnumvalValue, |b| b.enum64("E", &[("A", 5)]));
     assert_eq!(c.value(&t64), 1 << 40);
+    // A local ENUM64 finds a target ENUM too.
+    let c = local("1", EnumvalValue, |b| {
+        b.enum64("E", &[("A", 5), ("C", 1 << 33)])
+    });
+    assert_eq!(c.orig(&t), 1 << 33);
+    assert_eq!(c.value(&t), 7);
+    // Existence and size of the type itself, across the two kinds.
+    let c = local("0", TypeExists, |b| b.enumeration("E", &[("A", 0)]));
+    assert_eq!(c.value(&t64), 1);
+    let c = local("0", TypeSize, |b| b.enumeration("E", &[("A", 0)]));
+    assert_eq!(c.value(&t64), 8);
+}
+
+#[test]
+fn negative_32_bit_enum_values_are_sign_extended_as_libbpf_does() {
+    // libbpf reads a 32-bit enumerator as the __s32 of struct btf_enum and widens it
+    // with its sign, locally (the value clang wrote) and in the target.
+    let c = local("0", EnumvalValue, |b| b.enumeration("E", &[("A", -101)]));
+    let t = target(|b| {
+        b.enumeration("E", &[("A", -7)]);
+    });
+    assert_eq!(c.orig(&t), (-101i64) as u64);
+    assert_eq!(c.value(&t), (-7i64) as u64);
+    // An unsigned enumerator with the top bit set reads the same way.
+    let t = target(|b| {
+        b.enumeration("E", &[("A", 0x8000_0000u32 as i32)]);
+    });
+    assert_eq!(c.value(&t), 0xffff_ffff_8000_0000);
+    // A target ENUM64 keeps its 64-bit value.
+    let t = target(|b| {
+        b.enum64("E", &[("A", 0xffff_ffff)]);
+    });
+    assert_eq!(c.value(&t), 0xffff_ffff);
+    // The instructions clang emits for a negative enumerator accept the patch: an ALU
+    // immediate of -101 and an ld_imm64 of 0xffff_ffff_ffff_ff9b.
+    let fix = CoreFixup {
+        orig: (-101i64) as u64,
+        new: (-7i64) as u64,
+        validate: true,
+        ..Default::default()
+    };
+    let mut alu = vec![oxbpf_sys::uapi::Insn::new(0xb7, 1, 0, 0, -101)];
+    patch::patch_insn(&mut alu, 0, &fix).unwrap();
+    assert_eq!(alu[0].imm, -7);
+    let mut ld = vec![
+        oxbpf_sys::uapi::Insn::new(0x18, 1, 0, 0, -101),
+        oxbpf_sys::uapi::Insn::new(0, 0, 0, 0, -1),
+    ];
+    patch::patch_insn(&mut ld, 0, &fix).unwrap();
+    assert_eq!((ld[0].imm, ld[1].imm), (-7, -1));
 }
 
 #[test]

@@ -752,22 +752,23 @@ impl<'d> Reader<'d> {
                         format!("symbol #{sym_index} is past the end of the symbol table"),
                     )
                 })?;
+                // Code no function symbol covers is a `__weak` function another object
+                // overrode when `bpftool gen object` linked them: it is never part of a
+                // program, so its relocations do not matter (libbpf skips them too).
+                let Some((function, _)) = functions.iter_mut().find(|(f, _)| {
+                    f.section_index == target
+                        && (f.insn_offset..f.insn_offset + f.insns.len())
+                            .contains(&(insn_idx as usize))
+                }) else {
+                    log::debug!(
+                        "section `{sec_name}`: relocation #{index} for `{}` at insn #{insn_idx}: no function contains it (an overridden weak function); skipped",
+                        sym.name
+                    );
+                    continue;
+                };
                 let kind = self
                     .classify_reloc(insn, insns, insn_idx as usize, sym, maps, data, externs)
                     .map_err(|w| bad(&sym.name, w))?;
-                let (function, _) = functions
-                    .iter_mut()
-                    .find(|(f, _)| {
-                        f.section_index == target
-                            && (f.insn_offset..f.insn_offset + f.insns.len())
-                                .contains(&(insn_idx as usize))
-                    })
-                    .ok_or_else(|| {
-                        bad(
-                            &sym.name,
-                            "no function in the section contains this instruction".into(),
-                        )
-                    })?;
                 log::trace!(
                     "section `{sec_name}`: insn #{insn_idx} in `{}`: {} `{}`",
                     function.name,

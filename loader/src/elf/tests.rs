@@ -349,7 +349,7 @@ fn btf_maps_of_every_shape() {
     let stacks = map(&obj, "stacks");
     assert_eq!(
         (stacks.map_type, stacks.value_size),
-        (MapType::STACK_TRACE, 0)
+        (MapType::STACK_TRACE, 127 * 8)
     );
 
     let outer = map(&obj, "outer");

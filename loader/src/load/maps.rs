@@ -16,6 +16,7 @@ use oxbpf_sys::uapi::{MapCreateAttr, MapInfo, MapType, map_flags};
 
 use super::{LoadError, LoadOptions, data_map_name, object_name};
 use crate::btf::types::{Type, TypeKind};
+use crate::btf::{Kind, Linkage};
 use crate::object::{DataKind, MapInitValue, MapSpec, Object, Pinning};
 
 /// Maps created for an object.
@@ -32,9 +33,38 @@ pub(super) fn raw_fd(m: &Map) -> i32 {
     m.as_fd().as_raw_fd()
 }
 
-/// `PERF_MAX_STACK_DEPTH` u64 frames: the value size stack trace maps get when the
-/// object leaves it to user space (bpftool and BCC use the same).
-const DEFAULT_STACK_VALUE_SIZE: u32 = 127 * 8;
+/// A ring buffer's size as the kernel wants it: a power-of-2 multiple of the page size.
+/// libbpf (`adjust_ringbuf_sz`) rounds any other size up to the next such multiple, at
+/// open and when the user sets one; 0 stays 0 (the kernel's refusal is the message), and
+/// a size no such multiple fits in 32 bits is passed on for the kernel to refuse.
+pub fn ringbuf_size(size: u32, page: u32) -> u32 {
+    // (`page` is a parameter so the rule can be tested for every page size.)
+    if size == 0 || page == 0 || (size % page == 0 && (size / page).is_power_of_two()) {
+        return size;
+    }
+    let mut mul: u32 = 1;
+    while let Some(bytes) = mul.checked_mul(page) {
+        if bytes > size {
+            return bytes;
+        }
+        match mul.checked_mul(2) {
+            Some(m) => mul = m,
+            None => break,
+        }
+    }
+    size
+}
+
+/// The `max_entries` a map of `map_type` declared with `size` is created with on this
+/// machine: ring buffers rounded up as [`ringbuf_size`] says, others as declared.
+pub fn max_entries_at_load(map_type: MapType, size: u32) -> u32 {
+    if matches!(map_type, MapType::RINGBUF | MapType::USER_RINGBUF) {
+        let page = u32::try_from(oxbpf_sys::mmap::page_size()).unwrap_or(u32::MAX);
+        ringbuf_size(size, page)
+    } else {
+        size
+    }
+}
 
 /// The create attributes of a spec, with the user's overrides and the kernel-dependent
 /// defaults applied.
@@ -75,13 +105,16 @@ fn attr_for(
             a.max_entries
         );
     }
-    if a.map_type == MapType::STACK_TRACE && a.value_size == 0 {
-        a.value_size = DEFAULT_STACK_VALUE_SIZE;
-        log::debug!(
-            "map `{}`: stack trace map without a value size; using {} (127 frames)",
-            spec.name,
-            a.value_size
-        );
+    {
+        let size = max_entries_at_load(a.map_type, a.max_entries);
+        if size != a.max_entries {
+            log::debug!(
+                "map `{}`: ring buffer of {} bytes rounded up to {size}, a power-of-2 multiple of the page size",
+                spec.name,
+                a.max_entries
+            );
+            a.max_entries = size;
+        }
     }
     if let (Some(fd), Some(v)) = (
         btf_fd,
@@ -135,7 +168,15 @@ fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
         Some(libc::EINVAL) if attr.max_entries == 0 => Some(format!(
             "its max_entries is 0: the object leaves the size to the tool that loads it; set one (--max-entries {name}=N)"
         )),
-        Some(libc::EINVAL) if attr.value_size == 0 && map_type != MapType::RINGBUF => {
+        Some(libc::EINVAL) if attr.value_size == 0 && map_type == MapType::STACK_TRACE => {
+            Some(format!(
+                "its value size is 0: the object leaves the stack depth to the tool that loads it; set one (--value-size {name}=1016 keeps 127 frames of 8 bytes)"
+            ))
+        }
+        Some(libc::EINVAL)
+            if attr.value_size == 0
+                && !matches!(map_type, MapType::RINGBUF | MapType::USER_RINGBUF) =>
+        {
             Some(format!(
                 "its value size is 0: the object leaves it to the tool that loads it; set one (--value-size {name}=N)"
             ))
@@ -337,6 +378,23 @@ fn datasec_id(types: Option<&[Type]>, name: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// Whether the section's DATASEC in the object's BTF has a variable that is not static:
+/// libbpf (`map_is_mmapable`) makes a data map `BPF_F_MMAPABLE` only then, since only
+/// such variables are reached from user space (a skeleton's globals). Without BTF, no.
+fn has_global_var(obj: &Object, section: &str) -> bool {
+    let Some(btf) = &obj.btf else { return false };
+    let Some(sec) = btf.find_by_name_kind(section, Kind::Datasec) else {
+        return false;
+    };
+    let Ok(vars) = sec.datasec_vars() else {
+        return false;
+    };
+    vars.flatten().any(|v| {
+        btf.type_by_id(v.type_id)
+            .is_ok_and(|t| t.kind() == Kind::Var && t.linkage().is_ok_and(|l| l != Linkage::Static))
+    })
+}
+
 /// An array map of one element holding a data section, as libbpf makes them.
 fn create_data_map(
     obj: &Object,
@@ -352,12 +410,14 @@ fn create_data_map(
         name: section.into(),
         why: "section larger than 4 GiB".into(),
     })?;
+    let mmapable = has_global_var(obj, section);
     let mut attr = MapCreateAttr {
         map_type: MapType::ARRAY,
         key_size: 4,
         value_size,
         max_entries: 1,
-        map_flags: map_flags::MMAPABLE | if read_only { map_flags::RDONLY_PROG } else { 0 },
+        map_flags: if mmapable { map_flags::MMAPABLE } else { 0 }
+            | if read_only { map_flags::RDONLY_PROG } else { 0 },
         ..Default::default()
     };
     attr.set_name(&name);
@@ -368,7 +428,9 @@ fn create_data_map(
     let fd = match create(&name, &attr) {
         Ok(fd) => fd,
         // Array mmap arrived in 5.5; without it, global data still works.
-        Err(LoadError::MapCreate { error, .. }) if error.errno() == Some(libc::EINVAL) => {
+        Err(LoadError::MapCreate { error, .. })
+            if mmapable && error.errno() == Some(libc::EINVAL) =>
+        {
             attr.map_flags &= !map_flags::MMAPABLE;
             create(&name, &attr)?
         }
@@ -463,6 +525,35 @@ pub(super) fn create_kconfig(
     )
 }
 
+/// Binds every read-only data map (`.rodata`, `.rodata.*`) to every loaded program, as
+/// libbpf does after each load (`BPF_PROG_BIND_MAP`, Linux 5.10): tools that read a
+/// program's metadata (bpftool's `bpf_metadata_*` variables) find it through the maps
+/// the program holds, used or not. Like libbpf, a refusal (an older kernel) is not an
+/// error.
+pub(super) fn bind_rodata(obj: &Object, made: &Made, programs: &[Program]) {
+    let rodata: Vec<&Map> = obj
+        .data
+        .iter()
+        .zip(&made.data_maps)
+        .filter(|(d, _)| d.kind == DataKind::Rodata)
+        .filter_map(|(_, m)| m.as_ref())
+        .collect();
+    for prog in programs {
+        for map in &rodata {
+            match bpf::prog_bind_map(prog.as_fd(), map.as_fd()) {
+                Ok(()) => log::debug!("program `{}`: bound to map `{}`", prog.name(), map.name()),
+                Err(e) => {
+                    log::debug!(
+                        "program `{}`: map `{}` not bound: {e}",
+                        prog.name(),
+                        map.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Initial slots: maps of maps get their inner maps, prog arrays their programs.
 pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Result<(), LoadError> {
     for (spec, map) in obj.maps.iter().zip(&made.object_maps) {
@@ -534,5 +625,28 @@ mod tests {
         ] {
             assert!(takes_btf_types(t), "{t}");
         }
+    }
+
+    #[test]
+    fn ring_buffer_sizes_round_up_to_power_of_two_pages_as_libbpf_does() {
+        let page = 4096;
+        // Already a power-of-2 multiple: unchanged.
+        for ok in [4096, 8192, 16384, 1 << 24, 1 << 31] {
+            assert_eq!(ringbuf_size(ok, page), ok);
+        }
+        // Anything else: the next power-of-2 multiple above it.
+        assert_eq!(ringbuf_size(8, page), 4096);
+        assert_eq!(ringbuf_size(1000, page), 4096);
+        assert_eq!(ringbuf_size(4097, page), 8192);
+        assert_eq!(ringbuf_size(3 * 4096, page), 16384);
+        assert_eq!(ringbuf_size(10240, page), 16384);
+        assert_eq!(ringbuf_size(256 * 1024 + 1, page), 512 * 1024);
+        // 0 is left for the kernel to refuse; so is a size no multiple fits above.
+        assert_eq!(ringbuf_size(0, page), 0);
+        assert_eq!(ringbuf_size(u32::MAX, page), u32::MAX);
+        assert_eq!(ringbuf_size((1 << 31) + 1, page), (1 << 31) + 1);
+        // Other page sizes (arm64 kernels with 16 or 64 KiB pages).
+        assert_eq!(ringbuf_size(4096, 65536), 65536);
+        assert_eq!(ringbuf_size(3 * 65536, 65536), 4 * 65536);
     }
 }

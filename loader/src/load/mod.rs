@@ -45,6 +45,7 @@ use crate::reloc::{RelocError, Resolver};
 pub use self::btf::BtfLoadError;
 #[doc(hidden)]
 pub use self::maps::PIN_WINDOW_HOOK;
+pub use self::maps::{max_entries_at_load, ringbuf_size};
 
 /// Choices a user-space half makes before load.
 #[derive(Debug, Clone)]
@@ -198,12 +199,35 @@ pub enum LoadError {
         /// What was looked for.
         why: String,
     },
+    /// A program needs CO-RE relocations and there is no BTF to resolve them against.
+    #[error(transparent)]
+    NoCoreTarget(Box<NoCoreTarget>),
     /// The kernel refused the program (boxed: the verifier's log makes it large).
     #[error(transparent)]
     Program(Box<ProgramRejected>),
     /// With `keep_going`, every selected program failed.
     #[error("no program loaded: {}", .0.iter().map(|f| crate::load::progs::chain(&f.error)).collect::<Vec<_>>().join("; "))]
     NothingLoaded(Vec<ProgramFailure>),
+}
+
+/// A program reaches a CO-RE relocation and no BTF can be had to resolve it against.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "program `{prog}`: CO-RE relocation `{relocation}` ({kind}) at insn #{insn} of `{function}` needs the kernel's BTF, which cannot be read ({why}); without it the program would read the wrong fields, so it is not loaded. Give this kernel's BTF with --btf PATH (LoadOptions::core_btf), e.g. from a BTF archive such as btfhub, or run a kernel built with CONFIG_DEBUG_INFO_BTF"
+)]
+pub struct NoCoreTarget {
+    /// The program.
+    pub prog: String,
+    /// The function holding the first relocation it reaches.
+    pub function: String,
+    /// Its instruction, within the function.
+    pub insn: usize,
+    /// The relocation's local spec (`struct task_struct.real_parent`).
+    pub relocation: String,
+    /// Its kind (`byte_off`).
+    pub kind: String,
+    /// Why the kernel's BTF cannot be read.
+    pub why: String,
 }
 
 /// The kernel refused a program; `log` is the verifier's explanation.
@@ -274,7 +298,7 @@ pub struct GlobalSlot {
 
 impl Loaded {
     /// The map named `name` (data maps are named as the kernel shows them, e.g.
-    /// `minimal..bss`; see [`data_map_name`]).
+    /// `minimal.bss`; see [`data_map_name`]).
     pub fn map(&self, name: &str) -> Option<&Map> {
         self.maps.iter().find(|m| m.name() == name)
     }
@@ -434,10 +458,17 @@ pub fn data_map_name(object: &str, section: &str) -> String {
         .collect()
 }
 
-/// The object's name as libbpf forms it: the file name without its directory and `.o`.
+/// The object's name as libbpf forms it (`bpf_object__new`): the file name without its
+/// directory, cut to 15 bytes (`BPF_OBJ_NAME_LEN - 1`), then at its first `.` —
+/// `minimal.bpf.o` is `minimal`. Data map names start with it.
 pub fn object_name(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
-    base.strip_suffix(".o").unwrap_or(base).to_string()
+    let mut end = base.len().min(oxbpf_sys::uapi::BPF_OBJ_NAME_LEN - 1);
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = &base[..end];
+    cut.split('.').next().unwrap_or(cut).to_string()
 }
 
 impl Object {
@@ -466,17 +497,20 @@ impl Object {
             }
         })?;
         let selected = self.select_programs(opts)?;
-        let vmlinux = self.kernel_btf_if_needed(opts, &selected)?;
+        let (vmlinux, no_btf) = self.kernel_btf_if_needed(opts, &selected)?;
 
-        // CO-RE, against the user's BTF or the running kernel's.
+        // CO-RE, against the user's BTF or the running kernel's. With neither, nothing
+        // is relocated and every program that reaches a relocation is refused when it is
+        // linked (libbpf refuses the whole object): never loaded as compiled.
         let targets = match (&opts.core_btf, &vmlinux) {
             (Some(b), _) => Some(CoreTargets::custom("--btf", b.clone())),
             (None, Some(v)) => Some(CoreTargets::kernel(v.clone())),
             (None, None) => None,
         };
-        let core = match targets {
-            Some(t) => relocate_object(&mut self, t).map_err(LoadError::Core)?,
-            None => Vec::new(),
+        let core = match (targets, no_btf) {
+            (Some(t), _) => relocate_object(&mut self, t).map_err(LoadError::Core)?,
+            (None, Some(why)) => crate::core::unresolvable(&self, &why).map_err(LoadError::Core)?,
+            (None, None) => Vec::new(),
         };
 
         let ext = match (&self.btf, &self.btf_ext) {
@@ -550,6 +584,7 @@ impl Object {
                 .collect(),
             kconfig_fd: made.kconfig.as_ref().map(maps::raw_fd),
             externs,
+            decl_tags: features.decl_tag,
         };
 
         oxbpf_sys::trace::mark(
@@ -566,6 +601,7 @@ impl Object {
             &mut module_fds,
             &core,
         )?;
+        maps::bind_rodata(&self, &made, &loaded.programs);
         maps::fill_slots(&self, &made, &loaded.programs)?;
 
         let mut all: Vec<Map> = made.object_maps.into_iter().flatten().collect();
@@ -624,12 +660,13 @@ impl Object {
     }
 
     /// The running kernel's BTF, when CO-RE, ksyms, kfuncs or a tracing program's
-    /// attach target need it.
+    /// attach target need it; or, when only CO-RE needs it and it cannot be read, why
+    /// not (the programs with CO-RE relocations are then refused, the others load).
     fn kernel_btf_if_needed(
         &self,
         opts: &LoadOptions,
         selected: &[usize],
-    ) -> Result<Option<Arc<Btf>>, LoadError> {
+    ) -> Result<(Option<Arc<Btf>>, Option<String>), LoadError> {
         let has_core = opts.core_btf.is_none()
             && self
                 .btf_ext
@@ -647,10 +684,10 @@ impl Object {
             .iter()
             .any(|&i| self.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0);
         if !(has_core || has_ksyms || has_cookie || tracing) {
-            return Ok(None);
+            return Ok((None, None));
         }
         match Btf::from_sysfs() {
-            Ok(b) => Ok(Some(Arc::new(b))),
+            Ok(b) => Ok((Some(Arc::new(b)), None)),
             // CO-RE alone may find nothing to relocate; only fail when something needs it.
             Err(source) if has_ksyms || tracing => Err(LoadError::KernelBtf {
                 why: if tracing {
@@ -660,11 +697,15 @@ impl Object {
                 },
                 source,
             }),
-            Err(e) => {
-                log::warn!(
-                    "cannot read the kernel's BTF ({e}); CO-RE relocations will not resolve"
+            Err(e) if has_core => {
+                log::debug!(
+                    "cannot read the kernel's BTF ({e}); programs with CO-RE relocations cannot load"
                 );
-                Ok(None)
+                Ok((None, Some(crate::load::progs::chain(&e))))
+            }
+            Err(e) => {
+                log::debug!("cannot read the kernel's BTF ({e}); nothing here needs it");
+                Ok((None, None))
             }
         }
     }
@@ -749,15 +790,34 @@ mod tests {
 
     #[test]
     fn data_map_names_follow_libbpf() {
-        assert_eq!(data_map_name("minimal.bpf", ".bss"), "minimal..bss");
-        assert_eq!(data_map_name("minimal.bpf", ".rodata"), "minimal..rodata");
+        // The object name: up to 15 bytes of the file name, then up to its first dot.
+        assert_eq!(object_name("testdata/minimal.bpf.o"), "minimal");
+        assert_eq!(object_name("demo.bpf.o"), "demo");
+        assert_eq!(object_name("a.b.c"), "a");
+        assert_eq!(object_name("execsnoop"), "execsnoop");
+        assert_eq!(
+            object_name("/x/a_very_long_object_name.bpf.o"),
+            "a_very_long_obj"
+        );
+        assert_eq!(object_name("abcdefghijklmn.o"), "abcdefghijklmn");
+        assert_eq!(object_name("abcdefghijklmno.o"), "abcdefghijklmno");
+        // Then 7 characters are kept for the section (more when it is longer).
+        assert_eq!(data_map_name("minimal", ".bss"), "minimal.bss");
+        assert_eq!(data_map_name("demo", ".rodata"), "demo.rodata");
+        assert_eq!(data_map_name("attach", ".bss"), "attach.bss");
+        assert_eq!(data_map_name("multi_prog", ".rodata"), "multi_pr.rodata");
+        assert_eq!(data_map_name("multi_prog", ".bss"), "multi_pr.bss");
+        assert_eq!(data_map_name("multi_prog", ".kconfig"), "multi_p.kconfig");
         assert_eq!(data_map_name("a", ".data"), "a.data");
-        assert_eq!(data_map_name("multi_prog.bpf", ".data.foo"), ".data.foo");
+        assert_eq!(data_map_name("", ".data"), ".data");
+        // Custom sections keep their own name, cut to 15 characters.
+        assert_eq!(data_map_name("multi_prog", ".data.foo"), ".data.foo");
         assert_eq!(
             data_map_name("x", ".rodata.a_very_long_section_name"),
             ".rodata.a_very_"
         );
+        assert_eq!(data_map_name("x", ".rodata.str1.1"), ".rodata.str1.1");
+        // Characters the kernel refuses become `_`.
         assert_eq!(data_map_name("we-ird", ".bss"), "we_ird.bss");
-        assert_eq!(object_name("testdata/minimal.bpf.o"), "minimal.bpf");
     }
 }

@@ -341,6 +341,24 @@ fn load_program(
         if btf_fd.is_some() { ext } else { None },
     )
     .map_err(LoadError::Reloc)?;
+    // A CO-RE relocation left as compiled (no BTF to resolve it against) in any
+    // function of this program: refuse, naming the first.
+    if let Some(o) = core.iter().find(|o| {
+        o.unapplied()
+            && linked
+                .placements
+                .iter()
+                .any(|pl| pl.name == o.function && pl.section == o.section)
+    }) {
+        return Err(LoadError::NoCoreTarget(Box::new(super::NoCoreTarget {
+            prog: p.name().to_string(),
+            function: o.function.clone(),
+            insn: o.insn,
+            relocation: o.local.clone(),
+            kind: o.kind.to_string(),
+            why: o.failure.clone().unwrap_or_default(),
+        })));
+    }
     adapt_probe_reads(&mut linked.insns, prog_type, p.name());
     for (insn, what) in &linked.applied {
         log::trace!("program `{}`: insn {insn}: {what}", p.name());

@@ -555,6 +555,60 @@ fn kconfig_externs_hold_the_running_kernels_values() {
     }
 }
 
+/// clang emits no ELF relocation for a call between static functions of one section:
+/// the call's `imm` is the distance in the section. Each function leaves its own mark in
+/// the result, so a call linked to another function gives another number (issue 16: a
+/// loader that kept the section's distance loaded a program calling the wrong
+/// function, or one the verifier refused).
+#[test]
+fn static_functions_called_without_relocations_are_the_ones_the_source_names() {
+    let _serial = crate::serial();
+    if !gate::require_bpf(
+        "static_functions_called_without_relocations_are_the_ones_the_source_names",
+    ) {
+        return;
+    }
+    let mut progs = vec![
+        "calls_in_text".to_string(),
+        "calls_from_another_section".to_string(),
+        "with_exception_callback".to_string(),
+    ];
+    // bpf_loop arrived in 5.17.
+    let callbacks = crate::kernel_since(5, 17);
+    if callbacks {
+        progs.push("callback_in_text".into());
+    }
+    let l = load(
+        "static_calls.bpf.o",
+        &LoadOptions {
+            only: Some(progs),
+            ..Default::default()
+        },
+    );
+    let frame = packet(17, &[0; 8]);
+    for p in &l.programs {
+        p.test_run(&frame, &[])
+            .unwrap_or_else(|e| panic!("{}: {}", p.name(), crate::chain(&e)));
+    }
+    let results = l.global("results").unwrap();
+    let got: Vec<i32> = results
+        .chunks(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    // sub3(x) = 1000x + 3, sub5(x) = 1000x + 5, sub2(x) = sub5(x) * 10 + 2,
+    // sub4(x) = sub3(x) * 10 + 4, chain(x) = sub2(x) + sub4(x), looped(4) = 1+2+3+4.
+    let expect = [
+        10_052,
+        20_034,
+        30_052 + 30_034,
+        50_034,
+        10_052 + 10_034,
+        if callbacks { 10 } else { 0 },
+        7003,
+    ];
+    assert_eq!(got, expect);
+}
+
 #[test]
 fn maps_of_every_shape_with_initial_slots_and_pins() {
     let _serial = crate::serial();
@@ -564,14 +618,28 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
     in_private_bpffs(
         "load::maps_of_every_shape_with_initial_slots_and_pins",
         |pin_root| {
-            let opts = LoadOptions {
+            let mut opts = LoadOptions {
                 pin_root: pin_root.to_path_buf(),
                 skip_maps: crate::newer_maps("maps_btf.bpf.o"),
                 ..Default::default()
             };
+            // A stack trace map left without a value size (the stack depth), as
+            // libbpf-tools leave it to their user space: like libbpf, oxbpf sends no
+            // guess; the kernel refuses it, and the error says what to set.
+            opts.value_size.insert("stacks".into(), 0);
+            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
+                .unwrap()
+                .load(&opts)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("map `stacks`: BPF_MAP_CREATE failed: Invalid argument")
+                    && err.contains("--value-size stacks=1016 keeps 127 frames of 8 bytes"),
+                "{err}"
+            );
+            opts.value_size.clear();
             let l = load("maps_btf.bpf.o", &opts);
             assert_eq!(l.maps.len(), 14 - opts.skip_maps.len());
-            // The stack trace map without a value size got 127 frames of 8 bytes.
             assert_eq!(l.map("stacks").unwrap().value_size(), 127 * 8);
             // What a tool sets before load: sizes and capacities.
             let mut sized = LoadOptions {
@@ -813,10 +881,10 @@ fn failed_loads_close_every_fd_they_opened() {
     // Fails in program load, after maps were created.
     let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
     assert!(obj.load(&LoadOptions::default()).is_err());
-    // Fails in map creation: a ring buffer size that is not a power of two.
+    // Fails in map creation, after the first map: a ring buffer of no size.
     let obj = Object::open(crate::testdata("bootstrap.bpf.o")).unwrap();
     let mut max_entries = HashMap::new();
-    max_entries.insert("rb".to_string(), 4096 * 3);
+    max_entries.insert("rb".to_string(), 0);
     let err = obj
         .load(&LoadOptions {
             max_entries,
@@ -893,6 +961,106 @@ fn in_private_bpffs(test: &str, f: impl FnOnce(&Path)) {
         return;
     }
     let _ = std::fs::remove_dir(&dir);
+}
+
+/// A box without the kernel's BTF (no CONFIG_DEBUG_INFO_BTF, a chroot, a container
+/// without /sys): programs with CO-RE relocations are refused, naming the first, never
+/// loaded as compiled; programs without any load; a BTF given instead is used.
+#[test]
+fn without_the_kernels_btf_co_re_programs_are_refused_and_the_others_load() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("without_the_kernels_btf_co_re_programs_are_refused_and_the_others_load")
+    {
+        return;
+    }
+    in_private_bpffs(
+        "load::without_the_kernels_btf_co_re_programs_are_refused_and_the_others_load",
+        |pin_root| {
+            // Kept for the last step, then hidden under an empty tmpfs (this mount
+            // namespace is the test's own).
+            let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
+            // SAFETY: mount(2) with NUL-terminated constant strings and no data.
+            let rc = unsafe {
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/sys/kernel/btf".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+            assert!(!Path::new("/sys/kernel/btf/vmlinux").exists());
+
+            let before = open_fd_count().unwrap();
+            let err = Object::open(crate::testdata("bootstrap.bpf.o"))
+                .unwrap()
+                .load(&LoadOptions::default())
+                .unwrap_err();
+            let LoadError::NoCoreTarget(n) = &err else {
+                panic!("{}", crate::chain(&err));
+            };
+            assert_eq!(
+                (
+                    n.prog.as_str(),
+                    n.function.as_str(),
+                    n.relocation.as_str(),
+                    n.kind.as_str()
+                ),
+                (
+                    "handle_exec",
+                    "handle_exec",
+                    "struct task_struct.real_parent",
+                    "byte_off"
+                )
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains("needs the kernel's BTF, which cannot be read (cannot read /sys/kernel/btf/vmlinux")
+                    && msg.contains("--btf PATH"),
+                "{msg}"
+            );
+            assert_eq!(open_fd_count().unwrap(), before, "fds left by the refusal");
+
+            // No CO-RE at all: loads as before.
+            load("minimal.bpf.o", &LoadOptions::default());
+
+            // One object, both kinds: the program with CO-RE is refused, the rest load.
+            let l = load(
+                "maps_btf.bpf.o",
+                &LoadOptions {
+                    pin_root: pin_root.to_path_buf(),
+                    skip_maps: crate::newer_maps("maps_btf.bpf.o"),
+                    keep_going: true,
+                    ..Default::default()
+                },
+            );
+            let mut loaded: Vec<&str> = l.programs.iter().map(|p| p.name()).collect();
+            loaded.sort();
+            assert_eq!(loaded, ["stack_user", "tail_a", "tail_b"]);
+            assert_eq!(l.failures.len(), 1);
+            assert_eq!(l.failures[0].name, "xdp_maps");
+            assert!(
+                matches!(&l.failures[0].error, LoadError::NoCoreTarget(n)
+                    if n.relocation == "enum bpf_map_type::BPF_MAP_TYPE_BLOOM_FILTER"),
+                "{}",
+                crate::chain(&l.failures[0].error)
+            );
+            assert!(l.core.iter().all(|o| o.unapplied()));
+            drop(l);
+
+            // The kernel's BTF given another way: every relocation applied.
+            let btf = oxbpf_loader::btf::Btf::parse(vmlinux).unwrap();
+            let l = load(
+                "bootstrap.bpf.o",
+                &LoadOptions {
+                    core_btf: Some(std::sync::Arc::new(btf)),
+                    ..Default::default()
+                },
+            );
+            assert!(!l.core.is_empty() && l.core.iter().all(|o| !o.unapplied()));
+        },
+    );
 }
 
 #[test]
@@ -990,10 +1158,18 @@ fn libbpf_tools_objects_embedded_in_their_binaries_load() {
             })
             .map(|m| (m.name.clone(), 10240))
             .collect();
+        // And the stack depth of their stack trace maps (127 frames by default).
+        let value_size = obj
+            .maps
+            .iter()
+            .filter(|m| m.map_type == oxbpf_sys::uapi::MapType::STACK_TRACE && m.value_size == 0)
+            .map(|m| (m.name.clone(), 127 * 8))
+            .collect();
         let n = obj.programs.len();
         let opts = LoadOptions {
             keep_going: true,
             max_entries,
+            value_size,
             ..Default::default()
         };
         let failures: Vec<LoadError> = match obj.load(&opts) {
@@ -1046,7 +1222,7 @@ fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
         return;
     }
     // Objects cilium/ebpf's own tests expect to fail, and what we say.
-    let expected: [(&str, &str); 8] = [
+    let expected: [(&str, &str); 9] = [
         (
             "relocs-el.elf",
             // The rest of the sentence depends on the kernel: "no field `_1` in target
@@ -1078,6 +1254,12 @@ fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
             "loader-clang-14-el.elf",
             "extern `MY_CONST`: used but defined nowhere in this object",
         ),
+        // Built by clang 7, whose functions have no size: what no function covers is
+        // skipped, as libbpf skips it, and the rest fails as the others do.
+        (
+            "loader-clang-7-el.elf",
+            "extern `MY_CONST`: used but defined nowhere in this object",
+        ),
         (
             "strings-el.elf",
             "the object's license is \"MIT\", and the kernel lets only GPL-compatible programs",
@@ -1086,20 +1268,7 @@ fn cilium_ebpf_test_objects_load_or_fail_for_their_stated_reason() {
     let mut loaded = 0;
     for path in &objects {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let obj = match Object::open(path) {
-            Ok(o) => o,
-            Err(e) => {
-                // Built by clang 7, whose functions have no size; libbpf 1.x cannot
-                // split them into programs either.
-                assert_eq!(name, "loader-clang-7-el.elf", "{}", crate::chain(&e));
-                assert!(
-                    e.to_string()
-                        .contains("no function in the section contains this instruction"),
-                    "{e}"
-                );
-                continue;
-            }
-        };
+        let obj = Object::open(path).unwrap_or_else(|e| panic!("{name}: {}", crate::chain(&e)));
         let result = obj.load(&LoadOptions {
             keep_going: true,
             ..Default::default()
@@ -1262,6 +1431,16 @@ fn every_other_map_type_is_created_and_used() {
             assert_ne!(info.btf_value_type_id, 0, "{name}: storage maps need BTF");
             assert_eq!(info.map_flags & 1, 1, "{name}: BPF_F_NO_PREALLOC");
         }
+    }
+    // Ring buffers of 1000 and 8 bytes: rounded up to one page, as libbpf does (the
+    // kernel wants a power-of-2 multiple of the page size).
+    let page = oxbpf_sys::mmap::page_size() as u32;
+    for name in ["odd_ring", "odd_user_ring"] {
+        if newer.iter().any(|n| n == name) {
+            continue;
+        }
+        let info = l.map(name).unwrap().info().unwrap();
+        assert_eq!(info.max_entries, page, "{name}");
     }
     // The kernel keeps 15 bytes of a name; the handle keeps the object's.
     let long = l.map("a_map_with_a_very_long_name").unwrap();

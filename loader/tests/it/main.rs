@@ -50,7 +50,11 @@ fn kernel_since(major: u32, minor: u32) -> bool {
 fn newer_maps(object: &str) -> Vec<String> {
     let newer: &[(&str, (u32, u32))] = match object {
         "maps_btf.bpf.o" => &[("bloom", (5, 16))],
-        "maps_more.bpf.o" => &[("task_store", (5, 11)), ("cgrp_store", (6, 2))],
+        "maps_more.bpf.o" => &[
+            ("task_store", (5, 11)),
+            ("cgrp_store", (6, 2)),
+            ("odd_user_ring", (6, 1)),
+        ],
         _ => &[],
     };
     newer

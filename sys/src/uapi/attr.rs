@@ -399,6 +399,20 @@ pub struct RawTracepointAttr {
     pub _pad: u32,
 }
 
+/// `BPF_PROG_BIND_MAP`: ties a map to a loaded program that does not reference it, so
+/// it lives as long as the program (libbpf binds `.rodata` for tools that read a
+/// program's metadata through its maps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ProgBindMapAttr {
+    /// The program.
+    pub prog_fd: u32,
+    /// The map.
+    pub map_fd: u32,
+    /// Flags (none defined).
+    pub flags: u32,
+}
+
 /// `BPF_LINK_DETACH`, `BPF_ITER_CREATE` (both start with a link fd).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Calls between static functions of one section carry no ELF relocation: clang writes
+ * the distance from the call to the callee in its imm and leaves it at that. The
+ * loader must follow that distance (libbpf: sec_insn_off + insn_idx + imm + 1) when it
+ * moves the functions into a program. Each function here leaves a distinct mark in its
+ * result, so a call that reaches another function gives another number. An exception
+ * callback, which nothing calls, is appended to the program whose BTF names it.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+int results[7];
+
+static __noinline int sub3(int x)
+{
+	return x * 1000 + 3;
+}
+
+static __noinline int sub5(int x)
+{
+	return x * 1000 + 5;
+}
+
+/* sub2 calls sub5, not its neighbour sub3. */
+static __noinline int sub2(int x)
+{
+	return sub5(x) * 10 + 2;
+}
+
+/* sub4 calls sub3, which sits before it. */
+static __noinline int sub4(int x)
+{
+	return sub3(x) * 10 + 4;
+}
+
+static int add_index(__u32 index, void *data)
+{
+	*(int *)data += index + 1;
+	return 0;
+}
+
+/* A static function passing a static callback to bpf_loop. */
+static __noinline int looped(int n)
+{
+	int sum = 0;
+
+	bpf_loop(n, add_index, &sum, 0);
+	return sum;
+}
+
+/* A global function calling static ones of its own section. */
+__noinline int chain(int x)
+{
+	return sub2(x) + sub4(x);
+}
+
+SEC("xdp")
+int calls_in_text(struct xdp_md *ctx)
+{
+	results[0] = sub2(1);
+	results[1] = sub4(2);
+	results[2] = chain(3);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int calls_from_another_section(struct __sk_buff *skb)
+{
+	results[3] = sub4(5);
+	results[4] = chain(1);
+	return 0;
+}
+
+/* bpf_loop (Linux 5.17) in a program of its own. */
+SEC("xdp")
+int callback_in_text(struct xdp_md *ctx)
+{
+	results[5] = looped(4);
+	return XDP_PASS;
+}
+
+/* Called by the kernel when the program throws (bpf_throw, Linux 6.7); no call leads
+ * here, so the loader appends it because of the program's decl tag. */
+__noinline int exception_cb(__u64 cookie)
+{
+	return cookie + 1;
+}
+
+__attribute__((btf_decl_tag("exception_callback:exception_cb")))
+SEC("xdp")
+int with_exception_callback(struct xdp_md *ctx)
+{
+	results[6] = sub3(7);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
