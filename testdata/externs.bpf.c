@@ -4,7 +4,8 @@
  * tristate, a weak one that no kernel has, LINUX_HAS_BPF_COOKIE), a typed __ksym
  * per-CPU variable, typeless __ksym addresses (one present, one weak and absent), and
  * kfunc calls (weak: bpf_task_from_pid came in 6.2, and the rest of the object loads
- * on older kernels; the program calling them is loaded where they exist).
+ * on older kernels; the program calling them is loaded where they exist), and kfunc
+ * addresses (bpf_ksym_exists: a BTF id, or 0 for a weak kfunc the kernel lacks).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +26,13 @@ extern const void oxbpf_no_such_symbol __ksym __weak;
 
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+extern void oxbpf_no_such_kfunc(void) __ksym __weak;
+
+/* libbpf's bpf_ksym_exists (bpf_helpers.h since libbpf 1.2; Debian 12 has 1.1). */
+#define ksym_exists(sym) ({ \
+	_Static_assert(!__builtin_constant_p(!!sym), #sym " should be marked as __weak"); \
+	!!sym; \
+})
 
 u32 seen_version;
 int seen_bpf_syscall;
@@ -35,6 +43,8 @@ int seen_prog_active;
 u64 seen_schedule;
 u64 seen_missing_symbol;
 int seen_task_pid;
+int seen_kfunc_exists;
+int seen_missing_kfunc_exists;
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(externs_fork, struct task_struct *parent, struct task_struct *child)
@@ -59,6 +69,15 @@ int BPF_PROG(kfunc_fork, struct task_struct *parent, struct task_struct *child)
 		seen_task_pid = t->pid;
 		bpf_task_release(t);
 	}
+	return 0;
+}
+
+/* Kfunc addresses (Linux 6.4 lets a program take one): present and absent. */
+SEC("?tp_btf/sched_process_fork")
+int BPF_PROG(kfunc_exists, struct task_struct *parent, struct task_struct *child)
+{
+	seen_kfunc_exists = ksym_exists(bpf_task_from_pid);
+	seen_missing_kfunc_exists = ksym_exists(oxbpf_no_such_kfunc);
 	return 0;
 }
 

@@ -560,13 +560,17 @@ pub fn resolve(
                             },
                         };
                         if is_func {
-                            let fd_index = match &found.module {
-                                Some(m) => fds.index_of(m).map_err(module_err)?,
-                                None => 0,
+                            let (fd_index, btf_fd) = match &found.module {
+                                Some(m) => (
+                                    fds.index_of(m).map_err(module_err)?,
+                                    fds.fd(m).map_err(module_err)?.as_raw_fd(),
+                                ),
+                                None => (0, 0),
                             };
                             ExternValue::Kfunc {
                                 btf_id: kid,
                                 fd_index,
+                                btf_fd,
                             }
                         } else {
                             let btf_fd = match &found.module {

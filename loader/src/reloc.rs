@@ -50,12 +50,15 @@ pub enum ExternValue {
     },
     /// A typeless `__ksym`: its address from `/proc/kallsyms` (0 for a missing weak one).
     KsymAddr(u64),
-    /// A kfunc: its BTF id, and its index in the program's fd_array (0 for vmlinux).
+    /// A kfunc: its BTF id, and where its BTF object is: its index in the program's
+    /// fd_array (for calls) and its fd (for an ld_imm64 of its address); 0 for vmlinux.
     Kfunc {
         /// BTF id of the FUNC.
         btf_id: TypeId,
         /// `fd_array` index of the module BTF, 0 for vmlinux.
         fd_index: i16,
+        /// Fd of the module BTF, 0 for vmlinux.
+        btf_fd: i32,
     },
     /// A weak extern the kernel does not have.
     Missing,
@@ -633,17 +636,25 @@ fn resolve(
                     applied.push((at, format!("ksym `{}`: address {addr:#x}", r.symbol)));
                 }
                 ExternValue::Missing => {
-                    // A weak variable the kernel lacks reads as zero.
+                    // A weak variable or kfunc the kernel lacks reads as zero (its
+                    // address: `bpf_ksym_exists(kfunc)` is then false).
                     insns[at].set_src(0);
                     insns[at].imm = 0;
                     insns[at + 1].imm = 0;
                     applied.push((at, format!("weak extern `{}`: absent, 0", r.symbol)));
                 }
-                ExternValue::Kfunc { .. } => {
-                    return Err(unresolved(
-                        prog,
+                // A kfunc's address (`&kfunc`, `bpf_ksym_exists(kfunc)`): its BTF id, as
+                // for a typed ksym (libbpf `bpf_object__relocate_data`).
+                ExternValue::Kfunc { btf_id, btf_fd, .. } => {
+                    insns[at].set_src(pseudo::BTF_ID);
+                    insns[at].imm = btf_id.0 as i32;
+                    insns[at + 1].imm = btf_fd;
+                    applied.push((
                         at,
-                        format!("kfunc `{}` used as a variable", r.symbol),
+                        format!(
+                            "address of kfunc `{}`: BPF_PSEUDO_BTF_ID {}",
+                            r.symbol, btf_id.0
+                        ),
                     ));
                 }
             }
@@ -653,7 +664,9 @@ fn resolve(
                 unresolved(prog, at, format!("kfunc `{}` not resolved", r.symbol))
             })?;
             match *v {
-                ExternValue::Kfunc { btf_id, fd_index } => {
+                ExternValue::Kfunc {
+                    btf_id, fd_index, ..
+                } => {
                     insns[at].set_src(pseudo::KFUNC_CALL);
                     insns[at].imm = btf_id.0 as i32;
                     insns[at].off = fd_index;
@@ -859,6 +872,7 @@ mod tests {
         r.externs[kfunc] = ExternValue::Kfunc {
             btf_id: TypeId(4242),
             fd_index: 0,
+            btf_fd: 0,
         };
         let kfunc_fork = obj
             .programs
@@ -873,6 +887,24 @@ mod tests {
             .collect();
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].imm, 4242);
+        // Its address (`bpf_ksym_exists`) is its BTF id; a missing one's is 0.
+        let exists = obj
+            .programs
+            .iter()
+            .position(|p| p.name() == "kfunc_exists")
+            .unwrap();
+        let addresses = link_program(&obj, exists, &r, None).unwrap();
+        let loads: Vec<(u8, i32, i32)> = addresses
+            .insns
+            .windows(2)
+            .filter(|w| {
+                w[0].is_ld_imm64()
+                    && (w[0].src() == pseudo::BTF_ID || w[0].imm == 0 && w[0].src() == 0)
+            })
+            .map(|w| (w[0].src(), w[0].imm, w[1].imm))
+            .collect();
+        assert!(loads.contains(&(pseudo::BTF_ID, 4242, 0)), "{loads:?}");
+        assert!(loads.contains(&(0, 0, 0)), "{loads:?}");
         // The other kfunc is "missing" here: poisoned with libbpf's distinct id.
         let release = obj
             .externs

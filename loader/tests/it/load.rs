@@ -553,6 +553,25 @@ fn kconfig_externs_hold_the_running_kernels_values() {
             "{err}"
         );
     }
+    // Kfunc addresses (bpf_ksym_exists; a program may take one since 6.4): the kernel's
+    // BTF id for one it has, 0 for a weak one it lacks; run on a fork.
+    if crate::kernel_since(6, 4) {
+        let l = load(
+            "externs.bpf.o",
+            &LoadOptions {
+                only: Some(vec!["kfunc_exists".into()]),
+                ..Default::default()
+            },
+        );
+        let link = l.program("kfunc_exists").unwrap().attach_traced().unwrap();
+        std::process::Command::new("true").status().unwrap();
+        drop(link);
+        assert_eq!(u32_at(&l.global("seen_kfunc_exists").unwrap(), 0), 1);
+        assert_eq!(
+            u32_at(&l.global("seen_missing_kfunc_exists").unwrap(), 0),
+            0
+        );
+    }
 }
 
 /// clang emits no ELF relocation for a call between static functions of one section:
