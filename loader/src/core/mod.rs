@@ -198,14 +198,6 @@ pub enum CoreError {
     /// The object has CO-RE records but no BTF.
     #[error("the object has CO-RE relocations but no .BTF")]
     NoBtf,
-    /// A record points at no function of the section.
-    #[error("section `{section}`: CO-RE record at byte offset {insn_off} is in no function")]
-    NoFunction {
-        /// The section.
-        section: String,
-        /// The record's instruction offset.
-        insn_off: u32,
-    },
     /// A relocation failed; says where.
     #[error(
         "program `{function}` ({section}): CO-RE relocation #{index} ({kind}) at insn #{insn} for `{spec}`"
@@ -579,6 +571,22 @@ pub fn relocate_object(
     obj: &mut Object,
     targets: CoreTargets,
 ) -> Result<Vec<CoreOutcome>, CoreError> {
+    relocate_programs(obj, targets, None)
+}
+
+/// As [`relocate_object`], but only the relocations of the programs `only` names (by
+/// index) and of the subprograms, as libbpf relocates only the programs it will load
+/// (a relocation that cannot be computed in a program left out is no error). Records in
+/// code no function owns (a weak function overridden at link time) are skipped, as
+/// libbpf skips them.
+///
+/// # Errors
+/// As [`relocate_object`].
+pub fn relocate_programs(
+    obj: &mut Object,
+    targets: CoreTargets,
+    only: Option<&[usize]>,
+) -> Result<Vec<CoreOutcome>, CoreError> {
     let (Some(btf), Some(ext)) = (obj.btf.as_ref(), obj.btf_ext.as_ref()) else {
         return Ok(Vec::new());
     };
@@ -588,13 +596,14 @@ pub fn relocate_object(
     }
     let mut relocator = Relocator::new(btf, targets, obj.endian);
     let mut outcomes = Vec::new();
-    let functions: Vec<&mut Function> = obj
+    let mut functions: Vec<&mut Function> = obj
         .programs
         .iter_mut()
-        .map(|p| &mut p.function)
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|o| o.contains(i)))
+        .map(|(_, p)| &mut p.function)
         .chain(obj.subprograms.iter_mut())
         .collect();
-    let mut functions = functions;
     for sec in &ext.core_relos {
         for (index, rec) in sec.records.iter().enumerate() {
             let insn_abs = (rec.insn_off / 8) as usize;
@@ -602,10 +611,11 @@ pub fn relocate_object(
                 f.section == sec.section
                     && (f.insn_offset..f.insn_offset + f.insns.len()).contains(&insn_abs)
             }) else {
-                return Err(CoreError::NoFunction {
-                    section: sec.section.clone(),
-                    insn_off: rec.insn_off,
-                });
+                log::debug!(
+                    "CO-RE: section `{}`: record #{index} at insn #{insn_abs} is in no program to load (one left out, or a weak function overridden at link time); skipped",
+                    sec.section
+                );
+                continue;
             };
             let insn = insn_abs - f.insn_offset;
             let kind_name = CoreReloKind::from_raw(rec.kind)

@@ -35,7 +35,7 @@ use oxbpf_sys::uapi::ProgType;
 use crate::btf::Btf;
 use crate::btf::ext::{BtfExt, BtfExtError};
 use crate::btf::fixup::{FixupError, kconfig_layout};
-use crate::core::{CoreError, CoreOutcome, CoreTargets, relocate_object};
+use crate::core::{CoreError, CoreOutcome, CoreTargets};
 use crate::externs::{ExternError, Kallsyms, KernelConfig, KernelFacts};
 use crate::modules::{KernelBtf, ModuleFds};
 use crate::object::{ExternKind, Object};
@@ -508,7 +508,8 @@ impl Object {
             (None, None) => None,
         };
         let core = match (targets, no_btf) {
-            (Some(t), _) => relocate_object(&mut self, t).map_err(LoadError::Core)?,
+            (Some(t), _) => crate::core::relocate_programs(&mut self, t, Some(&selected))
+                .map_err(LoadError::Core)?,
             (None, Some(why)) => crate::core::unresolvable(&self, &why).map_err(LoadError::Core)?,
             (None, None) => Vec::new(),
         };
