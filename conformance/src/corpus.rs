@@ -137,3 +137,49 @@ fn extract(prog: &Path, scratch: &Scratch) -> Result<Vec<PathBuf>, String> {
     }
     Ok(out)
 }
+
+/// What the report says about a corpus besides its objects: package versions for
+/// `debian`, the sources that did not compile for `selftests`.
+pub fn notes(name: &str) -> Vec<String> {
+    match name {
+        "debian" => ["libbpf-tools", "xdp-tools", "golang-github-cilium-ebpf-dev"]
+            .iter()
+            .map(|p| format!("{p} {}", package_version(p)))
+            .collect(),
+        "selftests" => {
+            let dir = selftests_dir();
+            let mut out = Vec::new();
+            let root = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+            for (file, what) in [
+                (
+                    "compile-failures.txt",
+                    "sources that do not compile against this kernel's vmlinux.h (skipped)",
+                ),
+                (
+                    "link-failures.txt",
+                    "multi-file objects `bpftool gen object` could not link (skipped)",
+                ),
+            ] {
+                if let Ok(text) = std::fs::read_to_string(root.join(file)) {
+                    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                    out.push(format!("{} {what}:", lines.len()));
+                    out.extend(lines.iter().map(|l| format!("  {l}")));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn package_version(package: &str) -> String {
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", package])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "(version unknown)".to_string(),
+            |o| String::from_utf8_lossy(&o.stdout).to_string(),
+        )
+}

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::outcome::ObjectRun;
 
-const USAGE: &str = "usage: oxbpf-conformance check [--jobs N] [--timeout SECONDS] [--expected FILE] [--results FILE] [--report FILE] [--title TEXT] CORPUS...
+const USAGE: &str = "usage: oxbpf-conformance check [--jobs N] [--timeout SECONDS] [--expected FILE] [--results FILE] [--report FILE] CORPUS...
 CORPUS: testdata | debian | selftests | an object, a directory of objects, or a program with embedded objects";
 
 fn main() -> ExitCode {
@@ -198,7 +198,6 @@ struct Options {
     expected: Option<PathBuf>,
     results: Option<PathBuf>,
     report: Option<PathBuf>,
-    title: String,
     corpora: Vec<String>,
 }
 
@@ -209,7 +208,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
         expected: None,
         results: None,
         report: None,
-        title: String::new(),
         corpora: Vec::new(),
     };
     let mut it = args.iter();
@@ -229,16 +227,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--expected" => o.expected = Some(value("a file")?.into()),
             "--results" => o.results = Some(value("a file")?.into()),
             "--report" => o.report = Some(value("a file")?.into()),
-            "--title" => o.title = value("a title")?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s => o.corpora.push(s.to_string()),
         }
     }
     if o.corpora.is_empty() {
         return Err(USAGE.into());
-    }
-    if o.title.is_empty() {
-        o.title = o.corpora.join(" + ");
     }
     Ok(o)
 }
@@ -247,12 +241,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
 fn check(args: &[String]) -> Result<bool, String> {
     let opts = parse(args)?;
     let scratch = corpus::Scratch::new()?;
-    let mut objects = Vec::new();
-    for c in &opts.corpora {
-        objects.extend(corpus::objects(c, &scratch)?);
-    }
-    if objects.is_empty() {
-        return Err(format!("no objects found in {}", opts.corpora.join(", ")));
+    // (corpus, object), in corpus order.
+    let mut objects: Vec<(usize, PathBuf)> = Vec::new();
+    for (i, c) in opts.corpora.iter().enumerate() {
+        let found = corpus::objects(c, &scratch)?;
+        if found.is_empty() {
+            return Err(format!("no objects found in {c}"));
+        }
+        objects.extend(found.into_iter().map(|p| (i, p)));
     }
     let expected = match &opts.expected {
         Some(p) => compare::Expected::read(p)?,
@@ -266,13 +262,15 @@ fn check(args: &[String]) -> Result<bool, String> {
     );
     let started = Instant::now();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<ObjectResult>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, ObjectResult)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = objects.get(i) else { break };
+                    let Some((corpus, path)) = objects.get(i) else {
+                        break;
+                    };
                     let libbpf = run_child("libbpf", path, opts.timeout);
                     let oxbpf = run_child("oxbpf", path, opts.timeout);
                     let r = ObjectResult {
@@ -287,25 +285,44 @@ fn check(args: &[String]) -> Result<bool, String> {
                         display_name(path),
                         compare::one_line_summary(&r, &expected)
                     );
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((*corpus, r));
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by(|a, b| a.path.cmp(&b.path));
-    let cmp = compare::compare_all(&results, &expected);
+    results.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
     let elapsed = started.elapsed();
-    print!("{}", report::summary(&cmp, elapsed));
+    let mut sections = Vec::new();
+    for (i, name) in opts.corpora.iter().enumerate() {
+        let mine: Vec<ObjectResult> = results
+            .iter()
+            .filter(|(c, _)| *c == i)
+            .map(|(_, r)| ObjectResult {
+                path: r.path.clone(),
+                libbpf: r.libbpf.clone(),
+                oxbpf: r.oxbpf.clone(),
+            })
+            .collect();
+        sections.push(report::Section {
+            corpus: name.clone(),
+            comparison: compare::compare_all(&mine, &expected),
+            notes: corpus::notes(name),
+        });
+    }
+    print!("{}", report::summary(&sections, elapsed));
     if let Some(p) = &opts.results {
-        std::fs::write(p, report::results_tsv(&cmp))
+        std::fs::write(p, report::results_tsv(&sections))
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     if let Some(p) = &opts.report {
-        std::fs::write(p, report::markdown(&cmp, &opts.title, elapsed))
+        std::fs::write(p, report::markdown(&sections, elapsed))
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    Ok(cmp.unexpected() == 0)
+    Ok(sections.iter().all(|s| s.comparison.unexpected() == 0))
 }
 
 /// An object's name for the tables: its file name (and, for an object extracted from

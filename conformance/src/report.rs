@@ -7,6 +7,17 @@ use std::time::Duration;
 use crate::compare::{Category, Comparison, describe};
 use crate::outcome::Verdict;
 
+/// One corpus of a run.
+#[derive(Debug)]
+pub struct Section {
+    /// Its name as given (`testdata`, `debian`, `selftests`, a path).
+    pub corpus: String,
+    /// Its objects compared.
+    pub comparison: Comparison,
+    /// What else the report says of it (package versions, sources skipped).
+    pub notes: Vec<String>,
+}
+
 /// Counts over the whole run.
 #[derive(Debug, Default)]
 struct Totals {
@@ -48,50 +59,56 @@ fn totals(c: &Comparison) -> Totals {
 }
 
 /// The lines printed at the end of a run.
-pub fn summary(c: &Comparison, elapsed: Duration) -> String {
-    let t = totals(c);
+pub fn summary(sections: &[Section], elapsed: Duration) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\n{} objects ({} crashed or timed out), {} programs: libbpf loads {}, oxbpf loads {}; \
-         both load {} ({} with the same tag), both refuse {}",
-        t.objects,
-        t.crashed,
-        t.programs,
-        t.libbpf_loaded,
-        t.oxbpf_loaded,
-        t.both_loaded,
-        t.same_tag,
-        t.both_refused
-    );
-    let mut by_cat: BTreeMap<Category, (usize, usize)> = BTreeMap::new();
-    for d in c.differences() {
-        let e = by_cat.entry(d.category).or_default();
-        if d.expected.is_some() {
-            e.0 += 1;
-        } else {
-            e.1 += 1;
-        }
-    }
-    for (cat, (exp, unexp)) in &by_cat {
-        let _ = writeln!(s, "  {:<12} {unexp} unexpected, {exp} expected", cat.name());
-    }
-    for d in c.differences().filter(|d| d.expected.is_none()) {
+    let mut differences = 0;
+    let mut unexpected = 0;
+    for sec in sections {
+        let c = &sec.comparison;
+        let t = totals(c);
+        differences += t.differences;
+        unexpected += t.unexpected;
         let _ = writeln!(
             s,
-            "UNEXPECTED {} {} {}\n    libbpf: {}\n    oxbpf:  {}",
-            d.object,
-            d.program,
-            d.category.name(),
-            d.libbpf,
-            d.oxbpf
+            "\n{}: {} objects ({} crashed or timed out), {} programs: libbpf loads {}, oxbpf loads {}; \
+             both load {} ({} with the same tag), both refuse {}",
+            sec.corpus,
+            t.objects,
+            t.crashed,
+            t.programs,
+            t.libbpf_loaded,
+            t.oxbpf_loaded,
+            t.both_loaded,
+            t.same_tag,
+            t.both_refused
         );
+        let mut by_cat: BTreeMap<Category, (usize, usize)> = BTreeMap::new();
+        for d in c.differences() {
+            let e = by_cat.entry(d.category).or_default();
+            if d.expected.is_some() {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        for (cat, (exp, unexp)) in &by_cat {
+            let _ = writeln!(s, "  {:<12} {unexp} unexpected, {exp} expected", cat.name());
+        }
+        for d in c.differences().filter(|d| d.expected.is_none()) {
+            let _ = writeln!(
+                s,
+                "UNEXPECTED {} {} {}\n    libbpf: {}\n    oxbpf:  {}",
+                d.object,
+                d.program,
+                d.category.name(),
+                d.libbpf,
+                d.oxbpf
+            );
+        }
     }
     let _ = writeln!(
         s,
-        "{} differences, {} unexpected; {:.0} s",
-        t.differences,
-        t.unexpected,
+        "{differences} differences, {unexpected} unexpected; {:.0} s",
         elapsed.as_secs_f64()
     );
     s
@@ -100,9 +117,12 @@ pub fn summary(c: &Comparison, elapsed: Duration) -> String {
 /// One line per program: object, program, libbpf's verdict, oxbpf's, and the
 /// difference (empty when they agree); then one line per object with the seconds each
 /// loader's child took.
-pub fn results_tsv(c: &Comparison) -> String {
-    let mut s = String::from("object\tprogram\tlibbpf\toxbpf\tdifference\n");
-    for o in &c.objects {
+pub fn results_tsv(sections: &[Section]) -> String {
+    let mut s = String::from("corpus\tobject\tprogram\tlibbpf\toxbpf\tdifference\n");
+    for (corpus, o) in sections
+        .iter()
+        .flat_map(|sec| sec.comparison.objects.iter().map(move |o| (&sec.corpus, o)))
+    {
         for (name, l, x) in &o.rows {
             let d = o
                 .differences
@@ -111,7 +131,7 @@ pub fn results_tsv(c: &Comparison) -> String {
                 .map_or(String::new(), |d| d.category.name().to_string());
             let _ = writeln!(
                 s,
-                "{}\t{name}\t{}\t{}\t{d}",
+                "{corpus}\t{}\t{name}\t{}\t{}\t{d}",
                 o.object,
                 describe(l.as_ref()),
                 describe(x.as_ref())
@@ -119,7 +139,7 @@ pub fn results_tsv(c: &Comparison) -> String {
         }
         let _ = writeln!(
             s,
-            "{}\t*\tseconds {:.2}\tseconds {:.2}\t{}",
+            "{corpus}\t{}\t*\tseconds {:.2}\tseconds {:.2}\t{}",
             o.object,
             o.seconds.0,
             o.seconds.1,
@@ -161,28 +181,77 @@ fn cell(s: &str) -> String {
 }
 
 /// The Markdown report.
-pub fn markdown(c: &Comparison, title: &str, elapsed: Duration) -> String {
-    let t = totals(c);
+pub fn markdown(sections: &[Section], elapsed: Duration) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "## {title}\n");
+    let _ = writeln!(s, "{}", intro(sections, elapsed));
+    for sec in sections {
+        s.push_str(&section_markdown(sec));
+    }
+    s
+}
+
+/// The report's head: what was compared, on what, and the totals per corpus.
+fn intro(sections: &[Section], elapsed: Duration) -> String {
+    let mut s = String::from(
+        "# Conformance: oxbpf against libbpf\n\n\
+         Written by `oxbpf-conformance` (`scripts/conformance.sh`); do not edit by hand.\n\n\
+         Each object is loaded by oxbpf and by libbpf 1.7 (libbpf-sys, its bundled source), each \
+         in a child process with a bpffs of its own: first every program it loads by default at \
+         once, then each program that did not load that way (and each `?` program) on its own. \
+         Per program, the verdict (loaded or refused) must agree and, where both load, so must \
+         the program tag (the kernel's hash of the instructions it was given), the instructions \
+         the kernel kept (map ids as their place in the program's map list), the maps used (name, \
+         type, sizes, flags) and the func/line info counts. Maps left at 0 entries get 10240 and \
+         stack trace maps without a value size 127 frames, in both loaders, as libbpf-tools' user \
+         space sets them.\n\n",
+    );
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let _ = writeln!(
         s,
-        "| objects | crashed or timed out | programs | libbpf loads | oxbpf loads | both load | same tag | both refuse | differences | unexpected |\n|---|---|---|---|---|---|---|---|---|---|"
+        "Kernel {}, run took {:.0} s.\n",
+        kernel.trim(),
+        elapsed.as_secs_f64()
     );
     let _ = writeln!(
         s,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        t.objects,
-        t.crashed,
-        t.programs,
-        t.libbpf_loaded,
-        t.oxbpf_loaded,
-        t.both_loaded,
-        t.same_tag,
-        t.both_refused,
-        t.differences,
-        t.unexpected
+        "| corpus | objects | crashed or timed out | programs | libbpf loads | oxbpf loads | both load | same tag | both refuse | differences | unexpected |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
+    for sec in sections {
+        let t = totals(&sec.comparison);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            sec.corpus,
+            t.objects,
+            t.crashed,
+            t.programs,
+            t.libbpf_loaded,
+            t.oxbpf_loaded,
+            t.both_loaded,
+            t.same_tag,
+            t.both_refused,
+            t.differences,
+            t.unexpected
+        );
+    }
+    s
+}
+
+fn section_markdown(sec: &Section) -> String {
+    let c = &sec.comparison;
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## {}\n", sec.corpus);
+    // Notes: a line, then its indented details as a code block.
+    for n in &sec.notes {
+        match n.strip_prefix("  ") {
+            Some(detail) => {
+                let _ = writeln!(s, "    {detail}");
+            }
+            None => {
+                let _ = writeln!(s, "\n{n}\n");
+            }
+        }
+    }
     let slowest = c
         .objects
         .iter()
@@ -195,8 +264,7 @@ pub fn markdown(c: &Comparison, title: &str, elapsed: Duration) -> String {
         );
     let _ = writeln!(
         s,
-        "Run time {:.0} s; the slowest object took {:.1} s ({}).\n",
-        elapsed.as_secs_f64(),
+        "\nThe slowest object took {:.1} s ({}).\n",
         slowest.0,
         slowest.1.map_or("-", |o| o.as_str())
     );
@@ -271,7 +339,7 @@ pub fn markdown(c: &Comparison, title: &str, elapsed: Duration) -> String {
     let _ = writeln!(
         s,
         "### Refused by both ({}), grouped by libbpf's reason\n",
-        t.both_refused
+        totals(c).both_refused
     );
     if !groups.is_empty() {
         let _ = writeln!(
