@@ -25,6 +25,9 @@ pub enum Category {
     Programs,
     /// Every program agrees, but loading all of them at once does not.
     Whole,
+    /// Both load (some of) the object, and create different maps (names, types, sizes,
+    /// flags).
+    ObjectMaps,
     /// A child process crashed, hung or printed nonsense.
     Crash,
     /// oxbpf left descriptors open.
@@ -43,6 +46,7 @@ impl Category {
             Category::Info => "info",
             Category::Programs => "programs",
             Category::Whole => "whole",
+            Category::ObjectMaps => "object-maps",
             Category::Crash => "crash",
             Category::Leak => "leak",
         }
@@ -53,7 +57,7 @@ impl Category {
     }
 }
 
-const ALL: [Category; 10] = [
+const ALL: [Category; 11] = [
     Category::OnlyLibbpf,
     Category::OnlyOxbpf,
     Category::Tag,
@@ -62,6 +66,7 @@ const ALL: [Category; 10] = [
     Category::Info,
     Category::Programs,
     Category::Whole,
+    Category::ObjectMaps,
     Category::Crash,
     Category::Leak,
 ];
@@ -306,6 +311,23 @@ pub fn compare(r: &ObjectResult, expected: &Expected) -> ObjectComparison {
             None => "not opened".to_string(),
         };
         diff("*", Category::Whole, say(&l.whole), say(&o.whole));
+    }
+    // The maps of the first load that succeeded on each side (every map is made
+    // whichever programs load).
+    if !l.maps.is_empty() && !o.maps.is_empty() && l.maps != o.maps {
+        let only = |a: &[String], b: &[String]| {
+            a.iter()
+                .filter(|m| !b.contains(m))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        diff(
+            "*",
+            Category::ObjectMaps,
+            only(&l.maps, &o.maps),
+            only(&o.maps, &l.maps),
+        );
     }
     c
 }

@@ -26,6 +26,20 @@ pub struct ProgFacts {
     pub maps: Vec<String>,
 }
 
+/// A map as the kernel describes it: `name:type:key:value:max_entries:flags`.
+pub fn map(fd: BorrowedFd<'_>) -> Result<String, String> {
+    let mi = bpf::map_info(fd).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}:{}:{}:{}:{}:{:#x}",
+        name_str(&mi.name),
+        mi.map_type.0,
+        mi.key_size,
+        mi.value_size,
+        mi.max_entries,
+        mi.map_flags
+    ))
+}
+
 /// `BPF_LD | BPF_IMM | BPF_DW`.
 const LD_IMM64: u8 = 0x18;
 /// `BPF_JMP | BPF_CALL`.
@@ -38,16 +52,7 @@ pub fn of(fd: BorrowedFd<'_>) -> Result<ProgFacts, String> {
     let mut maps = Vec::new();
     for id in &ids {
         let m = bpf::get_fd_by_id(IdKind::Map, *id).map_err(|e| format!("map {id}: {e}"))?;
-        let mi = bpf::map_info(m.as_fd()).map_err(|e| format!("map {id}: {e}"))?;
-        maps.push(format!(
-            "{}:{}:{}:{}:{}:{:#x}",
-            name_str(&mi.name),
-            mi.map_type.0,
-            mi.key_size,
-            mi.value_size,
-            mi.max_entries,
-            mi.map_flags
-        ));
+        maps.push(map(m.as_fd()).map_err(|e| format!("map {id}: {e}"))?);
     }
     let mut xlated = bpf::prog_xlated(fd).map_err(|e| format!("xlated: {e}"))?;
     normalize(&mut xlated, &ids);

@@ -162,6 +162,27 @@ impl Obj {
         }
     }
 
+    /// The maps a load created, as the kernel describes them, sorted.
+    fn created_maps(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut map = std::ptr::null_mut();
+        loop {
+            // SAFETY: `self.0` is live; `map` is null or one of its maps.
+            map = unsafe { sys::bpf_object__next_map(self.0, map) };
+            if map.is_null() {
+                out.sort();
+                return out;
+            }
+            // SAFETY: a live map; its fd (if created) is owned by the object.
+            let fd = unsafe { sys::bpf_map__fd(map) };
+            if fd >= 0 {
+                // SAFETY: the object keeps `fd` open while it lives, past this use.
+                let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+                out.push(facts::map(fd).unwrap_or_else(|e| format!("?{e}")));
+            }
+        }
+    }
+
     fn load(&self) -> Result<(), String> {
         take_log();
         // SAFETY: `self.0` is live and opened, not loaded yet.
@@ -230,10 +251,17 @@ pub fn run(path: &Path) -> ObjectRun {
             verdict,
         });
     }
+    if whole.is_ok() {
+        run.maps = obj.created_maps();
+    }
     run.whole = Some(whole.map_err(|e| e.replace('\t', ": ")));
     drop(obj);
 
-    for row in run.programs.iter_mut().filter(|r| r.verdict.is_none()) {
+    for i in 0..run.programs.len() {
+        if run.programs[i].verdict.is_some() {
+            continue;
+        }
+        let row = run.programs[i].clone();
         let verdict = match Obj::open(&c) {
             Err(e) => Verdict::refused("open", &e),
             Ok(obj) => {
@@ -244,6 +272,13 @@ pub fn run(path: &Path) -> ObjectRun {
                 }
                 obj.size_maps();
                 match obj.load() {
+                    Ok(()) if run.maps.is_empty() => {
+                        run.maps = obj.created_maps();
+                        match progs.iter().find(|p| p.0 == row.name) {
+                            Some(p) => loaded_facts(p.3),
+                            None => Verdict::refused("open", "the program is gone on reopening"),
+                        }
+                    }
                     Ok(()) => match progs.iter().find(|p| p.0 == row.name) {
                         Some(p) => loaded_facts(p.3),
                         None => Verdict::refused("open", "the program is gone on reopening"),
@@ -252,7 +287,7 @@ pub fn run(path: &Path) -> ObjectRun {
                 }
             }
         };
-        row.verdict = Some(verdict);
+        run.programs[i].verdict = Some(verdict);
     }
     run
 }

@@ -49,6 +49,9 @@ pub struct ObjectRun {
     pub whole: Option<Result<(), String>>,
     /// Every program.
     pub programs: Vec<ProgRow>,
+    /// The maps the first load that succeeded created (all programs at once, else the
+    /// first that loads alone), sorted.
+    pub maps: Vec<String>,
     /// Descriptors left open after everything was dropped.
     pub leaked_fds: isize,
 }
@@ -68,6 +71,9 @@ impl ObjectRun {
             Some(Ok(())) => out += "whole\tok\n",
             Some(Err(e)) => out += &format!("whole\terr\t{}\n", one_line(e)),
             None => {}
+        }
+        if !self.maps.is_empty() {
+            out += &format!("maps\t{}\n", self.maps.join("|"));
         }
         for p in &self.programs {
             let head = format!("prog\t{}\t{}\t{}", p.name, p.section, u8::from(p.autoload));
@@ -103,6 +109,7 @@ impl ObjectRun {
                 ["open-error", e] => run.open_error = Some((*e).to_string()),
                 ["whole", "ok"] => run.whole = Some(Ok(())),
                 ["whole", "err", e] => run.whole = Some(Err((*e).to_string())),
+                ["maps", maps] => run.maps = maps.split('|').map(str::to_string).collect(),
                 ["prog", name, section, auto, "loaded", tag, x, fi, li, maps] => {
                     run.programs.push(ProgRow {
                         name: (*name).to_string(),

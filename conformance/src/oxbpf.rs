@@ -4,7 +4,7 @@ use std::os::fd::AsFd as _;
 use std::path::Path;
 
 use oxbpf_loader::Object;
-use oxbpf_loader::load::{LoadError, LoadOptions};
+use oxbpf_loader::load::{LoadError, LoadOptions, Loaded};
 
 use crate::outcome::{ObjectRun, ProgRow, Verdict};
 use crate::{facts, sizing};
@@ -53,6 +53,27 @@ fn options(obj: &Object) -> LoadOptions {
     }
 }
 
+/// The maps a load created, as the kernel describes them, sorted.
+fn created_maps(l: &Loaded) -> Vec<String> {
+    let mut maps: Vec<String> = l
+        .maps
+        .iter()
+        .map(|m| facts::map(m.as_fd()).unwrap_or_else(|e| format!("?{e}")))
+        .collect();
+    maps.sort();
+    maps
+}
+
+/// The facts of program `name` of a load.
+fn facts_of(l: &Loaded, name: &str) -> Verdict {
+    match l.program(name) {
+        Some(prog) => {
+            facts::of(prog.as_fd()).map_or_else(|e| Verdict::refused("info", &e), Verdict::Loaded)
+        }
+        None => Verdict::refused("load", "oxbpf loaded the object but not this program"),
+    }
+}
+
 /// Loads `path` with oxbpf: all its autoload programs at once, then each program that
 /// did not load that way on its own (and each `?` program on its own).
 pub fn run(path: &Path) -> ObjectRun {
@@ -82,22 +103,33 @@ pub fn run(path: &Path) -> ObjectRun {
             verdict,
         });
     }
+    if let Ok(l) = &whole {
+        run.maps = created_maps(l);
+    }
     run.whole = Some(whole.map(drop).map_err(|e| chain(&e)));
 
-    for row in run.programs.iter_mut().filter(|r| r.verdict.is_none()) {
+    for i in 0..run.programs.len() {
+        if run.programs[i].verdict.is_some() {
+            continue;
+        }
+        let name = run.programs[i].name.clone();
         let one = LoadOptions {
-            only: Some(vec![row.name.clone()]),
+            only: Some(vec![name.clone()]),
             ..opts.clone()
         };
         let verdict = match obj.clone().load(&one) {
-            Ok(l) => match l.program(&row.name) {
+            Ok(l) if run.maps.is_empty() => {
+                run.maps = created_maps(&l);
+                facts_of(&l, &name)
+            }
+            Ok(l) => match l.program(&name) {
                 Some(prog) => facts::of(prog.as_fd())
                     .map_or_else(|e| Verdict::refused("info", &e), Verdict::Loaded),
                 None => Verdict::refused("load", "oxbpf loaded the object but not this program"),
             },
             Err(e) => Verdict::refused(stage_of(&e), &chain(&e)),
         };
-        row.verdict = Some(verdict);
+        run.programs[i].verdict = Some(verdict);
     }
     run
 }
