@@ -37,13 +37,39 @@ if [ -n "$need" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq $need >/dev/null
 fi
+cargo build --release -q -p oxbpf-conformance
 case " $* " in *" selftests "*)
-	[ -f "${OXBPF_SELFTESTS_DIR:-/var/tmp/oxbpf-selftests}/obj/MANIFEST" ] || sh scripts/selftests-corpus.sh
+	# Brought up to date (quick when it is), the multi-file objects linked by libbpf 1.7.
+	OXBPF_BPF_LINKER="$(pwd)/target/release/oxbpf-conformance link" sh scripts/selftests-corpus.sh
 esac
 
-cargo build --release -q -p oxbpf-conformance
 out=/var/tmp/oxbpf-conformance
 mkdir -p "$out"
 set -- --expected conformance/expected.txt --results "$out/results.tsv" "$@"
 [ -z "$report" ] || set -- --report "$report" "$@"
-exec ./target/release/oxbpf-conformance check "$@"
+status=0
+./target/release/oxbpf-conformance check "$@" || status=$?
+# The report ends with the last runs in other kernels (scripts/kernel-matrix.sh
+# --conformance), where the programs this machine cannot load are compared.
+if [ -n "$report" ]; then
+	guests=$(grep -la "^/corpus: " "${OXBPF_KERNELS_DIR:-/var/tmp/oxbpf-kernels}"/out-*.txt 2>/dev/null || true)
+	if [ -n "$guests" ]; then
+		{
+			echo
+			echo "## In other kernels"
+			echo
+			echo "\`sudo scripts/kernel-matrix.sh --conformance [KERNEL...]\` runs the same check inside"
+			echo "Debian's kernels under qemu, on testdata and on the selftest objects in which this"
+			echo "machine refused a program with EPERM (tracing programs: no BPF trampolines or"
+			echo "kprobes here). The last run of each kernel (\`/corpus\`: those selftest objects):"
+			echo
+			echo '```'
+			for f in $guests; do
+				grep -a -e "^OXBPF-KERNEL" -e "^testdata: " -e "^/corpus: " -e "^  [a-z-]* *[0-9]* unexpected" \
+					-e "differences, .* unexpected" "$f" | tr -d '\r'
+			done
+			echo '```'
+		} >> "$report"
+	fi
+fi
+exit $status

@@ -5,6 +5,13 @@
 # passed/failed counts, then each failure.
 #
 #   sudo scripts/kernel-matrix.sh [KERNEL...] [-- TEST-FILTER...]
+#   sudo scripts/kernel-matrix.sh --conformance [KERNEL...]
+#
+# --conformance runs the differential check against libbpf (oxbpf-conformance) in the
+# guests instead of the tests, on testdata and on the selftest objects whose programs
+# this machine cannot load (tracing programs without BPF trampolines, kprobes: the
+# objects in which the last `scripts/conformance.sh selftests` run saw EPERM), so that
+# those are compared where they load.
 #
 # KERNEL: 5.10, 6.1, 6.12 or newest (the newest trixie-backports kernel); all four by
 # default. TEST-FILTER: names passed to the test binary (default: every test; the
@@ -22,9 +29,11 @@ mkdir -p "$WORK"
 
 kernels=""
 filter=""
+conformance=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--) shift; filter="$*"; break ;;
+	--conformance) conformance=1 ;;
 	*) kernels="$kernels $1" ;;
 	esac
 	shift
@@ -112,7 +121,11 @@ for k in $kernels; do
 	fetch "$k" > "$WORK/vmlinuz-$k" || rm -f "$WORK/vmlinuz-$k"
 done
 
-# --- the payload: the loader's kernel tests, static -------------------------------------
+# --- the payload: the loader's kernel tests, static (or the differential check) -----------
+if [ -n "$conformance" ]; then
+	cargo build --release -q -p oxbpf-conformance
+	tests="$REPO/target/release/oxbpf-conformance"
+else
 target="x86_64-unknown-linux-musl"
 rustup target list --installed 2>/dev/null | grep -qx "$target" ||
 	rustup target add "$target" >/dev/null 2>&1 || target=""
@@ -124,6 +137,7 @@ else
 	tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -p oxbpf-loader --test it --no-run \
 		--target "$target" --message-format=json 2>/dev/null |
 		grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+fi
 fi
 [ -x "$tests" ] || { log "could not build the test binary"; exit 1; }
 
@@ -162,6 +176,25 @@ for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
 	esac
 done
 echo "$filter" > "$root/filter"
+if [ -n "$conformance" ]; then
+	# The check is linked with glibc, libelf and zlib (libbpf): its libraries go in at
+	# their paths. The objects: those whose programs the host could not load.
+	for lib in $(ldd "$tests" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	mv "$root/it" "$root/conformance"
+	cp "$REPO/conformance/expected.txt" "$root/expected.txt"
+	# (testdata is found as conformance/../testdata: the directory must exist.)
+	mkdir -p "$root/corpus" "$root/sys/fs/bpf" "$root$REPO/conformance"
+	results=/var/tmp/oxbpf-conformance/results.tsv
+	st=${OXBPF_SELFTESTS_DIR:-/var/tmp/oxbpf-selftests}/obj
+	if [ -f "$results" ] && [ -d "$st" ]; then
+		awk -F'\t' '$1 == "selftests" && ($4 ~ /Operation not permitted|permission error/) {print $2}' "$results" |
+			sort -u | while read -r o; do cp "$st/$o" "$root/corpus/"; done
+	fi
+	log "conformance: testdata and $(ls "$root/corpus" | wc -l) selftest objects"
+fi
 # Real-world objects, where the host has them (CI installs both): xdp-tools' objects
 # (/usr/lib/x86_64-linux-gnu/bpf, from libxdp1 and xdp-tools) and
 # cilium/ebpf's test objects, at their paths, with the dpkg file lists the tests find
@@ -208,7 +241,16 @@ for m in /modules/$(uname -r)/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; d
 features=$(sed -n 's/.*oxbpf_features=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 export OXBPF_EXPECT_FEATURES="$features"
 echo "OXBPF-KERNEL $(uname -r)"
-/it --test-threads=1 $(cat /filter) 2>&1
+if [ -x /conformance ]; then
+	corpora=testdata
+	[ -n "$(ls /corpus)" ] && corpora="testdata /corpus"
+	/conformance check --jobs 2 --timeout 900 --expected /expected.txt $corpora 2>/tmp/progress
+	status=$?
+	tail -3 /tmp/progress
+	(exit $status)
+else
+	/it --test-threads=1 $(cat /filter) 2>&1
+fi
 echo "OXBPF-EXIT $?"
 poweroff -f
 EOF
@@ -237,6 +279,7 @@ $k: (no kernel)"
 	secs=$(( $(date +%s) - start ))
 	release=$(sed -n 's/^OXBPF-KERNEL //p' "$out" | tr -d '\r')
 	result=$(grep -a "^test result:" "$out" | tail -1 | tr -d '\r')
+	[ -z "$conformance" ] || result=$(grep -a "differences, .* unexpected" "$out" | tail -1 | tr -d '\r')
 	if ! grep -aq "^OXBPF-EXIT" "$out"; then
 		summary="$summary
 $k: no result (boot failed or hung; see $out) [${secs} s]"
@@ -248,6 +291,8 @@ $k: (no result)"
 $k ($release; expects: $feats): ${result#test result: } [${secs} s]"
 	# A test that re-runs itself in new namespaces fails twice (inner and outer run).
 	failed=$(grep -a '^test [^ ]* \.\.\. FAILED' "$out" | sed 's/^test \([^ ]*\) .*/\1/' | tr -d '\r' | sort -u)
+	[ -z "$conformance" ] || failed=$(grep -a '^UNEXPECTED ' "$out" | cut -d' ' -f2-4 | tr ' \r' '/ ')
+	grep -aq "^OXBPF-EXIT 0" "$out" || [ -n "$failed" ] || failed="exit-status"
 	for f in $failed; do
 		failures="$failures
 $k: $f"

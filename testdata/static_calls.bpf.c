@@ -11,6 +11,9 @@
 #include <bpf/bpf_helpers.h>
 
 int results[7];
+/* A section holding only a hidden variable: its map is not mmapable (libbpf makes a data
+ * map BPF_F_MMAPABLE only for variables user space can reach). */
+__attribute__((visibility("hidden"))) int calls_seen SEC(".data.hidden") = 1;
 
 static __noinline int sub3(int x)
 {
@@ -58,6 +61,7 @@ __noinline int chain(int x)
 SEC("xdp")
 int calls_in_text(struct xdp_md *ctx)
 {
+	calls_seen++;
 	results[0] = sub2(1);
 	results[1] = sub4(2);
 	results[2] = chain(3);

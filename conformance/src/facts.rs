@@ -56,6 +56,15 @@ pub fn of(fd: BorrowedFd<'_>) -> Result<ProgFacts, String> {
     }
     let mut xlated = bpf::prog_xlated(fd).map_err(|e| format!("xlated: {e}"))?;
     normalize(&mut xlated, &ids);
+    // For looking into a difference: OXBPF_CONFORMANCE_DUMP=DIR keeps each program's
+    // normalized instructions as DIR/<pid>-<name>.
+    if let Some(dir) = std::env::var_os("OXBPF_CONFORMANCE_DUMP") {
+        let name = oxbpf_sys::uapi::name_str(&info.name);
+        let _ = std::fs::write(
+            std::path::Path::new(&dir).join(format!("{}-{name}", std::process::id())),
+            &xlated,
+        );
+    }
     Ok(ProgFacts {
         tag: info.tag.iter().map(|b| format!("{b:02x}")).collect(),
         xlated: format!("{:016x}", fnv1a(&xlated)),
@@ -91,6 +100,22 @@ fn normalize(insns: &mut [u8], map_ids: &[u32]) {
                 4 => {
                     set_imm(insns, i, 0);
                     set_imm(insns, i + 8, 0);
+                }
+                // Kernel addresses the verifier wrote in (a callback's JIT image once
+                // jited, a kfunc's hidden struct-meta argument): they differ per load.
+                // The tag covers the instructions as sent, these included.
+                0 => {
+                    let hi = i32::from_ne_bytes([
+                        insns[i + 12],
+                        insns[i + 13],
+                        insns[i + 14],
+                        insns[i + 15],
+                    ]);
+                    let value = (u64::from(hi as u32) << 32) | u64::from(imm as u32);
+                    if value >= 0xffff_8000_0000_0000 {
+                        set_imm(insns, i, 0);
+                        set_imm(insns, i + 8, 0);
+                    }
                 }
                 _ => {}
             }

@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::os::fd::BorrowedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use libbpf_sys as sys;
@@ -290,4 +290,39 @@ pub fn run(path: &Path) -> ObjectRun {
         run.programs[i].verdict = Some(verdict);
     }
     run
+}
+
+/// Links BPF objects into one with libbpf 1.7's static linker, as `bpftool gen object`
+/// does (the corpus script uses it: Debian's bpftool 7.1 carries libbpf 1.1's linker,
+/// which writes `.maps` DATASEC offsets that disagree with the map symbols when a weak
+/// map is overridden).
+pub fn link(out: &Path, inputs: &[PathBuf]) -> Result<(), String> {
+    // SAFETY: installs a callback that only formats into a local buffer and a mutex.
+    unsafe { sys::libbpf_set_print(Some(capture)) };
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| format!("{}: NUL in path", p.display()))
+    };
+    let out_c = c(out)?;
+    // SAFETY: a NUL-terminated path; null options mean the defaults.
+    let linker = unsafe { sys::bpf_linker__new(out_c.as_ptr(), std::ptr::null_mut()) };
+    if linker.is_null() {
+        return Err(format!("{}: {}", out.display(), message(&take_log())));
+    }
+    let mut result = Ok(());
+    for input in inputs {
+        let in_c = c(input)?;
+        // SAFETY: `linker` is live; the path is NUL-terminated; null options.
+        if unsafe { sys::bpf_linker__add_file(linker, in_c.as_ptr(), std::ptr::null()) } != 0 {
+            result = Err(format!("{}: {}", input.display(), message(&take_log())));
+            break;
+        }
+    }
+    // SAFETY: `linker` is live.
+    if result.is_ok() && unsafe { sys::bpf_linker__finalize(linker) } != 0 {
+        result = Err(format!("finalize: {}", message(&take_log())));
+    }
+    // SAFETY: frees the linker made above, once.
+    unsafe { sys::bpf_linker__free(linker) };
+    result
 }

@@ -14,7 +14,8 @@
 //! ```
 //! CORPUS: `testdata`, `debian` (libbpf-tools, xdp-tools, cilium/ebpf's test objects),
 //! `selftests` (what `scripts/selftests-corpus.sh` built), or paths of objects,
-//! directories of them, or programs with embedded objects.
+//! directories of them, or programs with embedded objects. `oxbpf-conformance link`
+//! links objects with libbpf's linker, for the corpus.
 
 mod compare;
 mod corpus;
@@ -35,12 +36,23 @@ use std::time::{Duration, Instant};
 use crate::outcome::ObjectRun;
 
 const USAGE: &str = "usage: oxbpf-conformance check [--jobs N] [--timeout SECONDS] [--expected FILE] [--results FILE] [--report FILE] CORPUS...
-CORPUS: testdata | debian | selftests | an object, a directory of objects, or a program with embedded objects";
+CORPUS: testdata | debian | selftests | an object, a directory of objects, or a program with embedded objects
+       oxbpf-conformance link OUT.o IN.o... (libbpf 1.7's static linker, as `bpftool gen object`)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("one") if args.len() == 3 => child(&args[1], Path::new(&args[2])),
+        Some("link") if args.len() >= 3 => {
+            let inputs: Vec<PathBuf> = args[2..].iter().map(PathBuf::from).collect();
+            match libbpf::link(Path::new(&args[1]), &inputs) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("oxbpf-conformance link: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("check") => match check(&args[1..]) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

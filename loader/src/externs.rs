@@ -512,8 +512,14 @@ pub fn resolve(
                     .as_deref_mut()
                     .ok_or_else(|| ExternError::NoKernelBtf(e.name.clone()))?;
                 let is_func = e.kind == ExternKind::Kfunc;
-                let found =
-                    search.find(&e.name, if is_func { Kind::Func } else { Kind::Var }, None);
+                // A kfunc is looked up by its essential name (`bpf_task_acquire___one`
+                // is `bpf_task_acquire` with a flavor), a variable by its own, as libbpf.
+                let name = if is_func {
+                    crate::btf::essential_name(&e.name)
+                } else {
+                    &e.name
+                };
+                let found = search.find(name, if is_func { Kind::Func } else { Kind::Var }, None);
                 match found {
                     None => missing(if is_func { "function" } else { "variable" })?,
                     Some(found) => {
@@ -535,6 +541,16 @@ pub fn resolve(
                                     .unwrap_or(kt);
                                 match types_are_compat(local, lt, kernel, kt, 32) {
                                     Ok(Ok(())) => {}
+                                    // A weak kfunc the kernel has with another prototype
+                                    // counts as absent (libbpf: a flavor that does not fit).
+                                    Ok(Err(why)) if is_func && e.weak => {
+                                        log::debug!(
+                                            "extern `{}`: weak, and the kernel's `{name}` does not fit its prototype ({why}): absent",
+                                            e.name
+                                        );
+                                        out.push(ExternValue::Missing);
+                                        continue;
+                                    }
                                     Ok(Err(why)) => {
                                         return Err(ExternError::TypeMismatch {
                                             name: e.name.clone(),

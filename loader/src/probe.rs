@@ -554,3 +554,50 @@ fn link_kind(prog_type: ProgType, attach_type: AttachType, bad_target: u32) -> O
         Err(e) => e.errno() != Some(libc::EINVAL),
     })
 }
+
+/// Whether the kernel has uprobe_multi links with working process filtering (libbpf
+/// `probe_uprobe_multi_link`, once per process): a `trace_uprobe_multi` program aimed
+/// at `/` must fail with `EBADF` (the kind exists), and again with pid -1 with `EINVAL`
+/// (the PID check of 6.7+ comes first). libbpf then loads USDT programs for
+/// uprobe_multi links, so oxbpf does too: same attach type, same program.
+pub fn uprobe_multi_links() -> bool {
+    static CACHE: OnceLock<bool> = OnceLock::new();
+    *CACHE.get_or_init(|| {
+        let mut attr = prog_probe(ProgType::KPROBE).attr;
+        attr.expected_attach_type = AttachType::TRACE_UPROBE_MULTI;
+        let data = ProgLoadData {
+            insns: &EXIT_0,
+            license: c"GPL",
+            log: &mut [],
+            func_info: &[],
+            line_info: &[],
+            fd_array: &[],
+        };
+        let Ok(prog) = oxbpf_sys::bpf::prog_load(&attr, data) else {
+            return false;
+        };
+        let offset: u64 = 0;
+        let attempt = |pid: u32| {
+            let link = oxbpf_sys::uapi::LinkCreateAttr::new(
+                prog.as_raw_fd() as u32,
+                0,
+                AttachType::TRACE_UPROBE_MULTI,
+            )
+            .with_uprobe_multi(
+                c"/".as_ptr() as u64,
+                std::ptr::from_ref(&offset) as u64,
+                0,
+                1,
+                0,
+                pid,
+            );
+            // The path and offset outlive the call, which is all the kernel reads them in.
+            oxbpf_sys::bpf::link_create(&link)
+                .err()
+                .and_then(|e| e.errno())
+        };
+        let answer = attempt(0) == Some(libc::EBADF) && attempt(u32::MAX) == Some(libc::EINVAL);
+        log::debug!("probe: uprobe_multi links with PID filtering: {answer}");
+        answer
+    })
+}

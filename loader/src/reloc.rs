@@ -29,8 +29,27 @@ use crate::object::{Function, Object, RelocKind};
 pub const POISON_MAP_BASE: i32 = 2_001_000_000;
 
 /// libbpf's base for poisoned calls to weak kfuncs that are not in the kernel:
-/// `call 2002000000 + extern index`.
+/// `call 2002000000 + extern index` ([`libbpf_extern_index`]).
 pub const POISON_KFUNC_BASE: i32 = 2_002_000_000;
+
+/// The index libbpf gives extern `ext` (its place in `obj->externs` after
+/// `cmp_externs` sorted them: `.kconfig` externs first, then ksyms and kfuncs by name),
+/// which poisoned kfunc calls carry, so the instruction is libbpf's.
+pub fn libbpf_extern_index(externs: &[crate::object::Extern], ext: usize) -> usize {
+    use crate::object::ExternKind;
+    let Some(e) = externs.get(ext) else {
+        return ext;
+    };
+    let kconfig = |k: ExternKind| matches!(k, ExternKind::Kconfig | ExternKind::Unknown);
+    if kconfig(e.kind) {
+        return ext;
+    }
+    externs.iter().filter(|x| kconfig(x.kind)).count()
+        + externs
+            .iter()
+            .filter(|x| !kconfig(x.kind) && x.name.as_bytes() < e.name.as_bytes())
+            .count()
+}
 
 /// How an extern resolved against the running kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,7 +311,7 @@ pub fn link_program(
             continue;
         };
         for r in &f.relocs {
-            resolve(&prog, f, p.start, r, resolver, &mut linked)?;
+            resolve(obj, &prog, f, p.start, r, resolver, &mut linked)?;
         }
     }
     let (func_info, line_info) = match ext {
@@ -535,6 +554,7 @@ fn exception_callback(obj: &Object, prog: &str) -> Result<Option<String>, String
 
 /// Step 2: one relocation of function `f`, placed at `base` (calls were linked in step 1).
 fn resolve(
+    obj: &Object,
     prog: &str,
     f: &Function,
     base: usize,
@@ -681,7 +701,7 @@ fn resolve(
                         0,
                         0,
                         0,
-                        POISON_KFUNC_BASE + ext as i32,
+                        POISON_KFUNC_BASE + libbpf_extern_index(&obj.externs, ext) as i32,
                     );
                     applied.push((at, format!("weak kfunc `{}`: absent, poisoned", r.symbol)));
                 }
@@ -905,12 +925,16 @@ mod tests {
             .collect();
         assert!(loads.contains(&(pseudo::BTF_ID, 4242, 0)), "{loads:?}");
         assert!(loads.contains(&(0, 0, 0)), "{loads:?}");
-        // The other kfunc is "missing" here: poisoned with libbpf's distinct id.
+        // The other kfunc is "missing" here: poisoned with libbpf's distinct id, its
+        // index in libbpf's sorted externs: the 5 `.kconfig` ones, then by name
+        // bpf_prog_active, bpf_task_from_pid, bpf_task_release (7).
         let release = obj
             .externs
             .iter()
             .position(|e| e.name == "bpf_task_release")
-            .unwrap() as i32;
+            .unwrap();
+        assert_eq!(libbpf_extern_index(&obj.externs, release), 7);
+        let release = 7;
         assert!(
             linked
                 .insns

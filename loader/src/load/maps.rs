@@ -378,7 +378,8 @@ fn datasec_id(types: Option<&[Type]>, name: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// Whether the section's DATASEC in the object's BTF has a variable that is not static:
+/// Whether the section's DATASEC in the object's BTF has a variable that is neither
+/// static nor hidden:
 /// libbpf (`map_is_mmapable`) makes a data map `BPF_F_MMAPABLE` only then, since only
 /// such variables are reached from user space (a skeleton's globals). Without BTF, no.
 fn has_global_var(obj: &Object, section: &str) -> bool {
@@ -389,9 +390,19 @@ fn has_global_var(obj: &Object, section: &str) -> bool {
     let Ok(vars) = sec.datasec_vars() else {
         return false;
     };
+    // libbpf decides after its BTF fix-up, which makes variables of hidden visibility
+    // (`__hidden`, the selftests' `private()`) static: read the ELF symbol too.
+    let hidden = |name: &str| {
+        obj.symbols
+            .iter()
+            .any(|s| s.section == section && s.name == name && s.hidden)
+    };
     vars.flatten().any(|v| {
-        btf.type_by_id(v.type_id)
-            .is_ok_and(|t| t.kind() == Kind::Var && t.linkage().is_ok_and(|l| l != Linkage::Static))
+        btf.type_by_id(v.type_id).is_ok_and(|t| {
+            t.kind() == Kind::Var
+                && t.linkage().is_ok_and(|l| l != Linkage::Static)
+                && !t.name().is_ok_and(hidden)
+        })
     })
 }
 
@@ -554,8 +565,16 @@ pub(super) fn bind_rodata(obj: &Object, made: &Made, programs: &[Program]) {
     }
 }
 
-/// Initial slots: maps of maps get their inner maps, prog arrays their programs.
-pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Result<(), LoadError> {
+/// Initial slots: maps of maps get their inner maps, prog arrays their programs. A slot
+/// naming a program that was not loaded is an error, as in libbpf
+/// (`init_prog_array_slots`) — except a program that failed under `keep_going`, whose
+/// failure is already reported.
+pub(super) fn fill_slots(
+    obj: &Object,
+    made: &Made,
+    programs: &[Program],
+    failed: &[&str],
+) -> Result<(), LoadError> {
     for (spec, map) in obj.maps.iter().zip(&made.object_maps) {
         let Some(map) = map else { continue };
         for (slot, value) in &spec.init {
@@ -565,26 +584,37 @@ pub(super) fn fill_slots(obj: &Object, made: &Made, programs: &[Program]) -> Res
                         .maps
                         .iter()
                         .position(|m| &m.name == name)
-                        .ok_or_else(|| LoadError::Global {
-                            name: spec.name.clone(),
-                            why: format!("slot {slot} names unknown map `{name}`"),
+                        .ok_or_else(|| LoadError::Slot {
+                            map: spec.name.clone(),
+                            slot: *slot,
+                            why: format!("names unknown map `{name}`"),
                         })?;
                     made.object_maps[i]
                         .as_ref()
                         .map(raw_fd)
-                        .ok_or_else(|| LoadError::Global {
-                            name: spec.name.clone(),
-                            why: format!("slot {slot} names map `{name}`, which was not created"),
+                        .ok_or_else(|| LoadError::Slot {
+                            map: spec.name.clone(),
+                            slot: *slot,
+                            why: format!("names map `{name}`, which was not created"),
                         })?
                 }
                 MapInitValue::Program(name) => match programs.iter().find(|p| p.name() == name) {
                     Some(p) => p.as_fd().as_raw_fd(),
-                    None => {
+                    None if failed.contains(&name.as_str()) => {
                         log::debug!(
-                            "map `{}`: slot {slot} left empty: program `{name}` was not loaded",
+                            "map `{}`: slot {slot} left empty: program `{name}` failed to load",
                             spec.name
                         );
                         continue;
+                    }
+                    None => {
+                        return Err(LoadError::Slot {
+                            map: spec.name.clone(),
+                            slot: *slot,
+                            why: format!(
+                                "names program `{name}`, which is not loaded; load it too, or leave the map out"
+                            ),
+                        });
                     }
                 },
             };

@@ -168,6 +168,16 @@ pub enum LoadError {
         #[source]
         source: oxbpf_maps::MapError,
     },
+    /// An initial slot of a prog array or map of maps cannot be filled.
+    #[error("map `{map}`: slot {slot} {why}")]
+    Slot {
+        /// The map.
+        map: String,
+        /// The slot.
+        slot: u32,
+        /// What is wrong.
+        why: String,
+    },
     /// Pinning, or reusing a pinned map, failed.
     #[error("map `{map}`: pinned at {path}: {why}")]
     Pin {
@@ -603,7 +613,8 @@ impl Object {
             &core,
         )?;
         maps::bind_rodata(&self, &made, &loaded.programs);
-        maps::fill_slots(&self, &made, &loaded.programs)?;
+        let failed: Vec<&str> = loaded.failures.iter().map(|f| f.name.as_str()).collect();
+        maps::fill_slots(&self, &made, &loaded.programs, &failed)?;
 
         let mut all: Vec<Map> = made.object_maps.into_iter().flatten().collect();
         // Where each global variable lives, for reading and writing it after load.

@@ -173,7 +173,8 @@ fn explain(
     for (i, e) in obj.externs.iter().enumerate() {
         if log.contains(&format!(
             "unknown#{}",
-            i64::from(POISON_KFUNC_BASE) + i as i64
+            i64::from(POISON_KFUNC_BASE)
+                + crate::reloc::libbpf_extern_index(&obj.externs, i) as i64
         )) {
             return Some(format!(
                 "it calls kfunc `{}`, which this kernel does not have (declared __weak, but the call is reachable)",
@@ -363,9 +364,17 @@ fn load_program(
     for (insn, what) in &linked.applied {
         log::trace!("program `{}`: insn {insn}: {what}", p.name());
     }
+    // USDT programs are loaded for uprobe_multi links where the kernel has them, as
+    // libbpf does (`libbpf_prepare_prog_load`).
+    let expected_attach_type =
+        if p.section_flags() & flags::USDT != 0 && crate::probe::uprobe_multi_links() {
+            Some(AttachType::TRACE_UPROBE_MULTI)
+        } else {
+            p.expected_attach_type
+        };
     let mut attr = ProgLoadAttr {
         prog_type,
-        expected_attach_type: p.expected_attach_type.unwrap_or_default(),
+        expected_attach_type: expected_attach_type.unwrap_or_default(),
         kern_version: obj.kern_version.unwrap_or_else(|| {
             oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code())
         }),
@@ -405,7 +414,7 @@ fn load_program(
                 linked.insns.len()
             );
             Ok((
-                Program::new(fd, p.name(), prog_type, p.expected_attach_type)
+                Program::new(fd, p.name(), prog_type, expected_attach_type)
                     .with_section(p.section(), p.attach_target.as_deref()),
                 log,
             ))

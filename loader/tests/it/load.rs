@@ -609,6 +609,10 @@ fn static_functions_called_without_relocations_are_the_ones_the_source_names() {
         p.test_run(&frame, &[])
             .unwrap_or_else(|e| panic!("{}: {}", p.name(), crate::chain(&e)));
     }
+    // Its hidden variable's section is not mmapable (as libbpf decides), yet readable.
+    let hidden = l.map(".data.hidden").unwrap().info().unwrap();
+    assert_eq!(hidden.map_flags & 0x400, 0, "BPF_F_MMAPABLE");
+    assert_eq!(u32_at(&l.global("calls_seen").unwrap(), 0), 2);
     let results = l.global("results").unwrap();
     let got: Vec<i32> = results
         .chunks(4)
@@ -657,6 +661,20 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
                 "{err}"
             );
             opts.value_size.clear();
+            // A prog array's initial slot naming a program left out is an error, as in
+            // libbpf (which fails with EBADF on the slot).
+            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
+                .unwrap()
+                .load(&LoadOptions {
+                    only: Some(vec!["xdp_maps".into()]),
+                    ..opts.clone()
+                })
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                "map `jump_table`: slot 0 names program `tail_a`, which is not loaded; load it too, or leave the map out"
+            );
             let l = load("maps_btf.bpf.o", &opts);
             assert_eq!(l.maps.len(), 14 - opts.skip_maps.len());
             assert_eq!(l.map("stacks").unwrap().value_size(), 127 * 8);
@@ -859,7 +877,8 @@ fn a_pin_lost_to_a_concurrent_load_is_shared_not_an_error() {
             let opts = LoadOptions {
                 pin_root: pin_root.to_path_buf(),
                 skip_maps: crate::newer_maps("maps_btf.bpf.o"),
-                only: Some(vec!["stack_user".into()]),
+                // (tail_a and tail_b fill jump_table's initial slots.)
+                only: Some(vec!["stack_user".into(), "tail_a".into(), "tail_b".into()]),
                 ..Default::default()
             };
             *oxbpf_loader::load::PIN_WINDOW_HOOK.lock().unwrap() = Some(hold_the_first);

@@ -16,6 +16,30 @@ fn expected(n: u64) -> Vec<u8> {
     (0..words).flat_map(|_| n.to_ne_bytes()).collect()
 }
 
+/// Keeps the calling thread on the CPU it runs on now.
+fn pin_to_this_cpu() {
+    // SAFETY: sched_getcpu takes no arguments; CPU_ZERO/CPU_SET write the local set,
+    // and sched_setaffinity reads it for the calling thread (pid 0).
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        assert!(
+            cpu >= 0,
+            "sched_getcpu: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu as usize, &mut set);
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(
+            rc,
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 #[test]
 fn ring_and_perf_buffers_deliver_every_record_of_a_sequence_in_order() {
     let _serial = crate::serial();
@@ -33,6 +57,9 @@ fn ring_and_perf_buffers_deliver_every_record_of_a_sequence_in_order() {
     // Two pages per CPU: a batch of records fills most of it, so records wrap often.
     let mut pb = PerfBuf::new(l.map("pb").unwrap().as_fd(), cpus, 2).unwrap();
     let frame = vec![0u8; 64];
+    // Records go to the perf ring of the CPU the test run happens on: keep this thread
+    // on one CPU, or two rings hold parts of the sequence and their order is lost.
+    pin_to_this_cpu();
     let (mut ring_next, mut perf_next) = (1u64, 1u64);
     for _batch in 0..50 {
         for _ in 0..100 {
