@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 
 int results[7];
+int layouts[3];
 /* A section holding only a hidden variable: its map is not mmapable (libbpf makes a data
  * map BPF_F_MMAPABLE only for variables user space can reach). */
 __attribute__((visibility("hidden"))) int calls_seen SEC(".data.hidden") = 1;
@@ -82,6 +83,60 @@ int callback_in_text(struct xdp_md *ctx)
 {
 	results[5] = looped(4);
 	return XDP_PASS;
+}
+
+/*
+ * Global and static functions mixed, one declared before it is defined: calls to the
+ * global ones carry relocations, calls to the static ones do not. Each program links a
+ * different set, so the functions land in different places in each; a loader that
+ * keeps a static call's distance from the section reaches some other function.
+ */
+__noinline int one(int x)
+{
+	return x * 100 + 1;
+}
+
+static __noinline int five(int v);
+
+__noinline int two(int y)
+{
+	return five(y) * 100 + 2;
+}
+
+static __noinline int three(int z)
+{
+	return (z + one(4)) * 100 + 3;
+}
+
+static __noinline int four(int w)
+{
+	return (three(w) + one(6)) * 100 + 4;
+}
+
+static __noinline int five(int v)
+{
+	return one(v) * 100 + 5;
+}
+
+SEC("tc")
+int layout_a(struct __sk_buff *skb)
+{
+	layouts[0] = one(1) + three(2);
+	return 0;
+}
+
+SEC("tc")
+int layout_b(struct __sk_buff *skb)
+{
+	layouts[1] = two(3) + three(4);
+	return 0;
+}
+
+SEC("tc")
+int layout_c(struct __sk_buff *skb)
+{
+	layouts[2] = four(7) + one(8);
+	return 0;
 }
 
 /* Called by the kernel when the program throws (bpf_throw, Linux 6.7); no call leads

@@ -1018,6 +1018,28 @@ mod tests {
             calls(&link("callback_in_text")),
             pairs(&[("callback_in_text", "looped"), ("looped", "add_index")])
         );
+        // Globals (relocated calls) and statics (not) mixed, one declared before it is
+        // defined.
+        assert_eq!(
+            calls(&link("layout_b")),
+            pairs(&[
+                ("five", "one"),
+                ("layout_b", "three"),
+                ("layout_b", "two"),
+                ("three", "one"),
+                ("two", "five"),
+            ])
+        );
+        assert_eq!(
+            calls(&link("layout_c")),
+            pairs(&[
+                ("four", "one"),
+                ("four", "three"),
+                ("layout_c", "four"),
+                ("layout_c", "one"),
+                ("three", "one"),
+            ])
+        );
         // The exception callback its decl tag names comes last, though nothing calls it.
         let l = link("with_exception_callback");
         let order: Vec<&str> = l.placements.iter().map(|p| p.name.as_str()).collect();

@@ -591,6 +591,9 @@ fn static_functions_called_without_relocations_are_the_ones_the_source_names() {
         "calls_in_text".to_string(),
         "calls_from_another_section".to_string(),
         "with_exception_callback".to_string(),
+        "layout_a".to_string(),
+        "layout_b".to_string(),
+        "layout_c".to_string(),
     ];
     // bpf_loop arrived in 5.17.
     let callbacks = crate::kernel_since(5, 17);
@@ -630,6 +633,17 @@ fn static_functions_called_without_relocations_are_the_ones_the_source_names() {
         7003,
     ];
     assert_eq!(got, expect);
+    // Globals and statics mixed: one(x) = 100x + 1, five(v) = 100 one(v) + 5,
+    // two(y) = 100 five(y) + 2, three(z) = 100 (z + one(4)) + 3,
+    // four(w) = 100 (three(w) + one(6)) + 4. (The loader before this fix loaded layout_b
+    // calling another function — the verifier accepted it — and refused layout_c.)
+    let layouts: Vec<i32> = l
+        .global("layouts")
+        .unwrap()
+        .chunks(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(layouts, [101 + 40_303, 3_010_502 + 40_503, 4_140_404 + 801]);
 }
 
 #[test]
