@@ -159,6 +159,21 @@ fn explain(
                 .into(),
         );
     }
+    // Before 6.7 the verifier does not know exception callbacks: the one appended for
+    // the program's exception_callback decl tag is a function nothing calls, which it
+    // does not count as a subprogram either (libbpf appends it the same way).
+    if log.contains("number of funcs in func_info doesn't match number of subprogs") {
+        if let Some((_, what)) = linked
+            .applied
+            .iter()
+            .find(|(_, what)| what.starts_with("exception callback"))
+        {
+            return Some(format!(
+                "its {} (an exception_callback decl tag), which kernels before Linux 6.7 do not know",
+                what.trim_end_matches(" appended")
+            ));
+        }
+    }
     for (i, m) in obj.maps.iter().enumerate() {
         if log.contains(&format!(
             "unknown#{}",
@@ -171,6 +186,9 @@ fn explain(
         }
     }
     for (i, e) in obj.externs.iter().enumerate() {
+        if e.kind != crate::object::ExternKind::Kfunc {
+            continue;
+        }
         if log.contains(&format!(
             "unknown#{}",
             i64::from(POISON_KFUNC_BASE)

@@ -76,7 +76,7 @@ const NEEDS_TRAMPOLINES: [&str; 5] = [
 
 /// testdata programs older kernels refuse: the release that has what each needs, and
 /// what the refusal must say (one of).
-const NEWER_THAN_SOME_KERNELS: [(&str, (u32, u32), &[&str]); 4] = [
+const NEWER_THAN_SOME_KERNELS: [(&str, (u32, u32), &[&str]); 6] = [
     (
         "xdp_frags_pass",
         (5, 18),
@@ -94,6 +94,19 @@ const NEWER_THAN_SOME_KERNELS: [(&str, (u32, u32), &[&str]); 4] = [
             "this kernel has no helper bpf_loop",
             "it passes a function by address (a callback, BPF_PSEUDO_FUNC), which this kernel does not know",
         ],
+    ),
+    (
+        "callback_in_text",
+        (5, 17),
+        &[
+            "this kernel has no helper bpf_loop",
+            "it passes a function by address (a callback, BPF_PSEUDO_FUNC), which this kernel does not know",
+        ],
+    ),
+    (
+        "with_exception_callback",
+        (6, 7),
+        &["(an exception_callback decl tag), which kernels before Linux 6.7 do not know"],
     ),
     (
         "storage_on_fork",
