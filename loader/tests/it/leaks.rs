@@ -175,14 +175,21 @@ fn a_long_loop_of_load_attach_detach_and_drop_stays_flat() {
     for _ in 0..20 {
         round();
     }
-    let (fds, rss) = (open_fd_count().unwrap(), rss_kib());
-    for _ in 0..100 {
-        round();
+    // Two windows of rounds: a leak grows the resident set in both; the allocator
+    // taking a new chunk of memory once (seen in a guest kernel's run, after other
+    // tests) grows it in one.
+    let fds = open_fd_count().unwrap();
+    let mut grown = Vec::new();
+    for _ in 0..2 {
+        let rss = rss_kib();
+        for _ in 0..60 {
+            round();
+        }
+        grown.push(rss_kib().saturating_sub(rss));
     }
-    assert_eq!(open_fd_count().unwrap(), fds, "fds grew over 100 rounds");
-    let grown = rss_kib().saturating_sub(rss);
+    assert_eq!(open_fd_count().unwrap(), fds, "fds grew over 120 rounds");
     assert!(
-        grown < 1024,
-        "the resident set grew by {grown} KiB over 200 rounds"
+        grown.iter().min().is_some_and(|&g| g < 600),
+        "the resident set grew by {grown:?} KiB in two windows of 60 rounds"
     );
 }
