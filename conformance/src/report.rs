@@ -269,45 +269,36 @@ fn section_markdown(sec: &Section) -> String {
         slowest.1.map_or("-", |o| o.as_str())
     );
 
-    let unexpected: Vec<_> = c.differences().filter(|d| d.expected.is_none()).collect();
-    let _ = writeln!(s, "### Unexpected differences ({})\n", unexpected.len());
-    if unexpected.is_empty() {
-        let _ = writeln!(s, "None.\n");
-    } else {
-        let _ = writeln!(
-            s,
-            "| object | program | what | libbpf | oxbpf |\n|---|---|---|---|---|"
-        );
-        for d in &unexpected {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} |",
-                d.object,
-                d.program,
-                d.category.name(),
-                cell(&d.libbpf),
-                cell(&d.oxbpf)
-            );
+    for (title, expected) in [
+        ("Unexpected differences", false),
+        ("Expected differences", true),
+    ] {
+        let rows: Vec<_> = c
+            .differences()
+            .filter(|d| d.expected.is_some() == expected)
+            .collect();
+        let _ = writeln!(s, "### {title} ({})\n", rows.len());
+        if rows.is_empty() {
+            let _ = writeln!(s, "None.\n");
+            continue;
         }
-        s.push('\n');
-    }
-    let expected: Vec<_> = c.differences().filter(|d| d.expected.is_some()).collect();
-    let _ = writeln!(s, "### Expected differences ({})\n", expected.len());
-    if expected.is_empty() {
-        let _ = writeln!(s, "None.\n");
-    } else {
+        let why = if expected { " why |" } else { "" };
         let _ = writeln!(
             s,
-            "| object | program | what | why | libbpf | oxbpf |\n|---|---|---|---|---|---|"
+            "| object | program | what |{why} libbpf | oxbpf |\n|---|---|---|{}---|---|",
+            if expected { "---|" } else { "" }
         );
-        for d in &expected {
+        for d in &rows {
+            let why = d
+                .expected
+                .as_deref()
+                .map_or(String::new(), |w| format!(" {} |", cell(w)));
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} |{why} {} | {} |",
                 d.object,
                 d.program,
                 d.category.name(),
-                cell(d.expected.as_deref().unwrap_or("")),
                 cell(&d.libbpf),
                 cell(&d.oxbpf)
             );

@@ -517,6 +517,19 @@ pub fn link_kinds() -> Option<LinkKinds> {
     })
 }
 
+/// Loads `return 0` with `attr`, without BTF or a log: what the link probes attach.
+fn load_exit_0(attr: &ProgLoadAttr) -> Result<std::os::fd::OwnedFd, oxbpf_sys::SysError> {
+    let data = ProgLoadData {
+        insns: &EXIT_0,
+        license: c"GPL",
+        log: &mut [],
+        func_info: &[],
+        line_info: &[],
+        fd_array: &[],
+    };
+    oxbpf_sys::bpf::prog_load(attr, data)
+}
+
 /// Whether a link of `attach_type` for a `prog_type` program can be created, by
 /// aiming one at `bad_target` (an fd or ifindex that does not exist).
 fn link_kind(prog_type: ProgType, attach_type: AttachType, bad_target: u32) -> Option<bool> {
@@ -528,15 +541,7 @@ fn link_kind(prog_type: ProgType, attach_type: AttachType, bad_target: u32) -> O
     ) {
         attr.expected_attach_type = attach_type;
     }
-    let data = ProgLoadData {
-        insns: &EXIT_0,
-        license: c"GPL",
-        log: &mut [],
-        func_info: &[],
-        line_info: &[],
-        fd_array: &[],
-    };
-    let prog = match oxbpf_sys::bpf::prog_load(&attr, data) {
+    let prog = match load_exit_0(&attr) {
         Ok(fd) => fd,
         Err(e) if e.errno() == Some(libc::EPERM) => return None,
         // The program type itself is missing: so is its link.
@@ -565,15 +570,7 @@ pub fn uprobe_multi_links() -> bool {
     *CACHE.get_or_init(|| {
         let mut attr = prog_probe(ProgType::KPROBE).attr;
         attr.expected_attach_type = AttachType::TRACE_UPROBE_MULTI;
-        let data = ProgLoadData {
-            insns: &EXIT_0,
-            license: c"GPL",
-            log: &mut [],
-            func_info: &[],
-            line_info: &[],
-            fd_array: &[],
-        };
-        let Ok(prog) = oxbpf_sys::bpf::prog_load(&attr, data) else {
+        let Ok(prog) = load_exit_0(&attr) else {
             return false;
         };
         let offset: u64 = 0;
