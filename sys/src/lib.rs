@@ -1,9 +1,9 @@
 //! The kernel ABI of oxbpf: the only crate that issues system calls by number.
 //!
-//! Where it sits: at the bottom of the pipeline in `DESIGN.md`. The pure stages of
-//! `oxbpf-loader` (ELF, BTF, CO-RE, relocation) import only [`uapi`] from here — the
-//! constants and `#[repr(C)]` mirrors of `include/uapi/linux/bpf.h` — and never make a
-//! syscall. `loader::load`, `maps` and `prog` call the command wrappers in [`bpf`].
+//! Where it sits: at the bottom of the pipeline in `DESIGN.md`, on `oxbpf-uapi` (the
+//! constants and `#[repr(C)]` mirrors of `include/uapi/linux/bpf.h`, pure data,
+//! re-exported here as [`uapi`]), which the pure stages use without this crate.
+//! `loader::load`, `maps` and `prog` call the command wrappers in [`bpf`].
 //!
 //! Rules kept here:
 //! - one small function per `bpf()` command, taking its own named attr struct and passing
@@ -24,7 +24,6 @@ mod error;
 pub mod events;
 pub mod fd;
 pub mod gate;
-pub mod hint;
 pub mod mmap;
 pub mod netlink;
 pub mod ns;
@@ -34,7 +33,8 @@ pub mod ringbuf;
 pub mod rlimit;
 pub mod sock;
 pub mod trace;
-pub mod uapi;
 pub mod version;
 
 pub use error::{ENOTSUPP, SysError};
+pub use oxbpf_uapi as uapi;
+pub use oxbpf_uapi::hint;

@@ -1,10 +1,15 @@
 //! Constants and `#[repr(C)]` mirrors of `include/uapi/linux/bpf.h` (Linux 6.18, with
-//! the attach types added since that libbpf already knows). Types and constants only:
-//! nothing here calls the kernel, so the pure stages of the loader may use all of it.
+//! the attach types added since that libbpf already knows), instructions and their
+//! disassembly, helper names. Types and constants only: nothing here calls the kernel
+//! (no libc), so the pure object crate uses all of it; `oxbpf-sys` re-exports it as
+//! `oxbpf_sys::uapi` and makes the calls. One CPU hint ([`hint::prefetch`]) lives here
+//! too, for the same reason.
+#![deny(missing_docs)]
 
 mod attr;
 pub mod disasm;
 pub mod helpers;
+pub mod hint;
 mod info;
 pub mod insn;
 mod kinds;

@@ -67,7 +67,7 @@ impl MapCreateAttr {
 /// `BPF_PROG_LOAD` attributes.
 ///
 /// Pointer fields are `u64` addresses, as in the UAPI; the wrapper in
-/// [`crate::bpf::prog_load`] fills them from slices it borrows for the call.
+/// `oxbpf_sys::bpf::prog_load` fills them from slices it borrows for the call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct ProgLoadAttr {
