@@ -1,6 +1,7 @@
 //! The smallest useful static loader with oxbpf: open the object named on the command
 //! line, load every program, say how many, exit (the programs go with the process).
 
+use oxbpf_loader::prelude::*;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

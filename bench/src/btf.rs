@@ -1,6 +1,7 @@
 //! Parse (and, for oxbpf, name-index) the running kernel's BTF: time in this process,
 //! resident growth in a child that does only that.
 
+use oxbpf_loader::prelude::*;
 use std::time::Instant;
 
 use crate::{Goal, Row, median};

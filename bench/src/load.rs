@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
+use oxbpf_loader::prelude::*;
 
 use crate::{Goal, Row, median, timed};
 

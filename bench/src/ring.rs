@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::bpf::{self, TestRunData};
 
 use crate::{Goal, Row, median};

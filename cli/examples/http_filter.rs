@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::events::{TermSignals, poll};
 
 const USAGE: &str = "usage: http_filter IFACE [--seconds N]";

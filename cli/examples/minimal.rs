@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
+use oxbpf_loader::prelude::*;
 use oxbpf_prog::AutoAttach;
 use oxbpf_sys::events::{TracePipe, poll};
 

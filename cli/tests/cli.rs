@@ -5,6 +5,7 @@
 //! After an intended change of output, rerun with `OXBPF_BLESS=1` to rewrite the golden
 //! files, and review the diff.
 
+use oxbpf_loader::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

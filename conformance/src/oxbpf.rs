@@ -5,6 +5,7 @@ use std::path::Path;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded};
+use oxbpf_loader::prelude::*;
 
 use crate::outcome::{ObjectRun, ProgRow, Verdict};
 use crate::{facts, sizing};

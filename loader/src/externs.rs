@@ -612,6 +612,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn kallsyms_keeps_only_the_wanted_kernel_symbols() {

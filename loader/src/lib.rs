@@ -1,12 +1,12 @@
-//! The library's front door: read a clang-built BPF object, then (in later stages)
-//! relocate and load it. `Object::open(path)?` gives the pure model of the object.
+//! The kernel side of oxbpf: read objects and the kernel's BTF from files, probe what
+//! the kernel has, resolve externs, create maps and load programs.
 //!
-//! Where it sits (see `DESIGN.md`): `elf` turns bytes into an [`Object`]; `btf` parses
-//! type information; `section` is libbpf's `SEC()` table. These stages are pure: they
-//! never make a syscall, run unprivileged, and give the same answer on every machine.
-//! Only the load stage talks to the kernel, through `oxbpf-sys`.
+//! Where it sits (see `DESIGN.md`): on top of `oxbpf-obj`, the pure stages (ELF, BTF,
+//! CO-RE, linking), re-exported here so one import reaches both; [`files`] opens
+//! objects and BTF files, [`load`] makes the `bpf()` calls through `oxbpf-sys`.
 //!
 //! ```no_run
+//! use oxbpf_loader::ObjectFile as _;
 //! let obj = oxbpf_loader::Object::open("testdata/minimal.bpf.o")?;
 //! for p in &obj.programs {
 //!     println!("{} in {}: {} instructions", p.name(), p.section(), p.function.insns.len());
@@ -17,21 +17,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod btf;
-pub mod core;
-pub mod disasm;
-mod elf;
-pub mod embedded;
 pub mod externs;
-pub mod globals;
+pub mod files;
 pub mod inflate;
 pub mod load;
 pub mod modules;
-pub mod object;
 pub mod probe;
-pub mod reloc;
-pub mod section;
-mod sort;
 
-pub use elf::{ElfError, ElfErrorKind};
-pub use object::Object;
+pub use files::{BtfFile, ObjectFile};
+pub use oxbpf_obj::{
+    ElfError, ElfErrorKind, Object, btf, core, disasm, embedded, globals, object, reloc, section,
+};
+
+/// The traits that let `Object::open`, `Btf::from_file`/`from_sysfs` and `object.load()`
+/// read as methods: `use oxbpf_loader::prelude::*;`.
+pub mod prelude {
+    pub use crate::files::{BtfFile as _, ObjectFile as _};
+    pub use crate::load::ObjectLoad as _;
+}

@@ -13,6 +13,7 @@
 //! Module BTF comes from `/sys/kernel/btf/<module>` (split BTF on vmlinux); the fd the
 //! kernel needs is found by walking the kernel's BTF objects for the one of that name.
 
+use crate::prelude::*;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
@@ -33,6 +34,26 @@ pub fn module_names() -> Vec<String> {
         .unwrap_or_default();
     names.sort_unstable();
     names
+}
+
+/// CO-RE targets for the running kernel: vmlinux, and the modules' BTF from
+/// `/sys/kernel/btf`, read only if a relocation finds no candidate in vmlinux. A module
+/// whose BTF is missing or corrupt is skipped with a warning (cilium learned this the
+/// hard way: a broken module must not break every load).
+pub fn running_kernel_targets(vmlinux: Arc<Btf>) -> crate::core::CoreTargets {
+    let modules: crate::core::ModuleSource = Arc::new(|base: &Arc<Btf>| {
+        module_names()
+            .into_iter()
+            .filter_map(|m| match Btf::from_sysfs_module(&m, base.clone()) {
+                Ok(b) => Some((m, Arc::new(b))),
+                Err(e) => {
+                    log::warn!("CO-RE: skipping module {m}: {e}");
+                    None
+                }
+            })
+            .collect()
+    });
+    crate::core::CoreTargets::kernel(vmlinux, Some(modules))
 }
 
 /// The BTF of the kernel's loaded modules.
@@ -250,7 +271,7 @@ mod tests {
         let int = base.int("int", 4, true); // 1
         let proto = base.func_proto(int, &[]); // 2
         base.ty("shared_fn", Kind::Func, 0, false, proto); // 3: FUNC in vmlinux
-        let vmlinux = Arc::new(base.btf());
+        let vmlinux = Arc::new(base.btf().unwrap());
         let split = |fname: &str| {
             let mut m = BtfBuilder::split(Endian::Little, 3, vmlinux.string_section().len() as u32);
             m.ty(fname, Kind::Func, 1, false, 2); // 4: a global FUNC of the module

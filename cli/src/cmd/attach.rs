@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::pin_name;
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::bpf::{self, ObjKind};
 use oxbpf_sys::uapi::link_type_name;
 

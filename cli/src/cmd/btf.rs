@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use oxbpf_loader::btf::{Btf, dump};
+use oxbpf_loader::prelude::*;
 
 use crate::CliError;
 

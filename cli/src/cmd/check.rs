@@ -11,6 +11,7 @@ use std::sync::Arc;
 use oxbpf_loader::Object;
 use oxbpf_loader::btf::Btf;
 use oxbpf_loader::core::{CoreOutcome, CoreTargets, relocate_object};
+use oxbpf_loader::prelude::*;
 
 use crate::CliError;
 use crate::json::Json;
@@ -25,7 +26,9 @@ pub struct Report {
 
 fn targets_for(source: &str) -> Result<CoreTargets, CliError> {
     if source == "vmlinux" {
-        return Ok(CoreTargets::kernel(Arc::new(Btf::from_sysfs()?)));
+        return Ok(oxbpf_loader::modules::running_kernel_targets(Arc::new(
+            Btf::from_sysfs()?,
+        )));
     }
     Ok(CoreTargets::custom(
         source,

@@ -14,6 +14,7 @@ use oxbpf_loader::core::CoreReloKind;
 use oxbpf_loader::globals::encode_global;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded};
 use oxbpf_loader::object::DataSection;
+use oxbpf_loader::prelude::*;
 use oxbpf_maps::Map;
 
 use crate::CliError;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::disasm::{Listing, listings};
+use oxbpf_loader::prelude::*;
 
 use crate::CliError;
 use crate::json::Json;

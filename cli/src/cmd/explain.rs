@@ -16,6 +16,7 @@ use oxbpf_loader::btf::ext::BtfExt;
 use oxbpf_loader::core::{CoreOutcome, CoreTargets, relocate_object};
 use oxbpf_loader::load::{LoadError, LoadOptions};
 use oxbpf_loader::object::{Function, RelocKind, SectionKind};
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::uapi::disasm::insn_text;
 
 use crate::CliError;
@@ -314,7 +315,7 @@ fn core_stage(
     let btf = Arc::new(btf);
     let targets = match &args.btf {
         Some(_) => CoreTargets::custom(name, btf),
-        None => CoreTargets::kernel(btf),
+        None => oxbpf_loader::modules::running_kernel_targets(btf),
     };
     let before = obj.clone();
     let mut after = obj.clone();

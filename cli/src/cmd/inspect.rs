@@ -13,6 +13,7 @@ use oxbpf_loader::object::{
     DataKind, ExternKind, Function, MapDefSource, MapInitValue, MapSpec, Pinning, ProgramSpec,
     Reloc,
 };
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::uapi::map_flags;
 
 use crate::CliError;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
+use oxbpf_loader::prelude::*;
 use oxbpf_maps::Map;
 use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
 use oxbpf_sys::events::{TermSignals, TracePipe, poll};

@@ -22,6 +22,7 @@ pub mod btf;
 mod maps;
 mod progs;
 
+use crate::prelude::*;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -481,18 +482,40 @@ pub fn object_name(path: &str) -> String {
     cut.split('.').next().unwrap_or(cut).to_string()
 }
 
-impl Object {
+/// Loading an object into the kernel (see the [module docs](self) for the steps).
+pub trait ObjectLoad {
+    /// Loads the object: its maps, then its programs.
+    ///
+    /// # Errors
+    /// The first failure (or, with `keep_going`, every program failing), naming the map,
+    /// program, instruction or extern. Everything opened so far is closed.
+    fn load(self, opts: &LoadOptions) -> Result<Loaded, LoadError>;
+}
+
+impl ObjectLoad for Object {
+    fn load(self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+        Loading { obj: self }.load(opts)
+    }
+}
+
+/// One load under way: the object, changed as the stages go (CO-RE patches its
+/// instructions, user-set globals its data).
+struct Loading {
+    obj: Object,
+}
+
+impl Loading {
     /// Loads the object into the kernel: see the [module docs](self) for the steps.
     ///
     /// # Errors
     /// The first failure (or, with `keep_going`, every program failing), naming the map,
     /// program, instruction or extern. Everything opened so far is closed.
-    pub fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
         // The kernel runs instructions in its own byte order; a big-endian build cannot
         // run on a little-endian machine (libbpf refuses it the same way).
-        if self.endian != oxbpf_sys::uapi::Endian::NATIVE {
+        if self.obj.endian != oxbpf_sys::uapi::Endian::NATIVE {
             return Err(LoadError::ForeignEndian {
-                object: self.endian,
+                object: self.obj.endian,
                 kernel: oxbpf_sys::uapi::Endian::NATIVE,
             });
         }
@@ -514,17 +537,19 @@ impl Object {
         // linked (libbpf refuses the whole object): never loaded as compiled.
         let targets = match (&opts.core_btf, &vmlinux) {
             (Some(b), _) => Some(CoreTargets::custom("--btf", b.clone())),
-            (None, Some(v)) => Some(CoreTargets::kernel(v.clone())),
+            (None, Some(v)) => Some(crate::modules::running_kernel_targets(v.clone())),
             (None, None) => None,
         };
         let core = match (targets, no_btf) {
-            (Some(t), _) => crate::core::relocate_programs(&mut self, t, Some(&selected))
+            (Some(t), _) => crate::core::relocate_programs(&mut self.obj, t, Some(&selected))
                 .map_err(LoadError::Core)?,
-            (None, Some(why)) => crate::core::unresolvable(&self, &why).map_err(LoadError::Core)?,
+            (None, Some(why)) => {
+                crate::core::unresolvable(&self.obj, &why).map_err(LoadError::Core)?
+            }
             (None, None) => Vec::new(),
         };
 
-        let ext = match (&self.btf, &self.btf_ext) {
+        let ext = match (&self.obj.btf, &self.obj.btf_ext) {
             (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
             _ => None,
         };
@@ -539,6 +564,7 @@ impl Object {
         let mut kallsyms = || {
             if kallsyms_cache.is_none() {
                 let wanted: Vec<&str> = self
+                    .obj
                     .externs
                     .iter()
                     .filter(|e| e.kind == ExternKind::KsymTypeless)
@@ -553,8 +579,8 @@ impl Object {
         let mut kernel = vmlinux.clone().map(KernelBtf::new);
         let mut module_fds = ModuleFds::default();
         let externs = crate::externs::resolve(
-            &self,
-            self.btf.as_ref(),
+            &self.obj,
+            self.obj.btf.as_ref(),
             &layout,
             kernel.as_mut(),
             &mut module_fds,
@@ -564,11 +590,11 @@ impl Object {
 
         self.apply_globals(opts)?;
         oxbpf_sys::trace::mark("maps, then global data (filled, .rodata frozen)");
-        let mut made = maps::create_all(&self, opts, types.as_deref(), btf_fd.as_ref())?;
+        let mut made = maps::create_all(&self.obj, opts, types.as_deref(), btf_fd.as_ref())?;
         if !layout.is_empty() {
             let facts = KernelFacts::detect(vmlinux.as_deref());
             let value = crate::externs::kconfig_value(
-                &self,
+                &self.obj,
                 types.as_deref().unwrap_or(&[]),
                 &layout,
                 &facts,
@@ -576,7 +602,7 @@ impl Object {
             )
             .map_err(LoadError::Extern)?;
             made.kconfig = Some(maps::create_kconfig(
-                &self,
+                &self.obj,
                 value,
                 types.as_deref(),
                 btf_fd.as_ref(),
@@ -602,7 +628,7 @@ impl Object {
             "programs, with their relocations applied (and any probe a program needs)",
         );
         let mut loaded = progs::load_all(
-            &self,
+            &self.obj,
             opts,
             &selected,
             &resolver,
@@ -612,14 +638,14 @@ impl Object {
             &mut module_fds,
             &core,
         )?;
-        maps::bind_rodata(&self, &made, &loaded.programs);
+        maps::bind_rodata(&self.obj, &made, &loaded.programs);
         let failed: Vec<&str> = loaded.failures.iter().map(|f| f.name.as_str()).collect();
-        maps::fill_slots(&self, &made, &loaded.programs, &failed)?;
+        maps::fill_slots(&self.obj, &made, &loaded.programs, &failed)?;
 
         let mut all: Vec<Map> = made.object_maps.into_iter().flatten().collect();
         // Where each global variable lives, for reading and writing it after load.
         let mut index = all.len();
-        for (section, map) in self.data.iter().zip(&made.data_maps) {
+        for (section, map) in self.obj.data.iter().zip(&made.data_maps) {
             if map.is_some() {
                 for sym in &section.symbols {
                     loaded.globals.push(GlobalSlot {
@@ -644,7 +670,7 @@ impl Object {
 
     /// Indexes of the programs to load.
     fn select_programs(&mut self, opts: &LoadOptions) -> Result<Vec<usize>, LoadError> {
-        for p in &mut self.programs {
+        for p in &mut self.obj.programs {
             if let Some(t) = opts.prog_types.get(p.name()) {
                 p.prog_type = Some(*t);
             }
@@ -654,19 +680,20 @@ impl Object {
                 let mut v = Vec::new();
                 for n in names {
                     let i = self
+                        .obj
                         .programs
                         .iter()
                         .position(|p| p.name() == n)
                         .ok_or_else(|| LoadError::AttachTarget {
                             prog: n.clone(),
-                            why: format!("no such program in {}", self.name),
+                            why: format!("no such program in {}", self.obj.name),
                         })?;
                     v.push(i);
                 }
                 v
             }
-            None => (0..self.programs.len())
-                .filter(|&i| self.programs[i].autoload)
+            None => (0..self.obj.programs.len())
+                .filter(|&i| self.obj.programs[i].autoload)
                 .collect(),
         })
     }
@@ -681,20 +708,23 @@ impl Object {
     ) -> Result<(Option<Arc<Btf>>, Option<String>), LoadError> {
         let has_core = opts.core_btf.is_none()
             && self
+                .obj
                 .btf_ext
                 .as_deref()
                 .is_some_and(crate::btf::ext::BtfExt::has_core_relos);
         let has_ksyms = self
+            .obj
             .externs
             .iter()
             .any(|e| matches!(e.kind, ExternKind::Ksym | ExternKind::Kfunc));
         let has_cookie = self
+            .obj
             .externs
             .iter()
             .any(|e| e.name == "LINUX_HAS_BPF_COOKIE" || e.name == "LINUX_HAS_SYSCALL_WRAPPER");
-        let tracing = selected
-            .iter()
-            .any(|&i| self.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0);
+        let tracing = selected.iter().any(|&i| {
+            self.obj.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0
+        });
         if !(has_core || has_ksyms || has_cookie || tracing) {
             return Ok((None, None));
         }
@@ -729,15 +759,15 @@ impl Object {
         &self,
         features: &BtfFeatures,
     ) -> Result<(Option<Vec<crate::btf::types::Type>>, Option<OwnedFd>), LoadError> {
-        let Some(btf) = &self.btf else {
+        let Some(btf) = &self.obj.btf else {
             return Ok((None, None));
         };
         let opts = features.sanitize_options();
-        let types = match btf::prepare(btf, self, &opts) {
+        let types = match btf::prepare(btf, &self.obj, &opts) {
             Ok(t) => t,
             Err(BtfLoadError::Fixup(e)) => return Err(LoadError::Fixup(e)),
             Err(e) => {
-                log::warn!("{}: ignoring the object's BTF: {e}", self.name);
+                log::warn!("{}: ignoring the object's BTF: {e}", self.obj.name);
                 return Ok((None, None));
             }
         };
@@ -754,7 +784,7 @@ impl Object {
             Err(e) => {
                 log::warn!(
                     "{}: the kernel refused the object's BTF; going on without it: {e}",
-                    self.name
+                    self.obj.name
                 );
                 None
             }
@@ -766,6 +796,7 @@ impl Object {
     fn apply_globals(&mut self, opts: &LoadOptions) -> Result<(), LoadError> {
         for (name, value) in &opts.globals {
             let (sec, sym) = self
+                .obj
                 .data
                 .iter_mut()
                 .find_map(|d| {

@@ -10,6 +10,7 @@ use std::process::Command;
 use oxbpf_loader::Object;
 use oxbpf_loader::load::{LoadOptions, Loaded};
 use oxbpf_loader::object::DataSection;
+use oxbpf_loader::prelude::*;
 use oxbpf_prog::{ProbeTarget, ProgramError, TcDirection, XdpMode};
 use oxbpf_sys::gate;
 use oxbpf_sys::uapi::AttachType;

@@ -17,6 +17,7 @@ use oxbpf_loader::btf::types::{Type, TypeKind, decode_all};
 use oxbpf_loader::btf::{Btf, dump};
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::load::btf::{BtfLoadError, load_object_btf, load_raw};
+use oxbpf_loader::prelude::*;
 use oxbpf_loader::probe::btf_features;
 use oxbpf_sys::gate;
 use oxbpf_sys::uapi::Endian;

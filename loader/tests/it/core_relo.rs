@@ -7,6 +7,7 @@ use std::sync::Arc;
 use oxbpf_loader::Object;
 use oxbpf_loader::btf::{Btf, Kind};
 use oxbpf_loader::core::{CoreOutcome, CoreReloKind, CoreTargets, relocate_object};
+use oxbpf_loader::prelude::*;
 
 /// Byte offset of `field` in the kernel's `struct name`, read straight from its BTF.
 fn member_offset(btf: &Btf, name: &str, field: &str) -> u64 {
@@ -37,7 +38,11 @@ fn core_object_relocates_against_the_running_kernel() {
     let vmlinux = Arc::new(Btf::from_sysfs().unwrap());
     let mut obj = Object::open(crate::testdata("core.bpf.o")).unwrap();
     let before = obj.programs[0].function.insns.clone();
-    let outs = relocate_object(&mut obj, CoreTargets::kernel(vmlinux.clone())).unwrap();
+    let outs = relocate_object(
+        &mut obj,
+        oxbpf_loader::modules::running_kernel_targets(vmlinux.clone()),
+    )
+    .unwrap();
     assert_eq!(outs.len(), 25);
     assert!(
         outs.iter().all(|o| o.failure.is_none()),
@@ -211,8 +216,11 @@ fn every_testdata_object_relocates_against_the_running_kernel() {
             continue;
         }
         let mut obj = Object::open(&path).unwrap();
-        let outs = relocate_object(&mut obj, CoreTargets::kernel(vmlinux.clone()))
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let outs = relocate_object(
+            &mut obj,
+            oxbpf_loader::modules::running_kernel_targets(vmlinux.clone()),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for o in &outs {
             assert!(o.failure.is_none(), "{}: {}", path.display(), o.summary());
         }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, ProgramRejected};
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::fd::open_fd_count;
 use oxbpf_sys::gate;
 

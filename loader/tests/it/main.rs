@@ -1,5 +1,6 @@
 //! Integration tests of the loader against outside oracles and (later) the kernel.
 
+use oxbpf_loader::prelude::*;
 mod attach;
 mod btf;
 mod core_relo;

@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::gate;
 use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
 use oxbpf_sys::ringbuf::RingBuf;

@@ -12,6 +12,7 @@ use std::process::Command;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::object::{MapDefSource, SectionKind};
+use oxbpf_loader::prelude::*;
 use oxbpf_sys::gate;
 
 fn tool(names: &[&str]) -> Option<PathBuf> {

@@ -30,11 +30,9 @@ mod view;
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use oxbpf_sys::mmap::Mmap;
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 pub use raw::Kind;
 pub use view::{Array, BtfType, Enumerator, Linkage, Member, Param, VarSecinfo};
@@ -164,17 +162,18 @@ pub const MAX_RESOLVE_DEPTH: usize = 32;
 /// record skips per lookup.
 const CHECKPOINT: u32 = 8;
 
-/// Where a blob's bytes live.
+/// Where a blob's bytes live: owned, or borrowed from whatever holds them for as long
+/// as the value lives (a read-only mapping of the kernel's BTF, which the loader makes).
 enum Storage {
     Owned(Vec<u8>),
-    Mapped(Mmap),
+    Shared(Box<dyn AsRef<[u8]> + Send + Sync>),
 }
 
 impl Storage {
     fn bytes(&self) -> &[u8] {
         match self {
             Storage::Owned(v) => v,
-            Storage::Mapped(m) => m,
+            Storage::Shared(m) => (**m).as_ref(),
         }
     }
 }
@@ -259,47 +258,16 @@ impl Btf {
         Btf::from_storage(Storage::Owned(data), Some(base))
     }
 
-    /// Reads a BTF file: raw BTF, or an ELF object with a `.BTF` section.
+    /// Parses a blob whose bytes another value holds (a memory mapping), without
+    /// copying them; `base` as for [`Btf::parse_split`].
     ///
     /// # Errors
-    /// [`BtfError::Io`] if the file cannot be read; parse errors otherwise.
-    pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path).map_err(|e| io_err(path, &e))?;
-        if data.starts_with(b"\x7fELF") {
-            let bytes = crate::elf::btf_section(&data)
-                .ok_or(BtfError::NotBtf("ELF file without a .BTF section"))?;
-            return Btf::parse(bytes.to_vec());
-        }
-        Btf::parse(data)
-    }
-
-    /// The running kernel's BTF: `/sys/kernel/btf/vmlinux`, mapped when the kernel
-    /// allows it (6.16+), read otherwise.
-    ///
-    /// # Errors
-    /// [`BtfError::Io`] when the kernel has no BTF (built without
-    /// `CONFIG_DEBUG_INFO_BTF`); parse errors for a corrupt file.
-    pub fn from_sysfs() -> Result<Btf, BtfError> {
-        Btf::from_sysfs_path(Path::new("/sys/kernel/btf/vmlinux"), None)
-    }
-
-    /// A module's BTF from `/sys/kernel/btf/<module>`, on top of `vmlinux`.
-    ///
-    /// # Errors
-    /// As [`Btf::from_sysfs`].
-    pub fn from_sysfs_module(module: &str, vmlinux: Arc<Btf>) -> Result<Btf, BtfError> {
-        Btf::from_sysfs_path(&Path::new("/sys/kernel/btf").join(module), Some(vmlinux))
-    }
-
-    fn from_sysfs_path(path: &Path, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
-        let storage = match Mmap::sysfs_btf(path) {
-            Ok(m) => Storage::Mapped(m),
-            Err(e) => {
-                log::debug!("BTF: cannot map {} ({e}); reading it", path.display());
-                Storage::Owned(std::fs::read(path).map_err(|e| io_err(path, &e))?)
-            }
-        };
-        Btf::from_storage(storage, base)
+    /// As [`Btf::parse`] and [`Btf::parse_split`].
+    pub fn parse_shared(
+        data: Box<dyn AsRef<[u8]> + Send + Sync>,
+        base: Option<Arc<Btf>>,
+    ) -> Result<Btf, BtfError> {
+        Btf::from_storage(Storage::Shared(data), base)
     }
 
     fn from_storage(data: Storage, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
@@ -736,13 +704,6 @@ pub fn essential_name(name: &str) -> &str {
     &name[..index::essential_len(name.as_bytes())]
 }
 
-fn io_err(path: &Path, e: &std::io::Error) -> BtfError {
-    BtfError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 fn parse_header(data: &[u8]) -> Result<raw::Header, BtfError> {
     if data.len() < raw::HEADER_LEN {
         return Err(BtfError::NotBtf("shorter than the 24-byte header"));
@@ -868,7 +829,7 @@ impl Walk<'_> {
                     // miss. Ask for the name now and hash it a few types later, when it
                     // has arrived, so the misses overlap instead of adding up.
                     if let Some(tail) = self.name_tail(name_off) {
-                        oxbpf_sys::hint::prefetch(tail);
+                        oxbpf_uapi::hint::prefetch(tail);
                     }
                     let slot = &mut pending[pending_n % PENDING];
                     if pending_n >= PENDING {
@@ -916,7 +877,6 @@ impl Walk<'_> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod builder;
+pub mod builder;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::types::{Composite, EnumDef, Type, TypeKind};
 use super::{BtfError, Kind, TypeId, raw};

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
 use object::{Endianness, ReadRef as _};
-use oxbpf_sys::uapi::{Endian, Insn, pseudo};
+use oxbpf_uapi::{Endian, Insn, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
 
@@ -98,35 +98,30 @@ impl Reader<'_> {
 }
 
 impl Object {
-    /// Reads and parses an object file.
+    /// Parses the bytes of a file named `name`: a BPF object, or a program that embeds
+    /// exactly one (a libbpf skeleton, as every libbpf-tools binary does), whose object
+    /// is then used.
     ///
     /// # Errors
-    /// [`ElfError`] naming the file when it cannot be read or is malformed.
-    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Object, ElfError> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let data = std::fs::read(path).map_err(|e| ElfError {
-            file: name.clone(),
-            kind: ElfErrorKind::Io(e),
-        })?;
-        match Object::parse(&name, &data) {
-            // A program that embeds its BPF object (a libbpf skeleton, as every
-            // libbpf-tools binary does): use the object inside when there is just one.
+    /// As [`Object::parse`]; a program embedding no object, or several, is
+    /// [`ElfErrorKind::WrongMachine`] saying how many it has.
+    pub fn parse_file_bytes(name: &str, data: &[u8]) -> Result<Object, ElfError> {
+        match Object::parse(name, data) {
             Err(ElfError {
                 kind: ElfErrorKind::WrongMachine { machine, .. },
                 ..
             }) => {
-                let found = crate::embedded::find_objects(&data);
+                let found = crate::embedded::find_objects(data);
                 match found.as_slice() {
                     [(offset, bytes)] => {
                         log::info!(
                             "{name}: not a BPF object, but it embeds one (a libbpf skeleton) at offset {offset:#x}, {} bytes: using it",
                             bytes.len()
                         );
-                        Object::parse(&name, bytes)
+                        Object::parse(name, bytes)
                     }
                     _ => Err(ElfError {
-                        file: name,
+                        file: name.to_string(),
                         kind: ElfErrorKind::WrongMachine {
                             machine,
                             embedded: found.len(),
@@ -255,7 +250,7 @@ impl Object {
 
 /// The bytes of the `.BTF` section of an ELF file, if it has one (for tools that take
 /// "raw BTF or an object": `oxbpf btf dump FILE`).
-pub(crate) fn btf_section(data: &[u8]) -> Option<&[u8]> {
+pub fn btf_section(data: &[u8]) -> Option<&[u8]> {
     let header = Header::parse(data).ok()?;
     let endian = header.endian().ok()?;
     let table = header.sections(endian, data).ok()?;

@@ -5,7 +5,7 @@
 //! object second"): it can be printed (`oxbpf inspect`), compared and edited before
 //! anything is loaded.
 
-use oxbpf_sys::uapi::{AttachType, Endian, Insn, MapType, ProgType};
+use oxbpf_uapi::{AttachType, Endian, Insn, MapType, ProgType};
 
 use crate::btf::{Btf, TypeId};
 use crate::section::SectionDef;

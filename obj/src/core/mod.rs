@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use crate::btf::ext::{BtfExt, BtfExtError, CoreReloRecord};
 use crate::btf::{Btf, BtfError, Kind, TypeId, essential_name};
@@ -224,15 +224,32 @@ pub enum CoreError {
     Patch(String),
 }
 
+/// Module BTFs read on demand: given vmlinux's BTF, returns each module's name and BTF
+/// (split on it). The loader supplies one that reads `/sys/kernel/btf`.
+pub type ModuleSource = Arc<dyn Fn(&Arc<Btf>) -> Vec<(String, Arc<Btf>)> + Send + Sync>;
+
 /// Where CO-RE looks for target types.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CoreTargets {
     /// Target BTFs in search order: the first is vmlinux (or the user's BTF).
     btfs: Vec<(String, Arc<Btf>)>,
-    /// Module names not parsed yet (searched only when the first BTF has no candidate).
-    pending_modules: Vec<String>,
+    /// Module BTFs not read yet (searched only when the first BTF has no candidate).
+    pending_modules: Option<ModuleSource>,
     /// A user-given BTF: no module search (libbpf's `btf_custom_path` does the same).
     custom: bool,
+}
+
+impl fmt::Debug for CoreTargets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoreTargets")
+            .field(
+                "btfs",
+                &self.btfs.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("pending_modules", &self.pending_modules.is_some())
+            .field("custom", &self.custom)
+            .finish()
+    }
 }
 
 impl CoreTargets {
@@ -240,17 +257,17 @@ impl CoreTargets {
     pub fn custom(name: impl Into<String>, btf: Arc<Btf>) -> CoreTargets {
         CoreTargets {
             btfs: vec![(name.into(), btf)],
-            pending_modules: Vec::new(),
+            pending_modules: None,
             custom: true,
         }
     }
 
-    /// The running kernel: vmlinux, and the modules under `/sys/kernel/btf` (parsed
-    /// only if a relocation needs them).
-    pub fn kernel(vmlinux: Arc<Btf>) -> CoreTargets {
+    /// A kernel: its vmlinux BTF, and its modules' BTFs from `modules`, read only if a
+    /// relocation finds no candidate in vmlinux.
+    pub fn kernel(vmlinux: Arc<Btf>, modules: Option<ModuleSource>) -> CoreTargets {
         CoreTargets {
             btfs: vec![("vmlinux".into(), vmlinux)],
-            pending_modules: crate::modules::module_names(),
+            pending_modules: modules,
             custom: false,
         }
     }
@@ -263,7 +280,7 @@ impl CoreTargets {
         btfs.extend(modules);
         CoreTargets {
             btfs,
-            pending_modules: Vec::new(),
+            pending_modules: None,
             custom: false,
         }
     }
@@ -278,19 +295,14 @@ impl CoreTargets {
         self.btfs.get(i).map(|(_, b)| b.as_ref())
     }
 
-    /// Parses the kernel's module BTFs, once, for a module candidate search. Modules
-    /// whose BTF is missing or corrupt are skipped with a warning (cilium learned this
-    /// the hard way: a broken module must not break every load).
+    /// Reads the kernel's module BTFs, once, for a module candidate search.
     fn load_modules(&mut self) {
-        if self.custom || self.pending_modules.is_empty() {
+        if self.custom {
             return;
         }
-        let base = self.btfs[0].1.clone();
-        for m in std::mem::take(&mut self.pending_modules) {
-            match Btf::from_sysfs_module(&m, base.clone()) {
-                Ok(b) => self.btfs.push((m, Arc::new(b))),
-                Err(e) => log::warn!("CO-RE: skipping module {m}: {e}"),
-            }
+        if let Some(source) = self.pending_modules.take() {
+            let base = self.btfs[0].1.clone();
+            self.btfs.extend(source(&base));
         }
     }
 }

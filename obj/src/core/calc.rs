@@ -2,7 +2,7 @@
 //! local spec) and the new one for the target — without touching any instruction
 //! (libbpf `bpf_core_calc_relo` and its `calc_field/type/enumval` helpers).
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::spec::CoreSpec;
 use super::{CoreError, CoreReloKind};

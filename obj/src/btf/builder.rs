@@ -1,13 +1,14 @@
-//! A builder of BTF blobs for tests, type by type, in either byte order — including
-//! malformed ones, since it writes raw records.
+//! A builder of BTF blobs, type by type, in either byte order — including malformed
+//! ones, since it writes raw records: for tests (here and in the crates above), fuzz
+//! seeds and tools that need a small BTF.
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::{Kind, raw};
 
-/// Builds BTF blobs for tests, type by type, in either byte order.
+/// Builds BTF blobs type by type, in either byte order.
 #[derive(Debug)]
-pub(crate) struct BtfBuilder {
+pub struct BtfBuilder {
     endian: Endian,
     types: Vec<u8>,
     strings: Vec<u8>,
@@ -17,7 +18,8 @@ pub(crate) struct BtfBuilder {
 }
 
 impl BtfBuilder {
-    pub(crate) fn new(endian: Endian) -> Self {
+    /// An empty blob (ids and string offsets start at 1).
+    pub fn new(endian: Endian) -> Self {
         BtfBuilder {
             endian,
             types: Vec::new(),
@@ -29,7 +31,7 @@ impl BtfBuilder {
 
     /// Split BTF on top of a base with `base_types` types and `base_strings` bytes of
     /// strings: ids and string offsets continue after the base's.
-    pub(crate) fn split(endian: Endian, base_types: u32, base_strings: u32) -> Self {
+    pub fn split(endian: Endian, base_types: u32, base_strings: u32) -> Self {
         BtfBuilder {
             endian,
             types: Vec::new(),
@@ -47,7 +49,8 @@ impl BtfBuilder {
         self.types.extend_from_slice(&b);
     }
 
-    pub(crate) fn name(&mut self, s: &str) -> u32 {
+    /// Adds `s` to the string section; returns its offset.
+    pub fn name(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }
@@ -58,14 +61,7 @@ impl BtfBuilder {
     }
 
     /// Appends a type header and returns its id.
-    pub(crate) fn ty(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        vlen: u32,
-        kflag: bool,
-        size_or_type: u32,
-    ) -> u32 {
+    pub fn ty(&mut self, name: &str, kind: Kind, vlen: u32, kflag: bool, size_or_type: u32) -> u32 {
         let n = self.name(name);
         self.u32(n);
         self.u32((kind as u32) << 24 | vlen | (u32::from(kflag) << 31));
@@ -74,21 +70,25 @@ impl BtfBuilder {
         self.count
     }
 
-    pub(crate) fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
+    /// An INT of `size` bytes; returns its id.
+    pub fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
         let id = self.ty(name, Kind::Int, 0, false, size);
         self.u32((u32::from(signed) << 24) | (size * 8));
         id
     }
 
-    pub(crate) fn ptr(&mut self, to: u32) -> u32 {
+    /// A PTR to type `to`; returns its id.
+    pub fn ptr(&mut self, to: u32) -> u32 {
         self.ty("", Kind::Ptr, 0, false, to)
     }
 
-    pub(crate) fn typedef(&mut self, name: &str, to: u32) -> u32 {
+    /// A TYPEDEF of type `to`; returns its id.
+    pub fn typedef(&mut self, name: &str, to: u32) -> u32 {
         self.ty(name, Kind::Typedef, 0, false, to)
     }
 
-    pub(crate) fn array(&mut self, elem: u32, index: u32, nelems: u32) -> u32 {
+    /// An ARRAY of `nelems` `elem`s indexed by `index`; returns its id.
+    pub fn array(&mut self, elem: u32, index: u32, nelems: u32) -> u32 {
         let id = self.ty("", Kind::Array, 0, false, 0);
         self.u32(elem);
         self.u32(index);
@@ -97,7 +97,7 @@ impl BtfBuilder {
     }
 
     /// A struct with `(name, type, bit offset)` members.
-    pub(crate) fn strukt(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
+    pub fn strukt(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
         let id = self.ty(name, Kind::Struct, members.len() as u32, false, size);
         for &(m, t, off) in members {
             let n = self.name(m);
@@ -108,14 +108,15 @@ impl BtfBuilder {
         id
     }
 
-    pub(crate) fn var(&mut self, name: &str, ty: u32, linkage: u32) -> u32 {
+    /// A VAR of type `ty` with raw `linkage`; returns its id.
+    pub fn var(&mut self, name: &str, ty: u32, linkage: u32) -> u32 {
         let id = self.ty(name, Kind::Var, 0, false, ty);
         self.u32(linkage);
         id
     }
 
     /// A DATASEC with `(var type, offset, size)` entries.
-    pub(crate) fn datasec(&mut self, name: &str, size: u32, vars: &[(u32, u32, u32)]) -> u32 {
+    pub fn datasec(&mut self, name: &str, size: u32, vars: &[(u32, u32, u32)]) -> u32 {
         let id = self.ty(name, Kind::Datasec, vars.len() as u32, false, size);
         for &(t, off, sz) in vars {
             self.u32(t);
@@ -125,7 +126,8 @@ impl BtfBuilder {
         id
     }
 
-    pub(crate) fn enumeration(&mut self, name: &str, values: &[(&str, i32)]) -> u32 {
+    /// A 4-byte ENUM with `(name, value)` entries; returns its id.
+    pub fn enumeration(&mut self, name: &str, values: &[(&str, i32)]) -> u32 {
         let id = self.ty(name, Kind::Enum, values.len() as u32, false, 4);
         for &(n, v) in values {
             let n = self.name(n);
@@ -136,11 +138,12 @@ impl BtfBuilder {
     }
 
     /// Raw extra words after the last type (to build malformed records).
-    pub(crate) fn raw_word(&mut self, v: u32) {
+    pub fn raw_word(&mut self, v: u32) {
         self.u32(v);
     }
 
-    pub(crate) fn build(&self) -> Vec<u8> {
+    /// The blob: header, types, strings.
+    pub fn build(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let w16 = |v: u16| match self.endian {
             Endian::Little => v.to_le_bytes(),
@@ -166,7 +169,7 @@ impl BtfBuilder {
 
 impl BtfBuilder {
     /// A union with `(name, type)` members, all at offset 0.
-    pub(crate) fn union(&mut self, name: &str, size: u32, members: &[(&str, u32)]) -> u32 {
+    pub fn union(&mut self, name: &str, size: u32, members: &[(&str, u32)]) -> u32 {
         let id = self.ty(name, Kind::Union, members.len() as u32, false, size);
         for &(m, t) in members {
             let n = self.name(m);
@@ -178,7 +181,7 @@ impl BtfBuilder {
     }
 
     /// A struct using bitfield encoding: `(name, type, bit offset, bitfield size)`.
-    pub(crate) fn bitfield_struct(
+    pub fn bitfield_struct(
         &mut self,
         name: &str,
         size: u32,
@@ -195,7 +198,7 @@ impl BtfBuilder {
     }
 
     /// An ENUM64 with `(name, value)` entries.
-    pub(crate) fn enum64(&mut self, name: &str, values: &[(&str, u64)]) -> u32 {
+    pub fn enum64(&mut self, name: &str, values: &[(&str, u64)]) -> u32 {
         let id = self.ty(name, Kind::Enum64, values.len() as u32, false, 8);
         for &(n, v) in values {
             let n = self.name(n);
@@ -207,12 +210,12 @@ impl BtfBuilder {
     }
 
     /// A forward declaration (`union` when `is_union`).
-    pub(crate) fn fwd(&mut self, name: &str, is_union: bool) -> u32 {
+    pub fn fwd(&mut self, name: &str, is_union: bool) -> u32 {
         self.ty(name, Kind::Fwd, 0, is_union, 0)
     }
 
     /// A function prototype with `(name, type)` parameters.
-    pub(crate) fn func_proto(&mut self, ret: u32, params: &[(&str, u32)]) -> u32 {
+    pub fn func_proto(&mut self, ret: u32, params: &[(&str, u32)]) -> u32 {
         let id = self.ty("", Kind::FuncProto, params.len() as u32, false, ret);
         for &(n, t) in params {
             let n = self.name(n);
@@ -223,7 +226,11 @@ impl BtfBuilder {
     }
 
     /// Parses what was built.
-    pub(crate) fn btf(&self) -> super::Btf {
-        super::Btf::parse(self.build()).expect("test BTF must parse")
+    ///
+    /// # Errors
+    /// What [`super::Btf::parse`] finds wrong (the builder writes malformed records
+    /// when asked to).
+    pub fn btf(&self) -> Result<super::Btf, super::BtfError> {
+        super::Btf::parse(self.build())
     }
 }

@@ -1,7 +1,7 @@
 //! The on-disk BTF layout (`include/uapi/linux/btf.h`): header, kind numbers and the
 //! size of each kind's record. Decoding into the model happens in `types.rs`.
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 /// `BTF_MAGIC`, read as a `u16` in the blob's own byte order.
 pub const MAGIC: u16 = 0xeb9f;

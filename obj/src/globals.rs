@@ -10,7 +10,7 @@
 
 use crate::btf::{Btf, BtfType, Kind};
 use crate::object::Object;
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 /// Why a value could not be encoded.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@
 //! the rest skipped, as libbpf does. Instruction offsets are in bytes from the start of
 //! the section, as clang writes them.
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::{Btf, BtfError, TypeId, raw};
 

@@ -2,7 +2,7 @@
 //! each way the bad-input list names.
 
 use super::*;
-use oxbpf_sys::uapi::{AttachType, MapType, ProgType};
+use oxbpf_uapi::{AttachType, MapType, ProgType};
 
 fn testdata(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

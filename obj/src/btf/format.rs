@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::{Btf, BtfError, Kind, TypeId};
 
@@ -301,7 +301,7 @@ mod tests {
             ],
         );
         let bf = b.bitfield_struct("flags", 4, &[("a", int, 0, 3), ("b", int, 3, 5)]);
-        let btf = b.btf();
+        let btf = b.btf().unwrap();
         let mut data = Vec::new();
         data.extend_from_slice(&42i32.to_le_bytes());
         data.extend_from_slice(b"bash\0\0\0\0");

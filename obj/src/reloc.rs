@@ -18,7 +18,7 @@
 //!
 //! Pure: fds and kernel ids come in through [`Resolver`]; no syscalls here.
 
-use oxbpf_sys::uapi::{Insn, pseudo};
+use oxbpf_uapi::{Insn, pseudo};
 
 use crate::btf::TypeId;
 use crate::btf::ext::BtfExt;
@@ -594,7 +594,7 @@ fn resolve(
                 .ok_or_else(|| unresolved(prog, at, format!("no fd for map `{}`", r.symbol)))?;
             if fd < 0 {
                 let poison = Insn::new(
-                    oxbpf_sys::uapi::insn::CALL,
+                    oxbpf_uapi::insn::CALL,
                     0,
                     0,
                     0,
@@ -697,7 +697,7 @@ fn resolve(
                 }
                 ExternValue::Missing => {
                     insns[at] = Insn::new(
-                        oxbpf_sys::uapi::insn::CALL,
+                        oxbpf_uapi::insn::CALL,
                         0,
                         0,
                         0,

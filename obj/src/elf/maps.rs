@@ -13,7 +13,7 @@
 //! The section's bytes are zero; only BTF and the symbol table say anything.
 
 use object::elf;
-use oxbpf_sys::uapi::MapType;
+use oxbpf_uapi::MapType;
 
 use super::{ElfError, ElfErrorKind, Reader};
 use crate::btf::{Btf, BtfError, Kind, TypeId};

@@ -1,11 +1,11 @@
 //! Listings of an object's code: each instruction in the verifier's syntax
-//! ([`oxbpf_sys::uapi::disasm`]), with what the object says about it — the source line
+//! ([`oxbpf_uapi::disasm`]), with what the object says about it — the source line
 //! (BTF line_info), what a relocation will put there (a map, a global variable, a
 //! subprogram, an extern, a kfunc) and what a CO-RE relocation asks for
 //! (`field_byte_offset struct task_struct.pid`). This is `llvm-objdump -d -S` that
 //! knows maps, helpers by name, CO-RE and kfuncs.
 
-use oxbpf_sys::uapi::disasm::{insn_slots, insn_text};
+use oxbpf_uapi::disasm::{insn_slots, insn_text};
 
 use crate::btf::Btf;
 use crate::btf::ext::BtfExt;

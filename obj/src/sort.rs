@@ -9,7 +9,7 @@
 
 /// Sorts `v` by `key`, keeping elements with equal keys in their order, as
 /// `sort_by_key` does.
-pub(crate) fn sort_by_key<T>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+pub fn sort_by_key<T>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
     let mut order: Vec<(u64, usize)> = v.iter().map(key).zip(0..).collect();
     // Each position appears once, so an unstable sort of the pairs is a stable sort of
     // the keys.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use oxbpf_sys::uapi::Endian;
+use oxbpf_uapi::Endian;
 
 use super::*;
 use crate::btf::builder::BtfBuilder;
@@ -24,7 +24,7 @@ fn local(access: &str, kind: CoreReloKind, f: impl FnOnce(&mut BtfBuilder) -> u3
     let root = f(&mut b);
     let access_off = b.name(access);
     Case {
-        local: b.btf(),
+        local: b.btf().unwrap(),
         root,
         access_off,
         kind,
@@ -34,7 +34,7 @@ fn local(access: &str, kind: CoreReloKind, f: impl FnOnce(&mut BtfBuilder) -> u3
 fn target(f: impl FnOnce(&mut BtfBuilder)) -> Arc<Btf> {
     let mut b = BtfBuilder::new(Endian::Little);
     f(&mut b);
-    Arc::new(b.btf())
+    Arc::new(b.btf().unwrap())
 }
 
 impl Case {
@@ -373,12 +373,12 @@ fn negative_32_bit_enum_values_are_sign_extended_as_libbpf_does() {
         validate: true,
         ..Default::default()
     };
-    let mut alu = vec![oxbpf_sys::uapi::Insn::new(0xb7, 1, 0, 0, -101)];
+    let mut alu = vec![oxbpf_uapi::Insn::new(0xb7, 1, 0, 0, -101)];
     patch::patch_insn(&mut alu, 0, &fix).unwrap();
     assert_eq!(alu[0].imm, -7);
     let mut ld = vec![
-        oxbpf_sys::uapi::Insn::new(0x18, 1, 0, 0, -101),
-        oxbpf_sys::uapi::Insn::new(0, 0, 0, 0, -1),
+        oxbpf_uapi::Insn::new(0x18, 1, 0, 0, -101),
+        oxbpf_uapi::Insn::new(0, 0, 0, 0, -1),
     ];
     patch::patch_insn(&mut ld, 0, &fix).unwrap();
     assert_eq!((ld[0].imm, ld[1].imm), (-7, -1));
@@ -544,7 +544,7 @@ fn big_endian_objects_shift_bitfields_from_the_other_end() {
     let u32_ = b.int("unsigned int", 4, false);
     let root = b.bitfield_struct("B", 4, &[("x", u32_, 0, 3), ("f", u32_, 3, 2)]);
     let access_off = b.name("0:1");
-    let local = b.btf();
+    let local = b.btf().unwrap();
     let rec = CoreReloRecord {
         insn_off: 0,
         type_id: TypeId(root),
@@ -595,7 +595,7 @@ fn module_btf_is_searched_only_for_types_vmlinux_lacks() {
     let mut base = BtfBuilder::new(Endian::Little);
     let int = base.int("int", 4, true);
     base.strukt("S", 8, &[("a", int, 0), ("b", int, 32)]);
-    let vmlinux = Arc::new(base.btf());
+    let vmlinux = Arc::new(base.btf().unwrap());
     // A module (split on vmlinux): struct mod_thing { int pad; int count; } (3), and its
     // own struct S with another layout, which must not be considered.
     let mut m = BtfBuilder::split(Endian::Little, 2, vmlinux.string_section().len() as u32);

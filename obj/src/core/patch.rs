@@ -11,8 +11,8 @@
 //! fixup says it can be): a mismatch means the instruction is not what the record
 //! describes, and patching it would corrupt the program.
 
-use oxbpf_sys::uapi::Insn;
-use oxbpf_sys::uapi::insn::{LD_IMM64, class};
+use oxbpf_uapi::Insn;
+use oxbpf_uapi::insn::{LD_IMM64, class};
 
 use super::calc::CoreFixup;
 
@@ -22,7 +22,7 @@ pub const POISON_IMM: i32 = 0x0bad_2310;
 
 /// `BPF_JMP | BPF_CALL` to the poison helper id.
 fn poison_insn() -> Insn {
-    Insn::new(oxbpf_sys::uapi::insn::CALL, 0, 0, 0, POISON_IMM)
+    Insn::new(oxbpf_uapi::insn::CALL, 0, 0, 0, POISON_IMM)
 }
 
 /// Access size in bytes of an LDX/ST/STX opcode.

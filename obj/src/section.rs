@@ -18,7 +18,7 @@
 //! A name that matches nothing at all is not an error: the program keeps an unspecified
 //! type the user can set.
 
-use oxbpf_sys::uapi::{AttachType, ProgType};
+use oxbpf_uapi::{AttachType, ProgType};
 
 /// Flags of a table entry (libbpf's `SEC_*`).
 pub mod flags {
