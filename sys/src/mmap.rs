@@ -156,11 +156,6 @@ impl MapMemory {
         self.len == 0
     }
 
-    /// Whether [`MapMemory::write`] is allowed.
-    pub fn is_writable(&self) -> bool {
-        self.writable
-    }
-
     /// Copies `len` bytes at `offset` out of the map.
     ///
     /// # Errors

@@ -281,29 +281,6 @@ impl LinkCreateAttr {
         }
     }
 
-    /// `perf_event.bpf_cookie`.
-    #[must_use]
-    pub fn with_perf_cookie(mut self, cookie: u64) -> LinkCreateAttr {
-        self.extra[0] = cookie;
-        self
-    }
-
-    /// `tracing.target_btf_id` and `tracing.cookie`.
-    #[must_use]
-    pub fn with_tracing(mut self, target_btf_id: u32, cookie: u64) -> LinkCreateAttr {
-        self.extra[0] = u64::from(target_btf_id);
-        self.extra[1] = cookie;
-        self
-    }
-
-    /// `tcx`/`netkit`: `relative_fd` (or id, by flags) and `expected_revision`.
-    #[must_use]
-    pub fn with_relative(mut self, relative: u32, expected_revision: u64) -> LinkCreateAttr {
-        self.extra[0] = u64::from(relative);
-        self.extra[1] = expected_revision;
-        self
-    }
-
     /// `uprobe_multi`: the path, `cnt` offsets (and optional per-offset cookies) as
     /// addresses the caller keeps alive, `BPF_F_UPROBE_MULTI_RETURN` in `flags`, and a
     /// pid filter (0 for every process).
@@ -351,14 +328,6 @@ impl LinkCreateAttr {
         self.extra[1] = syms;
         self.extra[2] = addrs;
         self.extra[3] = cookies;
-        self
-    }
-
-    /// `iter_info` and `iter_info_len` (an address the caller keeps alive).
-    #[must_use]
-    pub fn with_iter_info(mut self, addr: u64, len: u32) -> LinkCreateAttr {
-        self.extra[0] = addr;
-        self.extra[1] = u64::from(len);
         self
     }
 }

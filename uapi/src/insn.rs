@@ -162,11 +162,6 @@ impl Insn {
         self.regs = pack_regs(Endian::NATIVE, self.dst(), src);
     }
 
-    /// Sets the destination register.
-    pub fn set_dst(&mut self, dst: u8) {
-        self.regs = pack_regs(Endian::NATIVE, dst, self.src());
-    }
-
     /// The instruction class (`BPF_LD`, `BPF_JMP`, ...).
     pub const fn class(&self) -> u8 {
         self.code & 0x07

@@ -509,23 +509,6 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 
-    /// Follows qualifiers only (not typedefs).
-    ///
-    /// # Errors
-    /// A bad id on the way, or a loop.
-    pub fn skip_mods(&self, mut id: TypeId) -> Result<BtfType<'_>, BtfError> {
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            let t = self.type_by_id(id)?;
-            match t.kind() {
-                Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
-                    id = t.ref_type()?
-                }
-                _ => return Ok(t),
-            }
-        }
-        Err(BtfError::Loop(id))
-    }
-
     /// Size in bytes of a value of type `id`, as the C compiler lays it out.
     ///
     /// # Errors
