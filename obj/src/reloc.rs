@@ -103,7 +103,8 @@ pub struct Resolver {
 impl Resolver {
     /// Fds that stand for maps never created (100 + index for maps, 200 + index for
     /// data sections, 300 for `.kconfig`) and every extern missing: for linking an
-    /// object without the kernel (tests, fuzzing).
+    /// object without the kernel (tests, fuzzing: the `testing` feature).
+    #[cfg(any(test, feature = "testing"))]
     pub fn stand_in(obj: &Object) -> Resolver {
         Resolver {
             map_fds: (0..obj.maps.len() as i32).map(|i| 100 + i).collect(),

@@ -23,6 +23,7 @@ pub mod cpu;
 mod error;
 pub mod events;
 pub mod fd;
+#[cfg(feature = "testing")]
 pub mod gate;
 pub mod mmap;
 pub mod netlink;

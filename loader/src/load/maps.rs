@@ -242,7 +242,7 @@ fn wrap(fd: OwnedFd, attr: &MapCreateAttr, name: &str) -> Map {
 /// Called with the pin path between "nothing is pinned there" and the pin: the window
 /// in which a concurrent loader of the same object can pin first. Tests set it to make
 /// that race happen for certain; nothing else should.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub static PIN_WINDOW_HOOK: std::sync::Mutex<Option<fn(&Path)>> = std::sync::Mutex::new(None);
 
 /// Reuses a compatible map pinned at `path`, if one is.
@@ -334,12 +334,15 @@ fn create_spec(
     );
     let map = wrap(fd, &attr, &spec.name);
     if let Some(path) = &pin_path {
-        // Copied out, so the lock is not held while the hook waits.
-        let hook = *PIN_WINDOW_HOOK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(hook) = hook {
-            hook(path);
+        #[cfg(feature = "testing")]
+        {
+            // Copied out, so the lock is not held while the hook waits.
+            let hook = *PIN_WINDOW_HOOK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(hook) = hook {
+                hook(path);
+            }
         }
         let pinned = map.pin(path);
         // Another process loading the same object pinned its map between our look and

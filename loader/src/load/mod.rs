@@ -44,7 +44,7 @@ use crate::probe::{BtfFeatures, ProbeError, btf_features};
 use crate::reloc::{RelocError, Resolver};
 
 pub use self::btf::BtfLoadError;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub use self::maps::PIN_WINDOW_HOOK;
 pub use self::maps::{max_entries_at_load, ringbuf_size};
 
