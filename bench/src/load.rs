@@ -66,10 +66,10 @@ fn loadable(path: &Path) -> Option<Vec<(String, String)>> {
 
 /// Opens and loads `only` with oxbpf; `loaded` is called before everything is dropped.
 pub fn oxbpf_load(path: &Path, only: &[String], loaded: &mut dyn FnMut()) -> Result<(), String> {
-    let obj = Object::open(path).map_err(|e| e.to_string())?;
+    let mut obj = Object::open(path).map_err(|e| e.to_string())?;
+    obj.load_only(only).map_err(|e| e.to_string())?;
     let l = obj
         .load(&LoadOptions {
-            only: Some(only.to_vec()),
             pin_root: "/sys/fs/bpf".into(),
             ..Default::default()
         })

@@ -48,11 +48,9 @@ impl Event {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let obj = Object::open("bootstrap.bpf.o")?;
-    let loaded = obj.load(&LoadOptions {
-        globals: vec![("min_duration_ns".into(), 0u64.to_ne_bytes().to_vec())],
-        ..Default::default()
-    })?;
+    let mut obj = Object::open("bootstrap.bpf.o")?;
+    obj.set_global("min_duration_ns", &0u64.to_ne_bytes())?;
+    let loaded = obj.load(&LoadOptions::default())?;
     let mut links = Vec::new();
     for p in &loaded.programs {
         if let AutoAttach::Attached(link) = p.attach_auto()? {

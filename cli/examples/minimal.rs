@@ -14,12 +14,10 @@ use oxbpf_prog::AutoAttach;
 use oxbpf_sys::events::{TracePipe, poll};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let obj = Object::open("minimal.bpf.o")?;
+    let mut obj = Object::open("minimal.bpf.o")?;
     let pid = std::process::id() as i32;
-    let loaded = obj.load(&LoadOptions {
-        globals: vec![("my_pid".into(), pid.to_ne_bytes().to_vec())],
-        ..Default::default()
-    })?;
+    obj.set_global("my_pid", &pid.to_ne_bytes())?;
+    let loaded = obj.load(&LoadOptions::default())?;
     let prog = loaded.program("handle_tp").ok_or("no handle_tp")?;
     let AutoAttach::Attached(link) = prog.attach_auto()? else {
         return Err("handle_tp's section names no tracepoint".into());

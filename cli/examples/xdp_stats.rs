@@ -68,10 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Before attaching: on Ctrl-C the loop ends and the program is taken off the
     // interface (a netlink attachment, unlike a bpf_link, outlives the process).
     let signals = TermSignals::new()?;
-    let loaded = Object::open("xdp_stats_legacy.bpf.o")?.load(&LoadOptions {
-        only: Some(vec!["xdp_stats_pass".into()]),
-        ..Default::default()
-    })?;
+    let mut obj = Object::open("xdp_stats_legacy.bpf.o")?;
+    obj.load_only(&["xdp_stats_pass"])?;
+    let loaded = obj.load(&LoadOptions::default())?;
     let prog = loaded
         .program("xdp_stats_pass")
         .ok_or("no xdp_stats_pass")?;

@@ -182,15 +182,41 @@ fn attach_args(a: &Args) -> Result<cmd::run::AttachArgs, CliError> {
 }
 
 /// The error and its causes on one line, as `a: b: c`.
-fn error_chain(err: &dyn std::error::Error) -> String {
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
+    let mut hint = cli_hint(err);
     let mut cause = err.source();
     while let Some(c) = cause {
         msg.push_str(": ");
         msg.push_str(&c.to_string());
+        hint = hint.or_else(|| cli_hint(c));
         cause = c.source();
     }
+    if let Some(h) = hint {
+        msg.push_str(&format!(" [with oxbpf: {h}]"));
+    }
     msg
+}
+
+/// The command-line option that does what a library error says to edit: the library
+/// speaks of its API (`LoadOptions::core_btf`, `MapSpec::max_entries`), the user of
+/// this binary needs the flag.
+fn cli_hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use oxbpf_loader::load::{LoadError, Unset};
+    match err.downcast_ref::<LoadError>()? {
+        LoadError::NoCoreTarget(_) => Some("--btf PATH".into()),
+        LoadError::NoType { prog, .. } => Some(format!("--type {prog}=TYPE, e.g. xdp")),
+        LoadError::MapCreate {
+            map,
+            unset: Some(u),
+            ..
+        } => Some(match u {
+            Unset::MaxEntries => format!("--max-entries {map}=N"),
+            Unset::StackDepth => format!("--value-size {map}=1016"),
+            Unset::ValueSize => format!("--value-size {map}=N"),
+        }),
+        _ => None,
+    }
 }
 
 fn main() -> ExitCode {

@@ -191,7 +191,7 @@ fn explain_records_every_bpf_call_and_the_verifiers_verdict() {
     );
     assert!(!ok, "{text}");
     assert!(
-        text.contains("it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"),
+        text.contains("it uses map `dev_map`, which was not created (its autocreate was turned off before load)"),
         "{text}"
     );
 }
@@ -505,7 +505,8 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
     let (ok, _, err) = oxbpf(&["load", "multi_prog.bpf.o"], &dir);
     assert!(!ok);
     assert!(
-        err.contains("set its type (e.g. --type mystery_prog=xdp)"),
+        err.contains("set its type before load")
+            && err.contains("[with oxbpf: --type mystery_prog=TYPE, e.g. xdp]"),
         "{err}"
     );
     let (ok, text, err) = oxbpf(
@@ -564,7 +565,7 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
     );
     assert!(!ok);
     assert!(
-        err.contains("it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"),
+        err.contains("it uses map `dev_map`, which was not created (its autocreate was turned off before load)"),
         "{err}"
     );
 }
@@ -572,7 +573,7 @@ fn load_prints_kernel_ids_and_reports_what_did_not_load() {
 #[test]
 fn load_explains_bad_arguments() {
     let dir = testdata();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["load", "multi_prog.bpf.o", "--set", "rodata_limit=abc"],
             "global variable `rodata_limit`: `abc` is not a number",
@@ -593,6 +594,27 @@ fn load_explains_bad_arguments() {
         (
             &["load", "multi_prog.bpf.o", "--max-entries", "64"],
             "--max-entries 64: expected NAME=VALUE",
+        ),
+        // An edit naming what the object lacks is refused, listing what it has.
+        (
+            &["load", "xdp_pass.bpf.o", "--max-entries", "nosuch=5"],
+            "--max-entries nosuch=5: xdp_pass.bpf.o: no map `nosuch`; its maps: none",
+        ),
+        (
+            &["load", "bootstrap.bpf.o", "--value-size", "nosuch=4"],
+            "--value-size nosuch=4: bootstrap.bpf.o: no map `nosuch`; its maps: exec_start, rb",
+        ),
+        (
+            &["load", "bootstrap.bpf.o", "--skip-map", "nosuch"],
+            "--skip-map nosuch: bootstrap.bpf.o: no map `nosuch`; its maps: exec_start, rb",
+        ),
+        (
+            &["load", "xdp_pass.bpf.o", "--type", "nosuch=xdp"],
+            "--type nosuch=xdp: xdp_pass.bpf.o: no program `nosuch`; its programs: xdp_pass",
+        ),
+        (
+            &["load", "xdp_pass.bpf.o", "--only", "nosuch"],
+            "--only: xdp_pass.bpf.o: no program `nosuch`; its programs: xdp_pass",
         ),
         (
             &[
@@ -1354,8 +1376,9 @@ rm "$out"
 echo "== net"
 "$OXBPF" net list
 echo "== progs"
+# The kernel frees a program a deleted tc filter held in deferred work: wait for it.
 for i in $(seq 60); do
-  "$OXBPF" prog list | grep -qE " (xdp_count|on_getppid) " || break
+  "$OXBPF" prog list | grep -qE " (xdp_count|tc_count|on_getppid) " || break
   sleep 0.05
 done
 "$OXBPF" prog list | grep -E " (xdp_count|tc_count|on_getppid) " || echo "none of ours"
@@ -1436,12 +1459,10 @@ fn probe_events_a_killed_process_left_are_listed_and_cleaned() {
     let test = "probe_events_a_killed_process_left_are_listed_and_cleaned";
     if std::env::var_os("OXBPF_LEFTOVER_HELPER").is_some() {
         // The child: a uprobe through a tracefs event, then death without cleanup.
-        let l = oxbpf_loader::Object::open(testdata().join("attach.bpf.o"))
-            .unwrap()
-            .load(&oxbpf_loader::load::LoadOptions {
-                only: Some(vec!["on_call".into()]),
-                ..Default::default()
-            })
+        let mut obj = oxbpf_loader::Object::open(testdata().join("attach.bpf.o")).unwrap();
+        obj.load_only(&["on_call"]).unwrap();
+        let l = obj
+            .load(&oxbpf_loader::load::LoadOptions::default())
             .unwrap();
         let exe = std::env::current_exe().unwrap();
         let link = l

@@ -34,23 +34,16 @@ fn stage_of(e: &LoadError) -> &'static str {
     }
 }
 
-/// The options every load of `obj` gets: maps sized as their user space would (the
-/// same rule as the libbpf side, [`sizing`]).
-fn options(obj: &Object) -> LoadOptions {
-    LoadOptions {
-        max_entries: obj
-            .maps
-            .iter()
-            .filter(|m| m.max_entries == 0 && sizing::needs_size(m.map_type.0))
-            .map(|m| (m.name.clone(), sizing::DEFAULT_ENTRIES))
-            .collect(),
-        value_size: obj
-            .maps
-            .iter()
-            .filter(|m| m.map_type.0 == sizing::STACK_TRACE && m.value_size == 0)
-            .map(|m| (m.name.clone(), sizing::STACK_VALUE_SIZE))
-            .collect(),
-        ..Default::default()
+/// Sizes the maps of `obj` as their user space would before load (the same rule as
+/// the libbpf side, [`sizing`]).
+fn size_maps(obj: &mut Object) {
+    for m in &mut obj.maps {
+        if m.max_entries == 0 && sizing::needs_size(m.map_type.0) {
+            m.max_entries = sizing::DEFAULT_ENTRIES;
+        }
+        if m.map_type.0 == sizing::STACK_TRACE && m.value_size == 0 {
+            m.value_size = sizing::STACK_VALUE_SIZE;
+        }
     }
 }
 
@@ -79,15 +72,16 @@ fn facts_of(l: &Loaded, name: &str) -> Verdict {
 /// did not load that way on its own (and each `?` program on its own).
 pub fn run(path: &Path) -> ObjectRun {
     let mut run = ObjectRun::default();
-    let obj = match Object::open(path) {
+    let mut obj = match Object::open(path) {
         Ok(o) => o,
         Err(e) => {
             run.open_error = Some(chain(&e));
             return run;
         }
     };
-    let opts = options(&obj);
-    let whole = obj.clone().load(&opts);
+    size_maps(&mut obj);
+    let opts = LoadOptions::default();
+    let whole = obj.load(&opts);
     for p in &obj.programs {
         let verdict = match &whole {
             Ok(l) if p.autoload => Some(match l.program(p.name()) {
@@ -114,20 +108,17 @@ pub fn run(path: &Path) -> ObjectRun {
             continue;
         }
         let name = run.programs[i].name.clone();
-        let one = LoadOptions {
-            only: Some(vec![name.clone()]),
-            ..opts.clone()
-        };
-        let verdict = match obj.clone().load(&one) {
+        let mut one = obj.clone();
+        if let Err(e) = one.load_only(&[&name]) {
+            run.programs[i].verdict = Some(Verdict::refused("open", &e.to_string()));
+            continue;
+        }
+        let verdict = match one.load(&opts) {
             Ok(l) if run.maps.is_empty() => {
                 run.maps = created_maps(&l);
                 facts_of(&l, &name)
             }
-            Ok(l) => match l.program(&name) {
-                Some(prog) => facts::of(prog.as_fd())
-                    .map_or_else(|e| Verdict::refused("info", &e), Verdict::Loaded),
-                None => Verdict::refused("load", "oxbpf loaded the object but not this program"),
-            },
+            Ok(l) => facts_of(&l, &name),
             Err(e) => Verdict::refused(stage_of(&e), &chain(&e)),
         };
         run.programs[i].verdict = Some(verdict);

@@ -18,7 +18,7 @@ use crate::btf::types::{Type, TypeKind};
 use crate::btf::{Btf, Kind, TypeId};
 use crate::core::matching::types_are_compat;
 use crate::modules::{KernelBtf, ModuleFds};
-use crate::object::{ExternKind, Object};
+use crate::object::{Extern, ExternKind, Object};
 use crate::reloc::ExternValue;
 use std::os::fd::AsRawFd as _;
 
@@ -320,103 +320,114 @@ pub fn kconfig_value(
     for slot in layout {
         let weak = obj.externs.iter().any(|e| e.name == slot.name && e.weak);
         let ty = kcfg_type(types, slot.var, &slot.name)?;
-        let dst = &mut out[slot.offset as usize..(slot.offset + slot.size) as usize];
         let name = slot.name.as_str();
-        let value: Option<String> = if let Some(rest) = name.strip_prefix("LINUX_") {
-            Some(match rest {
-                "KERNEL_VERSION" => facts.version_code.to_string(),
-                "HAS_BPF_COOKIE" => if facts.has_bpf_cookie { "y" } else { "n" }.to_string(),
-                "HAS_SYSCALL_WRAPPER" => {
-                    if facts.has_syscall_wrapper { "y" } else { "n" }.to_string()
-                }
-                _ if weak => continue,
-                _ => return Err(ExternError::UnknownLinux(name.to_string())),
-            })
+        let value = if let Some(rest) = name.strip_prefix("LINUX_") {
+            linux_fact(rest, facts).ok_or_else(|| ExternError::UnknownLinux(name.to_string()))
         } else {
-            if cfg.is_none() {
-                match config() {
-                    Ok(c) => cfg = Some(c),
-                    Err(why) if weak => {
-                        log::debug!(
-                            "kconfig: {name} is weak and the config is unreadable ({why}): 0"
-                        );
-                        continue;
-                    }
-                    Err(why) => {
-                        return Err(ExternError::NoConfig {
-                            name: name.into(),
-                            why,
-                            release: release(),
-                        });
-                    }
-                }
-            }
-            cfg.as_ref().and_then(|c| c.get(name)).map(str::to_string)
+            config_option(name, &mut cfg, config)
         };
-        let Some(value) = value else {
-            if weak {
-                log::debug!("kconfig: {name} not in the kernel config; weak, so 0");
+        let value = match value {
+            Ok(v) => v,
+            Err(why) if weak => {
+                log::debug!("kconfig: {name} is weak and has no value here ({why}): 0");
                 continue;
             }
-            return Err(ExternError::NotInConfig(name.to_string()));
+            Err(e) => return Err(e),
         };
-        let bad = |why: &str| ExternError::BadValue {
-            name: name.into(),
-            value: value.clone(),
-            why: why.into(),
-        };
-        // libbpf's reading of a config line (`bpf_object__process_kconfig_line`): the
-        // value's first character picks y/n/m, a quoted string, or a number.
-        match value.as_bytes().first() {
-            Some(&c @ (b'y' | b'n' | b'm')) => match ty {
-                KcfgType::Bool if c == b'm' => {
-                    return Err(bad("`m` implies a tristate or char type, not bool"));
-                }
-                KcfgType::Bool => dst[0] = u8::from(c == b'y'),
-                KcfgType::Tristate => {
-                    let v: u32 = match c {
-                        b'y' => 1,
-                        b'm' => 2,
-                        _ => 0,
-                    };
-                    let n = dst.len().min(4);
-                    dst[..n].copy_from_slice(&v.to_ne_bytes()[..n]);
-                }
-                KcfgType::Char => dst[0] = c,
-                _ => return Err(bad("y, n or m implies a bool, tristate or char type")),
-            },
-            Some(b'"') => {
-                let KcfgType::CharArray(len) = ty else {
-                    return Err(bad("a quoted string implies a char array type"));
-                };
-                let s = value
-                    .get(1..value.len() - 1)
-                    .filter(|_| value.len() >= 2 && value.ends_with('"'))
-                    .ok_or_else(|| bad("an unterminated string"))?;
-                let n = s.len().min(len.saturating_sub(1) as usize);
-                if n < s.len() {
-                    log::warn!("kconfig: {name}: string of {} bytes cut to {n}", s.len());
-                }
-                dst[..n].copy_from_slice(&s.as_bytes()[..n]);
-            }
-            _ => {
-                let size = match ty {
-                    KcfgType::Int { size, .. } => size,
-                    KcfgType::Char => 1,
-                    _ => return Err(bad("a number implies an integer type")),
-                };
-                let signed = matches!(ty, KcfgType::Int { signed: true, .. });
-                let v = parse_u64(&value).ok_or_else(|| bad("not a valid integer"))?;
-                if !kcfg_value_in_range(v, size, signed) {
-                    return Err(bad(&format!("does not fit in {size} bytes")));
-                }
-                let width = (size as usize).min(dst.len());
-                dst[..width].copy_from_slice(&v.to_ne_bytes()[..width]);
-            }
-        }
+        let dst = &mut out[slot.offset as usize..(slot.offset + slot.size) as usize];
+        write_kconfig(dst, ty, name, &value)?;
         log::debug!("kconfig: {name} = {value} at .kconfig+{}", slot.offset);
     }
     Ok(out)
+}
+
+/// The value of a `LINUX_*` extern libbpf defines (`rest` is the name after `LINUX_`).
+fn linux_fact(rest: &str, facts: &KernelFacts) -> Option<String> {
+    let yes_no = |b: bool| if b { "y" } else { "n" }.to_string();
+    match rest {
+        "KERNEL_VERSION" => Some(facts.version_code.to_string()),
+        "HAS_BPF_COOKIE" => Some(yes_no(facts.has_bpf_cookie)),
+        "HAS_SYSCALL_WRAPPER" => Some(yes_no(facts.has_syscall_wrapper)),
+        _ => None,
+    }
+}
+
+/// The text of a `CONFIG_*` option in this kernel's configuration, read on first need.
+fn config_option(
+    name: &str,
+    cfg: &mut Option<KernelConfig>,
+    config: &mut dyn FnMut() -> Result<KernelConfig, String>,
+) -> Result<String, ExternError> {
+    if cfg.is_none() {
+        *cfg = Some(config().map_err(|why| ExternError::NoConfig {
+            name: name.into(),
+            why,
+            release: release(),
+        })?);
+    }
+    cfg.as_ref()
+        .and_then(|c| c.get(name))
+        .map(str::to_string)
+        .ok_or_else(|| ExternError::NotInConfig(name.to_string()))
+}
+
+/// Writes `value`, a config line's value, into `dst` as `ty`: libbpf's reading
+/// (`bpf_object__process_kconfig_line`), where the first character picks y/n/m, a
+/// quoted string, or a number.
+fn write_kconfig(dst: &mut [u8], ty: KcfgType, name: &str, value: &str) -> Result<(), ExternError> {
+    let bad = |why: &str| ExternError::BadValue {
+        name: name.into(),
+        value: value.to_string(),
+        why: why.into(),
+    };
+    match value.as_bytes().first() {
+        Some(&c @ (b'y' | b'n' | b'm')) => match ty {
+            KcfgType::Bool if c == b'm' => {
+                return Err(bad("`m` implies a tristate or char type, not bool"));
+            }
+            KcfgType::Bool => dst[0] = u8::from(c == b'y'),
+            KcfgType::Tristate => {
+                let v: u32 = match c {
+                    b'y' => 1,
+                    b'm' => 2,
+                    _ => 0,
+                };
+                let n = dst.len().min(4);
+                dst[..n].copy_from_slice(&v.to_ne_bytes()[..n]);
+            }
+            KcfgType::Char => dst[0] = c,
+            _ => return Err(bad("y, n or m implies a bool, tristate or char type")),
+        },
+        Some(b'"') => {
+            let KcfgType::CharArray(len) = ty else {
+                return Err(bad("a quoted string implies a char array type"));
+            };
+            let s = value
+                .get(1..value.len() - 1)
+                .filter(|_| value.len() >= 2 && value.ends_with('"'))
+                .ok_or_else(|| bad("an unterminated string"))?;
+            let n = s.len().min(len.saturating_sub(1) as usize);
+            if n < s.len() {
+                log::warn!("kconfig: {name}: string of {} bytes cut to {n}", s.len());
+            }
+            dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+        }
+        _ => {
+            let size = match ty {
+                KcfgType::Int { size, .. } => size,
+                KcfgType::Char => 1,
+                _ => return Err(bad("a number implies an integer type")),
+            };
+            let signed = matches!(ty, KcfgType::Int { signed: true, .. });
+            let v = parse_u64(value).ok_or_else(|| bad("not a valid integer"))?;
+            if !kcfg_value_in_range(v, size, signed) {
+                return Err(bad(&format!("does not fit in {size} bytes")));
+            }
+            let width = (size as usize).min(dst.len());
+            dst[..width].copy_from_slice(&v.to_ne_bytes()[..width]);
+        }
+    }
+    Ok(())
 }
 
 /// Addresses of kernel symbols from `/proc/kallsyms` (zero without privilege).
@@ -482,17 +493,6 @@ pub fn resolve(
 ) -> Result<Vec<ExternValue>, ExternError> {
     let mut out = Vec::with_capacity(obj.externs.len());
     for e in &obj.externs {
-        let missing = |what: &'static str| -> Result<ExternValue, ExternError> {
-            if e.weak {
-                log::debug!("extern `{}`: weak and absent from the kernel", e.name);
-                Ok(ExternValue::Missing)
-            } else {
-                Err(ExternError::NotInKernel {
-                    name: e.name.clone(),
-                    what,
-                })
-            }
-        };
         let value = match e.kind {
             ExternKind::Kconfig => {
                 let slot = layout
@@ -505,101 +505,13 @@ pub fn resolve(
             }
             ExternKind::KsymTypeless => match kallsyms().and_then(|k| k.get(&e.name)) {
                 Some(a) => ExternValue::KsymAddr(a),
-                None => missing("symbol")?,
+                None => missing(e, "symbol")?,
             },
             ExternKind::Ksym | ExternKind::Kfunc => {
                 let search = kernel
                     .as_deref_mut()
                     .ok_or_else(|| ExternError::NoKernelBtf(e.name.clone()))?;
-                let is_func = e.kind == ExternKind::Kfunc;
-                // A kfunc is looked up by its essential name (`bpf_task_acquire___one`
-                // is `bpf_task_acquire` with a flavor), a variable by its own, as libbpf.
-                let name = if is_func {
-                    crate::btf::essential_name(&e.name)
-                } else {
-                    &e.name
-                };
-                let found = search.find(name, if is_func { Kind::Func } else { Kind::Var }, None);
-                match found {
-                    None => missing(if is_func { "function" } else { "variable" })?,
-                    Some(found) => {
-                        let kernel: &Btf = &found.btf;
-                        let kid = found.id;
-                        // The declaration and the kernel's type must agree (libbpf checks
-                        // with the same CO-RE compatibility rules).
-                        if let (Some(local), Some(lid)) = (local, e.btf_id) {
-                            let lt = local.type_by_id(lid).and_then(|t| t.ref_type());
-                            let kt = kernel.type_by_id(kid).and_then(|t| t.ref_type());
-                            if let (Ok(lt), Ok(kt)) = (lt, kt) {
-                                let lt = local
-                                    .skip_mods_and_typedefs(lt)
-                                    .map(|t| t.id())
-                                    .unwrap_or(lt);
-                                let kt = kernel
-                                    .skip_mods_and_typedefs(kt)
-                                    .map(|t| t.id())
-                                    .unwrap_or(kt);
-                                match types_are_compat(local, lt, kernel, kt, 32) {
-                                    Ok(Ok(())) => {}
-                                    // A weak kfunc the kernel has with another prototype
-                                    // counts as absent (libbpf: a flavor that does not fit).
-                                    Ok(Err(why)) if is_func && e.weak => {
-                                        log::debug!(
-                                            "extern `{}`: weak, and the kernel's `{name}` does not fit its prototype ({why}): absent",
-                                            e.name
-                                        );
-                                        out.push(ExternValue::Missing);
-                                        continue;
-                                    }
-                                    Ok(Err(why)) => {
-                                        return Err(ExternError::TypeMismatch {
-                                            name: e.name.clone(),
-                                            why,
-                                        });
-                                    }
-                                    Err(err) => {
-                                        return Err(ExternError::TypeMismatch {
-                                            name: e.name.clone(),
-                                            why: err.to_string(),
-                                        });
-                                    }
-                                }
-                            }
-                        }
-                        // In a module: the kernel learns which BTF object through
-                        // fd_array (kfuncs) or the ld_imm64's second half (variables).
-                        let module_err = |err: crate::modules::ModuleFdError| ExternError::Module {
-                            name: e.name.clone(),
-                            why: match std::error::Error::source(&err) {
-                                Some(s) => format!("{err}: {s}"),
-                                None => err.to_string(),
-                            },
-                        };
-                        if is_func {
-                            let (fd_index, btf_fd) = match &found.module {
-                                Some(m) => (
-                                    fds.index_of(m).map_err(module_err)?,
-                                    fds.fd(m).map_err(module_err)?.as_raw_fd(),
-                                ),
-                                None => (0, 0),
-                            };
-                            ExternValue::Kfunc {
-                                btf_id: kid,
-                                fd_index,
-                                btf_fd,
-                            }
-                        } else {
-                            let btf_fd = match &found.module {
-                                Some(m) => fds.fd(m).map_err(module_err)?.as_raw_fd(),
-                                None => 0,
-                            };
-                            ExternValue::KsymBtf {
-                                btf_id: kid,
-                                btf_fd,
-                            }
-                        }
-                    }
-                }
+                resolve_btf_extern(e, local, search, fds)?
             }
             ExternKind::Unknown => return Err(ExternError::Unknown(e.name.clone())),
         };
@@ -607,6 +519,104 @@ pub fn resolve(
         out.push(value);
     }
     Ok(out)
+}
+
+/// An extern the kernel lacks: absent if weak, else an error.
+fn missing(e: &Extern, what: &'static str) -> Result<ExternValue, ExternError> {
+    if e.weak {
+        log::debug!("extern `{}`: weak and absent from the kernel", e.name);
+        Ok(ExternValue::Missing)
+    } else {
+        Err(ExternError::NotInKernel {
+            name: e.name.clone(),
+            what,
+        })
+    }
+}
+
+/// A ksym variable or kfunc found by name in vmlinux or a module BTF, its declared
+/// type checked against the kernel's.
+fn resolve_btf_extern(
+    e: &Extern,
+    local: Option<&Btf>,
+    search: &mut KernelBtf,
+    fds: &mut ModuleFds,
+) -> Result<ExternValue, ExternError> {
+    let is_func = e.kind == ExternKind::Kfunc;
+    // A kfunc is looked up by its essential name (`bpf_task_acquire___one` is
+    // `bpf_task_acquire` with a flavor), a variable by its own, as libbpf.
+    let name = if is_func {
+        crate::btf::essential_name(&e.name)
+    } else {
+        &e.name
+    };
+    let Some(found) = search.find(name, if is_func { Kind::Func } else { Kind::Var }, None) else {
+        return missing(e, if is_func { "function" } else { "variable" });
+    };
+    if let (Some(local), Some(lid)) = (local, e.btf_id) {
+        if let Err(why) = types_agree(local, lid, &found.btf, found.id) {
+            // A weak kfunc the kernel has with another prototype counts as absent
+            // (libbpf: a flavor that does not fit).
+            if is_func && e.weak {
+                log::debug!(
+                    "extern `{}`: weak, and the kernel's `{name}` does not fit its prototype ({why}): absent",
+                    e.name
+                );
+                return Ok(ExternValue::Missing);
+            }
+            return Err(ExternError::TypeMismatch {
+                name: e.name.clone(),
+                why,
+            });
+        }
+    }
+    // In a module: the kernel learns which BTF object through fd_array (kfuncs) or
+    // the ld_imm64's second half (variables).
+    let module_err = |err: crate::modules::ModuleFdError| ExternError::Module {
+        name: e.name.clone(),
+        why: match std::error::Error::source(&err) {
+            Some(s) => format!("{err}: {s}"),
+            None => err.to_string(),
+        },
+    };
+    let btf_fd = match &found.module {
+        Some(m) => fds.fd(m).map_err(module_err)?.as_raw_fd(),
+        None => 0,
+    };
+    if !is_func {
+        return Ok(ExternValue::KsymBtf {
+            btf_id: found.id,
+            btf_fd,
+        });
+    }
+    let fd_index = match &found.module {
+        Some(m) => fds.index_of(m).map_err(module_err)?,
+        None => 0,
+    };
+    Ok(ExternValue::Kfunc {
+        btf_id: found.id,
+        fd_index,
+        btf_fd,
+    })
+}
+
+/// Whether an extern's declared type (`lid` in the object's BTF) and the kernel's
+/// (`kid`) agree, by the CO-RE compatibility rules libbpf checks them with.
+fn types_agree(local: &Btf, lid: TypeId, kernel: &Btf, kid: TypeId) -> Result<(), String> {
+    let lt = local.type_by_id(lid).and_then(|t| t.ref_type());
+    let kt = kernel.type_by_id(kid).and_then(|t| t.ref_type());
+    let (Ok(lt), Ok(kt)) = (lt, kt) else {
+        return Ok(());
+    };
+    let lt = local
+        .skip_mods_and_typedefs(lt)
+        .map_err(|e| e.to_string())?
+        .id();
+    let kt = kernel
+        .skip_mods_and_typedefs(kt)
+        .map_err(|e| e.to_string())?
+        .id();
+    types_are_compat(local, lt, kernel, kt, 32).map_err(|e| e.to_string())?
 }
 
 #[cfg(test)]

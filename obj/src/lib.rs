@@ -22,6 +22,7 @@
 pub mod btf;
 pub mod core;
 pub mod disasm;
+pub mod edit;
 mod elf;
 pub mod embedded;
 pub mod globals;
@@ -30,6 +31,7 @@ pub mod reloc;
 pub mod section;
 mod sort;
 
+pub use edit::EditError;
 pub use elf::{ElfError, ElfErrorKind, btf_section};
 pub use object::Object;
 pub use sort::sort_by_key;

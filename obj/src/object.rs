@@ -318,6 +318,10 @@ pub struct MapSpec {
     pub inner: Option<Box<MapSpec>>,
     /// Initial slots of a map-in-map or prog array, `(index, value)`.
     pub init: Vec<(u32, MapInitValue)>,
+    /// Created at load (libbpf's `bpf_map__set_autocreate`). A map left out is for a
+    /// map type the kernel lacks: each instruction that loads it is poisoned, so a
+    /// program fails only if the verifier reaches such a use, and then says which map.
+    pub autocreate: bool,
 }
 
 impl MapSpec {
@@ -341,6 +345,7 @@ impl MapSpec {
             value_type: None,
             inner: None,
             init: Vec::new(),
+            autocreate: true,
         }
     }
 }

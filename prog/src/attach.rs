@@ -770,7 +770,7 @@ impl Program {
                 return ProgramError::Unsupported {
                     prog: self.name.clone(),
                     what: what.clone(),
-                    why: "this kernel has no TCX links (6.6+); attach through a clsact qdisc over netlink instead (attach_tc_netlink; `--netlink` for oxbpf run and attach)".into(),
+                    why: "this kernel has no TCX links (6.6+); attach through a clsact qdisc over netlink instead (Program::attach_tc_netlink)".into(),
                 };
             }
             self.attach_error(&what, "BPF_LINK_CREATE", e)

@@ -374,27 +374,6 @@ pub struct NetAttachment {
     pub name: String,
 }
 
-impl NetAttachment {
-    /// The oxbpf command that removes it.
-    pub fn remove_command(&self) -> String {
-        match &self.hook {
-            NetHook::Xdp(mode) => format!(
-                "oxbpf net detach {} --xdp --xdp-mode {}",
-                self.ifname,
-                mode.name()
-            ),
-            NetHook::Tc {
-                direction,
-                priority,
-                handle,
-            } => format!(
-                "oxbpf net detach {} --tc {direction} --priority {priority} --handle {handle:#x}",
-                self.ifname
-            ),
-        }
-    }
-}
-
 /// Every BPF program attached to an interface of this network namespace (`RTM_GETLINK`
 /// and `RTM_GETTFILTER` dumps).
 ///

@@ -18,7 +18,7 @@ use oxbpf_sys::bpf::{self, ObjKind};
 use oxbpf_sys::uapi::link_type_name;
 
 use crate::CliError;
-use crate::cmd::load::{options, pin_all};
+use crate::cmd::load::{pin_all, prepare};
 use crate::cmd::run::{RunArgs, attach};
 
 /// Runs `attach`.
@@ -31,8 +31,8 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
         );
     }
-    let obj = Object::open(&args.load.object)?;
-    let opts = options(&args.load, &obj)?;
+    let mut obj = Object::open(&args.load.object)?;
+    let opts = prepare(&args.load, &mut obj)?;
     let loaded = obj
         .load(&opts)
         .map_err(crate::cmd::load::with_verifier_log)?;

@@ -42,7 +42,7 @@ pub fn run() -> Result<Report, CliError> {
         "oxbpf demo: load a built-in example into the running kernel and run it\n"
     );
 
-    let obj = Object::parse("demo.bpf.o", DEMO_OBJECT)?;
+    let mut obj = Object::parse("demo.bpf.o", DEMO_OBJECT)?;
     let progs: Vec<String> = obj
         .programs
         .iter()
@@ -64,13 +64,8 @@ pub fn run() -> Result<Report, CliError> {
         out,
         "2. set     blocked_udp_port = {BLOCKED_PORT} in .rodata before load (as `oxbpf load --set blocked_udp_port={BLOCKED_PORT}` does)"
     );
-    let opts = LoadOptions {
-        globals: vec![("blocked_udp_port".into(), port)],
-        ..LoadOptions::default()
-    };
-    // Where each variable lives, for reading results back (load consumes the object).
-    let layout = obj.data.clone();
-    let loaded = obj.load(&opts).map_err(|e| match e {
+    obj.set_global("blocked_udp_port", &port)?;
+    let loaded = obj.load(&LoadOptions::default()).map_err(|e| match e {
         LoadError::NoPrivileges(_) => format!(
             "{}\n(the object was read; loading it into the kernel needs root)",
             crate::error_chain(&e)
@@ -109,7 +104,7 @@ pub fn run() -> Result<Report, CliError> {
         prog_ids?.join(", ")
     );
 
-    ok &= run_whoami(&loaded, &layout, &mut out)?;
+    ok &= run_whoami(&loaded, &obj.data, &mut out)?;
     ok &= run_filter(&loaded, &mut out)?;
 
     let _ = writeln!(

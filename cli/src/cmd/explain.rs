@@ -121,6 +121,7 @@ pub fn run(args: &ExplainArgs) -> Result<(String, bool), CliError> {
     Ok((out, ok))
 }
 
+/// What the ELF file holds: its sections, then what they define.
 fn elf_stage(obj: &Object, path: &std::path::Path) -> Stage {
     let mut st = Stage::new("ELF: what the file holds");
     st.say(format!(
@@ -168,6 +169,12 @@ fn elf_stage(obj: &Object, path: &std::path::Path) -> Stage {
             debug.join(" ")
         ));
     }
+    say_definitions(&mut st, obj);
+    st
+}
+
+/// The programs, subprograms, maps, global data and externs the sections define.
+fn say_definitions(st: &mut Stage, obj: &Object) {
     st.say(format!(
         "Programs: {} (each a global function in a code section; the section name says its type):",
         obj.programs.len()
@@ -246,7 +253,6 @@ fn elf_stage(obj: &Object, path: &std::path::Path) -> Stage {
             }
         ));
     }
-    st
 }
 
 fn btf_stage(obj: &Object) -> Stage {
@@ -489,7 +495,7 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
 
 /// Loads for real, recording every `bpf()` call; returns the kernel and verifier
 /// stages, the attach stage if asked for, and whether everything loaded (and attached).
-fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<Stage>, bool) {
+fn kernel_stages(mut obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<Stage>, bool) {
     let mut kernel = Stage::new("Kernel: every bpf() call made, and the kernel's answer");
     let mut verifier = Stage::new("Verifier: what it said about each program");
     let core_btf = args
@@ -498,13 +504,24 @@ fn kernel_stages(obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<Stage
         .and_then(|p| Btf::from_file(p).ok())
         .map(Arc::new);
     let opts = LoadOptions {
-        only: args.prog.clone().map(|p| vec![p]),
         keep_going: true,
         log_level: args.log_level.clamp(1, 2),
         core_btf,
-        skip_maps: args.skip_maps.clone(),
         ..Default::default()
     };
+    let edits = args
+        .prog
+        .as_ref()
+        .map_or(Ok(()), |p| obj.load_only(&[p]))
+        .and_then(|()| {
+            args.skip_maps
+                .iter()
+                .try_for_each(|m| obj.map_mut(m).map(|m| m.autocreate = false))
+        });
+    if let Err(e) = edits {
+        verifier.say(format!("not loaded: {e}"));
+        return (kernel, verifier, None, false);
+    }
     for p in obj.programs.iter().filter(|p| p.section().starts_with('?')) {
         if args.prog.as_deref() != Some(p.name()) {
             verifier.say(format!(

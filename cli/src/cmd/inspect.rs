@@ -140,6 +140,7 @@ fn prog_notes(p: &ProgramSpec) -> Vec<&'static str> {
     notes
 }
 
+/// The object as people read it: a line about the object, then a table per part.
 fn to_text(obj: &Object) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -152,6 +153,17 @@ fn to_text(obj: &Object) -> String {
             .map_or(String::new(), |v| format!(", kernel version {v:#x}"))
     );
 
+    programs_text(obj, &mut out);
+    subprograms_text(obj, &mut out);
+    maps_text(obj, &mut out);
+    data_text(obj, &mut out);
+    externs_text(obj, &mut out);
+    summary_text(obj, &mut out);
+    out
+}
+
+/// The programs, with what their sections say.
+fn programs_text(obj: &Object, out: &mut String) {
     let _ = writeln!(out, "\nPrograms ({}):", obj.programs.len());
     if !obj.programs.is_empty() {
         let mut t = Table::new(&[
@@ -178,7 +190,10 @@ fn to_text(obj: &Object) -> String {
         }
         out.push_str(&t.render());
     }
+}
 
+/// The functions that are not entry points.
+fn subprograms_text(obj: &Object, out: &mut String) {
     if !obj.subprograms.is_empty() {
         let _ = writeln!(out, "\nSubprograms ({}):", obj.subprograms.len());
         let mut t = Table::new(&["NAME", "SECTION", "LINKAGE", "INSNS", "RELOCATIONS"]);
@@ -193,7 +208,10 @@ fn to_text(obj: &Object) -> String {
         }
         out.push_str(&t.render());
     }
+}
 
+/// The maps, inner map templates under their outer map.
+fn maps_text(obj: &Object, out: &mut String) {
     let _ = writeln!(out, "\nMaps ({}):", obj.maps.len());
     if !obj.maps.is_empty() {
         let mut t = Table::new(&[
@@ -217,7 +235,10 @@ fn to_text(obj: &Object) -> String {
         }
         out.push_str(&t.render());
     }
+}
 
+/// The global data sections and their variables.
+fn data_text(obj: &Object, out: &mut String) {
     if !obj.data.is_empty() {
         let n = obj.data.len();
         let _ = writeln!(
@@ -250,7 +271,10 @@ fn to_text(obj: &Object) -> String {
         }
         out.push_str(&t.render());
     }
+}
 
+/// The externs.
+fn externs_text(obj: &Object, out: &mut String) {
     if !obj.externs.is_empty() {
         let _ = writeln!(out, "\nExterns ({}):", obj.externs.len());
         let mut t = Table::new(&["NAME", "KIND", "WEAK"]);
@@ -263,7 +287,10 @@ fn to_text(obj: &Object) -> String {
         }
         out.push_str(&t.render());
     }
+}
 
+/// Relocation counts, BTF and `.BTF.ext` sizes, and the parse's warnings.
+fn summary_text(obj: &Object, out: &mut String) {
     let counts = reloc_counts(all_relocs(obj));
     let total: usize = counts.values().sum();
     let _ = writeln!(
@@ -290,7 +317,6 @@ fn to_text(obj: &Object) -> String {
     for w in &obj.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    out
 }
 
 /// Record counts of `.BTF.ext`: func_info, line_info, CO-RE relocations.

@@ -3,7 +3,6 @@
 //! program into the kernel, and reports their kernel ids — then, if asked, pins them so
 //! they outlive this process (`--pin`, `--pin-maps`), as `bpftool prog loadall` does.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -64,20 +63,15 @@ fn split<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
         .ok_or_else(|| format!("--{flag} {s}: expected NAME=VALUE").into())
 }
 
-fn sizes(flag: &str, list: &[String]) -> Result<HashMap<String, u32>, CliError> {
-    let mut out = HashMap::new();
-    for s in list {
-        let (k, v) = split(flag, s)?;
-        let n: u32 = v
-            .parse()
-            .map_err(|_| format!("--{flag} {s}: `{v}` is not a number"))?;
-        out.insert(k.to_string(), n);
-    }
-    Ok(out)
+fn number(flag: &str, s: &str, v: &str) -> Result<u32, CliError> {
+    v.parse()
+        .map_err(|_| format!("--{flag} {s}: `{v}` is not a number").into())
 }
 
-/// The load options for `args` and the object they apply to.
-pub(crate) fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliError> {
+/// Applies what `args` edits in the object (`--set`, `--max-entries`, `--value-size`,
+/// `--skip-map`, `--type`, `--only`) to `obj`, and returns the load options. A name the
+/// object lacks is an error listing the names it has.
+pub(crate) fn prepare(args: &LoadArgs, obj: &mut Object) -> Result<LoadOptions, CliError> {
     let mut opts = LoadOptions::default();
     if let Some(path) = &args.btf {
         opts.core_btf = Some(Arc::new(Btf::from_file(path)?));
@@ -87,12 +81,29 @@ pub(crate) fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliE
     }
     for s in &args.set {
         let (name, text) = split("set", s)?;
-        opts.globals
-            .push((name.to_string(), encode_global(obj, name, text)?));
+        let value = encode_global(obj, name, text)?;
+        obj.set_global(name, &value)
+            .map_err(|e| format!("--set {s}: {e}"))?;
     }
-    opts.max_entries = sizes("max-entries", &args.max_entries)?;
-    opts.skip_maps.clone_from(&args.skip_maps);
-    opts.value_size = sizes("value-size", &args.value_size)?;
+    for s in &args.max_entries {
+        let (name, v) = split("max-entries", s)?;
+        let n = number("max-entries", s, v)?;
+        obj.map_mut(name)
+            .map_err(|e| format!("--max-entries {s}: {e}"))?
+            .max_entries = n;
+    }
+    for s in &args.value_size {
+        let (name, v) = split("value-size", s)?;
+        let n = number("value-size", s, v)?;
+        obj.map_mut(name)
+            .map_err(|e| format!("--value-size {s}: {e}"))?
+            .value_size = n;
+    }
+    for name in &args.skip_maps {
+        obj.map_mut(name)
+            .map_err(|e| format!("--skip-map {name}: {e}"))?
+            .autocreate = false;
+    }
     for s in &args.prog_types {
         let (prog, ty) = split("type", s)?;
         let t = ProgType::from_name(ty).ok_or_else(|| {
@@ -102,10 +113,13 @@ pub(crate) fn options(args: &LoadArgs, obj: &Object) -> Result<LoadOptions, CliE
                 known.join(", ")
             )
         })?;
-        opts.prog_types.insert(prog.to_string(), t);
+        obj.program_mut(prog)
+            .map_err(|e| format!("--type {s}: {e}"))?
+            .prog_type = Some(t);
     }
     if !args.only.is_empty() {
-        opts.only = Some(args.only.clone());
+        obj.load_only(&args.only)
+            .map_err(|e| format!("--only: {e}"))?;
     }
     opts.keep_going = args.keep_going;
     opts.log_level = args.log_level;
@@ -122,8 +136,8 @@ pub struct Report {
 
 /// Runs `load`.
 pub fn run(args: &LoadArgs) -> Result<Report, CliError> {
-    let obj = Object::open(&args.object)?;
-    let opts = options(args, &obj)?;
+    let mut obj = Object::open(&args.object)?;
+    let opts = prepare(args, &mut obj)?;
     let loaded = obj.load(&opts).map_err(with_verifier_log)?;
     let pins = pin_all(args, &loaded)?;
     let output = if args.json {
@@ -201,7 +215,7 @@ pub(crate) fn pin_all(
     Ok(pins)
 }
 
-fn pin_error(path: &Path, e: &dyn std::error::Error) -> CliError {
+fn pin_error(path: &Path, e: &(dyn std::error::Error + 'static)) -> CliError {
     let dir = path.parent().unwrap_or(path).display();
     format!(
         "{}; is a bpffs mounted at {dir}? (mount -t bpf bpf {dir})",

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use oxbpf_prog::netlink::{NetHook, net_attachments, net_detach};
+use oxbpf_prog::netlink::{NetAttachment, NetHook, net_attachments, net_detach};
 use oxbpf_prog::{TcDirection, XdpMode};
 use oxbpf_sys::bpf::{self, IdKind};
 
@@ -36,7 +36,7 @@ pub fn list(json: bool) -> Result<String, CliError> {
                         .with("hook", hook(&a.hook))
                         .with("prog_id", a.prog_id)
                         .with("prog_name", prog_name(a.prog_id))
-                        .with("remove", a.remove_command())
+                        .with("remove", remove_command(a))
                 })
                 .collect(),
         )
@@ -53,7 +53,7 @@ pub fn list(json: bool) -> Result<String, CliError> {
             hook(&a.hook),
             a.prog_id.to_string(),
             prog_name(a.prog_id),
-            a.remove_command(),
+            remove_command(a),
         ]);
     }
     let mut s = t.render();
@@ -109,4 +109,23 @@ pub fn detach(
     };
     net_detach(ifindex, &hook)?;
     Ok(format!("removed {} from {iface}\n", self::hook(&hook)))
+}
+
+/// The oxbpf command that removes an attachment.
+fn remove_command(a: &NetAttachment) -> String {
+    match &a.hook {
+        NetHook::Xdp(mode) => format!(
+            "oxbpf net detach {} --xdp --xdp-mode {}",
+            a.ifname,
+            mode.name()
+        ),
+        NetHook::Tc {
+            direction,
+            priority,
+            handle,
+        } => format!(
+            "oxbpf net detach {} --tc {direction} --priority {priority} --handle {handle:#x}",
+            a.ifname
+        ),
+    }
 }

@@ -19,7 +19,7 @@ use oxbpf_sys::uapi::{MapType, ProgType};
 
 use crate::CliError;
 use crate::args::{seconds, seconds_text};
-use crate::cmd::load::{LoadArgs, options};
+use crate::cmd::load::{LoadArgs, prepare};
 use crate::cmd::records::RecordType;
 
 /// What `oxbpf run` was asked.
@@ -77,7 +77,7 @@ pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>,
         }
         AutoAttach::NeedsTarget(need) => need,
     };
-    let err = |e: &dyn std::error::Error| crate::error_chain(e);
+    let err = |e: &(dyn std::error::Error + 'static)| crate::error_chain(e);
     let ifindex = || -> Result<Option<u32>, String> {
         match &args.iface {
             Some(i) => oxbpf_sys::sock::ifindex(i)
@@ -227,89 +227,18 @@ pub(crate) fn hex(data: &[u8]) -> String {
 pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     // Before anything else, so no thread misses the mask.
     let signals = TermSignals::new()?;
-    let obj = Object::open(&args.load.object)?;
-    let opts = options(&args.load, &obj)?;
-    // Record types are resolved before anything is loaded, so a wrong name stops here;
-    // loading consumes the object, so its BTF is kept as a second parse of the bytes.
-    let btf = obj
-        .btf
-        .as_ref()
-        .map(|b| oxbpf_loader::btf::Btf::parse(b.as_bytes().to_vec()))
-        .transpose()?;
-    let mut record_types = std::collections::HashMap::new();
-    for m in obj
-        .maps
-        .iter()
-        .filter(|m| matches!(m.map_type, MapType::RINGBUF | MapType::PERF_EVENT_ARRAY))
-    {
-        match RecordType::for_map(btf.as_ref(), &m.name, &args.event_type)? {
-            Some(t) => {
-                record_types.insert(m.name.clone(), t);
-            }
-            None => out(&format!(
-                "records of {} printed in hex: the object's BTF has no `struct event` for them (--event-type names one)",
-                m.name
-            )),
-        }
-    }
+    let mut obj = Object::open(&args.load.object)?;
+    let opts = prepare(&args.load, &mut obj)?;
+    // Record types are resolved before anything is loaded, so a wrong name stops here.
+    let record_types = record_types(&obj, &args.event_type)?;
     let loaded = obj
         .load(&opts)
         .map_err(crate::cmd::load::with_verifier_log)?;
-    let mut attached = Vec::new();
-    let mut all_ok = loaded.failures.is_empty();
     for f in &loaded.failures {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }
-    for p in &loaded.programs {
-        match attach(p, &args.attach) {
-            Ok(Some(a)) => {
-                out(&format!("attached: {}", a.link.describe()));
-                attached.push(a);
-            }
-            Ok(None) => {}
-            Err(why) => {
-                all_ok = false;
-                out(&format!("{}: {why}", p.name()));
-            }
-        }
-    }
-    let mut rings: Vec<(&Map, RingBuf)> = Vec::new();
-    for m in loaded
-        .maps
-        .iter()
-        .filter(|m| m.map_type() == MapType::RINGBUF)
-    {
-        match RingBuf::new(m.as_fd(), m.max_entries()) {
-            Ok(rb) => rings.push((m, rb)),
-            Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
-        }
-    }
-    // Perf event arrays: a ring per CPU, each wired into the map.
-    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap_or(1);
-    let mut perfs: Vec<(&Map, PerfBuf)> = Vec::new();
-    for m in loaded
-        .maps
-        .iter()
-        .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
-    {
-        match PerfBuf::new(m.as_fd(), cpus.min(m.max_entries()), 8) {
-            Ok(pb) => perfs.push((m, pb)),
-            Err(e) => out(&format!(
-                "perf buffer {}: {}",
-                m.name(),
-                crate::error_chain(&e)
-            )),
-        }
-    }
-    let trace = match TracePipe::open() {
-        Ok(t) => Some(t),
-        Err(e) => {
-            out(&format!(
-                "bpf_printk output unavailable: cannot open the trace pipe: {e}"
-            ));
-            None
-        }
-    };
+    let (attached, attached_all) = attach_all(&loaded.programs, &args.attach);
+    let mut sources = Sources::open(&loaded.maps);
     for (map, t) in &record_types {
         out(&format!(
             "records of {map} printed as {}{}",
@@ -321,12 +250,6 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             }
         ));
     }
-    let show = |map: &str, r: &[u8]| {
-        record_types
-            .get(map)
-            .and_then(|t| t.show(r))
-            .unwrap_or_else(|| hex(r))
-    };
     out(&format!(
         "{} attached; {}",
         attached.len(),
@@ -335,98 +258,14 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             None => "Ctrl-C to stop".into(),
         }
     ));
-
-    // The trace pipe keeps lines nobody read, from before this run: skip those.
-    let started_at = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|u| seconds(u.split_whitespace().next()?))
-        .unwrap_or_default();
-    let deadline = args.duration.map(|d| Instant::now() + d);
-    let mut pending = String::new();
-    loop {
-        let mut fds: Vec<BorrowedFd<'_>> = vec![signals.as_fd()];
-        if let Some(t) = &trace {
-            fds.push(t.as_fd());
-        }
-        fds.extend(rings.iter().map(|(m, _)| m.as_fd()));
-        for (_, pb) in &perfs {
-            fds.extend(pb.fds());
-        }
-        fds.extend(
-            attached
-                .iter()
-                .filter_map(|a| a.packets.as_ref().map(AsFd::as_fd)),
-        );
-        let wait = deadline.map_or(500, |d| {
-            d.saturating_duration_since(Instant::now())
-                .as_millis()
-                .min(500) as i32
-        });
-        poll(&fds, wait)?;
-        if let Some(sig) = signals.take() {
-            out(&format!("signal {sig}: stopping"));
-            break;
-        }
-        if let Some(t) = &trace {
-            pending.push_str(&String::from_utf8_lossy(
-                &t.read_available().unwrap_or_default(),
-            ));
-            while let Some(nl) = pending.find('\n') {
-                let line: String = pending.drain(..=nl).collect();
-                if let Some(l) = printk_line(&line, started_at) {
-                    out(&l);
-                }
-            }
-        }
-        for (m, rb) in &mut rings {
-            let name = m.name().to_string();
-            if let Err(e) = rb.consume(|r| out(&format!("ring {name}: {}", show(&name, r)))) {
-                out(&format!("ring {name}: {e}"));
-            }
-        }
-        for (m, pb) in &mut perfs {
-            let name = m.name().to_string();
-            pb.consume(|r| match r {
-                PerfRecord::Sample { cpu, data } => {
-                    out(&format!("perf {name} (cpu {cpu}): {}", show(&name, data)))
-                }
-                PerfRecord::Lost { cpu, count } => {
-                    out(&format!(
-                        "perf {name} (cpu {cpu}): {count} records lost: the consumer fell behind"
-                    ));
-                }
-            });
-        }
-        for a in &attached {
-            let Some(sock) = &a.packets else { continue };
-            let mut buf = vec![0u8; 65536];
-            // Drains what arrived; MSG_DONTWAIT: the socket is not ours to make
-            // non-blocking for good.
-            while let Ok(n) = oxbpf_sys::sock::recv_nowait(sock.as_fd(), &mut buf) {
-                let name = a
-                    .link
-                    .describe()
-                    .split(' ')
-                    .next()
-                    .unwrap_or("?")
-                    .to_string();
-                out(&format!("packet {name}: {}", packet_line(&buf[..n])));
-            }
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-    }
-
-    let n = attached.len();
-    for a in attached {
-        let what = a.link.describe().to_string();
-        if let Err(e) = a.link.detach() {
-            all_ok = false;
-            out(&format!("detach {what}: {}", crate::error_chain(&e)));
-        }
-    }
-    out(&format!("detached {n}"));
+    let show = |map: &str, r: &[u8]| {
+        record_types
+            .get(map)
+            .and_then(|t| t.show(r))
+            .unwrap_or_else(|| hex(r))
+    };
+    sources.watch(&signals, &attached, args.duration, &show)?;
+    let detached_all = detach_all(attached);
     for m in loaded.maps.iter().filter(|m| {
         !matches!(
             m.map_type(),
@@ -436,7 +275,220 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     }) {
         summarize(m);
     }
-    Ok((String::new(), all_ok))
+    Ok((
+        String::new(),
+        loaded.failures.is_empty() && attached_all && detached_all,
+    ))
+}
+
+/// How the records of each ring buffer and perf event array are printed: as the
+/// struct `--event-type` names, or the one the BTF suggests (`event`, `*_event`).
+fn record_types<'o>(
+    obj: &'o Object,
+    event_type: &[String],
+) -> Result<std::collections::HashMap<String, RecordType<'o>>, CliError> {
+    let mut types = std::collections::HashMap::new();
+    for m in obj
+        .maps
+        .iter()
+        .filter(|m| matches!(m.map_type, MapType::RINGBUF | MapType::PERF_EVENT_ARRAY))
+    {
+        match RecordType::for_map(obj.btf.as_ref(), &m.name, event_type)? {
+            Some(t) => {
+                types.insert(m.name.clone(), t);
+            }
+            None => out(&format!(
+                "records of {} printed in hex: the object's BTF has no `struct event` for them (--event-type names one)",
+                m.name
+            )),
+        }
+    }
+    Ok(types)
+}
+
+/// Attaches every program that can be attached; says why for each that cannot.
+/// Returns the attachments and whether every attempt succeeded.
+fn attach_all(programs: &[Program], where_: &AttachArgs) -> (Vec<Attached>, bool) {
+    let mut attached = Vec::new();
+    let mut all_ok = true;
+    for p in programs {
+        match attach(p, where_) {
+            Ok(Some(a)) => {
+                out(&format!("attached: {}", a.link.describe()));
+                attached.push(a);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                all_ok = false;
+                out(&format!("{}: {why}", p.name()));
+            }
+        }
+    }
+    (attached, all_ok)
+}
+
+/// Detaches everything (what detaching cannot undo is said); whether all detached.
+fn detach_all(attached: Vec<Attached>) -> bool {
+    let n = attached.len();
+    let mut all_ok = true;
+    for a in attached {
+        let what = a.link.describe().to_string();
+        if let Err(e) = a.link.detach() {
+            all_ok = false;
+            out(&format!("detach {what}: {}", crate::error_chain(&e)));
+        }
+    }
+    out(&format!("detached {n}"));
+    all_ok
+}
+
+/// What `run` reads while the programs run: ring buffers, perf buffers (a ring per
+/// CPU) and the trace pipe for `bpf_printk`.
+struct Sources<'m> {
+    rings: Vec<(&'m Map, RingBuf)>,
+    perfs: Vec<(&'m Map, PerfBuf)>,
+    trace: Option<TracePipe>,
+    /// A trace pipe line read in part.
+    pending: String,
+    /// The trace pipe keeps lines nobody read, from before this run: those are skipped.
+    started_at: Duration,
+}
+
+impl<'m> Sources<'m> {
+    /// Maps the buffers of `maps` and opens the trace pipe; what cannot be opened is
+    /// said, and the rest goes on.
+    fn open(maps: &'m [Map]) -> Sources<'m> {
+        let mut rings = Vec::new();
+        for m in maps.iter().filter(|m| m.map_type() == MapType::RINGBUF) {
+            match RingBuf::new(m.as_fd(), m.max_entries()) {
+                Ok(rb) => rings.push((m, rb)),
+                Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
+            }
+        }
+        let cpus = oxbpf_sys::cpu::possible_cpus().unwrap_or(1);
+        let mut perfs = Vec::new();
+        for m in maps
+            .iter()
+            .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
+        {
+            match PerfBuf::new(m.as_fd(), cpus.min(m.max_entries()), 8) {
+                Ok(pb) => perfs.push((m, pb)),
+                Err(e) => out(&format!(
+                    "perf buffer {}: {}",
+                    m.name(),
+                    crate::error_chain(&e)
+                )),
+            }
+        }
+        let trace = TracePipe::open()
+            .map_err(|e| {
+                out(&format!(
+                    "bpf_printk output unavailable: cannot open the trace pipe: {e}"
+                ));
+            })
+            .ok();
+        Sources {
+            rings,
+            perfs,
+            trace,
+            pending: String::new(),
+            started_at: std::fs::read_to_string("/proc/uptime")
+                .ok()
+                .and_then(|u| seconds(u.split_whitespace().next()?))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Prints what arrives until a signal, or until `duration` has passed.
+    fn watch(
+        &mut self,
+        signals: &TermSignals,
+        attached: &[Attached],
+        duration: Option<Duration>,
+        show: &dyn Fn(&str, &[u8]) -> String,
+    ) -> Result<(), CliError> {
+        let deadline = duration.map(|d| Instant::now() + d);
+        loop {
+            let mut fds: Vec<BorrowedFd<'_>> = vec![signals.as_fd()];
+            fds.extend(self.trace.as_ref().map(AsFd::as_fd));
+            fds.extend(self.rings.iter().map(|(m, _)| m.as_fd()));
+            for (_, pb) in &self.perfs {
+                fds.extend(pb.fds());
+            }
+            fds.extend(
+                attached
+                    .iter()
+                    .filter_map(|a| a.packets.as_ref().map(AsFd::as_fd)),
+            );
+            let wait = deadline.map_or(500, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(500) as i32
+            });
+            poll(&fds, wait)?;
+            drop(fds);
+            if let Some(sig) = signals.take() {
+                out(&format!("signal {sig}: stopping"));
+                return Ok(());
+            }
+            self.print_trace();
+            self.print_records(show);
+            print_packets(attached);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The `bpf_printk` lines that arrived, whole lines only.
+    fn print_trace(&mut self) {
+        let Some(t) = &self.trace else { return };
+        self.pending.push_str(&String::from_utf8_lossy(
+            &t.read_available().unwrap_or_default(),
+        ));
+        while let Some(nl) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=nl).collect();
+            if let Some(l) = printk_line(&line, self.started_at) {
+                out(&l);
+            }
+        }
+    }
+
+    /// The ring and perf buffer records that arrived, and the perf records lost.
+    fn print_records(&mut self, show: &dyn Fn(&str, &[u8]) -> String) {
+        for (m, rb) in &mut self.rings {
+            let name = m.name();
+            if let Err(e) = rb.consume(|r| out(&format!("ring {name}: {}", show(name, r)))) {
+                out(&format!("ring {name}: {e}"));
+            }
+        }
+        for (m, pb) in &mut self.perfs {
+            let name = m.name();
+            pb.consume(|r| match r {
+                PerfRecord::Sample { cpu, data } => {
+                    out(&format!("perf {name} (cpu {cpu}): {}", show(name, data)))
+                }
+                PerfRecord::Lost { cpu, count } => {
+                    out(&format!(
+                        "perf {name} (cpu {cpu}): {count} records lost: the consumer fell behind"
+                    ));
+                }
+            });
+        }
+    }
+}
+
+/// The packets each socket filter kept, drained with MSG_DONTWAIT (the socket is not
+/// ours to make non-blocking for good).
+fn print_packets(attached: &[Attached]) {
+    for a in attached {
+        let Some(sock) = &a.packets else { continue };
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = oxbpf_sys::sock::recv_nowait(sock.as_fd(), &mut buf) {
+            let name = a.link.describe().split(' ').next().unwrap_or("?");
+            out(&format!("packet {name}: {}", packet_line(&buf[..n])));
+        }
+    }
 }
 
 /// Prints the non-zero entries of a map (up to 16), so counting programs show counts.

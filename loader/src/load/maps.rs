@@ -33,6 +33,11 @@ pub(super) fn raw_fd(m: &Map) -> i32 {
     m.as_fd().as_raw_fd()
 }
 
+/// The fd of a map, or -1 for one not created (instructions loading it are poisoned).
+pub(super) fn fd_or_none(m: &Option<Map>) -> i32 {
+    m.as_ref().map_or(-1, raw_fd)
+}
+
 /// A ring buffer's size as the kernel wants it: a power-of-2 multiple of the page size.
 /// libbpf (`adjust_ringbuf_sz`) rounds any other size up to the next such multiple, at
 /// open and when the user sets one; 0 stays 0 (the kernel's refusal is the message), and
@@ -68,24 +73,12 @@ pub fn max_entries_at_load(map_type: MapType, size: u32) -> u32 {
 
 /// The create attributes of a spec, with the user's overrides and the kernel-dependent
 /// defaults applied.
-fn attr_for(
-    spec: &MapSpec,
-    opts: &LoadOptions,
-    btf_fd: Option<&OwnedFd>,
-) -> Result<MapCreateAttr, LoadError> {
+fn attr_for(spec: &MapSpec, btf_fd: Option<&OwnedFd>) -> Result<MapCreateAttr, LoadError> {
     let mut a = MapCreateAttr {
         map_type: spec.map_type,
         key_size: spec.key_size,
-        value_size: opts
-            .value_size
-            .get(&spec.name)
-            .copied()
-            .unwrap_or(spec.value_size),
-        max_entries: opts
-            .max_entries
-            .get(&spec.name)
-            .copied()
-            .unwrap_or(spec.max_entries),
+        value_size: spec.value_size,
+        max_entries: spec.max_entries,
         map_flags: spec.map_flags,
         numa_node: spec.numa_node,
         map_extra: spec.map_extra,
@@ -98,6 +91,7 @@ fn attr_for(
             map: spec.name.clone(),
             error: SysError::new("reading /sys/devices/system/cpu/possible", e),
             hint: None,
+            unset: None,
         })?;
         log::debug!(
             "map `{}`: perf event array sized to {} possible CPUs",
@@ -154,6 +148,46 @@ fn takes_btf_types(t: MapType) -> bool {
 }
 
 /// Why the kernel may have refused map `name`, in words.
+/// A size the object leaves to its loader, which the kernel refuses as 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unset {
+    /// `max_entries` (libbpf-tools set hash map sizes from their options).
+    MaxEntries,
+    /// The value size of a stack-trace map: the stack depth.
+    StackDepth,
+    /// Another map's value size.
+    ValueSize,
+}
+
+impl Unset {
+    /// The spec edit that sets it.
+    fn edit(self, map: &str) -> String {
+        match self {
+            Unset::MaxEntries => format!("obj.map_mut(\"{map}\")?.max_entries = N"),
+            Unset::StackDepth => format!("obj.map_mut(\"{map}\")?.value_size = 1016"),
+            Unset::ValueSize => format!("obj.map_mut(\"{map}\")?.value_size = N"),
+        }
+    }
+
+    /// Which size, if any, a refusal is about.
+    fn of(attr: &MapCreateAttr, e: &SysError) -> Option<Unset> {
+        if e.errno() != Some(libc::EINVAL) {
+            return None;
+        }
+        if attr.max_entries == 0 {
+            Some(Unset::MaxEntries)
+        } else if attr.value_size == 0 && attr.map_type == MapType::STACK_TRACE {
+            Some(Unset::StackDepth)
+        } else if attr.value_size == 0
+            && !matches!(attr.map_type, MapType::RINGBUF | MapType::USER_RINGBUF)
+        {
+            Some(Unset::ValueSize)
+        } else {
+            None
+        }
+    }
+}
+
 fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
     let map_type = attr.map_type;
     match e.errno() {
@@ -165,25 +199,21 @@ fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
         }
         // Objects often leave a size for the tool that loads them to set at run time
         // (libbpf-tools set stack-trace and hash map sizes from their options).
-        Some(libc::EINVAL) if attr.max_entries == 0 => Some(format!(
-            "its max_entries is 0: the object leaves the size to the tool that loads it; set one (--max-entries {name}=N)"
-        )),
-        Some(libc::EINVAL) if attr.value_size == 0 && map_type == MapType::STACK_TRACE => {
-            Some(format!(
-                "its value size is 0: the object leaves the stack depth to the tool that loads it; set one (--value-size {name}=1016 keeps 127 frames of 8 bytes)"
-            ))
-        }
-        Some(libc::EINVAL)
-            if attr.value_size == 0
-                && !matches!(map_type, MapType::RINGBUF | MapType::USER_RINGBUF) =>
-        {
-            Some(format!(
-                "its value size is 0: the object leaves it to the tool that loads it; set one (--value-size {name}=N)"
-            ))
-        }
-        Some(libc::EINVAL) => {
-            Some("the kernel refused the definition (sizes, flags or max_entries)".into())
-        }
+        Some(libc::EINVAL) => Some(match Unset::of(attr, e) {
+            Some(u @ Unset::MaxEntries) => format!(
+                "its max_entries is 0: the object leaves the size to the tool that loads it; set one before load (`{}`)",
+                u.edit(name)
+            ),
+            Some(u @ Unset::StackDepth) => format!(
+                "its value size is 0: the object leaves the stack depth to the tool that loads it; set one before load (`{}`: 1016 keeps 127 frames of 8 bytes)",
+                u.edit(name)
+            ),
+            Some(u @ Unset::ValueSize) => format!(
+                "its value size is 0: the object leaves it to the tool that loads it; set one before load (`{}`)",
+                u.edit(name)
+            ),
+            None => "the kernel refused the definition (sizes, flags or max_entries)".into(),
+        }),
         _ => None,
     }
 }
@@ -221,6 +251,7 @@ fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
     Err(LoadError::MapCreate {
         map: name.to_string(),
         hint: hint(name, &attr, &err),
+        unset: Unset::of(&attr, &err),
         error: err,
     })
 }
@@ -294,7 +325,7 @@ fn create_spec(
     opts: &LoadOptions,
     btf_fd: Option<&OwnedFd>,
 ) -> Result<Map, LoadError> {
-    let mut attr = attr_for(spec, opts, btf_fd)?;
+    let mut attr = attr_for(spec, btf_fd)?;
     let pin_path = match spec.pinning {
         Pinning::ByName => Some(opts.pin_root.join(super::pin_name(&spec.name))),
         Pinning::None => None,
@@ -315,7 +346,7 @@ fn create_spec(
     // closed right after (libbpf does the same).
     let _template = match &spec.inner {
         Some(inner) => {
-            let inner_attr = attr_for(inner, opts, btf_fd)?;
+            let inner_attr = attr_for(inner, btf_fd)?;
             let fd = create(&inner.name, &inner_attr)?;
             attr.inner_map_fd = fd.as_raw_fd() as u32;
             Some(fd)
@@ -482,16 +513,9 @@ pub(super) fn create_all(
     types: Option<&[Type]>,
     btf_fd: Option<&OwnedFd>,
 ) -> Result<Made, LoadError> {
-    if let Some(name) = opts
-        .skip_maps
-        .iter()
-        .find(|n| !obj.maps.iter().any(|m| &m.name == *n))
-    {
-        return Err(LoadError::NoSuchMap(name.clone()));
-    }
     let mut object_maps = Vec::with_capacity(obj.maps.len());
     for spec in &obj.maps {
-        if opts.skip_maps.contains(&spec.name) {
+        if !spec.autocreate {
             log::debug!(
                 "map `{}`: not created, as asked; instructions that load it are poisoned",
                 spec.name

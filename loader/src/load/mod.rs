@@ -15,27 +15,32 @@
 //!    instructions CO-RE poisoned, the reason in words);
 //! 7. prog arrays and maps of maps filled with their initial values.
 //!
-//! Every fd opened belongs to a value that closes it on drop, so a failure part-way
-//! leaves nothing open.
+//! [`Loader::load`] is that list, one method per stage; the `Loader` carries what each
+//! stage found to the next. Loading borrows the [`Object`]: the spec (edited or not)
+//! can be loaded again. Every fd opened belongs to a value that closes it on drop, so a
+//! failure part-way leaves nothing open.
 
 pub mod btf;
 mod maps;
 mod progs;
 
 use crate::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use oxbpf_maps::Map;
 use oxbpf_prog::Program;
 use oxbpf_sys::SysError;
-use oxbpf_sys::uapi::ProgType;
+use oxbpf_sys::uapi::Endian;
 
 use crate::btf::Btf;
 use crate::btf::ext::{BtfExt, BtfExtError};
-use crate::btf::fixup::{FixupError, kconfig_layout};
+use crate::btf::fixup::{FixupError, KconfigSlot, kconfig_layout};
+use crate::btf::types::Type;
 use crate::core::{CoreError, CoreOutcome, CoreTargets};
 use crate::externs::{ExternError, Kallsyms, KernelConfig, KernelFacts};
 use crate::modules::{KernelBtf, ModuleFds};
@@ -46,9 +51,12 @@ use crate::reloc::{RelocError, Resolver};
 pub use self::btf::BtfLoadError;
 #[cfg(feature = "testing")]
 pub use self::maps::PIN_WINDOW_HOOK;
-pub use self::maps::{max_entries_at_load, ringbuf_size};
+pub use self::maps::{Unset, max_entries_at_load, ringbuf_size};
 
-/// Choices a user-space half makes before load.
+/// How to load: choices about the kernel side. What to load — which programs, map
+/// sizes, program types, initial values of globals — is an edit of the [`Object`]
+/// before load ([`Object::map_mut`], [`Object::program_mut`], [`Object::load_only`],
+/// [`Object::set_global`]).
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Target BTF for CO-RE instead of the running kernel's (libbpf's
@@ -56,25 +64,11 @@ pub struct LoadOptions {
     pub core_btf: Option<Arc<Btf>>,
     /// Directory under which `LIBBPF_PIN_BY_NAME` maps are pinned.
     pub pin_root: PathBuf,
-    /// Load only these programs (including `?` ones); `None` loads every autoload one.
-    pub only: Option<Vec<String>>,
     /// Load every program that can load and report each one that cannot, instead of
     /// stopping at the first failure.
     pub keep_going: bool,
     /// Verifier log level for successful loads (0: no log kept).
     pub log_level: u32,
-    /// Initial values of global variables (`.rodata`, `.data`, `.bss`) by name.
-    pub globals: Vec<(String, Vec<u8>)>,
-    /// `max_entries` per map name.
-    pub max_entries: HashMap<String, u32>,
-    /// `value_size` per map name.
-    pub value_size: HashMap<String, u32>,
-    /// Program type per program name, for sections no `SEC()` pattern knows.
-    pub prog_types: HashMap<String, ProgType>,
-    /// Maps not to create (libbpf's `bpf_map__set_autocreate(map, false)`), for maps
-    /// of a type this kernel lacks: each instruction that loads one is poisoned, so a
-    /// program fails only if the verifier reaches such a use, and then says which map.
-    pub skip_maps: Vec<String>,
 }
 
 impl Default for LoadOptions {
@@ -82,14 +76,8 @@ impl Default for LoadOptions {
         LoadOptions {
             core_btf: None,
             pin_root: PathBuf::from("/sys/fs/bpf"),
-            only: None,
             keep_going: false,
             log_level: 0,
-            globals: Vec::new(),
-            max_entries: HashMap::new(),
-            value_size: HashMap::new(),
-            prog_types: HashMap::new(),
-            skip_maps: Vec::new(),
         }
     }
 }
@@ -145,9 +133,6 @@ pub enum LoadError {
         /// What is wrong.
         why: String,
     },
-    /// A map to leave out that the object does not have.
-    #[error("map `{0}` was to be left out, but the object has no map of that name")]
-    NoSuchMap(String),
     /// A map could not be created.
     #[error("map `{map}`: {error}: {}{}", error.source, hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     MapCreate {
@@ -157,6 +142,8 @@ pub enum LoadError {
         error: SysError,
         /// A likely cause, when one can be named.
         hint: Option<String>,
+        /// The size the object left unset, when that is why.
+        unset: Option<maps::Unset>,
     },
     /// A map operation after creation failed (initial data, freeze, slots).
     #[error("map `{map}`: {what}")]
@@ -194,7 +181,7 @@ pub enum LoadError {
     Reloc(#[source] RelocError),
     /// A program's section gives no type and none was set.
     #[error(
-        "program `{prog}`: section `{section}` matches no SEC() pattern; set its type (e.g. --type {prog}=xdp)"
+        "program `{prog}`: section `{section}` matches no SEC() pattern; set its type before load (`obj.program_mut(\"{prog}\")?.prog_type = Some(ProgType::XDP)`)"
     )]
     NoType {
         /// The program.
@@ -224,7 +211,7 @@ pub enum LoadError {
 /// A program reaches a CO-RE relocation and no BTF can be had to resolve it against.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "program `{prog}`: CO-RE relocation `{relocation}` ({kind}) at insn #{insn} of `{function}` needs the kernel's BTF, which cannot be read ({why}); without it the program would read the wrong fields, so it is not loaded. Give this kernel's BTF with --btf PATH (LoadOptions::core_btf), e.g. from a BTF archive such as btfhub, or run a kernel built with CONFIG_DEBUG_INFO_BTF"
+    "program `{prog}`: CO-RE relocation `{relocation}` ({kind}) at insn #{insn} of `{function}` needs the kernel's BTF, which cannot be read ({why}); without it the program would read the wrong fields, so it is not loaded. Give this kernel's BTF (LoadOptions::core_btf), e.g. from a BTF archive such as btfhub, or run a kernel built with CONFIG_DEBUG_INFO_BTF"
 )]
 pub struct NoCoreTarget {
     /// The program.
@@ -484,39 +471,64 @@ pub fn object_name(path: &str) -> String {
 
 /// Loading an object into the kernel (see the [module docs](self) for the steps).
 pub trait ObjectLoad {
-    /// Loads the object: its maps, then its programs.
+    /// Loads the object: its maps, then its programs. The object is only borrowed: the
+    /// same (edited) spec can be loaded again.
     ///
     /// # Errors
     /// The first failure (or, with `keep_going`, every program failing), naming the map,
     /// program, instruction or extern. Everything opened so far is closed.
-    fn load(self, opts: &LoadOptions) -> Result<Loaded, LoadError>;
+    fn load(&self, opts: &LoadOptions) -> Result<Loaded, LoadError>;
 }
 
 impl ObjectLoad for Object {
-    fn load(self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
-        Loading { obj: self }.load(opts)
+    fn load(&self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+        Loader::new(self, opts)?.load()
     }
 }
 
-/// One load under way: the object, changed as the stages go (CO-RE patches its
-/// instructions, user-set globals its data).
-struct Loading {
-    obj: Object,
+/// One load under way, holding what each stage found for the next (as cilium/ebpf's
+/// `collectionLoader` does). Every fd it holds closes when it is dropped, so a stage
+/// that fails leaves nothing open.
+struct Loader<'s> {
+    /// The object: the spec as given, copied the first time CO-RE patches it (the
+    /// caller's spec keeps the instructions as compiled).
+    obj: Cow<'s, Object>,
+    opts: &'s LoadOptions,
+    /// What the kernel's BTF checker accepts (probed once per process).
+    features: BtfFeatures,
+    /// Indexes of the programs to load.
+    selected: Vec<usize>,
+    /// The running kernel's BTF, when CO-RE, externs or tracing programs need it.
+    vmlinux: Option<Arc<Btf>>,
+    /// Why the kernel's BTF cannot be read, when only CO-RE needed it.
+    no_kernel_btf: Option<String>,
+    /// Every CO-RE relocation and what it resolved to.
+    core: Vec<CoreOutcome>,
+    /// The object's `.BTF.ext`: func_info and line_info for the programs.
+    ext: Option<BtfExt>,
+    /// The object's BTF as sent to the kernel (fixed up, sanitized).
+    types: Option<Vec<Type>>,
+    /// That BTF in the kernel, if it loaded.
+    btf_fd: Option<OwnedFd>,
+    /// Where each `.kconfig` extern lives in the `.kconfig` map.
+    kconfig_layout: Vec<KconfigSlot>,
+    /// Kernel names (kfuncs, ksyms, attach targets) are looked up in vmlinux, then in
+    /// modules.
+    kernel: Option<KernelBtf>,
+    /// The module BTF fds found, open until every program is loaded.
+    module_fds: ModuleFds,
 }
 
-impl Loading {
-    /// Loads the object into the kernel: see the [module docs](self) for the steps.
-    ///
-    /// # Errors
-    /// The first failure (or, with `keep_going`, every program failing), naming the map,
-    /// program, instruction or extern. Everything opened so far is closed.
-    fn load(mut self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+impl<'s> Loader<'s> {
+    /// Checks that this kernel can take the object at all: its byte order, and the
+    /// privileges and BTF features the first probe finds.
+    fn new(spec: &'s Object, opts: &'s LoadOptions) -> Result<Loader<'s>, LoadError> {
         // The kernel runs instructions in its own byte order; a big-endian build cannot
         // run on a little-endian machine (libbpf refuses it the same way).
-        if self.obj.endian != oxbpf_sys::uapi::Endian::NATIVE {
+        if spec.endian != Endian::NATIVE {
             return Err(LoadError::ForeignEndian {
-                object: self.obj.endian,
-                kernel: oxbpf_sys::uapi::Endian::NATIVE,
+                object: spec.endian,
+                kernel: Endian::NATIVE,
             });
         }
         oxbpf_sys::trace::mark(
@@ -529,301 +541,262 @@ impl Loading {
                 LoadError::Probe(e)
             }
         })?;
-        let selected = self.select_programs(opts)?;
-        let (vmlinux, no_btf) = self.kernel_btf_if_needed(opts, &selected)?;
+        Ok(Loader {
+            obj: Cow::Borrowed(spec),
+            opts,
+            features,
+            selected: Vec::new(),
+            vmlinux: None,
+            no_kernel_btf: None,
+            core: Vec::new(),
+            ext: None,
+            types: None,
+            btf_fd: None,
+            kconfig_layout: Vec::new(),
+            kernel: None,
+            module_fds: ModuleFds::default(),
+        })
+    }
 
-        // CO-RE, against the user's BTF or the running kernel's. With neither, nothing
-        // is relocated and every program that reaches a relocation is refused when it is
-        // linked (libbpf refuses the whole object): never loaded as compiled.
-        let targets = match (&opts.core_btf, &vmlinux) {
-            (Some(b), _) => Some(CoreTargets::custom("--btf", b.clone())),
-            (None, Some(v)) => Some(crate::modules::running_kernel_targets(v.clone())),
-            (None, None) => None,
-        };
-        let core = match (targets, no_btf) {
-            (Some(t), _) => crate::core::relocate_programs(&mut self.obj, t, Some(&selected))
-                .map_err(LoadError::Core)?,
-            (None, Some(why)) => {
-                crate::core::unresolvable(&self.obj, &why).map_err(LoadError::Core)?
-            }
-            (None, None) => Vec::new(),
-        };
-
-        let ext = match (&self.obj.btf, &self.obj.btf_ext) {
-            (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
-            _ => None,
-        };
-        oxbpf_sys::trace::mark("the object's BTF, fixed up and sanitized");
-        let (types, btf_fd) = self.load_btf(&features)?;
-        let layout = match &types {
-            Some(t) => kconfig_layout(t).map_err(LoadError::Fixup)?,
-            None => Vec::new(),
-        };
-
-        let mut kallsyms_cache: Option<std::rc::Rc<Kallsyms>> = None;
-        let mut kallsyms = || {
-            if kallsyms_cache.is_none() {
-                let wanted: Vec<&str> = self
-                    .obj
-                    .externs
-                    .iter()
-                    .filter(|e| e.kind == ExternKind::KsymTypeless)
-                    .map(|e| e.name.as_str())
-                    .collect();
-                kallsyms_cache = Kallsyms::load(&wanted).ok().map(std::rc::Rc::new);
-            }
-            kallsyms_cache.clone()
-        };
-        // Kernel names (kfuncs, ksyms, attach targets) are looked up in vmlinux, then in
-        // modules; the module BTF fds found stay open until every program is loaded.
-        let mut kernel = vmlinux.clone().map(KernelBtf::new);
-        let mut module_fds = ModuleFds::default();
-        let externs = crate::externs::resolve(
-            &self.obj,
-            self.obj.btf.as_ref(),
-            &layout,
-            kernel.as_mut(),
-            &mut module_fds,
-            &mut kallsyms,
-        )
-        .map_err(LoadError::Extern)?;
-
-        self.apply_globals(opts)?;
+    /// The stages, in libbpf's order (`bpf_object_prepare`, `bpf_object_load`).
+    fn load(mut self) -> Result<Loaded, LoadError> {
+        self.select_programs();
+        self.find_kernel_btf()?;
+        self.relocate_core()?;
+        self.load_object_btf()?;
+        let externs = self.resolve_externs()?;
         oxbpf_sys::trace::mark("maps, then global data (filled, .rodata frozen)");
-        let mut made = maps::create_all(&self.obj, opts, types.as_deref(), btf_fd.as_ref())?;
-        if !layout.is_empty() {
-            let facts = KernelFacts::detect(vmlinux.as_deref());
-            let value = crate::externs::kconfig_value(
-                &self.obj,
-                types.as_deref().unwrap_or(&[]),
-                &layout,
-                &facts,
-                &mut KernelConfig::load,
-            )
-            .map_err(LoadError::Extern)?;
-            made.kconfig = Some(maps::create_kconfig(
-                &self.obj,
-                value,
-                types.as_deref(),
-                btf_fd.as_ref(),
-            )?);
-        }
+        let mut made = maps::create_all(
+            &self.obj,
+            self.opts,
+            self.types.as_deref(),
+            self.btf_fd.as_ref(),
+        )?;
+        made.kconfig = self.create_kconfig_map()?;
         let resolver = Resolver {
-            map_fds: made
-                .object_maps
-                .iter()
-                .map(|m| m.as_ref().map_or(-1, maps::raw_fd))
-                .collect(),
-            data_fds: made
-                .data_maps
-                .iter()
-                .map(|m| m.as_ref().map_or(-1, maps::raw_fd))
-                .collect(),
+            map_fds: made.object_maps.iter().map(maps::fd_or_none).collect(),
+            data_fds: made.data_maps.iter().map(maps::fd_or_none).collect(),
             kconfig_fd: made.kconfig.as_ref().map(maps::raw_fd),
             externs,
-            decl_tags: features.decl_tag,
+            decl_tags: self.features.decl_tag,
         };
-
         oxbpf_sys::trace::mark(
             "programs, with their relocations applied (and any probe a program needs)",
         );
-        let mut loaded = progs::load_all(
-            &self.obj,
-            opts,
-            &selected,
-            &resolver,
-            ext.as_ref(),
-            btf_fd.as_ref(),
-            kernel.as_mut(),
-            &mut module_fds,
-            &core,
-        )?;
-        maps::bind_rodata(&self.obj, &made, &loaded.programs);
-        let failed: Vec<&str> = loaded.failures.iter().map(|f| f.name.as_str()).collect();
-        maps::fill_slots(&self.obj, &made, &loaded.programs, &failed)?;
-
-        let mut all: Vec<Map> = made.object_maps.into_iter().flatten().collect();
-        // Where each global variable lives, for reading and writing it after load.
-        let mut index = all.len();
-        for (section, map) in self.obj.data.iter().zip(&made.data_maps) {
-            if map.is_some() {
-                for sym in &section.symbols {
-                    loaded.globals.push(GlobalSlot {
-                        name: sym.name.clone(),
-                        section: section.name.clone(),
-                        map: index,
-                        offset: sym.offset as usize,
-                        size: sym.size as usize,
-                    });
-                }
-                index += 1;
-            }
-        }
-        all.extend(made.data_maps.into_iter().flatten());
-        all.extend(made.kconfig);
-        loaded.mapped = all.iter().map(|_| std::sync::OnceLock::new()).collect();
-        loaded.maps = all;
-        loaded.core = core;
-        loaded.btf_fd = btf_fd;
-        Ok(loaded)
+        let programs = self.load_programs(&resolver)?;
+        maps::bind_rodata(&self.obj, &made, &programs.programs);
+        let failed: Vec<&str> = programs.failures.iter().map(|f| f.name.as_str()).collect();
+        maps::fill_slots(&self.obj, &made, &programs.programs, &failed)?;
+        Ok(self.finish(made, programs))
     }
 
-    /// Indexes of the programs to load.
-    fn select_programs(&mut self, opts: &LoadOptions) -> Result<Vec<usize>, LoadError> {
-        for p in &mut self.obj.programs {
-            if let Some(t) = opts.prog_types.get(p.name()) {
-                p.prog_type = Some(*t);
-            }
-        }
-        Ok(match &opts.only {
-            Some(names) => {
-                let mut v = Vec::new();
-                for n in names {
-                    let i = self
-                        .obj
-                        .programs
-                        .iter()
-                        .position(|p| p.name() == n)
-                        .ok_or_else(|| LoadError::AttachTarget {
-                            prog: n.clone(),
-                            why: format!("no such program in {}", self.obj.name),
-                        })?;
-                    v.push(i);
-                }
-                v
-            }
-            None => (0..self.obj.programs.len())
-                .filter(|&i| self.obj.programs[i].autoload)
-                .collect(),
-        })
+    /// The programs to load: those to autoload (every program outside `?` sections,
+    /// unless the spec was edited).
+    fn select_programs(&mut self) {
+        self.selected = (0..self.obj.programs.len())
+            .filter(|&i| self.obj.programs[i].autoload)
+            .collect();
     }
 
     /// The running kernel's BTF, when CO-RE, ksyms, kfuncs or a tracing program's
     /// attach target need it; or, when only CO-RE needs it and it cannot be read, why
     /// not (the programs with CO-RE relocations are then refused, the others load).
-    fn kernel_btf_if_needed(
-        &self,
-        opts: &LoadOptions,
-        selected: &[usize],
-    ) -> Result<(Option<Arc<Btf>>, Option<String>), LoadError> {
-        let has_core = opts.core_btf.is_none()
-            && self
-                .obj
+    fn find_kernel_btf(&mut self) -> Result<(), LoadError> {
+        let obj = &*self.obj;
+        let has_core = self.opts.core_btf.is_none()
+            && obj
                 .btf_ext
                 .as_deref()
                 .is_some_and(crate::btf::ext::BtfExt::has_core_relos);
-        let has_ksyms = self
-            .obj
+        let has_ksyms = obj
             .externs
             .iter()
             .any(|e| matches!(e.kind, ExternKind::Ksym | ExternKind::Kfunc));
-        let has_cookie = self
-            .obj
+        let has_cookie = obj
             .externs
             .iter()
             .any(|e| e.name == "LINUX_HAS_BPF_COOKIE" || e.name == "LINUX_HAS_SYSCALL_WRAPPER");
-        let tracing = selected.iter().any(|&i| {
-            self.obj.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0
-        });
+        let tracing = self
+            .selected
+            .iter()
+            .any(|&i| obj.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0);
         if !(has_core || has_ksyms || has_cookie || tracing) {
-            return Ok((None, None));
+            return Ok(());
         }
         match Btf::from_sysfs() {
-            Ok(b) => Ok((Some(Arc::new(b)), None)),
+            Ok(b) => self.vmlinux = Some(Arc::new(b)),
             // CO-RE alone may find nothing to relocate; only fail when something needs it.
-            Err(source) if has_ksyms || tracing => Err(LoadError::KernelBtf {
-                why: if tracing {
-                    "tracing programs attach by BTF id".into()
-                } else {
-                    "ksyms and kfuncs".into()
-                },
-                source,
-            }),
+            Err(source) if has_ksyms || tracing => {
+                return Err(LoadError::KernelBtf {
+                    why: if tracing {
+                        "tracing programs attach by BTF id".into()
+                    } else {
+                        "ksyms and kfuncs".into()
+                    },
+                    source,
+                });
+            }
             Err(e) if has_core => {
                 log::debug!(
                     "cannot read the kernel's BTF ({e}); programs with CO-RE relocations cannot load"
                 );
-                Ok((None, Some(crate::load::progs::chain(&e))))
+                self.no_kernel_btf = Some(crate::load::progs::chain(&e));
             }
-            Err(e) => {
-                log::debug!("cannot read the kernel's BTF ({e}); nothing here needs it");
-                Ok((None, None))
-            }
+            Err(e) => log::debug!("cannot read the kernel's BTF ({e}); nothing here needs it"),
         }
+        self.kernel = self.vmlinux.clone().map(KernelBtf::new);
+        Ok(())
+    }
+
+    /// CO-RE, against the user's BTF or the running kernel's. With neither, nothing is
+    /// relocated and every program that reaches a relocation is refused when it is
+    /// linked (libbpf refuses the whole object): never loaded as compiled.
+    fn relocate_core(&mut self) -> Result<(), LoadError> {
+        let targets = match (&self.opts.core_btf, &self.vmlinux) {
+            (Some(b), _) => Some(CoreTargets::custom("custom BTF", b.clone())),
+            (None, Some(v)) => Some(crate::modules::running_kernel_targets(v.clone())),
+            (None, None) => None,
+        };
+        self.core = match (targets, &self.no_kernel_btf) {
+            (Some(t), _) if self.has_core_relos() => {
+                crate::core::relocate_programs(self.obj.to_mut(), t, Some(&self.selected))
+                    .map_err(LoadError::Core)?
+            }
+            (None, Some(why)) => {
+                crate::core::unresolvable(&self.obj, why).map_err(LoadError::Core)?
+            }
+            _ => Vec::new(),
+        };
+        Ok(())
+    }
+
+    fn has_core_relos(&self) -> bool {
+        self.obj
+            .btf_ext
+            .as_deref()
+            .is_some_and(crate::btf::ext::BtfExt::has_core_relos)
     }
 
     /// The object's BTF, fixed up and sanitized, and loaded into the kernel. A kernel
     /// refusal is not fatal (libbpf: "BTF is optional, ignoring"): maps and programs
     /// then load without BTF.
-    fn load_btf(
-        &self,
-        features: &BtfFeatures,
-    ) -> Result<(Option<Vec<crate::btf::types::Type>>, Option<OwnedFd>), LoadError> {
-        let Some(btf) = &self.obj.btf else {
-            return Ok((None, None));
+    fn load_object_btf(&mut self) -> Result<(), LoadError> {
+        let obj = &*self.obj;
+        self.ext = match (&obj.btf, &obj.btf_ext) {
+            (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
+            _ => None,
         };
-        let opts = features.sanitize_options();
-        let types = match btf::prepare(btf, &self.obj, &opts) {
+        oxbpf_sys::trace::mark("the object's BTF, fixed up and sanitized");
+        let Some(btf) = &obj.btf else {
+            return Ok(());
+        };
+        let types = match btf::prepare(btf, obj, &self.features.sanitize_options()) {
             Ok(t) => t,
             Err(BtfLoadError::Fixup(e)) => return Err(LoadError::Fixup(e)),
             Err(e) => {
-                log::warn!("{}: ignoring the object's BTF: {e}", self.obj.name);
-                return Ok((None, None));
+                log::warn!("{}: ignoring the object's BTF: {e}", obj.name);
+                return Ok(());
             }
         };
-        let bytes = crate::btf::encode::encode_with_strings(
-            &types,
-            oxbpf_sys::uapi::Endian::NATIVE,
-            btf.string_section(),
-        );
-        let fd = match bytes
+        let bytes =
+            crate::btf::encode::encode_with_strings(&types, Endian::NATIVE, btf.string_section());
+        match bytes
             .map_err(BtfLoadError::Decode)
             .and_then(|b| btf::load_raw(&b))
         {
-            Ok(fd) => Some(fd),
-            Err(e) => {
-                log::warn!(
-                    "{}: the kernel refused the object's BTF; going on without it: {e}",
-                    self.obj.name
-                );
-                None
-            }
-        };
-        Ok((Some(types), fd))
+            Ok(fd) => self.btf_fd = Some(fd),
+            Err(e) => log::warn!(
+                "{}: the kernel refused the object's BTF; going on without it: {e}",
+                obj.name
+            ),
+        }
+        self.kconfig_layout = kconfig_layout(&types).map_err(LoadError::Fixup)?;
+        self.types = Some(types);
+        Ok(())
     }
 
-    /// Writes user-given values of global variables into their sections.
-    fn apply_globals(&mut self, opts: &LoadOptions) -> Result<(), LoadError> {
-        for (name, value) in &opts.globals {
-            let (sec, sym) = self
-                .obj
-                .data
-                .iter_mut()
-                .find_map(|d| {
-                    d.symbols
-                        .iter()
-                        .find(|s| &s.name == name)
-                        .cloned()
-                        .map(|s| (d, s))
-                })
-                .ok_or_else(|| LoadError::Global {
-                    name: name.clone(),
-                    why: "no such global variable".into(),
-                })?;
-            if value.len() as u64 != sym.size {
-                return Err(LoadError::Global {
-                    name: name.clone(),
-                    why: format!("is {} bytes, the value given is {}", sym.size, value.len()),
-                });
+    /// `.kconfig` values, ksyms and kfuncs resolved (kallsyms read only if a typeless
+    /// ksym needs it).
+    fn resolve_externs(&mut self) -> Result<Vec<crate::reloc::ExternValue>, LoadError> {
+        let obj = &*self.obj;
+        let mut kallsyms_cache: Option<Rc<Kallsyms>> = None;
+        let mut kallsyms = || {
+            if kallsyms_cache.is_none() {
+                let wanted: Vec<&str> = obj
+                    .externs
+                    .iter()
+                    .filter(|e| e.kind == ExternKind::KsymTypeless)
+                    .map(|e| e.name.as_str())
+                    .collect();
+                kallsyms_cache = Kallsyms::load(&wanted).ok().map(Rc::new);
             }
-            if sec.bytes.len() < sec.size as usize {
-                sec.bytes.resize(sec.size as usize, 0);
-            }
-            let at = sym.offset as usize;
-            sec.bytes[at..at + value.len()].copy_from_slice(value);
-            log::debug!("global `{name}` in {} set to {value:02x?}", sec.name);
+            kallsyms_cache.clone()
+        };
+        crate::externs::resolve(
+            obj,
+            obj.btf.as_ref(),
+            &self.kconfig_layout,
+            self.kernel.as_mut(),
+            &mut self.module_fds,
+            &mut kallsyms,
+        )
+        .map_err(LoadError::Extern)
+    }
+
+    /// The `.kconfig` map, holding what this kernel's configuration says of each
+    /// `.kconfig` extern.
+    fn create_kconfig_map(&self) -> Result<Option<Map>, LoadError> {
+        if self.kconfig_layout.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        let facts = KernelFacts::detect(self.vmlinux.as_deref());
+        let value = crate::externs::kconfig_value(
+            &self.obj,
+            self.types.as_deref().unwrap_or(&[]),
+            &self.kconfig_layout,
+            &facts,
+            &mut KernelConfig::load,
+        )
+        .map_err(LoadError::Extern)?;
+        maps::create_kconfig(
+            &self.obj,
+            value,
+            self.types.as_deref(),
+            self.btf_fd.as_ref(),
+        )
+        .map(Some)
+    }
+
+    /// Everything loaded, with where each global variable lives for reading and
+    /// writing it after load.
+    fn finish(self, made: maps::Made, programs: progs::ProgramsLoaded) -> Loaded {
+        let mut maps: Vec<Map> = made.object_maps.into_iter().flatten().collect();
+        let mut globals = Vec::new();
+        let mut index = maps.len();
+        for (section, map) in self.obj.data.iter().zip(&made.data_maps) {
+            if map.is_some() {
+                globals.extend(section.symbols.iter().map(|sym| GlobalSlot {
+                    name: sym.name.clone(),
+                    section: section.name.clone(),
+                    map: index,
+                    offset: sym.offset as usize,
+                    size: sym.size as usize,
+                }));
+                index += 1;
+            }
+        }
+        maps.extend(made.data_maps.into_iter().flatten());
+        maps.extend(made.kconfig);
+        Loaded {
+            mapped: maps.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            maps,
+            programs: programs.programs,
+            failures: programs.failures,
+            core: self.core,
+            logs: programs.logs,
+            btf_fd: self.btf_fd,
+            globals,
+        }
     }
 }
 

@@ -16,9 +16,8 @@ use oxbpf_sys::bpf::{self, ProgLoadData};
 use oxbpf_sys::uapi::helpers::helper_name;
 use oxbpf_sys::uapi::{AttachType, Insn, ProgLoadAttr, ProgType, prog_flags};
 
-use super::{LoadError, LoadOptions, Loaded, ProgramFailure, ProgramRejected};
+use super::{LoadError, Loader, ProgramFailure, ProgramRejected};
 use crate::btf::Kind;
-use crate::btf::ext::BtfExt;
 use crate::core::CoreOutcome;
 use crate::core::patch::POISON_IMM;
 use crate::modules::{KernelBtf, ModuleFds};
@@ -113,7 +112,8 @@ fn attach_btf_id(
     Ok((found.id.0, obj_fd))
 }
 
-/// What the log says, translated: which poisoned relocation or missing kfunc was hit.
+/// What the log says, translated: which poisoned relocation, left-out map or missing
+/// kfunc was hit, which feature this kernel lacks, or what its refusal means.
 fn explain(
     log: &str,
     linked: &LinkedProgram,
@@ -122,6 +122,15 @@ fn explain(
     p: &ProgramSpec,
     errno: Option<i32>,
 ) -> Option<String> {
+    poisoned_core(log, linked, core)
+        .or_else(|| unknown_to_this_kernel(log, linked))
+        .or_else(|| poisoned_map_or_kfunc(log, obj))
+        .or_else(|| known_log_line(log, obj))
+        .or_else(|| refusal_without_log(log, p, errno))
+}
+
+/// An instruction a failed CO-RE relocation poisoned, and why it failed.
+fn poisoned_core(log: &str, linked: &LinkedProgram, core: &[CoreOutcome]) -> Option<String> {
     // The verifier prints the failing instruction as `N: (85) call unknown#ID`.
     let failing = |id: i64| -> Option<usize> {
         let needle = format!("unknown#{id}");
@@ -147,6 +156,11 @@ fn explain(
         }
         return Some("it reaches an instruction a failed CO-RE relocation poisoned".into());
     }
+    None
+}
+
+/// A callback or exception callback the verifier of this kernel does not know.
+fn unknown_to_this_kernel(log: &str, linked: &LinkedProgram) -> Option<String> {
     // Before 5.13 an ld_imm64 of a function (BPF_PSEUDO_FUNC) is not a subprogram
     // to the verifier, so the func_info the callback brings does not add up.
     if log.contains("number of funcs in func_info doesn't match number of subprogs")
@@ -174,13 +188,18 @@ fn explain(
             ));
         }
     }
+    None
+}
+
+/// A use of a map left out, or a call of a `__weak` kfunc this kernel lacks.
+fn poisoned_map_or_kfunc(log: &str, obj: &Object) -> Option<String> {
     for (i, m) in obj.maps.iter().enumerate() {
         if log.contains(&format!(
             "unknown#{}",
             i64::from(POISON_MAP_BASE) + i as i64
         )) {
             return Some(format!(
-                "it uses map `{}`, which was not created (it was left out on request: skip_maps, --skip-map)",
+                "it uses map `{}`, which was not created (its autocreate was turned off before load)",
                 m.name
             ));
         }
@@ -200,6 +219,11 @@ fn explain(
             ));
         }
     }
+    None
+}
+
+/// Log lines whose meaning needs saying: license, inlined functions, ksyms, helpers.
+fn known_log_line(log: &str, obj: &Object) -> Option<String> {
     if log.contains("cannot call GPL-restricted function from non-GPL compatible program") {
         return Some(format!(
             "the object's license is {}, and the kernel lets only GPL-compatible programs (\"GPL\", \"Dual BSD/GPL\", \"Dual MIT/GPL\"...) call GPL-only helpers such as bpf_trace_printk",
@@ -238,6 +262,11 @@ fn explain(
             None => format!("helper #{id} is not a BPF helper any kernel defines"),
         });
     }
+    None
+}
+
+/// A refusal the log does not explain: an unsupported type or flag, privileges.
+fn refusal_without_log(log: &str, p: &ProgramSpec, errno: Option<i32>) -> Option<String> {
     if let Some(t) = p.prog_type
         && errno == Some(libc::EINVAL)
         && crate::probe::prog_type_supported(t) == Some(false)
@@ -333,128 +362,6 @@ fn last_line(log: &str) -> Option<&str> {
         .find(|l| !l.is_empty() && !l.starts_with("processed "))
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the stages' outputs, passed once from Object::load"
-)]
-fn load_program(
-    obj: &Object,
-    index: usize,
-    opts: &LoadOptions,
-    resolver: &Resolver,
-    ext: Option<&BtfExt>,
-    btf_fd: Option<&OwnedFd>,
-    kernel: Option<&mut KernelBtf>,
-    fds: &mut ModuleFds,
-    core: &[CoreOutcome],
-) -> Result<(Program, String), LoadError> {
-    let p = &obj.programs[index];
-    let prog_type = p.prog_type.ok_or_else(|| LoadError::NoType {
-        prog: p.name().to_string(),
-        section: p.section().to_string(),
-    })?;
-    let mut linked = link_program(
-        obj,
-        index,
-        resolver,
-        if btf_fd.is_some() { ext } else { None },
-    )
-    .map_err(LoadError::Reloc)?;
-    // A CO-RE relocation left as compiled (no BTF to resolve it against) in any
-    // function of this program: refuse, naming the first.
-    if let Some(o) = core.iter().find(|o| {
-        o.unapplied()
-            && linked
-                .placements
-                .iter()
-                .any(|pl| pl.name == o.function && pl.section == o.section)
-    }) {
-        return Err(LoadError::NoCoreTarget(Box::new(super::NoCoreTarget {
-            prog: p.name().to_string(),
-            function: o.function.clone(),
-            insn: o.insn,
-            relocation: o.local.clone(),
-            kind: o.kind.to_string(),
-            why: o.failure.clone().unwrap_or_default(),
-        })));
-    }
-    adapt_probe_reads(&mut linked.insns, prog_type, p.name());
-    for (insn, what) in &linked.applied {
-        log::trace!("program `{}`: insn {insn}: {what}", p.name());
-    }
-    // USDT programs are loaded for uprobe_multi links where the kernel has them, as
-    // libbpf does (`libbpf_prepare_prog_load`).
-    let expected_attach_type =
-        if p.section_flags() & flags::USDT != 0 && crate::probe::uprobe_multi_links() {
-            Some(AttachType::TRACE_UPROBE_MULTI)
-        } else {
-            p.expected_attach_type
-        };
-    let mut attr = ProgLoadAttr {
-        prog_type,
-        expected_attach_type: expected_attach_type.unwrap_or_default(),
-        kern_version: obj.kern_version.unwrap_or_else(|| {
-            oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code())
-        }),
-        ..Default::default()
-    };
-    attr.set_name(p.name());
-    if p.sleepable() {
-        attr.prog_flags |= prog_flags::SLEEPABLE;
-    }
-    if p.section_flags() & flags::XDP_FRAGS != 0 {
-        attr.prog_flags |= prog_flags::XDP_HAS_FRAGS;
-    }
-    if p.section_flags() & flags::ATTACH_BTF != 0 {
-        let (id, obj_fd) = attach_btf_id(p, kernel, fds)?;
-        attr.attach_btf_id = id;
-        if let Some(fd) = obj_fd {
-            attr.attach_btf_obj_fd = fd as u32;
-        }
-    }
-    if let Some(fd) = btf_fd {
-        attr.prog_btf_fd = fd.as_raw_fd() as u32;
-        if !linked.func_info.is_empty() {
-            attr.func_info_rec_size = 8;
-            attr.line_info_rec_size = 16;
-        }
-    }
-    // The kernel reads the license as a C string; an object without one is not GPL.
-    let license = CString::new(obj.license.replace('\0', "")).unwrap_or_default();
-    // Module BTFs of kfuncs (and of nothing else yet) by index; index 0 is vmlinux.
-    let fd_array = fds.fd_array();
-    let (result, log) = load_one(&attr, &linked, &license, &fd_array, opts.log_level);
-    match result {
-        Ok(fd) => {
-            log::debug!(
-                "program `{}`: loaded ({} insns, {prog_type})",
-                p.name(),
-                linked.insns.len()
-            );
-            Ok((
-                Program::new(fd, p.name(), prog_type, expected_attach_type)
-                    .with_section(p.section(), p.attach_target.as_deref()),
-                log,
-            ))
-        }
-        Err(error) => {
-            let explanation = explain(&log, &linked, core, obj, p, error.errno());
-            let summary = match last_line(&log) {
-                Some(l) => format!("the verifier rejected it: {l}"),
-                None => format!("{}: {}", error, error.source),
-            };
-            Err(LoadError::Program(Box::new(ProgramRejected {
-                prog: p.name().to_string(),
-                section: p.section().to_string(),
-                summary,
-                explanation,
-                log,
-                error,
-            })))
-        }
-    }
-}
-
 /// `bpf_probe_read_{user,kernel}` and their `_str` forms (helpers 112 to 115, Linux
 /// 5.5) become `bpf_probe_read`/`bpf_probe_read_str` on kernels without them, as libbpf
 /// does: the old helpers read kernel and user memory alike where that works. Returns
@@ -498,72 +405,213 @@ fn rewrite_probe_reads(insns: &mut [Insn], prog: &str) -> usize {
     n
 }
 
-/// Loads every selected program; with `keep_going`, failures are collected instead of
-/// ending the load.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the stages' outputs, passed once from Object::load"
-)]
-pub(super) fn load_all(
-    obj: &Object,
-    opts: &LoadOptions,
-    selected: &[usize],
-    resolver: &Resolver,
-    ext: Option<&BtfExt>,
-    btf_fd: Option<&OwnedFd>,
-    mut kernel: Option<&mut KernelBtf>,
-    fds: &mut ModuleFds,
-    core: &[CoreOutcome],
-) -> Result<Loaded, LoadError> {
-    let mut programs = Vec::new();
-    let mut failures = Vec::new();
-    let mut logs = HashMap::new();
-    for &i in selected {
-        match load_program(
-            obj,
-            i,
-            opts,
-            resolver,
-            ext,
-            btf_fd,
-            kernel.as_deref_mut(),
-            fds,
-            core,
-        ) {
-            Ok((prog, log)) => {
-                if opts.log_level > 0 {
-                    logs.insert(prog.name().to_string(), log);
+/// The programs that loaded, and with `keep_going` those that did not.
+pub(super) struct ProgramsLoaded {
+    pub programs: Vec<Program>,
+    pub failures: Vec<ProgramFailure>,
+    /// Verifier logs kept (by program name), when a log level was asked for.
+    pub logs: HashMap<String, String>,
+}
+
+impl Loader<'_> {
+    /// Loads every selected program; with `keep_going`, failures are collected instead
+    /// of ending the load.
+    pub(super) fn load_programs(
+        &mut self,
+        resolver: &Resolver,
+    ) -> Result<ProgramsLoaded, LoadError> {
+        let mut out = ProgramsLoaded {
+            programs: Vec::new(),
+            failures: Vec::new(),
+            logs: HashMap::new(),
+        };
+        for i in self.selected.clone() {
+            match self.load_program(i, resolver) {
+                Ok((prog, log)) => {
+                    if self.opts.log_level > 0 {
+                        out.logs.insert(prog.name().to_string(), log);
+                    }
+                    out.programs.push(prog);
                 }
-                programs.push(prog);
+                Err(e) if self.opts.keep_going => {
+                    // Reported in `Loaded::failures`, which the caller shows as it likes.
+                    log::debug!("keep going after: {}", chain(&e));
+                    out.failures.push(ProgramFailure {
+                        name: self.obj.programs[i].name().to_string(),
+                        error: e,
+                    });
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) if opts.keep_going => {
-                // Reported in `Loaded::failures`, which the caller shows as it likes.
-                log::debug!("keep going after: {}", chain(&e));
-                failures.push(ProgramFailure {
-                    name: obj.programs[i].name().to_string(),
-                    error: e,
-                });
+        }
+        if out.programs.is_empty() && !out.failures.is_empty() {
+            // Nothing loaded: a single failure is reported as itself.
+            if out.failures.len() == 1 {
+                return Err(out.failures.remove(0).error);
             }
-            Err(e) => return Err(e),
+            return Err(LoadError::NothingLoaded(out.failures));
+        }
+        Ok(out)
+    }
+
+    /// Links program `index`, builds its `BPF_PROG_LOAD` attributes and loads it.
+    fn load_program(
+        &mut self,
+        index: usize,
+        resolver: &Resolver,
+    ) -> Result<(Program, String), LoadError> {
+        let obj = &*self.obj;
+        let p = &obj.programs[index];
+        let prog_type = p.prog_type.ok_or_else(|| LoadError::NoType {
+            prog: p.name().to_string(),
+            section: p.section().to_string(),
+        })?;
+        let ext = if self.btf_fd.is_some() {
+            self.ext.as_ref()
+        } else {
+            None
+        };
+        let mut linked = link_program(obj, index, resolver, ext).map_err(LoadError::Reloc)?;
+        refuse_unrelocated_core(p, &linked, &self.core)?;
+        adapt_probe_reads(&mut linked.insns, prog_type, p.name());
+        for (insn, what) in &linked.applied {
+            log::trace!("program `{}`: insn {insn}: {what}", p.name());
+        }
+        let attr = load_attr(
+            obj,
+            p,
+            prog_type,
+            &linked,
+            self.btf_fd.as_ref(),
+            self.kernel.as_mut(),
+            &mut self.module_fds,
+        )?;
+        // The kernel reads the license as a C string; an object without one is not GPL.
+        let license = CString::new(obj.license.replace('\0', "")).unwrap_or_default();
+        // Module BTFs of kfuncs (and of nothing else yet) by index; index 0 is vmlinux.
+        let fd_array = self.module_fds.fd_array();
+        let (result, log) = load_one(&attr, &linked, &license, &fd_array, self.opts.log_level);
+        match result {
+            Ok(fd) => {
+                log::debug!(
+                    "program `{}`: loaded ({} insns, {prog_type})",
+                    p.name(),
+                    linked.insns.len()
+                );
+                Ok((
+                    Program::new(fd, p.name(), prog_type, expected_attach_type(p))
+                        .with_section(p.section(), p.attach_target.as_deref()),
+                    log,
+                ))
+            }
+            Err(error) => Err(rejected(&log, &linked, &self.core, obj, p, error)),
         }
     }
-    if programs.is_empty() && !failures.is_empty() {
-        // Nothing loaded: a single failure is reported as itself.
-        if failures.len() == 1 {
-            return Err(failures.remove(0).error);
-        }
-        return Err(LoadError::NothingLoaded(failures));
+}
+
+/// A CO-RE relocation left as compiled (no BTF to resolve it against) in any function
+/// of this program: refused, naming the first.
+fn refuse_unrelocated_core(
+    p: &ProgramSpec,
+    linked: &LinkedProgram,
+    core: &[CoreOutcome],
+) -> Result<(), LoadError> {
+    let Some(o) = core.iter().find(|o| {
+        o.unapplied()
+            && linked
+                .placements
+                .iter()
+                .any(|pl| pl.name == o.function && pl.section == o.section)
+    }) else {
+        return Ok(());
+    };
+    Err(LoadError::NoCoreTarget(Box::new(super::NoCoreTarget {
+        prog: p.name().to_string(),
+        function: o.function.clone(),
+        insn: o.insn,
+        relocation: o.local.clone(),
+        kind: o.kind.to_string(),
+        why: o.failure.clone().unwrap_or_default(),
+    })))
+}
+
+/// The attach type a program is loaded for: its section's, except that USDT programs
+/// are loaded for uprobe_multi links where the kernel has them, as libbpf does
+/// (`libbpf_prepare_prog_load`).
+fn expected_attach_type(p: &ProgramSpec) -> Option<AttachType> {
+    if p.section_flags() & flags::USDT != 0 && crate::probe::uprobe_multi_links() {
+        Some(AttachType::TRACE_UPROBE_MULTI)
+    } else {
+        p.expected_attach_type
     }
-    Ok(Loaded {
-        maps: Vec::new(),
-        programs,
-        failures,
-        core: Vec::new(),
-        logs,
-        btf_fd: None,
-        globals: Vec::new(),
-        mapped: Vec::new(),
-    })
+}
+
+/// The `BPF_PROG_LOAD` attributes of a linked program (without the buffers, which
+/// [`load_one`] adds).
+fn load_attr(
+    obj: &Object,
+    p: &ProgramSpec,
+    prog_type: ProgType,
+    linked: &LinkedProgram,
+    btf_fd: Option<&OwnedFd>,
+    kernel: Option<&mut KernelBtf>,
+    fds: &mut ModuleFds,
+) -> Result<ProgLoadAttr, LoadError> {
+    let mut attr = ProgLoadAttr {
+        prog_type,
+        expected_attach_type: expected_attach_type(p).unwrap_or_default(),
+        kern_version: obj.kern_version.unwrap_or_else(|| {
+            oxbpf_sys::version::KernelVersion::current().map_or(0, |v| v.code())
+        }),
+        ..Default::default()
+    };
+    attr.set_name(p.name());
+    if p.sleepable() {
+        attr.prog_flags |= prog_flags::SLEEPABLE;
+    }
+    if p.section_flags() & flags::XDP_FRAGS != 0 {
+        attr.prog_flags |= prog_flags::XDP_HAS_FRAGS;
+    }
+    if p.section_flags() & flags::ATTACH_BTF != 0 {
+        let (id, obj_fd) = attach_btf_id(p, kernel, fds)?;
+        attr.attach_btf_id = id;
+        if let Some(fd) = obj_fd {
+            attr.attach_btf_obj_fd = fd as u32;
+        }
+    }
+    if let Some(fd) = btf_fd {
+        attr.prog_btf_fd = fd.as_raw_fd() as u32;
+        if !linked.func_info.is_empty() {
+            attr.func_info_rec_size = 8;
+            attr.line_info_rec_size = 16;
+        }
+    }
+    Ok(attr)
+}
+
+/// The error for a program the kernel refused: the log's last line, and what oxbpf can
+/// tell of the cause.
+fn rejected(
+    log: &str,
+    linked: &LinkedProgram,
+    core: &[CoreOutcome],
+    obj: &Object,
+    p: &ProgramSpec,
+    error: SysError,
+) -> LoadError {
+    let explanation = explain(log, linked, core, obj, p, error.errno());
+    let summary = match last_line(log) {
+        Some(l) => format!("the verifier rejected it: {l}"),
+        None => format!("{}: {}", error, error.source),
+    };
+    LoadError::Program(Box::new(ProgramRejected {
+        prog: p.name().to_string(),
+        section: p.section().to_string(),
+        summary,
+        explanation,
+        log: log.to_string(),
+        error,
+    }))
 }
 
 #[cfg(test)]

@@ -17,18 +17,13 @@ use oxbpf_sys::uapi::AttachType;
 
 /// attach.bpf.o with only `programs` loaded and `target_tgid` = this process.
 pub(crate) fn load(programs: &[&str]) -> (Loaded, Vec<DataSection>) {
-    let obj = Object::open(crate::testdata("attach.bpf.o")).unwrap();
+    let mut obj = Object::open(crate::testdata("attach.bpf.o")).unwrap();
     let layout = obj.data.clone();
-    let opts = LoadOptions {
-        only: Some(programs.iter().map(|p| p.to_string()).collect()),
-        globals: vec![(
-            "target_tgid".into(),
-            (std::process::id() as i32).to_ne_bytes().to_vec(),
-        )],
-        ..Default::default()
-    };
+    obj.load_only(programs).unwrap();
+    obj.set_global("target_tgid", &(std::process::id() as i32).to_ne_bytes())
+        .unwrap();
     let l = obj
-        .load(&opts)
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     (l, layout)
 }
@@ -770,7 +765,7 @@ fn tcx_links_count_and_drop_on_veth() {
     if !crate::kernel_since(6, 6) {
         assert_eq!(
             count.unwrap_err().to_string(),
-            "program `tc_count`: cannot attach to TCX ingress of veth1: this kernel has no TCX links (6.6+); attach through a clsact qdisc over netlink instead (attach_tc_netlink; `--netlink` for oxbpf run and attach)"
+            "program `tc_count`: cannot attach to TCX ingress of veth1: this kernel has no TCX links (6.6+); attach through a clsact qdisc over netlink instead (Program::attach_tc_netlink)"
         );
         return;
     }
@@ -937,22 +932,18 @@ fn auto_attach_follows_the_section_names() {
         return;
     }
     use oxbpf_prog::AutoAttach;
-    let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+    let mut obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
     let layout = obj.data.clone();
-    let names = [
+    obj.load_only(&[
         "tp_btf_switch",
         "raw_tp_switch",
         "iter_tasks",
         "uprobe_target",
         "kprobe_unlinkat",
         "perf_sample",
-    ];
-    let l = obj
-        .load(&LoadOptions {
-            only: Some(names.iter().map(|n| n.to_string()).collect()),
-            ..Default::default()
-        })
-        .unwrap();
+    ])
+    .unwrap();
+    let l = obj.load(&LoadOptions::default()).unwrap();
     let mut links = Vec::new();
     for name in [
         "tp_btf_switch",
@@ -1009,17 +1000,16 @@ fn sockmap_programs_and_sk_lookup_attach_and_detach() {
     {
         return;
     }
-    let l = Object::open(crate::testdata("progtypes_net.bpf.o"))
-        .unwrap()
-        .load(&LoadOptions {
-            only: Some(vec![
-                "msg_verdict".into(),
-                "skb_verdict".into(),
-                "lookup_pass".into(),
-                "connect4_allow".into(),
-            ]),
-            ..Default::default()
-        })
+    let mut obj = Object::open(crate::testdata("progtypes_net.bpf.o")).unwrap();
+    obj.load_only(&[
+        "msg_verdict",
+        "skb_verdict",
+        "lookup_pass",
+        "connect4_allow",
+    ])
+    .unwrap();
+    let l = obj
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     let map = l.map("sock_map").unwrap();
     let msg = l
@@ -1181,16 +1171,16 @@ fn fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines() {
     if !gate::require_bpf(test) {
         return;
     }
-    let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
+    let mut obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
     let layout = obj.data.clone();
-    let progs = [
+    obj.load_only(&[
         "fentry_unlinkat",
         "fexit_unlinkat",
         "lsm_file_open",
         "kprobe_unlinkat",
-    ];
+    ])
+    .unwrap();
     let l = match obj.load(&LoadOptions {
-        only: Some(progs.iter().map(|p| p.to_string()).collect()),
         keep_going: true,
         ..Default::default()
     }) {

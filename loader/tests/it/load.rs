@@ -1,7 +1,6 @@
 //! Loading objects into the running kernel, and running what can run with
 //! `BPF_PROG_TEST_RUN` to check the effect on maps: the main job, end to end.
 
-use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +11,16 @@ use oxbpf_sys::fd::open_fd_count;
 use oxbpf_sys::gate;
 
 fn load(name: &str, opts: &LoadOptions) -> Loaded {
-    let obj = Object::open(crate::testdata(name)).unwrap();
+    load_spec(name, &open(name), opts)
+}
+
+/// Testdata object `name`, opened.
+fn open(name: &str) -> Object {
+    Object::open(crate::testdata(name)).unwrap()
+}
+
+/// `obj` (testdata object `name`, maybe edited) loaded.
+fn load_spec(name: &str, obj: &Object, opts: &LoadOptions) -> Loaded {
     obj.load(opts)
         .unwrap_or_else(|e| panic!("{name}: {}", crate::chain(&e)))
 }
@@ -101,12 +109,8 @@ fn every_testdata_object_loads_except_what_this_kernel_refuses() {
             .filter(|p| p.autoload && p.prog_type.is_some())
             .map(|p| p.name().to_string())
             .collect();
-        let opts = LoadOptions {
-            only: Some(autoload.clone()),
-            skip_maps: crate::newer_maps(&name),
-            ..Default::default()
-        };
-        let loaded = crate::load_all_but_trampolines(&name, obj, opts);
+        let obj = crate::skip_maps(crate::only(obj, &autoload), &crate::newer_maps(&name));
+        let loaded = crate::load_all_but_trampolines(&name, obj, LoadOptions::default());
         assert_eq!(
             loaded.programs.len() + loaded.failures.len(),
             autoload.len(),
@@ -127,11 +131,8 @@ fn fentry_fexit_fmod_ret_and_lsm_fail_naming_program_and_cause() {
         ("fmod_file_open", "fmod_ret"),
         ("lsm_file_open", "lsm"),
     ] {
-        let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
-        match obj.load(&LoadOptions {
-            only: Some(vec![prog.into()]),
-            ..Default::default()
-        }) {
+        let obj = crate::only(open("progtypes_trace.bpf.o"), &[prog]);
+        match obj.load(&LoadOptions::default()) {
             // A kernel with BPF trampolines loads them: nothing to explain.
             Ok(l) => assert_eq!(l.programs.len(), 1),
             Err(e) => {
@@ -265,23 +266,17 @@ fn subprograms_callbacks_and_global_data_work() {
     if !gate::require_bpf("subprograms_callbacks_and_global_data_work") {
         return;
     }
-    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
+    let mut obj = multi_prog();
     // Like libbpf, a program whose section names no type stops the load, saying how
     // to give it one.
-    let err = obj
-        .clone()
-        .load(&LoadOptions {
-            only: with_mystery_typed().only,
-            ..Default::default()
-        })
-        .unwrap_err();
+    let err = obj.load(&LoadOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "program `mystery_prog`: section `mystery/unknown_kind` matches no SEC() pattern; set its type (e.g. --type mystery_prog=xdp)"
+        "program `mystery_prog`: section `mystery/unknown_kind` matches no SEC() pattern; set its type before load (`obj.program_mut(\"mystery_prog\")?.prog_type = Some(ProgType::XDP)`)"
     );
+    type_mystery(&mut obj);
     let l = obj
-        .clone()
-        .load(&with_mystery_typed())
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     // `?tc` is not loaded unless asked.
     assert!(l.program("tc_optional").is_none());
@@ -309,12 +304,8 @@ fn subprograms_callbacks_and_global_data_work() {
     } else {
         // Before 5.17 there is no bpf_loop, and before 5.13 no callbacks at all: each
         // is said plainly.
-        let err = obj
-            .clone()
-            .load(&LoadOptions {
-                only: Some(vec!["xdp_second".into()]),
-                ..Default::default()
-            })
+        let err = crate::only(obj.clone(), &["xdp_second"])
+            .load(&LoadOptions::default())
             .unwrap_err();
         let want = if crate::kernel_since(5, 13) {
             "this kernel has no helper bpf_loop"
@@ -343,34 +334,35 @@ fn subprograms_callbacks_and_global_data_work() {
     assert!(ro.update(&0u32.to_ne_bytes(), &[0; 4], 0).is_err());
 
     // Asking for the `?` program loads it too.
-    let opts = LoadOptions {
-        only: Some(vec!["tc_optional".into(), "mystery_prog".into()]),
-        ..with_mystery_typed()
-    };
+    obj.load_only(&["tc_optional", "mystery_prog"]).unwrap();
     let l = obj
-        .load(&opts)
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     assert_eq!(l.programs.len(), 2);
 }
 
-/// Options giving multi_prog.bpf.o's `mystery/unknown_kind` program a type. Before
-/// Linux 5.17 (no bpf_loop) they leave out `xdp_second`, which calls it.
-fn with_mystery_typed() -> LoadOptions {
-    let mut prog_types = HashMap::new();
-    prog_types.insert(
-        "mystery_prog".to_string(),
-        oxbpf_sys::uapi::ProgType::SOCKET_FILTER,
-    );
-    let only = (!crate::kernel_since(5, 17)).then(|| {
-        ["xdp_first", "tc_first", "tc_second", "mystery_prog"]
-            .map(String::from)
-            .to_vec()
-    });
-    LoadOptions {
-        prog_types,
-        only,
-        ..Default::default()
+/// multi_prog.bpf.o; before Linux 5.17 (no bpf_loop) set to leave out `xdp_second`,
+/// which calls it.
+fn multi_prog() -> Object {
+    let obj = open("multi_prog.bpf.o");
+    if crate::kernel_since(5, 17) {
+        obj
+    } else {
+        crate::only(obj, &["xdp_first", "tc_first", "tc_second", "mystery_prog"])
     }
+}
+
+/// Gives multi_prog.bpf.o's `mystery/unknown_kind` program a type.
+fn type_mystery(obj: &mut Object) {
+    obj.program_mut("mystery_prog").unwrap().prog_type =
+        Some(oxbpf_sys::uapi::ProgType::SOCKET_FILTER);
+}
+
+/// [`multi_prog`] with its `mystery/unknown_kind` program given a type.
+fn with_mystery_typed() -> Object {
+    let mut obj = multi_prog();
+    type_mystery(&mut obj);
+    obj
 }
 
 #[test]
@@ -379,17 +371,12 @@ fn rodata_config_set_before_load_is_what_the_program_sees() {
     if !gate::require_bpf("rodata_config_set_before_load_is_what_the_program_sees") {
         return;
     }
-    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
-    let opts = LoadOptions {
-        globals: vec![
-            ("rodata_limit".into(), 100i32.to_ne_bytes().to_vec()),
-            ("bss_hits".into(), 40u32.to_ne_bytes().to_vec()),
-        ],
-        ..with_mystery_typed()
-    };
+    let mut obj = with_mystery_typed();
+    obj.set_global("rodata_limit", &100i32.to_ne_bytes())
+        .unwrap();
+    obj.set_global("bss_hits", &40u32.to_ne_bytes()).unwrap();
     let l = obj
-        .clone()
-        .load(&opts)
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     assert_eq!(u32_at(&global(&obj, &l, "rodata_limit"), 0), 100);
     l.program("tc_first")
@@ -399,26 +386,18 @@ fn rodata_config_set_before_load_is_what_the_program_sees() {
     // static_scale(3) = 3 * 100 + 4, added by global_bump to the static total.
     assert_eq!(u32_at(&data(&l, ".bss"), 4), 304);
     assert_eq!(u32_at(&global(&obj, &l, "bss_hits"), 0), 41);
-    let err = obj
-        .clone()
-        .load(&LoadOptions {
-            globals: vec![("rodata_limit".into(), vec![1])],
-            ..with_mystery_typed()
-        })
-        .unwrap_err();
+    let err = obj.set_global("rodata_limit", &[1]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "global variable `rodata_limit`: is 4 bytes, the value given is 1"
+        "global variable `rodata_limit` is 4 bytes, the value given is 1"
     );
-    let err = obj
-        .load(&LoadOptions {
-            globals: vec![("nope".into(), vec![1])],
-            ..with_mystery_typed()
-        })
-        .unwrap_err();
+    let err = obj.set_global("nope", &[1]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "global variable `nope`: no such global variable"
+        format!(
+            "{}: no global variable `nope`; its globals: data_counter, rodata_limit, foo_value, bar_value, bss_hits, static_bss_total",
+            obj.name
+        )
     );
 }
 
@@ -428,24 +407,20 @@ fn core_program_reads_this_tasks_pid_and_comm() {
     if !gate::require_bpf("core_program_reads_this_tasks_pid_and_comm") {
         return;
     }
-    let obj = Object::open(crate::testdata("core.bpf.o")).unwrap();
+    let mut obj = open("core.bpf.o");
     // bpf_get_current_task_btf, which the tp_btf program calls, came in 5.11.
-    let old = !crate::kernel_since(5, 11);
-    if old {
-        let err = obj.clone().load(&LoadOptions::default()).unwrap_err();
+    if !crate::kernel_since(5, 11) {
+        let err = obj.load(&LoadOptions::default()).unwrap_err();
         assert!(
             err.to_string().ends_with(
                 "this kernel has no helper bpf_get_current_task_btf (#158); it came in a newer Linux"
             ),
             "{err}"
         );
+        obj.load_only(&["core_read_task"]).unwrap();
     }
     let l = obj
-        .clone()
-        .load(&LoadOptions {
-            only: old.then(|| vec!["core_read_task".into()]),
-            ..Default::default()
-        })
+        .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     // raw_tp programs run in the calling task when test-run; sys_enter takes (regs, id).
     l.program("core_read_task")
@@ -494,11 +469,9 @@ fn core_poisoned_relocation_is_explained_when_reached() {
     let btf = oxbpf_loader::btf::Btf::from_file(&crate::testdata("btf/old_kernel.btf")).unwrap();
     let opts = LoadOptions {
         core_btf: Some(std::sync::Arc::new(btf)),
-        only: Some(vec!["core_read_task".into()]),
         ..Default::default()
     };
-    let err = Object::open(crate::testdata("core.bpf.o"))
-        .unwrap()
+    let err = crate::only(open("core.bpf.o"), &["core_read_task"])
         .load(&opts)
         .unwrap_err();
     let msg = crate::chain(&err);
@@ -539,12 +512,7 @@ fn kconfig_externs_hold_the_running_kernels_values() {
     assert!(kconfig.update(&0u32.to_ne_bytes(), &v, 0).is_err());
     // The weak kfuncs: called where the kernel has them (bpf_task_from_pid: 6.2), and
     // where it does not, the program that calls them fails saying so.
-    let kfuncs = Object::open(crate::testdata("externs.bpf.o"))
-        .unwrap()
-        .load(&LoadOptions {
-            only: Some(vec!["kfunc_fork".into()]),
-            ..Default::default()
-        });
+    let kfuncs = crate::only(open("externs.bpf.o"), &["kfunc_fork"]).load(&LoadOptions::default());
     if crate::kernel_since(6, 2) {
         kfuncs.unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     } else {
@@ -557,12 +525,10 @@ fn kconfig_externs_hold_the_running_kernels_values() {
     // Kfunc addresses (bpf_ksym_exists; a program may take one since 6.4): the kernel's
     // BTF id for one it has, 0 for a weak one it lacks; run on a fork.
     if crate::kernel_since(6, 4) {
-        let l = load(
+        let l = load_spec(
             "externs.bpf.o",
-            &LoadOptions {
-                only: Some(vec!["kfunc_exists".into()]),
-                ..Default::default()
-            },
+            &crate::only(open("externs.bpf.o"), &["kfunc_exists"]),
+            &LoadOptions::default(),
         );
         let link = l.program("kfunc_exists").unwrap().attach_traced().unwrap();
         std::process::Command::new("true").status().unwrap();
@@ -589,27 +555,25 @@ fn static_functions_called_without_relocations_are_the_ones_the_source_names() {
         return;
     }
     let mut progs = vec![
-        "calls_in_text".to_string(),
-        "calls_from_another_section".to_string(),
-        "layout_a".to_string(),
-        "layout_b".to_string(),
-        "layout_c".to_string(),
+        "calls_in_text",
+        "calls_from_another_section",
+        "layout_a",
+        "layout_b",
+        "layout_c",
     ];
     // bpf_loop arrived in 5.17, exception callbacks in 6.7.
     let callbacks = crate::kernel_since(5, 17);
     if callbacks {
-        progs.push("callback_in_text".into());
+        progs.push("callback_in_text");
     }
     let exceptions = crate::kernel_since(6, 7);
     if exceptions {
-        progs.push("with_exception_callback".into());
+        progs.push("with_exception_callback");
     }
-    let l = load(
+    let l = load_spec(
         "static_calls.bpf.o",
-        &LoadOptions {
-            only: Some(progs),
-            ..Default::default()
-        },
+        &crate::only(open("static_calls.bpf.o"), &progs),
+        &LoadOptions::default(),
     );
     let frame = packet(17, &[0; 8]);
     for p in &l.programs {
@@ -659,52 +623,41 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
     in_private_bpffs(
         "load::maps_of_every_shape_with_initial_slots_and_pins",
         |pin_root| {
-            let mut opts = LoadOptions {
+            let opts = LoadOptions {
                 pin_root: pin_root.to_path_buf(),
-                skip_maps: crate::newer_maps("maps_btf.bpf.o"),
                 ..Default::default()
             };
+            let skipped = crate::newer_maps("maps_btf.bpf.o");
+            let spec = crate::skip_maps(open("maps_btf.bpf.o"), &skipped);
             // A stack trace map left without a value size (the stack depth), as
             // libbpf-tools leave it to their user space: like libbpf, oxbpf sends no
             // guess; the kernel refuses it, and the error says what to set.
-            opts.value_size.insert("stacks".into(), 0);
-            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
-                .unwrap()
-                .load(&opts)
-                .unwrap_err()
-                .to_string();
+            let mut no_depth = spec.clone();
+            no_depth.map_mut("stacks").unwrap().value_size = 0;
+            let err = no_depth.load(&opts).unwrap_err().to_string();
             assert!(
                 err.starts_with("map `stacks`: BPF_MAP_CREATE failed: Invalid argument")
-                    && err.contains("--value-size stacks=1016 keeps 127 frames of 8 bytes"),
+                    && err.contains("(`obj.map_mut(\"stacks\")?.value_size = 1016`: 1016 keeps 127 frames of 8 bytes)"),
                 "{err}"
             );
-            opts.value_size.clear();
             // A prog array's initial slot naming a program left out is an error, as in
             // libbpf (which fails with EBADF on the slot).
-            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
-                .unwrap()
-                .load(&LoadOptions {
-                    only: Some(vec!["xdp_maps".into()]),
-                    ..opts.clone()
-                })
+            let err = crate::only(spec.clone(), &["xdp_maps"])
+                .load(&opts)
                 .unwrap_err()
                 .to_string();
             assert_eq!(
                 err,
                 "map `jump_table`: slot 0 names program `tail_a`, which is not loaded; load it too, or leave the map out"
             );
-            let l = load("maps_btf.bpf.o", &opts);
-            assert_eq!(l.maps.len(), 14 - opts.skip_maps.len());
+            let l = load_spec("maps_btf.bpf.o", &spec, &opts);
+            assert_eq!(l.maps.len(), 14 - skipped.len());
             assert_eq!(l.map("stacks").unwrap().value_size(), 127 * 8);
             // What a tool sets before load: sizes and capacities.
-            let mut sized = LoadOptions {
-                pin_root: pin_root.to_path_buf(),
-                skip_maps: crate::newer_maps("maps_btf.bpf.o"),
-                ..Default::default()
-            };
-            sized.value_size.insert("stacks".into(), 32 * 8);
-            sized.max_entries.insert("hash_map".into(), 7);
-            let s = load("maps_btf.bpf.o", &sized);
+            let mut sized = spec.clone();
+            sized.map_mut("stacks").unwrap().value_size = 32 * 8;
+            sized.map_mut("hash_map").unwrap().max_entries = 7;
+            let s = load_spec("maps_btf.bpf.o", &sized, &opts);
             let info = s.map("stacks").unwrap().info().unwrap();
             assert_eq!(info.value_size, 32 * 8);
             assert_eq!(s.map("hash_map").unwrap().info().unwrap().max_entries, 7);
@@ -894,22 +847,20 @@ fn a_pin_lost_to_a_concurrent_load_is_shared_not_an_error() {
         |pin_root| {
             let opts = LoadOptions {
                 pin_root: pin_root.to_path_buf(),
-                skip_maps: crate::newer_maps("maps_btf.bpf.o"),
-                // (tail_a and tail_b fill jump_table's initial slots.)
-                only: Some(vec!["stack_user".into(), "tail_a".into(), "tail_b".into()]),
                 ..Default::default()
             };
+            let spec = crate::skip_maps(
+                // (tail_a and tail_b fill jump_table's initial slots.)
+                crate::only(open("maps_btf.bpf.o"), &["stack_user", "tail_a", "tail_b"]),
+                &crate::newer_maps("maps_btf.bpf.o"),
+            );
             *oxbpf_loader::load::PIN_WINDOW_HOOK.lock().unwrap() = Some(hold_the_first);
-            let a_opts = opts.clone();
-            let a = std::thread::spawn(move || {
-                Object::open(crate::testdata("maps_btf.bpf.o"))
-                    .unwrap()
-                    .load(&a_opts)
-            });
+            let (a_spec, a_opts) = (spec.clone(), opts.clone());
+            let a = std::thread::spawn(move || a_spec.load(&a_opts));
             while !IN_WINDOW.load(Ordering::SeqCst) {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            let b = load("maps_btf.bpf.o", &opts);
+            let b = load_spec("maps_btf.bpf.o", &spec, &opts);
             OTHER_DONE.store(true, Ordering::SeqCst);
             let a = a
                 .join()
@@ -938,15 +889,9 @@ fn failed_loads_close_every_fd_they_opened() {
     let obj = Object::open(crate::testdata("progtypes_trace.bpf.o")).unwrap();
     assert!(obj.load(&LoadOptions::default()).is_err());
     // Fails in map creation, after the first map: a ring buffer of no size.
-    let obj = Object::open(crate::testdata("bootstrap.bpf.o")).unwrap();
-    let mut max_entries = HashMap::new();
-    max_entries.insert("rb".to_string(), 0);
-    let err = obj
-        .load(&LoadOptions {
-            max_entries,
-            ..Default::default()
-        })
-        .unwrap_err();
+    let mut obj = open("bootstrap.bpf.o");
+    obj.map_mut("rb").unwrap().max_entries = 0;
+    let err = obj.load(&LoadOptions::default()).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("map `rb`: BPF_MAP_CREATE failed: Invalid argument"),
@@ -965,11 +910,9 @@ fn failed_loads_close_every_fd_they_opened() {
             .is_err()
     );
     // Fails pinning a map, after creating the maps before it.
-    let err = Object::open(crate::testdata("maps_btf.bpf.o"))
-        .unwrap()
+    let err = crate::skip_maps(open("maps_btf.bpf.o"), &crate::newer_maps("maps_btf.bpf.o"))
         .load(&LoadOptions {
             pin_root: "/nonexistent".into(),
-            skip_maps: crate::newer_maps("maps_btf.bpf.o"),
             ..Default::default()
         })
         .unwrap_err();
@@ -1073,7 +1016,7 @@ fn without_the_kernels_btf_co_re_programs_are_refused_and_the_others_load() {
             let msg = err.to_string();
             assert!(
                 msg.contains("needs the kernel's BTF, which cannot be read (cannot read /sys/kernel/btf/vmlinux")
-                    && msg.contains("--btf PATH"),
+                    && msg.contains("Give this kernel's BTF (LoadOptions::core_btf)"),
                 "{msg}"
             );
             assert_eq!(open_fd_count().unwrap(), before, "fds left by the refusal");
@@ -1082,11 +1025,11 @@ fn without_the_kernels_btf_co_re_programs_are_refused_and_the_others_load() {
             load("minimal.bpf.o", &LoadOptions::default());
 
             // One object, both kinds: the program with CO-RE is refused, the rest load.
-            let l = load(
+            let l = load_spec(
                 "maps_btf.bpf.o",
+                &crate::skip_maps(open("maps_btf.bpf.o"), &crate::newer_maps("maps_btf.bpf.o")),
                 &LoadOptions {
                     pin_root: pin_root.to_path_buf(),
-                    skip_maps: crate::newer_maps("maps_btf.bpf.o"),
                     keep_going: true,
                     ..Default::default()
                 },
@@ -1203,29 +1146,21 @@ fn libbpf_tools_objects_embedded_in_their_binaries_load() {
         let found = oxbpf_loader::embedded::find_objects(&data);
         assert_eq!(found.len(), 1, "{}: one skeleton object", tool.display());
         let name = tool.file_name().unwrap().to_string_lossy().to_string();
-        let obj = Object::parse(&name, found[0].1).unwrap();
-        // What the tools' user space does first: size the maps it leaves at 0
-        // (libbpf-tools use 10240 entries).
-        let max_entries = obj
-            .maps
-            .iter()
-            .filter(|m| {
-                m.max_entries == 0 && m.map_type != oxbpf_sys::uapi::MapType::PERF_EVENT_ARRAY
-            })
-            .map(|m| (m.name.clone(), 10240))
-            .collect();
-        // And the stack depth of their stack trace maps (127 frames by default).
-        let value_size = obj
-            .maps
-            .iter()
-            .filter(|m| m.map_type == oxbpf_sys::uapi::MapType::STACK_TRACE && m.value_size == 0)
-            .map(|m| (m.name.clone(), 127 * 8))
-            .collect();
+        let mut obj = Object::parse(&name, found[0].1).unwrap();
+        for m in &mut obj.maps {
+            // What the tools' user space does first: size the maps it leaves at 0
+            // (libbpf-tools use 10240 entries).
+            if m.max_entries == 0 && m.map_type != oxbpf_sys::uapi::MapType::PERF_EVENT_ARRAY {
+                m.max_entries = 10240;
+            }
+            // And the stack depth of their stack trace maps (127 frames by default).
+            if m.map_type == oxbpf_sys::uapi::MapType::STACK_TRACE && m.value_size == 0 {
+                m.value_size = 127 * 8;
+            }
+        }
         let n = obj.programs.len();
         let opts = LoadOptions {
             keep_going: true,
-            max_entries,
-            value_size,
             ..Default::default()
         };
         let failures: Vec<LoadError> = match obj.load(&opts) {
@@ -1374,7 +1309,6 @@ fn btf_kinds_the_kernel_lacks_are_rewritten_and_the_program_runs() {
     assert_eq!(missing.no_float, !crate::kernel_since(5, 13));
     let obj = Object::open(crate::testdata("btf_kinds.bpf.o")).unwrap();
     let l = obj
-        .clone()
         .load(&LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     let ret = l
@@ -1397,31 +1331,34 @@ fn a_map_left_out_poisons_its_uses_and_is_named_when_one_is_reached() {
         return;
     }
     let before = open_fd_count().unwrap();
-    let obj = Object::open(crate::testdata("maps_more.bpf.o")).unwrap();
-    let skip = |names: &[&str]| LoadOptions {
-        skip_maps: names
-            .iter()
-            .map(|n| n.to_string())
-            .chain(crate::newer_maps("maps_more.bpf.o"))
-            .collect(),
-        only: Some(vec!["xdp_redirects".into(), "msg_redirect".into()]),
-        ..Default::default()
-    };
+    let mut obj = crate::only(
+        crate::skip_maps(
+            open("maps_more.bpf.o"),
+            &crate::newer_maps("maps_more.bpf.o"),
+        ),
+        &["xdp_redirects", "msg_redirect"],
+    );
+    let skip = |names: &[&str]| crate::skip_maps(obj.clone(), names);
     // A map no program uses: everything loads without it.
-    let l = obj.clone().load(&skip(&["locked"])).unwrap();
+    let l = skip(&["locked"]).load(&LoadOptions::default()).unwrap();
     assert!(l.map("locked").is_none() && l.map("dev_map").is_some());
     assert_eq!(l.programs.len(), 2);
     drop(l);
     // A map the verifier reaches a use of: that program fails, naming the map.
-    let err = obj.clone().load(&skip(&["dev_map"])).unwrap_err();
+    let err = skip(&["dev_map"])
+        .load(&LoadOptions::default())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "program `xdp_redirects` (xdp): the verifier rejected it: invalid func unknown#2001000006; it uses map `dev_map`, which was not created (it was left out on request: skip_maps, --skip-map)"
+        "program `xdp_redirects` (xdp): the verifier rejected it: invalid func unknown#2001000006; it uses map `dev_map`, which was not created (its autocreate was turned off before load)"
     );
-    let err = obj.load(&skip(&["nope"])).unwrap_err();
+    let err = obj.map_mut("nope").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "map `nope` was to be left out, but the object has no map of that name"
+        format!(
+            "{}: no map `nope`; its maps: percpu_hash, lru_percpu_hash, value_stack, hash_of_maps, on_node_zero, a_map_with_a_very_long_name, dev_map, dev_hash, cpu_map, xsk_map, sk_store, cgroups, sock_hash, sock_map, task_store, inode_store, cgrp_store, odd_ring, odd_user_ring, locked",
+            obj.name
+        )
     );
     assert_eq!(open_fd_count().unwrap(), before);
 }
@@ -1436,10 +1373,8 @@ fn every_other_map_type_is_created_and_used() {
     // Map types newer than this kernel are left out (libbpf's autocreate off); the
     // programs that use them then fail, saying which map they lack.
     let newer = crate::newer_maps("maps_more.bpf.o");
-    let l = Object::open(crate::testdata("maps_more.bpf.o"))
-        .unwrap()
+    let l = crate::skip_maps(open("maps_more.bpf.o"), &newer)
         .load(&LoadOptions {
-            skip_maps: newer.clone(),
             keep_going: true,
             ..Default::default()
         })
@@ -1606,12 +1541,8 @@ fn program_type_and_helper_probes_agree_with_this_kernel() {
     }
     // Tracing programs: supported exactly when an fentry program loads (this kernel
     // refuses them with EPERM: no BPF trampolines).
-    let fentry = Object::open(crate::testdata("progtypes_trace.bpf.o"))
-        .unwrap()
-        .load(&LoadOptions {
-            only: Some(vec!["fentry_unlinkat".into()]),
-            ..Default::default()
-        });
+    let fentry = crate::only(open("progtypes_trace.bpf.o"), &["fentry_unlinkat"])
+        .load(&LoadOptions::default());
     assert_eq!(prog_type_supported(ProgType::TRACING), Some(fentry.is_ok()));
     assert_eq!(prog_type_supported(ProgType::UNSPEC), Some(false));
     assert_eq!(prog_type_supported(ProgType(4242)), Some(false));
@@ -1668,13 +1599,10 @@ fn a_helper_this_kernel_lacks_is_named() {
     }
     let obj = Object::open(crate::testdata("refused.bpf.o")).unwrap();
     // Nothing in it loads unless asked.
-    let none = obj.clone().load(&LoadOptions::default()).unwrap();
+    let none = obj.load(&LoadOptions::default()).unwrap();
     assert!(none.programs.is_empty() && none.failures.is_empty());
-    let err = obj
-        .load(&LoadOptions {
-            only: Some(vec!["future_helper".into()]),
-            ..Default::default()
-        })
+    let err = crate::only(obj, &["future_helper"])
+        .load(&LoadOptions::default())
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -1688,12 +1616,8 @@ fn an_attach_target_in_a_named_module_is_looked_for_there() {
     if !gate::require_bpf("an_attach_target_in_a_named_module_is_looked_for_there") {
         return;
     }
-    let obj = Object::open(crate::testdata("refused.bpf.o")).unwrap();
-    let err = obj
-        .load(&LoadOptions {
-            only: Some(vec!["in_absent_module".into()]),
-            ..Default::default()
-        })
+    let err = crate::only(open("refused.bpf.o"), &["in_absent_module"])
+        .load(&LoadOptions::default())
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -1753,8 +1677,7 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
     if !gate::require_bpf("globals_are_read_and_written_by_name_while_programs_run") {
         return;
     }
-    let obj = Object::open(crate::testdata("multi_prog.bpf.o")).unwrap();
-    let l = obj.load(&with_mystery_typed()).unwrap();
+    let l = with_mystery_typed().load(&LoadOptions::default()).unwrap();
     let bpf_map_mappings = || {
         std::fs::read_to_string("/proc/self/maps")
             .unwrap()

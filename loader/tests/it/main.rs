@@ -46,8 +46,26 @@ fn kernel_since(major: u32, minor: u32) -> bool {
         .is_some_and(|v| (v.major, v.minor) >= (major, minor))
 }
 
+/// `obj` set to load exactly the programs named ([`oxbpf_loader::Object::load_only`]).
+fn only<S: AsRef<str>>(mut obj: oxbpf_loader::Object, names: &[S]) -> oxbpf_loader::Object {
+    obj.load_only(names)
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    obj
+}
+
+/// `obj` set not to create the maps named (libbpf's `bpf_map__set_autocreate(map,
+/// false)`): each instruction that loads one is poisoned.
+fn skip_maps<S: AsRef<str>>(mut obj: oxbpf_loader::Object, names: &[S]) -> oxbpf_loader::Object {
+    for name in names {
+        obj.map_mut(name.as_ref())
+            .unwrap_or_else(|e| panic!("{}", chain(&e)))
+            .autocreate = false;
+    }
+    obj
+}
+
 /// The maps of testdata object `object` of a type newer than this kernel, for
-/// `LoadOptions::skip_maps` (what a tool does with libbpf's autocreate).
+/// [`skip_maps`] (what a tool does with libbpf's autocreate).
 fn newer_maps(object: &str) -> Vec<String> {
     let newer: &[(&str, (u32, u32))] = match object {
         "maps_btf.bpf.o" => &[("bloom", (5, 16))],
