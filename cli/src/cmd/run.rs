@@ -279,7 +279,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         .iter()
         .filter(|m| m.map_type() == MapType::RINGBUF)
     {
-        match RingBuf::new(m.as_fd(), m.max_entries()) {
+        match RingBuf::new(m.map_fd()) {
             Ok(rb) => rings.push((m, rb)),
             Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
         }
@@ -292,7 +292,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         .iter()
         .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
     {
-        match PerfBuf::new(m.as_fd(), cpus.min(m.max_entries()), 8) {
+        match PerfBuf::new(m.map_fd(), cpus.min(m.max_entries()), 8) {
             Ok(pb) => perfs.push((m, pb)),
             Err(e) => out(&format!(
                 "perf buffer {}: {}",
