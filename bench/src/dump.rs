@@ -34,7 +34,7 @@ fn create() -> Result<Map, String> {
         let values: Vec<u8> = (start..start + n)
             .flat_map(|k| u64::from(k).to_ne_bytes())
             .collect();
-        bpf::map_update_batch(map.as_fd(), &keys, &values, n, 0)
+        bpf::map_update_batch(map.map_fd(), &keys, &values, n, 0)
             .map_err(|(e, _)| format!("filling the map: {e}"))?;
     }
     Ok(map)

@@ -3,7 +3,6 @@
 //! and print the exec and exit events the programs send through the ring buffer. Run
 //! from `testdata/` as root: `cargo run -q -p oxbpf --example bootstrap`.
 
-use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
@@ -59,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let rb_map = loaded.map("rb").ok_or("no map rb")?;
-    let mut ring = RingBuf::new(rb_map.as_fd(), rb_map.max_entries())?;
+    let mut ring = RingBuf::new(rb_map.map_fd())?;
     std::process::Command::new("/bin/true").status()?;
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut done = false;

@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("attached: {}", link.describe());
     let events = loaded.map("events").ok_or("no map events")?;
-    let mut ring = RingBuf::new(events.as_fd(), events.max_entries())?;
+    let mut ring = RingBuf::new(events.map_fd())?;
     let deadline = Instant::now() + run_for;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         // The ring buffer's fd is readable when records are waiting.

@@ -575,23 +575,17 @@ pub fn uprobe_multi_links() -> bool {
         };
         let offset: u64 = 0;
         let attempt = |pid: u32| {
-            let link = oxbpf_sys::uapi::LinkCreateAttr::new(
-                prog.as_raw_fd() as u32,
-                0,
+            // The path and offset outlive the call, which is all the kernel reads them in.
+            oxbpf_sys::bpf::link_create_uprobe_multi(
+                std::os::fd::AsFd::as_fd(&prog),
                 AttachType::TRACE_UPROBE_MULTI,
-            )
-            .with_uprobe_multi(
-                c"/".as_ptr() as u64,
-                std::ptr::from_ref(&offset) as u64,
-                0,
-                1,
+                c"/",
+                std::slice::from_ref(&offset),
                 0,
                 pid,
-            );
-            // The path and offset outlive the call, which is all the kernel reads them in.
-            oxbpf_sys::bpf::link_create(&link)
-                .err()
-                .and_then(|e| e.errno())
+            )
+            .err()
+            .and_then(|e| e.errno())
         };
         let answer = attempt(0) == Some(libc::EBADF) && attempt(u32::MAX) == Some(libc::EINVAL);
         log::debug!("probe: uprobe_multi links with PID filtering: {answer}");

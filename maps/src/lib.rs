@@ -67,26 +67,12 @@ pub enum MapError {
     },
 }
 
-/// A BPF map the process holds open.
+/// A BPF map the process holds open: its fd bound to the sizes the kernel holds for it
+/// ([`bpf::MapFd`]), and its name.
 #[derive(Debug)]
 pub struct Map {
-    fd: OwnedFd,
+    fd: bpf::MapFd,
     name: String,
-    map_type: MapType,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-}
-
-fn is_per_cpu(t: MapType) -> bool {
-    matches!(
-        t,
-        MapType::PERCPU_ARRAY
-            | MapType::PERCPU_HASH
-            | MapType::LRU_PERCPU_HASH
-            | MapType::PERCPU_CGROUP_STORAGE
-    )
 }
 
 impl Map {
@@ -102,12 +88,12 @@ impl Map {
             map: self.name.clone(),
             why,
         };
-        if self.map_type != MapType::ARRAY
-            || self.map_flags & oxbpf_sys::uapi::map_flags::MMAPABLE == 0
+        if self.fd.map_type() != MapType::ARRAY
+            || self.fd.map_flags() & oxbpf_sys::uapi::map_flags::MMAPABLE == 0
         {
             return Err(err("only arrays created with BPF_F_MMAPABLE can be".into()));
         }
-        let len = self.value_size as usize * self.max_entries as usize;
+        let len = self.fd.value_size() as usize * self.fd.max_entries() as usize;
         oxbpf_sys::mmap::MapMemory::map(self.fd.as_fd(), len, writable)
             .map_err(|e| err(e.to_string()))
     }
@@ -117,25 +103,30 @@ impl Map {
     /// # Errors
     /// If `fd` is not a map.
     pub fn from_fd(fd: OwnedFd) -> Result<Map, MapError> {
-        let info = bpf::map_info(fd.as_fd()).map_err(|source| MapError::Sys {
+        let (fd, info) = bpf::MapFd::from_fd(fd).map_err(|source| MapError::Sys {
             map: "?".into(),
             op: "read its info",
             source,
         })?;
-        Ok(Map::from_info(fd, &info))
-    }
-
-    /// Wraps a map fd whose definition is already known.
-    pub fn from_info(fd: OwnedFd, info: &MapInfo) -> Map {
-        Map {
+        Ok(Map {
             fd,
             name: name_str(&info.name),
-            map_type: info.map_type,
-            key_size: info.key_size,
-            value_size: info.value_size,
-            max_entries: info.max_entries,
-            map_flags: info.map_flags,
+        })
+    }
+
+    /// Wraps a map whose sizes are bound to its fd (one just created, say), under the
+    /// kernel's name for it.
+    pub fn from_map_fd(fd: bpf::MapFd) -> Map {
+        Map {
+            name: fd.name(),
+            fd,
         }
+    }
+
+    /// The fd with the map's sizes, for the ring and perf buffer consumers of
+    /// `oxbpf_sys` and the element commands of `oxbpf_sys::bpf`.
+    pub fn map_fd(&self) -> &bpf::MapFd {
+        &self.fd
     }
 
     /// Opens the map pinned at `path`.
@@ -169,27 +160,27 @@ impl Map {
 
     /// The map type.
     pub fn map_type(&self) -> MapType {
-        self.map_type
+        self.fd.map_type()
     }
 
     /// Key size in bytes.
     pub fn key_size(&self) -> u32 {
-        self.key_size
+        self.fd.key_size()
     }
 
     /// Value size in bytes (of one CPU's value for per-CPU maps).
     pub fn value_size(&self) -> u32 {
-        self.value_size
+        self.fd.value_size()
     }
 
     /// Capacity.
     pub fn max_entries(&self) -> u32 {
-        self.max_entries
+        self.fd.max_entries()
     }
 
     /// Flags it was created with.
     pub fn map_flags(&self) -> u32 {
-        self.map_flags
+        self.fd.map_flags()
     }
 
     /// The kernel's current description (including its id).
@@ -230,17 +221,12 @@ impl Map {
     }
 
     /// Bytes of a whole value as user space sees it: for per-CPU maps, one value per
-    /// possible CPU, each rounded up to 8 bytes.
+    /// possible CPU, each rounded up to 8 bytes (read once, when the handle was made).
     ///
     /// # Errors
-    /// If the possible CPUs cannot be read.
+    /// None any more: the size is known since the handle was made (kept for callers).
     pub fn user_value_size(&self) -> Result<usize, MapError> {
-        if is_per_cpu(self.map_type) {
-            let cpus = oxbpf_sys::cpu::possible_cpus().map_err(MapError::Cpus)?;
-            Ok(self.value_size.div_ceil(8) as usize * 8 * cpus as usize)
-        } else {
-            Ok(self.value_size as usize)
-        }
+        Ok(self.fd.value_len())
     }
 
     /// The value of `key`, or `None` if absent.
@@ -248,9 +234,9 @@ impl Map {
     /// # Errors
     /// A key of the wrong size; the kernel's errno other than `ENOENT`.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
-        self.check("key", key.len(), self.key_size as usize)?;
+        self.check("key", key.len(), self.fd.key_size() as usize)?;
         let mut value = vec![0u8; self.user_value_size()?];
-        match bpf::map_lookup_elem(self.fd.as_fd(), key, &mut value, 0) {
+        match bpf::map_lookup_elem(&self.fd, key, &mut value, 0) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(self.sys("lookup", e)),
@@ -262,9 +248,9 @@ impl Map {
     /// # Errors
     /// Sizes that do not fit the map; the kernel's errno.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
-        self.check("key", key.len(), self.key_size as usize)?;
+        self.check("key", key.len(), self.fd.key_size() as usize)?;
         self.check("value", value.len(), self.user_value_size()?)?;
-        bpf::map_update_elem(self.fd.as_fd(), key, value, flags).map_err(|e| self.sys("update", e))
+        bpf::map_update_elem(&self.fd, key, value, flags).map_err(|e| self.sys("update", e))
     }
 
     /// Removes `key`.
@@ -272,8 +258,8 @@ impl Map {
     /// # Errors
     /// A key of the wrong size; the kernel's errno (`ENOENT` when absent).
     pub fn delete(&self, key: &[u8]) -> Result<(), MapError> {
-        self.check("key", key.len(), self.key_size as usize)?;
-        bpf::map_delete_elem(self.fd.as_fd(), key).map_err(|e| self.sys("delete", e))
+        self.check("key", key.len(), self.fd.key_size() as usize)?;
+        bpf::map_delete_elem(&self.fd, key).map_err(|e| self.sys("delete", e))
     }
 
     /// Every key, in the kernel's order.
@@ -282,10 +268,10 @@ impl Map {
     /// The kernel's errno.
     pub fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
         let mut keys = Vec::new();
-        let mut next = vec![0u8; self.key_size as usize];
+        let mut next = vec![0u8; self.fd.key_size() as usize];
         loop {
             let prev = keys.last().map(Vec::as_slice);
-            match bpf::map_get_next_key(self.fd.as_fd(), prev, &mut next) {
+            match bpf::map_get_next_key(&self.fd, prev, &mut next) {
                 Ok(()) => keys.push(next.clone()),
                 Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(keys),
                 Err(e) => return Err(self.sys("iterate", e)),
@@ -345,9 +331,9 @@ impl Map {
     /// A key of the wrong size; the kernel's errno other than `ENOENT` (`EINVAL` for map
     /// types without it).
     pub fn lookup_and_delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
-        self.check("key", key.len(), self.key_size as usize)?;
+        self.check("key", key.len(), self.fd.key_size() as usize)?;
         let mut value = vec![0u8; self.user_value_size()?];
-        match bpf::map_lookup_and_delete_elem(self.fd.as_fd(), key, &mut value, 0) {
+        match bpf::map_lookup_and_delete_elem(&self.fd, key, &mut value, 0) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(self.sys("lookup and delete", e)),
@@ -383,9 +369,9 @@ impl Map {
     /// # Errors
     /// As [`Map::lookup`]; `EINVAL` if the value has no spin lock.
     pub fn lookup_locked(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
-        self.check("key", key.len(), self.key_size as usize)?;
+        self.check("key", key.len(), self.fd.key_size() as usize)?;
         let mut value = vec![0u8; self.user_value_size()?];
-        match bpf::map_lookup_elem(self.fd.as_fd(), key, &mut value, F_LOCK) {
+        match bpf::map_lookup_elem(&self.fd, key, &mut value, F_LOCK) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(self.sys("lookup (locked)", e)),
@@ -448,7 +434,7 @@ impl Map {
         batch: u32,
         mut f: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), MapError> {
-        let (ks, vs) = (self.key_size as usize, self.user_value_size()?);
+        let (ks, vs) = (self.fd.key_size() as usize, self.user_value_size()?);
         if ks == 0 || vs == 0 {
             // Keyless maps (queues, stacks) have no batch lookup.
             return Err(self.sys(
@@ -472,7 +458,7 @@ impl Map {
                 in_batch: pos_in.as_deref(),
                 out_batch: &mut pos_out,
             };
-            let (n, done) = match bpf::map_lookup_batch(self.fd.as_fd(), b, batch) {
+            let (n, done) = match bpf::map_lookup_batch(&self.fd, b, batch) {
                 Ok(n) => (n, false),
                 Err((e, n)) if e.errno() == Some(libc::ENOENT) => (n, true),
                 Err((e, _)) => return Err(self.sys("lookup batch", e)),
@@ -500,15 +486,15 @@ impl Map {
     /// Sizes that do not fit; the kernel's errno.
     pub fn update_all(&self, entries: &[Entry], flags: u64) -> Result<(), MapError> {
         let vs = self.user_value_size()?;
-        let mut keys = Vec::with_capacity(entries.len() * self.key_size as usize);
+        let mut keys = Vec::with_capacity(entries.len() * self.fd.key_size() as usize);
         let mut values = Vec::with_capacity(entries.len() * vs);
         for (k, v) in entries {
-            self.check("key", k.len(), self.key_size as usize)?;
+            self.check("key", k.len(), self.fd.key_size() as usize)?;
             self.check("value", v.len(), vs)?;
             keys.extend_from_slice(k);
             values.extend_from_slice(v);
         }
-        match bpf::map_update_batch(self.fd.as_fd(), &keys, &values, entries.len() as u32, flags) {
+        match bpf::map_update_batch(&self.fd, &keys, &values, entries.len() as u32, flags) {
             Ok(_) => Ok(()),
             Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
                 log::debug!(
@@ -529,12 +515,12 @@ impl Map {
     /// # Errors
     /// A key of the wrong size; the kernel's errno (`ENOENT` for an absent key).
     pub fn delete_all(&self, keys: &[Vec<u8>]) -> Result<(), MapError> {
-        let mut flat = Vec::with_capacity(keys.len() * self.key_size as usize);
+        let mut flat = Vec::with_capacity(keys.len() * self.fd.key_size() as usize);
         for k in keys {
-            self.check("key", k.len(), self.key_size as usize)?;
+            self.check("key", k.len(), self.fd.key_size() as usize)?;
             flat.extend_from_slice(k);
         }
-        match bpf::map_delete_batch(self.fd.as_fd(), &flat, keys.len() as u32) {
+        match bpf::map_delete_batch(&self.fd, &flat, keys.len() as u32) {
             Ok(_) => Ok(()),
             Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
                 log::debug!(
@@ -552,7 +538,7 @@ impl Map {
     /// # Errors
     /// Sizes that do not match the map, before any syscall; the kernel's errno.
     pub fn get<K: Plain, V: Plain>(&self, key: &K) -> Result<Option<V>, MapError> {
-        self.check("key", K::SIZE, self.key_size as usize)?;
+        self.check("key", K::SIZE, self.fd.key_size() as usize)?;
         self.check("value", V::SIZE, self.user_value_size()?)?;
         Ok(self.lookup(&key.to_bytes())?.map(|v| V::from_bytes(&v)))
     }

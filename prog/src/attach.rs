@@ -566,21 +566,19 @@ impl Program {
             prog: self.name.clone(),
             path: resolved.display().to_string(),
         })?;
-        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, AttachType::TRACE_UPROBE_MULTI)
-            .with_uprobe_multi(
-                c.as_ptr() as u64,
-                offsets.as_ptr() as u64,
-                0,
-                offsets.len() as u32,
-                if retprobe {
-                    BPF_F_UPROBE_MULTI_RETURN
-                } else {
-                    0
-                },
-                pid.map_or(0, |p| p as u32),
-            );
-        // `c` and `offsets` outlive the call: the kernel copies them during it.
-        let fd = bpf::link_create(&attr).map_err(|e| {
+        let fd = bpf::link_create_uprobe_multi(
+            self.fd.as_fd(),
+            AttachType::TRACE_UPROBE_MULTI,
+            &c,
+            &offsets,
+            if retprobe {
+                BPF_F_UPROBE_MULTI_RETURN
+            } else {
+                0
+            },
+            pid.map_or(0, |p| p as u32),
+        )
+        .map_err(|e| {
             if e.errno() == Some(libc::EINVAL) && !kernel_since(6, 6) {
                 return ProgramError::Unsupported {
                     prog: self.name.clone(),
@@ -633,22 +631,19 @@ impl Program {
                 prog: self.name.clone(),
                 path: pattern.to_string(),
             })?;
-        let ptrs: Vec<u64> = names.iter().map(|n| n.as_ptr() as u64).collect();
-        log::debug!("{}: {kind} on {} functions", self.name, ptrs.len());
-        let attr = LinkCreateAttr::new(raw(self.fd.as_fd()), 0, AttachType::TRACE_KPROBE_MULTI)
-            .with_kprobe_multi(
-                if retprobe {
-                    BPF_F_KPROBE_MULTI_RETURN
-                } else {
-                    0
-                },
-                ptrs.len() as u32,
-                ptrs.as_ptr() as u64,
-                0,
-                0,
-            );
-        // `names` and `ptrs` outlive the call: the kernel copies them during it.
-        let fd = bpf::link_create(&attr).map_err(|e| {
+        let syms: Vec<&std::ffi::CStr> = names.iter().map(CString::as_c_str).collect();
+        log::debug!("{}: {kind} on {} functions", self.name, syms.len());
+        let fd = bpf::link_create_kprobe_multi(
+            self.fd.as_fd(),
+            AttachType::TRACE_KPROBE_MULTI,
+            &syms,
+            if retprobe {
+                BPF_F_KPROBE_MULTI_RETURN
+            } else {
+                0
+            },
+        )
+        .map_err(|e| {
             // Built without fprobe: EOPNOTSUPP. Older than the link type: EINVAL.
             if e.errno() == Some(libc::EOPNOTSUPP)
                 || (e.errno() == Some(libc::EINVAL) && !kernel_since(5, 18))

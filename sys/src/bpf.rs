@@ -10,19 +10,59 @@ use std::os::fd::OwnedFd;
 use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
-    BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr, LinkInfo,
-    MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, ObjAttr, ProgAttachAttr, ProgBindMapAttr,
-    ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
+    AttachType, BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr,
+    LinkInfo, MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, MapType, ObjAttr, ProgAttachAttr,
+    ProgBindMapAttr, ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+mod sealed {
+    /// Implemented only for the attr structs below: nothing outside this module can
+    /// make another type a [`BpfAttr`](super::BpfAttr).
+    pub trait Sealed {}
+}
+
+/// An attr struct of `bpf()`: one of the `#[repr(C)]` mirrors of `union bpf_attr` in
+/// [`crate::uapi`], and nothing else (the trait is sealed). Each is plain old data with
+/// every byte initialised (explicit padding fields), which is what lets [`sys_bpf`]
+/// hand it to the kernel and show it to the trace as bytes.
+pub trait BpfAttr: sealed::Sealed + Copy {}
+
+macro_rules! bpf_attrs {
+    ($($t:ty),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl BpfAttr for $t {}
+    )*};
+}
+
+bpf_attrs!(
+    MapCreateAttr,
+    ProgLoadAttr,
+    BtfLoadAttr,
+    MapElemAttr,
+    ObjAttr,
+    InfoAttr,
+    IdAttr,
+    TestRunAttr,
+    LinkCreateAttr,
+    MapBatchAttr,
+    RawTracepointAttr,
+    ProgBindMapAttr,
+    LinkFdAttr,
+    ProgAttachAttr,
+);
 
 /// Issues `bpf(cmd, attr, sizeof(*attr))` and returns the kernel's non-negative answer.
 ///
 /// # Safety
 /// `attr` must be the attr struct of `cmd`, and every address stored in it must point to
 /// memory that is valid, for the access the kernel makes, until this call returns.
-unsafe fn sys_bpf<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> io::Result<libc::c_long> {
+unsafe fn sys_bpf<A: BpfAttr>(
+    cmd: Cmd,
+    name: &'static str,
+    attr: &mut A,
+) -> io::Result<libc::c_long> {
     let size = std::mem::size_of::<A>();
     let started = std::time::Instant::now();
     // SAFETY: `attr` is a live, exclusively borrowed struct of `size` bytes; the caller
@@ -41,8 +81,9 @@ unsafe fn sys_bpf<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> io::Result<l
         Ok(ret)
     };
     if crate::trace::active() {
-        // SAFETY: the attr structs are plain-old-data `repr(C)` unions of integers;
-        // viewing one as its `size` bytes reads initialized memory only.
+        // SAFETY: `A` is one of the sealed attr structs: plain-old-data `repr(C)` structs
+        // of integers with explicit padding, so viewing one as its `size` bytes reads
+        // initialized memory only.
         let bytes = unsafe { std::slice::from_raw_parts((attr as *const A).cast::<u8>(), size) };
         crate::trace::push(cmd, name, bytes, started, &result);
     }
@@ -53,7 +94,11 @@ unsafe fn sys_bpf<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> io::Result<l
 ///
 /// # Safety
 /// As [`sys_bpf`].
-unsafe fn bpf_fd<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<OwnedFd, SysError> {
+unsafe fn bpf_fd<A: BpfAttr>(
+    cmd: Cmd,
+    name: &'static str,
+    attr: &mut A,
+) -> Result<OwnedFd, SysError> {
     // SAFETY: forwarded from the caller.
     let result = unsafe { sys_bpf(cmd, name, attr) };
     let result = result.and_then(|raw| {
@@ -106,9 +151,11 @@ pub struct ProgLoadData<'a> {
 /// The kernel's errno: `EACCES`/`EINVAL` when the verifier rejects the program (the log
 /// says why), `ENOSPC` when the log did not fit, `EPERM` without privileges.
 pub fn prog_load(attr: &ProgLoadAttr, data: ProgLoadData<'_>) -> Result<OwnedFd, SysError> {
+    const CALL: &str = "BPF_PROG_LOAD";
     let mut attr = *attr;
+    let len = |n: usize| u32::try_from(n).map_err(|_| too_big(CALL));
     attr.insns = data.insns.as_ptr() as u64;
-    attr.insn_cnt = u32::try_from(data.insns.len()).map_err(|_| too_big("BPF_PROG_LOAD"))?;
+    attr.insn_cnt = len(data.insns.len())?;
     attr.license = data.license.as_ptr() as u64;
     if data.log.is_empty() {
         attr.log_buf = 0;
@@ -116,23 +163,46 @@ pub fn prog_load(attr: &ProgLoadAttr, data: ProgLoadData<'_>) -> Result<OwnedFd,
         attr.log_level = 0;
     } else {
         attr.log_buf = data.log.as_mut_ptr() as u64;
-        attr.log_size = u32::try_from(data.log.len()).map_err(|_| too_big("BPF_PROG_LOAD"))?;
+        attr.log_size = len(data.log.len())?;
     }
+    // Every address field is set here, from `data`, or cleared: none is taken from the
+    // caller's attr, so none can point anywhere but into the slices borrowed below.
+    (attr.func_info, attr.func_info_cnt) = (0, 0);
     if !data.func_info.is_empty() && attr.func_info_rec_size != 0 {
         attr.func_info = data.func_info.as_ptr() as u64;
-        attr.func_info_cnt = (data.func_info.len() / attr.func_info_rec_size as usize) as u32;
+        attr.func_info_cnt = len(data.func_info.len() / attr.func_info_rec_size as usize)?;
     }
+    (attr.line_info, attr.line_info_cnt) = (0, 0);
     if !data.line_info.is_empty() && attr.line_info_rec_size != 0 {
         attr.line_info = data.line_info.as_ptr() as u64;
-        attr.line_info_cnt = (data.line_info.len() / attr.line_info_rec_size as usize) as u32;
+        attr.line_info_cnt = len(data.line_info.len() / attr.line_info_rec_size as usize)?;
     }
-    if !data.fd_array.is_empty() {
-        attr.fd_array = data.fd_array.as_ptr() as u64;
+    // Kernel-side CO-RE (the light skeleton's) is not used: oxbpf relocates itself.
+    (attr.core_relos, attr.core_relo_cnt) = (0, 0);
+    // `fd_array_cnt` (6.13) makes the kernel read that many fds from `fd_array`.
+    if attr.fd_array_cnt as usize > data.fd_array.len() {
+        return Err(SysError::new(
+            CALL,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                BufferSize {
+                    what: "fd_array",
+                    got: data.fd_array.len(),
+                    want: attr.fd_array_cnt as usize,
+                },
+            ),
+        ));
     }
+    attr.fd_array = if data.fd_array.is_empty() {
+        0
+    } else {
+        data.fd_array.as_ptr() as u64
+    };
     // SAFETY: every address in `attr` comes from a slice in `data`, which outlives the
-    // call; counts and sizes were set from the same slices. The log buffer is borrowed
-    // mutably, so the kernel's writes alias nothing.
-    unsafe { bpf_fd(Cmd::ProgLoad, "BPF_PROG_LOAD", &mut attr) }
+    // call; counts and sizes were set from the same slices, and every other address
+    // field is 0. The log buffer is borrowed mutably, so the kernel's writes alias
+    // nothing.
+    unsafe { bpf_fd(Cmd::ProgLoad, CALL, &mut attr) }
 }
 
 /// `BPF_BTF_LOAD`: checks and loads a BTF blob; the kernel returns its fd.
@@ -162,7 +232,7 @@ pub fn btf_load(btf: &[u8], log: &mut [u8]) -> Result<OwnedFd, SysError> {
 ///
 /// # Safety
 /// As [`sys_bpf`].
-unsafe fn bpf_unit<A>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<(), SysError> {
+unsafe fn bpf_unit<A: BpfAttr>(cmd: Cmd, name: &'static str, attr: &mut A) -> Result<(), SysError> {
     // SAFETY: forwarded from the caller.
     let result = unsafe { sys_bpf(cmd, name, attr) };
     if let Err(e) = &result {
@@ -176,29 +246,256 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     fd.as_raw_fd() as u32
 }
 
+/// A map's fd bound to the sizes the kernel holds for it: the only way to reach the
+/// element commands, which copy as many bytes as the *map* says (key size, value size,
+/// per-CPU values, batch counts) to and from the buffers given. Every buffer is checked
+/// against these sizes before the call, so a short one is an error, never a write
+/// past its end.
+///
+/// The sizes cannot be made up: [`MapFd::create`] takes them from the definition the
+/// kernel accepted (`bpf_map_init_from_attr` copies `key_size` and `value_size` as
+/// given), and [`MapFd::from_fd`] reads them back with `BPF_OBJ_GET_INFO_BY_FD` after
+/// checking that the fd is a map at all. The fd is owned, so it names the same map for
+/// the value's whole life.
+#[derive(Debug)]
+pub struct MapFd {
+    fd: OwnedFd,
+    map_type: MapType,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    name: [u8; 16],
+    /// Bytes of one value as the element commands copy it (`bpf_map_value_size`).
+    value_len: usize,
+}
+
+/// What the kernel copies for one value of a map (`bpf_map_value_size` in
+/// kernel/bpf/syscall.c): per-CPU maps one value per possible CPU, each rounded up to 8
+/// bytes; maps of fds an id (4 bytes, their `value_size` anyway); the rest `value_size`.
+fn value_len(map_type: MapType, value_size: u32) -> io::Result<usize> {
+    match map_type {
+        MapType::PERCPU_ARRAY
+        | MapType::PERCPU_HASH
+        | MapType::LRU_PERCPU_HASH
+        | MapType::PERCPU_CGROUP_STORAGE => {
+            let cpus = crate::cpu::possible_cpus()?;
+            (value_size as usize)
+                .div_ceil(8)
+                .checked_mul(8 * cpus as usize)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::E2BIG))
+        }
+        MapType::PROG_ARRAY
+        | MapType::PERF_EVENT_ARRAY
+        | MapType::CGROUP_ARRAY
+        | MapType::ARRAY_OF_MAPS
+        | MapType::HASH_OF_MAPS => Ok(4),
+        _ => Ok(value_size as usize),
+    }
+}
+
+impl MapFd {
+    /// `BPF_MAP_CREATE`, keeping the sizes the kernel accepted.
+    ///
+    /// # Errors
+    /// As [`map_create`]; the possible CPUs cannot be read (per-CPU maps).
+    pub fn create(attr: &MapCreateAttr) -> Result<MapFd, SysError> {
+        let fd = map_create(attr)?;
+        MapFd::bind(
+            fd,
+            attr.map_type,
+            attr.key_size,
+            attr.value_size,
+            attr.max_entries,
+            attr.map_flags,
+            attr.map_name,
+        )
+        .map_err(|e| SysError::new("BPF_MAP_CREATE", e))
+    }
+
+    /// Binds an fd to the map it refers to, whose definition is read from the kernel
+    /// (`BPF_OBJ_GET_INFO_BY_FD`); returns the definition too.
+    ///
+    /// # Errors
+    /// `EINVAL` when `fd` is not a map (told by its anonymous inode, since the info
+    /// command fills whatever struct it is given); the kernel's errno.
+    pub fn from_fd(fd: OwnedFd) -> Result<(MapFd, MapInfo), SysError> {
+        expect_kind(fd.as_fd(), ObjKind::Map, "BPF_OBJ_GET_INFO_BY_FD")?;
+        let info = map_info(fd.as_fd())?;
+        let map = MapFd::bind(
+            fd,
+            info.map_type,
+            info.key_size,
+            info.value_size,
+            info.max_entries,
+            info.map_flags,
+            info.name,
+        )
+        .map_err(|e| SysError::new("BPF_OBJ_GET_INFO_BY_FD", e))?;
+        Ok((map, info))
+    }
+
+    fn bind(
+        fd: OwnedFd,
+        map_type: MapType,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        map_flags: u32,
+        name: [u8; 16],
+    ) -> io::Result<MapFd> {
+        Ok(MapFd {
+            value_len: value_len(map_type, value_size)?,
+            fd,
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            map_flags,
+            name,
+        })
+    }
+
+    /// Another handle on the same map (`F_DUPFD_CLOEXEC`).
+    ///
+    /// # Errors
+    /// The `fcntl` error.
+    pub fn try_clone(&self) -> io::Result<MapFd> {
+        Ok(MapFd {
+            fd: self.fd.try_clone()?,
+            ..*self
+        })
+    }
+
+    /// The map type.
+    pub fn map_type(&self) -> MapType {
+        self.map_type
+    }
+
+    /// Key size in bytes.
+    pub fn key_size(&self) -> u32 {
+        self.key_size
+    }
+
+    /// Value size in bytes (of one CPU's value for per-CPU maps).
+    pub fn value_size(&self) -> u32 {
+        self.value_size
+    }
+
+    /// Bytes of one whole value as lookups and updates copy it: for per-CPU maps one
+    /// value per possible CPU, each rounded up to 8 bytes.
+    pub fn value_len(&self) -> usize {
+        self.value_len
+    }
+
+    /// Capacity.
+    pub fn max_entries(&self) -> u32 {
+        self.max_entries
+    }
+
+    /// The flags it was created with.
+    pub fn map_flags(&self) -> u32 {
+        self.map_flags
+    }
+
+    /// The kernel's name for it (at most 15 bytes).
+    pub fn name(&self) -> String {
+        crate::uapi::name_str(&self.name)
+    }
+
+    fn raw(&self) -> u32 {
+        fd_u32(self.fd.as_fd())
+    }
+
+    /// Checks a buffer the kernel copies `want` bytes of: exactly that size.
+    fn exact(
+        call: &'static str,
+        what: &'static str,
+        got: usize,
+        want: usize,
+    ) -> Result<(), SysError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(BufferSize::error(call, what, got, want))
+        }
+    }
+
+    /// Checks a buffer the kernel copies up to `want` bytes of: at least that size.
+    fn at_least(
+        call: &'static str,
+        what: &'static str,
+        got: usize,
+        want: Option<usize>,
+    ) -> Result<(), SysError> {
+        match want {
+            Some(want) if got >= want => Ok(()),
+            Some(want) => Err(BufferSize::error(call, what, got, want)),
+            None => Err(BufferSize::error(call, what, got, usize::MAX)),
+        }
+    }
+
+    /// The length of a batch position: hash maps keep a u32 bucket, the generic batch
+    /// code a key (kernel/bpf/hashtab.c, `generic_map_lookup_batch`).
+    fn batch_pos_len(&self) -> usize {
+        (self.key_size as usize).max(4)
+    }
+}
+
+impl AsFd for MapFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl From<MapFd> for OwnedFd {
+    fn from(map: MapFd) -> OwnedFd {
+        map.fd
+    }
+}
+
+/// A buffer of the wrong size for a map, refused before the kernel was called: the
+/// [`SysError`] it comes in has no errno.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} buffer is {got} bytes, the map needs {}", if *.want == usize::MAX { "more than fits in memory".to_string() } else { format!("{}", .want) })]
+pub struct BufferSize {
+    /// "key", "value", "keys", "values", "batch position".
+    pub what: &'static str,
+    /// The buffer's length.
+    pub got: usize,
+    /// What the map needs (`usize::MAX`: more than can be addressed).
+    pub want: usize,
+}
+
+impl BufferSize {
+    fn error(call: &'static str, what: &'static str, got: usize, want: usize) -> SysError {
+        SysError::new(
+            call,
+            io::Error::new(io::ErrorKind::InvalidInput, BufferSize { what, got, want }),
+        )
+    }
+}
+
 /// `BPF_MAP_UPDATE_ELEM`: sets `key` to `value` (`flags`: `BPF_ANY` 0, `BPF_NOEXIST` 1,
 /// `BPF_EXIST` 2, `BPF_F_LOCK` 4).
 ///
-/// The caller checks `key` and `value` against the map's sizes: the kernel reads
-/// exactly as many bytes as the map says.
-///
 /// # Errors
-/// The kernel's errno (`E2BIG` when full, `EEXIST`/`ENOENT` against the flags, ...).
-pub fn map_update_elem(
-    map: BorrowedFd<'_>,
-    key: &[u8],
-    value: &[u8],
-    flags: u64,
-) -> Result<(), SysError> {
+/// A key or value not of the map's sizes ([`BufferSize`], before any call); the
+/// kernel's errno (`E2BIG` when full, `EEXIST`/`ENOENT` against the flags, ...).
+pub fn map_update_elem(map: &MapFd, key: &[u8], value: &[u8], flags: u64) -> Result<(), SysError> {
+    const CALL: &str = "BPF_MAP_UPDATE_ELEM";
+    MapFd::exact(CALL, "key", key.len(), map.key_size as usize)?;
+    MapFd::exact(CALL, "value", value.len(), map.value_len)?;
     let mut attr = MapElemAttr {
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         key: addr(key),
         value: value.as_ptr() as u64,
         flags,
         ..Default::default()
     };
-    // SAFETY: key and value are live for the call; the kernel only reads them.
-    unsafe { bpf_unit(Cmd::MapUpdateElem, "BPF_MAP_UPDATE_ELEM", &mut attr) }
+    // SAFETY: key and value are live for the call and exactly the sizes the kernel
+    // reads for this map (checked above); the kernel only reads them.
+    unsafe { bpf_unit(Cmd::MapUpdateElem, CALL, &mut attr) }
 }
 
 /// The address of a key for the kernel: 0 for an empty one, since maps without keys
@@ -211,70 +508,70 @@ fn addr(key: &[u8]) -> u64 {
     }
 }
 
-/// `BPF_MAP_LOOKUP_ELEM`: copies the value of `key` into `value`.
-///
-/// The caller sizes `value` as the map's value (times the possible CPUs for per-CPU
-/// maps): the kernel writes that many bytes.
+/// `BPF_MAP_LOOKUP_ELEM`: copies the value of `key` into `value`, which must be
+/// [`MapFd::value_len`] bytes.
 ///
 /// # Errors
-/// `ENOENT` when the key is absent; other errnos from the kernel.
+/// Buffers not of the map's sizes ([`BufferSize`], before any call); `ENOENT` when the
+/// key is absent; other errnos from the kernel.
 pub fn map_lookup_elem(
-    map: BorrowedFd<'_>,
+    map: &MapFd,
     key: &[u8],
     value: &mut [u8],
     flags: u64,
 ) -> Result<(), SysError> {
+    const CALL: &str = "BPF_MAP_LOOKUP_ELEM";
+    MapFd::exact(CALL, "key", key.len(), map.key_size as usize)?;
+    MapFd::exact(CALL, "value", value.len(), map.value_len)?;
     let mut attr = MapElemAttr {
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         key: addr(key),
         value: value.as_mut_ptr() as u64,
         flags,
         ..Default::default()
     };
     // SAFETY: key is read and value written by the kernel, both live and exclusively
-    // borrowed for the call; the caller sized value for the map.
-    unsafe { bpf_unit(Cmd::MapLookupElem, "BPF_MAP_LOOKUP_ELEM", &mut attr) }
+    // borrowed for the call, and of the sizes it copies for this map (checked above).
+    unsafe { bpf_unit(Cmd::MapLookupElem, CALL, &mut attr) }
 }
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: copies the value of `key` out and removes it
 /// (queue/stack pop with an empty key; hash maps since 5.14).
 ///
 /// # Errors
-/// `ENOENT` when absent or empty; `EINVAL`/`ENOTSUPP` for map types without it.
+/// Buffers not of the map's sizes ([`BufferSize`], before any call); `ENOENT` when
+/// absent or empty; `EINVAL`/`ENOTSUPP` for map types without it.
 pub fn map_lookup_and_delete_elem(
-    map: BorrowedFd<'_>,
+    map: &MapFd,
     key: &[u8],
     value: &mut [u8],
     flags: u64,
 ) -> Result<(), SysError> {
+    const CALL: &str = "BPF_MAP_LOOKUP_AND_DELETE_ELEM";
+    MapFd::exact(CALL, "key", key.len(), map.key_size as usize)?;
+    MapFd::exact(CALL, "value", value.len(), map.value_len)?;
     let mut attr = MapElemAttr {
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         key: addr(key),
         value: value.as_mut_ptr() as u64,
         flags,
         ..Default::default()
     };
     // SAFETY: key is read and value written, both live and exclusively borrowed for
-    // the call; the caller sized value for the map.
-    unsafe {
-        bpf_unit(
-            Cmd::MapLookupAndDeleteElem,
-            "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-            &mut attr,
-        )
-    }
+    // the call, and of the sizes the kernel copies for this map (checked above).
+    unsafe { bpf_unit(Cmd::MapLookupAndDeleteElem, CALL, &mut attr) }
 }
 
 /// The buffers of a batch operation, borrowed for the call.
 #[derive(Debug)]
 pub struct Batch<'a> {
-    /// Keys, `count * key_size` bytes.
+    /// Keys: room for `count` keys.
     pub keys: &'a mut [u8],
-    /// Values, `count * value size` bytes.
+    /// Values: room for `count` values of [`MapFd::value_len`].
     pub values: &'a mut [u8],
-    /// Where to continue from (`None` to start), `key_size` bytes for hash maps.
+    /// Where to continue from (`None` to start), as the kernel wrote it to `out_batch`.
     pub in_batch: Option<&'a [u8]>,
-    /// Where the kernel writes the position to continue from.
+    /// Where the kernel writes the position to continue from: the key size, at least 4.
     pub out_batch: &'a mut [u8],
 }
 
@@ -282,26 +579,42 @@ pub struct Batch<'a> {
 /// returns how many.
 ///
 /// # Errors
-/// With how many entries it still copied: `ENOENT` when the map ended (that last
-/// count is valid), `EINVAL`/`ENOTSUPP` for maps without batch support.
-pub fn map_lookup_batch(
-    map: BorrowedFd<'_>,
-    b: Batch<'_>,
-    count: u32,
-) -> Result<u32, (SysError, u32)> {
+/// Buffers too small for `count` entries or for a position ([`BufferSize`], before any
+/// call, with a count of 0). With how many entries it still copied: `ENOENT` when the
+/// map ended (that last count is valid), `EINVAL`/`ENOTSUPP` for maps without batch
+/// support.
+pub fn map_lookup_batch(map: &MapFd, b: Batch<'_>, count: u32) -> Result<u32, (SysError, u32)> {
+    const CALL: &str = "BPF_MAP_LOOKUP_BATCH";
+    let n = count as usize;
+    let pos = map.batch_pos_len();
+    let checks = || {
+        MapFd::at_least(
+            CALL,
+            "keys",
+            b.keys.len(),
+            n.checked_mul(map.key_size as usize),
+        )?;
+        MapFd::at_least(CALL, "values", b.values.len(), n.checked_mul(map.value_len))?;
+        MapFd::at_least(CALL, "batch position", b.out_batch.len(), Some(pos))?;
+        if let Some(p) = b.in_batch {
+            MapFd::at_least(CALL, "batch position", p.len(), Some(pos))?;
+        }
+        Ok(())
+    };
+    checks().map_err(|e| (e, 0))?;
     let mut attr = MapBatchAttr {
         in_batch: b.in_batch.map_or(0, |x| x.as_ptr() as u64),
         out_batch: b.out_batch.as_mut_ptr() as u64,
         keys: b.keys.as_mut_ptr() as u64,
         values: b.values.as_mut_ptr() as u64,
         count,
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         ..Default::default()
     };
     // SAFETY: every address is a slice in `b`, live and exclusively borrowed (inputs
-    // only read); the caller sized keys and values for `count` entries and the batch
-    // positions for the map.
-    unsafe { batch(Cmd::MapLookupBatch, "BPF_MAP_LOOKUP_BATCH", &mut attr) }
+    // only read), and checked above to hold `count` keys and values and a position of
+    // this map: the most the kernel copies.
+    unsafe { batch(Cmd::MapLookupBatch, CALL, &mut attr) }
 }
 
 /// Runs a batch command; the count the kernel wrote back comes with success and
@@ -324,78 +637,102 @@ unsafe fn batch(
 /// `BPF_MAP_UPDATE_BATCH`: sets `count` entries; returns how many were set.
 ///
 /// # Errors
-/// The kernel's errno, with how many were set before it.
+/// Buffers too small for `count` entries ([`BufferSize`], before any call, with a
+/// count of 0); the kernel's errno, with how many were set before it.
 pub fn map_update_batch(
-    map: BorrowedFd<'_>,
+    map: &MapFd,
     keys: &[u8],
     values: &[u8],
     count: u32,
     elem_flags: u64,
 ) -> Result<u32, (SysError, u32)> {
+    const CALL: &str = "BPF_MAP_UPDATE_BATCH";
+    let n = count as usize;
+    MapFd::at_least(
+        CALL,
+        "keys",
+        keys.len(),
+        n.checked_mul(map.key_size as usize),
+    )
+    .and_then(|()| MapFd::at_least(CALL, "values", values.len(), n.checked_mul(map.value_len)))
+    .map_err(|e| (e, 0))?;
     let mut attr = MapBatchAttr {
         keys: keys.as_ptr() as u64,
         values: values.as_ptr() as u64,
         count,
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         elem_flags,
         ..Default::default()
     };
-    // SAFETY: keys and values are live slices the kernel only reads; the caller sized
-    // them for `count` entries.
-    unsafe { batch(Cmd::MapUpdateBatch, "BPF_MAP_UPDATE_BATCH", &mut attr) }
+    // SAFETY: keys and values are live slices the kernel only reads, checked above to
+    // hold `count` entries of this map.
+    unsafe { batch(Cmd::MapUpdateBatch, CALL, &mut attr) }
 }
 
 /// `BPF_MAP_DELETE_BATCH`: removes `count` keys; returns how many were removed.
 ///
 /// # Errors
-/// The kernel's errno (`ENOENT` for an absent key), with how many went before it.
-pub fn map_delete_batch(
-    map: BorrowedFd<'_>,
-    keys: &[u8],
-    count: u32,
-) -> Result<u32, (SysError, u32)> {
+/// `keys` too small for `count` keys ([`BufferSize`], before any call, with a count of
+/// 0); the kernel's errno (`ENOENT` for an absent key), with how many went before it.
+pub fn map_delete_batch(map: &MapFd, keys: &[u8], count: u32) -> Result<u32, (SysError, u32)> {
+    const CALL: &str = "BPF_MAP_DELETE_BATCH";
+    let n = count as usize;
+    MapFd::at_least(
+        CALL,
+        "keys",
+        keys.len(),
+        n.checked_mul(map.key_size as usize),
+    )
+    .map_err(|e| (e, 0))?;
     let mut attr = MapBatchAttr {
         keys: keys.as_ptr() as u64,
         count,
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         ..Default::default()
     };
-    // SAFETY: keys is a live slice the kernel only reads, sized for `count` keys.
-    unsafe { batch(Cmd::MapDeleteBatch, "BPF_MAP_DELETE_BATCH", &mut attr) }
+    // SAFETY: keys is a live slice the kernel only reads, checked above to hold
+    // `count` keys of this map.
+    unsafe { batch(Cmd::MapDeleteBatch, CALL, &mut attr) }
 }
 
 /// `BPF_MAP_DELETE_ELEM`.
 ///
 /// # Errors
-/// `ENOENT` when the key is absent.
-pub fn map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> Result<(), SysError> {
+/// A key not of the map's size ([`BufferSize`], before any call); `ENOENT` when the
+/// key is absent.
+pub fn map_delete_elem(map: &MapFd, key: &[u8]) -> Result<(), SysError> {
+    const CALL: &str = "BPF_MAP_DELETE_ELEM";
+    MapFd::exact(CALL, "key", key.len(), map.key_size as usize)?;
     let mut attr = MapElemAttr {
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         key: addr(key),
         ..Default::default()
     };
-    // SAFETY: key is live for the call and only read.
-    unsafe { bpf_unit(Cmd::MapDeleteElem, "BPF_MAP_DELETE_ELEM", &mut attr) }
+    // SAFETY: key is live for the call, of the map's key size, and only read.
+    unsafe { bpf_unit(Cmd::MapDeleteElem, CALL, &mut attr) }
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `key` is `None`).
 ///
 /// # Errors
-/// `ENOENT` after the last key.
-pub fn map_get_next_key(
-    map: BorrowedFd<'_>,
-    key: Option<&[u8]>,
-    next: &mut [u8],
-) -> Result<(), SysError> {
+/// Buffers not of the map's key size ([`BufferSize`], before any call); `ENOENT` after
+/// the last key.
+pub fn map_get_next_key(map: &MapFd, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), SysError> {
+    const CALL: &str = "BPF_MAP_GET_NEXT_KEY";
+    let ks = map.key_size as usize;
+    if let Some(k) = key {
+        MapFd::exact(CALL, "key", k.len(), ks)?;
+    }
+    MapFd::exact(CALL, "next key", next.len(), ks)?;
     let mut attr = MapElemAttr {
-        map_fd: fd_u32(map),
+        map_fd: map.raw(),
         key: key.map_or(0, |k| k.as_ptr() as u64),
         value: next.as_mut_ptr() as u64,
         ..Default::default()
     };
-    // SAFETY: key (if any) is read and next written, both live for the call; the caller
-    // sized next as the map's key.
-    unsafe { bpf_unit(Cmd::MapGetNextKey, "BPF_MAP_GET_NEXT_KEY", &mut attr) }
+    // SAFETY: key (if any) is read and next written, both live for the call and of the
+    // map's key size (checked above).
+    unsafe { bpf_unit(Cmd::MapGetNextKey, CALL, &mut attr) }
 }
 
 /// `BPF_MAP_FREEZE`: no more writes from user space (programs can still write unless
@@ -485,8 +822,9 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo, SysError> {
 /// kernel's own): a first call learns the size, a second fills a buffer of it.
 ///
 /// # Errors
-/// `EINVAL` if `fd` is not BTF.
+/// `InvalidInput` (before any call) if `fd` is not BTF.
 pub fn btf_data(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SysError> {
+    expect_kind(fd, ObjKind::Btf, "BPF_OBJ_GET_INFO_BY_FD")?;
     let mut info = BtfInfo::default();
     // SAFETY: no buffer addresses: the kernel writes only the struct.
     unsafe { obj_info(fd, &mut info)? };
@@ -519,8 +857,9 @@ pub fn btf_info_id(fd: BorrowedFd<'_>) -> Result<u32, SysError> {
 /// BTF a program loaded) and whether it is the kernel's own (vmlinux or a module).
 ///
 /// # Errors
-/// `EINVAL` if `fd` is not BTF.
+/// `InvalidInput` (before any call) if `fd` is not BTF.
 pub fn btf_info_named(fd: BorrowedFd<'_>) -> Result<(u32, String, bool), SysError> {
+    expect_kind(fd, ObjKind::Btf, "BPF_OBJ_GET_INFO_BY_FD")?;
     let mut name = [0u8; 64];
     let mut info = BtfInfo {
         name: name.as_mut_ptr() as u64,
@@ -549,8 +888,9 @@ pub fn link_info(fd: BorrowedFd<'_>) -> Result<LinkInfo, SysError> {
 /// buffer of that size (a map added in between is simply not listed).
 ///
 /// # Errors
-/// `EINVAL` if `fd` is not a program.
+/// `InvalidInput` (before any call) if `fd` is not a program.
 pub fn prog_map_ids(fd: BorrowedFd<'_>) -> Result<Vec<u32>, SysError> {
+    expect_kind(fd, ObjKind::Prog, "BPF_OBJ_GET_INFO_BY_FD")?;
     let count = prog_info(fd)?.nr_map_ids;
     let mut ids = vec![0u32; count as usize];
     if ids.is_empty() {
@@ -573,8 +913,10 @@ pub fn prog_map_ids(fd: BorrowedFd<'_>) -> Result<Vec<u32>, SysError> {
 /// read back as map ids. A first call learns the length, a second fills a buffer of it.
 ///
 /// # Errors
-/// `EINVAL` if `fd` is not a program; `EPERM` where the kernel hides raw dumps.
+/// `InvalidInput` (before any call) if `fd` is not a program; `EPERM` where the kernel
+/// hides raw dumps.
 pub fn prog_xlated(fd: BorrowedFd<'_>) -> Result<Vec<u8>, SysError> {
+    expect_kind(fd, ObjKind::Prog, "BPF_OBJ_GET_INFO_BY_FD")?;
     let len = prog_info(fd)?.xlated_prog_len;
     let mut buf = vec![0u8; len as usize];
     if buf.is_empty() {
@@ -729,17 +1071,119 @@ fn too_big(call: &'static str) -> SysError {
     SysError::new(call, io::Error::from_raw_os_error(libc::E2BIG))
 }
 
+/// Whether the kind-specific part of `BPF_LINK_CREATE` (`extra`) holds only integers
+/// (ids, fds, cookies, flags) for `attach_type`, so any value the caller puts there is
+/// harmless. Elsewhere the kernel reads addresses from it (`iter_info`, the arrays and
+/// path of kprobe_multi/uprobe_multi, and whatever a later kernel adds), and `extra`
+/// must be zero: those links are made by [`link_create_kprobe_multi`] and
+/// [`link_create_uprobe_multi`] from slices.
+fn extra_holds_integers(attach_type: AttachType) -> bool {
+    matches!(
+        attach_type,
+        // perf_event.bpf_cookie; tracing.target_btf_id and cookie (fentry, fexit,
+        // fmod_ret, lsm, tp_btf, raw_tp); tcx and netkit relative_fd/id and
+        // expected_revision; netfilter pf, hooknum, priority, flags.
+        AttachType::PERF_EVENT
+            | AttachType::TRACE_RAW_TP
+            | AttachType::TRACE_FENTRY
+            | AttachType::TRACE_FEXIT
+            | AttachType::MODIFY_RETURN
+            | AttachType::LSM_MAC
+            | AttachType::LSM_CGROUP
+            | AttachType::TCX_INGRESS
+            | AttachType::TCX_EGRESS
+            | AttachType::NETKIT_PRIMARY
+            | AttachType::NETKIT_PEER
+            | AttachType::NETFILTER
+    )
+}
+
 /// `BPF_LINK_CREATE`: attaches a program through a bpf_link; the kernel returns the
 /// link's fd, and closing its last reference detaches (unless pinned).
 ///
+/// `attr.extra` (the kind-specific union) may be non-zero only for attach types whose
+/// fields there are integers; for the others the kernel would read addresses from it.
+///
 /// # Errors
+/// `InvalidInput` (before any call) for a non-zero `extra` of another attach type.
 /// `EINVAL` for an attach type the kernel or the program does not support; others by
 /// kind (`EBADF` for a bad target fd, `ENODEV` for a bad ifindex, `EBUSY` when taken).
 pub fn link_create(attr: &LinkCreateAttr) -> Result<OwnedFd, SysError> {
+    if attr.extra != [0; 6] && !extra_holds_integers(attr.attach_type) {
+        return Err(SysError::new(
+            "BPF_LINK_CREATE",
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the kind-specific fields of a {} link may hold addresses: use its own function",
+                    attr.attach_type
+                ),
+            ),
+        ));
+    }
     let mut attr = *attr;
-    // SAFETY: the only addresses are in `extra`, set by the caller to memory it keeps
-    // alive for the call (iter_info) or none.
+    // SAFETY: `extra` is zero, or holds only integers for this attach type (checked
+    // above); the other fields are integers.
     unsafe { bpf_fd(Cmd::LinkCreate, "BPF_LINK_CREATE", &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of a kprobe_multi link (5.18): `prog` on every kernel function
+/// in `syms`, with `flags` (`BPF_F_KPROBE_MULTI_RETURN`) and `attach_type`
+/// (`trace_kprobe_multi`, or `trace_kprobe_session`).
+///
+/// # Errors
+/// More names than a u32 counts; the kernel's errno (`EOPNOTSUPP` without
+/// `CONFIG_FPROBE`, `EINVAL` before 5.18, `ESRCH`/`ENOENT` for an unknown function).
+pub fn link_create_kprobe_multi(
+    prog: BorrowedFd<'_>,
+    attach_type: AttachType,
+    syms: &[&CStr],
+    flags: u32,
+) -> Result<OwnedFd, SysError> {
+    const CALL: &str = "BPF_LINK_CREATE";
+    let ptrs: Vec<u64> = syms.iter().map(|s| s.as_ptr() as u64).collect();
+    let cnt = u32::try_from(ptrs.len()).map_err(|_| too_big(CALL))?;
+    let mut attr = LinkCreateAttr::new(fd_u32(prog), 0, attach_type).with_kprobe_multi(
+        flags,
+        cnt,
+        ptrs.as_ptr() as u64,
+        0,
+        0,
+    );
+    // SAFETY: the only addresses are `ptrs` (`cnt` u64s) and the NUL-terminated names
+    // it points to, all borrowed for the call and only read.
+    unsafe { bpf_fd(Cmd::LinkCreate, CALL, &mut attr) }
+}
+
+/// `BPF_LINK_CREATE` of a uprobe_multi link (6.6): `prog` at each of `offsets` in the
+/// file at `path`, with `flags` (`BPF_F_UPROBE_MULTI_RETURN`), for process `pid` only
+/// (0: every process), as `attach_type` (`trace_uprobe_multi` or
+/// `trace_uprobe_session`).
+///
+/// # Errors
+/// More offsets than a u32 counts; the kernel's errno (`EINVAL` before 6.6, `EBADF`
+/// for a path that is not a regular file, ...).
+pub fn link_create_uprobe_multi(
+    prog: BorrowedFd<'_>,
+    attach_type: AttachType,
+    path: &CStr,
+    offsets: &[u64],
+    flags: u32,
+    pid: u32,
+) -> Result<OwnedFd, SysError> {
+    const CALL: &str = "BPF_LINK_CREATE";
+    let cnt = u32::try_from(offsets.len()).map_err(|_| too_big(CALL))?;
+    let mut attr = LinkCreateAttr::new(fd_u32(prog), 0, attach_type).with_uprobe_multi(
+        path.as_ptr() as u64,
+        offsets.as_ptr() as u64,
+        0,
+        cnt,
+        flags,
+        pid,
+    );
+    // SAFETY: the only addresses are the NUL-terminated `path` and `offsets` (`cnt`
+    // u64s), borrowed for the call and only read.
+    unsafe { bpf_fd(Cmd::LinkCreate, CALL, &mut attr) }
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN`: attaches a raw_tp program to tracepoint `name`, or (with
@@ -846,5 +1290,22 @@ pub fn obj_kind(fd: BorrowedFd<'_>) -> Option<ObjKind> {
         "anon_inode:bpf_link" | "anon_inode:bpf-link" => Some(ObjKind::Link),
         "anon_inode:btf" => Some(ObjKind::Btf),
         _ => None,
+    }
+}
+
+/// Checks that `fd` is a BPF object of `kind` before a command whose meaning depends on
+/// it (`BPF_OBJ_GET_INFO_BY_FD` fills, and follows the addresses in, whichever info
+/// struct the fd's kind has, whatever it was given).
+fn expect_kind(fd: BorrowedFd<'_>, kind: ObjKind, call: &'static str) -> Result<(), SysError> {
+    if obj_kind(fd) == Some(kind) {
+        Ok(())
+    } else {
+        Err(SysError::new(
+            call,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("fd {} is not a BPF {kind:?}", fd.as_raw_fd()),
+            ),
+        ))
     }
 }

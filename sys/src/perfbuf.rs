@@ -15,7 +15,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::SysError;
+use crate::bpf::MapFd;
 use crate::perf::{self, PerfEventAttr};
+use crate::uapi::MapType;
 
 const PERF_COUNT_SW_BPF_OUTPUT: u64 = 10;
 const PERF_RECORD_LOST: u32 = 2;
@@ -67,11 +69,21 @@ pub struct PerfBuf {
 
 impl PerfBuf {
     /// Opens a ring of `pages` data pages (a power of two) for each of `cpus` CPUs and
-    /// stores each ring's event fd in `map` at the CPU's index.
+    /// stores each ring's event fd in `map`, a perf event array, at the CPU's index.
     ///
     /// # Errors
-    /// `pages` not a power of two; `perf_event_open`, `mmap` or the map update failed.
-    pub fn new(map: BorrowedFd<'_>, cpus: u32, pages: usize) -> Result<PerfBuf, SysError> {
+    /// `map` not a perf event array, `pages` not a power of two (`EINVAL`, before any
+    /// call); `perf_event_open`, `mmap` or the map update failed.
+    pub fn new(map: &MapFd, cpus: u32, pages: usize) -> Result<PerfBuf, SysError> {
+        if map.map_type() != MapType::PERF_EVENT_ARRAY {
+            return Err(SysError::new(
+                "perf buffer",
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("map is a {}, not a perf event array", map.map_type()),
+                ),
+            ));
+        }
         if !pages.is_power_of_two() {
             return Err(SysError::new(
                 "perf buffer",

@@ -27,21 +27,82 @@ pub struct RingBuf {
     producer: *mut u8,
     page: usize,
     size: usize,
+    /// The map's id, held in [`CONSUMERS`] while this value lives (none for
+    /// [`RingBuf::from_raw`]).
+    id: Option<u32>,
 }
+
+/// The ids of the ring buffer maps this process consumes. Records are handed out as
+/// slices of the mapping, which the kernel may reuse as soon as the consumer position
+/// passes them: a second consumer of the same ring in this process could advance it
+/// while a slice is still borrowed, so there is one consumer per ring. (Another
+/// process consuming the same ring is outside what a type can guard, as writes through
+/// `/proc/self/mem` are.)
+static CONSUMERS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
 // SAFETY: the mappings are owned by this value; the consumer position is written only
 // through `&mut self`, and the rest is read with atomic loads.
 unsafe impl Send for RingBuf {}
 
+use crate::bpf::MapFd;
 use crate::mmap::shared as map;
+use crate::uapi::MapType;
+use std::os::fd::AsFd;
 
 impl RingBuf {
-    /// Maps the ring buffer map `fd`, whose `max_entries` (the data size, a power of two
-    /// multiple of the page size) is `size`.
+    /// Maps the ring buffer map `map` (its data size is its `max_entries`) to consume
+    /// its records; one consumer per ring in a process.
+    ///
+    /// # Errors
+    /// `map` is not a ring buffer (`InvalidInput`); it already has a consumer in this
+    /// process (`EBUSY`); the `mmap` error.
+    pub fn new(map: &MapFd) -> io::Result<RingBuf> {
+        if map.map_type() != MapType::RINGBUF {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("map is a {}, not a ring buffer", map.map_type()),
+            ));
+        }
+        let id = crate::bpf::map_info(map.as_fd()).map_err(|e| e.source)?.id;
+        {
+            let mut held = CONSUMERS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if held.contains(&id) {
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            }
+            held.push(id);
+        }
+        // SAFETY: `map` is a ring buffer map (checked above) whose data size is its
+        // max_entries, which the kernel lays out as `from_raw` needs and never writes
+        // a record the consumer position has not passed; this is its only consumer in
+        // the process (registered above, released on drop).
+        let ring = unsafe { RingBuf::from_raw(map.as_fd(), map.max_entries()) };
+        match ring {
+            Ok(mut ring) => {
+                ring.id = Some(id);
+                Ok(ring)
+            }
+            Err(e) => {
+                release(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Maps `fd` as a ring buffer of data size `size` (a power of two).
+    ///
+    /// # Safety
+    /// `fd` must be laid out as a ring buffer map of data size `size`: a consumer page
+    /// that may be mapped read-write, then a producer page and the data area twice,
+    /// `2 * page + 2 * size` bytes in all, neither truncated nor written (but for the
+    /// producer's side of the protocol) while the value lives; and nothing else may
+    /// advance its consumer position meanwhile. A ring buffer map of that
+    /// `max_entries` with no other consumer is; [`RingBuf::new`] checks those.
     ///
     /// # Errors
     /// A size that is not a power of two; the `mmap` error.
-    pub fn new(fd: BorrowedFd<'_>, size: u32) -> io::Result<RingBuf> {
+    pub unsafe fn from_raw(fd: BorrowedFd<'_>, size: u32) -> io::Result<RingBuf> {
         let size = size as usize;
         if !size.is_power_of_two() {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -61,6 +122,7 @@ impl RingBuf {
             producer,
             page,
             size,
+            id: None,
         })
     }
 
@@ -144,8 +206,18 @@ impl RingBuf {
     }
 }
 
+fn release(id: u32) {
+    CONSUMERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .retain(|&held| held != id);
+}
+
 impl Drop for RingBuf {
     fn drop(&mut self) {
+        if let Some(id) = self.id {
+            release(id);
+        }
         // SAFETY: both mappings were made in `new` with these lengths and are unmapped
         // exactly once.
         unsafe {
@@ -194,18 +266,13 @@ impl<'a> RingBufs<'a> {
         })
     }
 
-    /// Adds ring buffer map `fd` (data size `size`, its `max_entries`), whose records
-    /// go to `handler`.
+    /// Adds ring buffer map `map`, whose records go to `handler`.
     ///
     /// # Errors
-    /// The map cannot be mapped; `epoll_ctl` failed.
-    pub fn add(
-        &mut self,
-        fd: BorrowedFd<'_>,
-        size: u32,
-        handler: impl FnMut(&[u8]) + 'a,
-    ) -> io::Result<()> {
-        let ring = RingBuf::new(fd, size)?;
+    /// As [`RingBuf::new`]; `epoll_ctl` failed.
+    pub fn add(&mut self, map: &MapFd, handler: impl FnMut(&[u8]) + 'a) -> io::Result<()> {
+        let ring = RingBuf::new(map)?;
+        let fd = map.as_fd();
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: self.rings.len() as u64,
@@ -303,7 +370,9 @@ mod tests {
         let size = 4096;
         // A committed record claiming more than the whole ring.
         let fd = fake_ring(size, 64, 8192);
-        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        // SAFETY: a memfd laid out as a ring of `size` (fake_ring) that nothing writes or
+        // truncates while it is mapped.
+        let mut ring = unsafe { RingBuf::from_raw(fd.as_fd(), size as u32) }.unwrap();
         let err = ring.consume(|_| panic!("no record is valid")).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -316,7 +385,9 @@ mod tests {
         // Found by the ringbuf_parse fuzz target (fuzz/regressions/ringbuf_parse).
         let size = 4096;
         let fd = fake_ring(size, 64, 16);
-        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        // SAFETY: a memfd laid out as a ring of `size` (fake_ring) that nothing writes or
+        // truncates while it is mapped.
+        let mut ring = unsafe { RingBuf::from_raw(fd.as_fd(), size as u32) }.unwrap();
         ring.consumer_pos().store(26, Ordering::Release);
         let err = ring.consume(|_| panic!("no record")).unwrap_err();
         assert_eq!(
@@ -329,16 +400,17 @@ mod tests {
     fn a_busy_record_stops_the_walk_until_it_is_committed() {
         let size = 4096;
         let fd = fake_ring(size, 64, BUSY | 16);
-        let mut ring = RingBuf::new(fd.as_fd(), size as u32).unwrap();
+        // SAFETY: a memfd laid out as a ring of `size` (fake_ring) that nothing writes or
+        // truncates while it is mapped.
+        let mut ring = unsafe { RingBuf::from_raw(fd.as_fd(), size as u32) }.unwrap();
         assert_eq!(ring.consume(|_| panic!("still busy")).unwrap(), 0);
     }
 
     #[test]
     fn a_size_that_is_not_a_power_of_two_is_refused() {
         let fd = fake_ring(4096, 0, 0);
-        assert_eq!(
-            RingBuf::new(fd.as_fd(), 3000).unwrap_err().raw_os_error(),
-            Some(libc::EINVAL)
-        );
+        // SAFETY: refused before anything is mapped.
+        let err = unsafe { RingBuf::from_raw(fd.as_fd(), 3000) }.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     }
 }

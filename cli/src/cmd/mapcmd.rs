@@ -56,8 +56,8 @@ fn open(spec: &str) -> Result<(Map, MapInfo), CliError> {
             }
         }
     };
-    let info = bpf::map_info(fd.as_fd())?;
-    Ok((Map::from_info(fd, &info), info))
+    let (fd, info) = bpf::MapFd::from_fd(fd)?;
+    Ok((Map::from_map_fd(fd), info))
 }
 
 /// The map's BTF, if it has one of its own.

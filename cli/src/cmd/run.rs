@@ -360,7 +360,7 @@ impl<'m> Sources<'m> {
     fn open(maps: &'m [Map]) -> Sources<'m> {
         let mut rings = Vec::new();
         for m in maps.iter().filter(|m| m.map_type() == MapType::RINGBUF) {
-            match RingBuf::new(m.as_fd(), m.max_entries()) {
+            match RingBuf::new(m.map_fd()) {
                 Ok(rb) => rings.push((m, rb)),
                 Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
             }
@@ -371,7 +371,7 @@ impl<'m> Sources<'m> {
             .iter()
             .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
         {
-            match PerfBuf::new(m.as_fd(), cpus.min(m.max_entries()), 8) {
+            match PerfBuf::new(m.map_fd(), cpus.min(m.max_entries()), 8) {
                 Ok(pb) => perfs.push((m, pb)),
                 Err(e) => out(&format!(
                     "perf buffer {}: {}",

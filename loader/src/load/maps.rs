@@ -12,7 +12,7 @@ use oxbpf_maps::Map;
 use oxbpf_prog::Program;
 use oxbpf_sys::SysError;
 use oxbpf_sys::bpf;
-use oxbpf_sys::uapi::{MapCreateAttr, MapInfo, MapType, map_flags};
+use oxbpf_sys::uapi::{MapCreateAttr, MapType, map_flags};
 
 use super::{LoadError, LoadOptions, data_map_name, object_name};
 use crate::btf::types::{Type, TypeKind};
@@ -220,15 +220,15 @@ fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
 
 /// Creates a map, retrying as libbpf does: without BTF ids if the kernel refuses them,
 /// and with a raised memlock limit on `EPERM` (kernels before 5.11 charge maps to it).
-fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
-    let first = match bpf::map_create(attr) {
+fn create(name: &str, attr: &MapCreateAttr) -> Result<bpf::MapFd, LoadError> {
+    let first = match bpf::MapFd::create(attr) {
         Ok(fd) => return Ok(fd),
         Err(e) => e,
     };
     let mut attr = *attr;
     let mut err = first;
     if err.errno() == Some(libc::EPERM) && oxbpf_sys::rlimit::raise_memlock().is_ok() {
-        match bpf::map_create(&attr) {
+        match bpf::MapFd::create(&attr) {
             Ok(fd) => return Ok(fd),
             Err(e) => err = e,
         }
@@ -243,7 +243,7 @@ fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
         attr.btf_fd = 0;
         attr.btf_key_type_id = 0;
         attr.btf_value_type_id = 0;
-        match bpf::map_create(&attr) {
+        match bpf::MapFd::create(&attr) {
             Ok(fd) => return Ok(fd),
             Err(e) => err = e,
         }
@@ -256,18 +256,8 @@ fn create(name: &str, attr: &MapCreateAttr) -> Result<OwnedFd, LoadError> {
     })
 }
 
-fn wrap(fd: OwnedFd, attr: &MapCreateAttr, name: &str) -> Map {
-    let mut info = MapInfo {
-        map_type: attr.map_type,
-        key_size: attr.key_size,
-        value_size: attr.value_size,
-        max_entries: attr.max_entries,
-        map_flags: attr.map_flags,
-        ..Default::default()
-    };
-    let n = name.len().min(15);
-    info.name[..n].copy_from_slice(&name.as_bytes()[..n]);
-    Map::from_info(fd, &info).with_name(name)
+fn wrap(fd: bpf::MapFd, name: &str) -> Map {
+    Map::from_map_fd(fd).with_name(name)
 }
 
 /// Called with the pin path between "nothing is pinned there" and the pin: the window
@@ -295,8 +285,8 @@ fn reuse_pinned(
         Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(pin_err(format!("cannot open it: {}", e.source))),
     };
-    let info =
-        bpf::map_info(fd.as_fd()).map_err(|e| pin_err(format!("not a map ({})", e.source)))?;
+    let (fd, info) =
+        bpf::MapFd::from_fd(fd).map_err(|e| pin_err(format!("not a map ({})", e.source)))?;
     // libbpf's map_is_reuse_compat: type, sizes, capacity and flags must all agree.
     let mismatch = [
         ("type", info.map_type.0, attr.map_type.0),
@@ -317,7 +307,7 @@ fn reuse_pinned(
         spec.name,
         path.display()
     );
-    Ok(Some(Map::from_info(fd, &info).with_name(&spec.name)))
+    Ok(Some(Map::from_map_fd(fd).with_name(&spec.name)))
 }
 
 fn create_spec(
@@ -348,7 +338,7 @@ fn create_spec(
         Some(inner) => {
             let inner_attr = attr_for(inner, btf_fd)?;
             let fd = create(&inner.name, &inner_attr)?;
-            attr.inner_map_fd = fd.as_raw_fd() as u32;
+            attr.inner_map_fd = fd.as_fd().as_raw_fd() as u32;
             Some(fd)
         }
         None => None,
@@ -363,7 +353,7 @@ fn create_spec(
         attr.max_entries,
         attr.map_flags
     );
-    let map = wrap(fd, &attr, &spec.name);
+    let map = wrap(fd, &spec.name);
     if let Some(path) = &pin_path {
         #[cfg(feature = "testing")]
         {
@@ -481,7 +471,7 @@ fn create_data_map(
         }
         Err(e) => return Err(e),
     };
-    let map = wrap(fd, &attr, &name);
+    let map = wrap(fd, &name);
     if let Some(bytes) = init {
         let mut value = bytes.to_vec();
         value.resize(value_size as usize, 0);

@@ -53,10 +53,10 @@ fn ring_and_perf_buffers_deliver_every_record_of_a_sequence_in_order() {
         .unwrap();
     let emit = l.program("emit").unwrap();
     let rb_map = l.map("rb").unwrap();
-    let mut rb = RingBuf::new(rb_map.as_fd(), rb_map.max_entries()).unwrap();
+    let mut rb = RingBuf::new(rb_map.map_fd()).unwrap();
     let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
     // Two pages per CPU: a batch of records fills most of it, so records wrap often.
-    let mut pb = PerfBuf::new(l.map("pb").unwrap().as_fd(), cpus, 2).unwrap();
+    let mut pb = PerfBuf::new(l.map("pb").unwrap().map_fd(), cpus, 2).unwrap();
     let frame = vec![0u8; 64];
     // Records go to the perf ring of the CPU the test run happens on: keep this thread
     // on one CPU, or two rings hold parts of the sequence and their order is lost.
@@ -102,7 +102,7 @@ fn a_slow_perf_consumer_is_told_what_it_lost() {
     let emit = l.program("emit").unwrap();
     let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
     // One page per CPU, and 500 records before the first read: most cannot fit.
-    let mut pb = PerfBuf::new(l.map("pb").unwrap().as_fd(), cpus, 1).unwrap();
+    let mut pb = PerfBuf::new(l.map("pb").unwrap().map_fd(), cpus, 1).unwrap();
     for _ in 0..500 {
         emit.test_run(&[0u8; 64], &[]).unwrap();
     }
@@ -379,7 +379,7 @@ fn several_ring_buffers_are_read_through_one_epoll() {
         for (l, got) in [(&a, &mut got_a), (&b, &mut got_b)] {
             let m = l.map("rb").unwrap();
             rings
-                .add(m.as_fd(), m.max_entries(), |r: &[u8]| {
+                .add(m.map_fd(), |r: &[u8]| {
                     got.push(u64::from_ne_bytes(r[..8].try_into().unwrap()));
                 })
                 .unwrap();
