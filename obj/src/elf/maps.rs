@@ -60,7 +60,7 @@ impl Reader<'_> {
             };
             self.check_in_section(&sized, index)?;
             let def = &sec.bytes[sym.value as usize..(sym.value + size) as usize];
-            let word = |i: usize| self.u32_at(def, i * 4).unwrap_or(0);
+            let word = |i: usize| self.u32_at(&sec.name, def, i * 4);
             if def[LEGACY_MAP_DEF_SIZE as usize..].iter().any(|&b| b != 0) {
                 // iproute2's `struct bpf_elf_map` and samples/bpf's longer definition
                 // put ids, pinning or NUMA nodes there; their meaning differs by tool.
@@ -73,11 +73,11 @@ impl Reader<'_> {
             maps.push(MapSpec {
                 section_index: index,
                 section_offset: sym.value,
-                map_type: MapType(word(0)),
-                key_size: word(1),
-                value_size: word(2),
-                max_entries: word(3),
-                map_flags: word(4),
+                map_type: MapType(word(0)?),
+                key_size: word(1)?,
+                value_size: word(2)?,
+                max_entries: word(3)?,
+                map_flags: word(4)?,
                 ..MapSpec::new(&sym.name, MapDefSource::Legacy)
             });
         }
@@ -180,13 +180,14 @@ impl Reader<'_> {
         let Some(rel_sec) = self.sections.iter().find(|s| s.target == Some(maps_index)) else {
             return Ok(());
         };
-        let var_sizes: Vec<u64> = maps
+        // A map without a symbol of its name covers no offset of `.maps`.
+        let var_sizes: Vec<Option<u64>> = maps
             .iter()
             .map(|m| {
                 self.symbols
                     .iter()
                     .find(|s| s.section == Some(maps_index) && s.name == m.name)
-                    .map_or(0, |s| s.size)
+                    .map(|s| s.size)
             })
             .collect();
         for (index, (offset, sym_index)) in self.rel_entries(rel_sec)?.into_iter().enumerate() {
@@ -207,7 +208,9 @@ impl Reader<'_> {
                 .iter()
                 .enumerate()
                 .position(|(i, m)| {
-                    (m.section_offset..m.section_offset + var_sizes[i]).contains(&offset)
+                    var_sizes[i].is_some_and(|size| {
+                        (m.section_offset..m.section_offset + size).contains(&offset)
+                    })
                 })
                 .ok_or_else(|| bad(&sym.name, format!("offset {offset} is inside no map")))?;
             let values_off = values_offsets.get(m).copied().flatten().ok_or_else(|| {
@@ -399,6 +402,8 @@ fn parse_btf_map_def(
             }
         }
     }
+    // No key or value field means size 0, as libbpf leaves `def->key_size` and
+    // `value_size` when `parse_btf_map_def` meets neither (ring buffers, arenas).
     spec.key_size = key_size.unwrap_or(0) as u32;
     spec.value_size = value_size.unwrap_or(0) as u32;
     Ok((spec, values))

@@ -21,11 +21,12 @@ use std::collections::HashMap;
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
 use object::{Endianness, ReadRef as _};
+use oxbpf_uapi::bytes::Bytes;
 use oxbpf_uapi::{Endian, Insn, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
 
-use crate::btf::{Btf, Kind, Linkage, TypeId};
+use crate::btf::{Btf, BtfError, BtfType, Kind, Linkage, TypeId};
 use crate::object::*;
 use crate::section::match_section;
 
@@ -83,9 +84,14 @@ impl Reader<'_> {
         self.sections.get(index).map_or("?", |s| s.name.as_str())
     }
 
-    fn u32_at(&self, b: &[u8], off: usize) -> Option<u32> {
-        let s = b.get(off..off.checked_add(4)?)?;
-        Some(self.our_endian().u32([s[0], s[1], s[2], s[3]]))
+    /// The `u32` at `off` of `b`, which lies in section `section`.
+    fn u32_at(&self, section: &str, b: &[u8], off: usize) -> Result<u32, ElfError> {
+        Bytes::new(b, self.our_endian()).u32(off).map_err(|short| {
+            self.err(ElfErrorKind::Short {
+                section: section.to_string(),
+                short,
+            })
+        })
     }
 
     fn our_endian(&self) -> Endian {
@@ -349,7 +355,7 @@ impl<'d> Reader<'d> {
         let (btf_maps, values_offsets) = self.btf_maps(&mut warnings)?;
         let first_btf_map = maps.len();
         maps.extend(btf_maps);
-        let externs = self.externs();
+        let externs = self.externs()?;
         let symbols = self.data_symbols();
 
         self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
@@ -457,7 +463,7 @@ impl<'d> Reader<'d> {
                 ),
             }));
         }
-        Ok(self.u32_at(s.bytes, 0))
+        self.u32_at(&s.name, s.bytes, 0).map(Some)
     }
 
     /// Decodes every code section into instructions, keyed by section index.
@@ -629,16 +635,26 @@ impl<'d> Reader<'d> {
     /// Undefined global symbols, typed through the object's BTF as libbpf's
     /// `bpf_object__collect_externs` does: the VAR or FUNC of the same name with extern
     /// linkage, and the DATASEC (`.kconfig` or `.ksyms`) that lists it.
-    fn externs(&self) -> Vec<Extern> {
+    fn externs(&self) -> Result<Vec<Extern>, ElfError> {
+        let btf_err = |e| self.err(ElfErrorKind::Btf(e));
         let mut in_sec: HashMap<TypeId, &str> = HashMap::new();
+        let mut extern_types = HashMap::new();
         if let Some(btf) = &self.btf {
             for sec_name in [".kconfig", ".ksyms"] {
                 if let Some(ds) = btf.find_by_name_kind(sec_name, Kind::Datasec) {
-                    if let Ok(vars) = ds.datasec_vars() {
-                        for v in vars.flatten() {
-                            in_sec.insert(v.type_id, sec_name);
-                        }
+                    for v in ds.datasec_vars().map_err(btf_err)? {
+                        in_sec.insert(v.map_err(btf_err)?.type_id, sec_name);
                     }
+                }
+            }
+            // The first VAR or FUNC of each name with extern linkage, as libbpf's
+            // `find_extern_btf_id` takes it.
+            for id in btf.ids() {
+                let t = btf.type_by_id(id).map_err(btf_err)?;
+                if matches!(t.kind(), Kind::Var | Kind::Func)
+                    && t.linkage().map_err(btf_err)? == Linkage::Extern
+                {
+                    extern_types.entry(t.name().map_err(btf_err)?).or_insert(t);
                 }
             }
         }
@@ -650,37 +666,17 @@ impl<'d> Reader<'d> {
             if sym.kind == elf::STT_FILE.0 || sym.kind == elf::STT_SECTION.0 {
                 continue;
             }
-            let found = self.btf.as_ref().and_then(|btf| {
-                btf.ids()
-                    .filter_map(|id| btf.type_by_id(id).ok())
-                    .find(|t| {
-                        matches!(t.kind(), Kind::Var | Kind::Func)
-                            && t.linkage().is_ok_and(|l| l == Linkage::Extern)
-                            && t.name().is_ok_and(|n| n == sym.name)
-                    })
-            });
-            let (kind, btf_id) = match found {
-                None => (ExternKind::Unknown, None),
-                Some(t) => {
+            let (kind, btf_id) = match (&self.btf, extern_types.get(sym.name.as_str())) {
+                (Some(btf), Some(t)) => {
                     let kind = match (t.kind(), in_sec.get(&t.id()).copied()) {
                         (Kind::Func, _) => ExternKind::Kfunc,
                         (_, Some(".kconfig")) => ExternKind::Kconfig,
-                        (_, Some(".ksyms")) => {
-                            let btf = self.btf.as_ref().expect("found through the BTF");
-                            let void = t
-                                .ref_type()
-                                .and_then(|ty| btf.skip_mods_and_typedefs(ty))
-                                .is_ok_and(|ty| ty.kind() == Kind::Void);
-                            if void {
-                                ExternKind::KsymTypeless
-                            } else {
-                                ExternKind::Ksym
-                            }
-                        }
+                        (_, Some(".ksyms")) => ksym_kind(btf, t).map_err(btf_err)?,
                         _ => ExternKind::Unknown,
                     };
                     (kind, Some(t.id()))
                 }
+                _ => (ExternKind::Unknown, None),
             };
             out.push(Extern {
                 name: sym.name.clone(),
@@ -689,7 +685,7 @@ impl<'d> Reader<'d> {
                 btf_id,
             });
         }
-        out
+        Ok(out)
     }
 
     /// Classifies every relocation of every code section and attaches it to the function
@@ -915,6 +911,16 @@ impl<'d> Reader<'d> {
             )),
         }
     }
+}
+
+/// A `.ksyms` VAR: typeless (`extern const void sym __ksym`) when its type is void.
+fn ksym_kind(btf: &Btf, var: &BtfType<'_>) -> Result<ExternKind, BtfError> {
+    let ty = btf.skip_mods_and_typedefs(var.ref_type()?)?;
+    Ok(if ty.kind() == Kind::Void {
+        ExternKind::KsymTypeless
+    } else {
+        ExternKind::Ksym
+    })
 }
 
 fn check_callee(callee: i64, target: &Section<'_>) -> Result<usize, String> {
