@@ -19,7 +19,7 @@ mod maps;
 use std::collections::HashMap;
 
 use object::elf;
-use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
+use object::read::elf::{FileHeader, Rel as _, SectionHeader, SectionTable, Sym as _, SymbolTable};
 use object::{Endianness, ReadRef as _};
 use oxbpf_uapi::bytes::Bytes;
 use oxbpf_uapi::{Endian, Insn, pseudo};
@@ -187,61 +187,8 @@ impl Object {
             return Err(err(ElfErrorKind::NoSymtab));
         }
 
-        let mut sections = Vec::with_capacity(table.len());
-        for (index, sh) in table.enumerate() {
-            let raw_name = table
-                .section_name(endian, sh)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let sec_name = String::from_utf8_lossy(raw_name).into_owned();
-            let sh_type = sh.sh_type(endian).0;
-            let bytes = sh.data(endian, data).map_err(|_| {
-                err(ElfErrorKind::Section {
-                    section: sec_name.clone(),
-                    what: "data lies outside the file".into(),
-                })
-            })?;
-            let flags = sh.sh_flags(endian).0;
-            let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
-                .then(|| sh.sh_info(endian) as usize);
-            let kind = classify_section(index.0, &sec_name, sh_type, flags);
-            sections.push(Section {
-                name: sec_name,
-                kind,
-                sh_type,
-                size: sh.sh_size(endian),
-                bytes,
-                target,
-            });
-        }
-
-        let mut symbols = Vec::with_capacity(symtab.len());
-        for (index, sym) in symtab.enumerate() {
-            let raw = symtab
-                .symbol_name(endian, sym)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let section = symtab
-                .symbol_section(endian, sym, index)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let kind = sym.st_type().0;
-            let section = section.map(|s| s.0);
-            let mut sym_name = String::from_utf8_lossy(raw).into_owned();
-            if kind == elf::STT_SECTION.0 && sym_name.is_empty() {
-                // Section symbols are unnamed; relocations against them read better
-                // with the section's name.
-                if let Some(s) = section.and_then(|i| sections.get(i)) {
-                    sym_name = s.name.clone();
-                }
-            }
-            symbols.push(Symbol {
-                name: sym_name,
-                section,
-                value: sym.st_value(endian),
-                size: sym.st_size(endian),
-                kind,
-                bind: sym.st_bind().0,
-                hidden: matches!(sym.st_visibility().0, v if v == elf::STV_HIDDEN.0 || v == elf::STV_INTERNAL.0),
-            });
-        }
+        let sections = read_sections(&table, endian, data).map_err(err)?;
+        let symbols = read_symbols(&symtab, endian, &sections).map_err(err)?;
 
         Reader {
             file: name.to_string(),
@@ -254,6 +201,79 @@ impl Object {
     }
 }
 
+/// Every section: name, kind, contents (empty for `SHT_NOBITS`), the section a
+/// relocation section patches.
+fn read_sections<'d>(
+    table: &SectionTable<'d, Header>,
+    endian: Endianness,
+    data: &'d [u8],
+) -> Result<Vec<Section<'d>>, ElfErrorKind> {
+    let mut sections = Vec::with_capacity(table.len());
+    for (index, sh) in table.enumerate() {
+        let raw_name = table
+            .section_name(endian, sh)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let sec_name = String::from_utf8_lossy(raw_name).into_owned();
+        let sh_type = sh.sh_type(endian).0;
+        let bytes = sh.data(endian, data).map_err(|_| ElfErrorKind::Section {
+            section: sec_name.clone(),
+            what: "data lies outside the file".into(),
+        })?;
+        let flags = sh.sh_flags(endian).0;
+        let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
+            .then(|| sh.sh_info(endian) as usize);
+        let kind = classify_section(index.0, &sec_name, sh_type, flags);
+        sections.push(Section {
+            name: sec_name,
+            kind,
+            sh_type,
+            size: sh.sh_size(endian),
+            bytes,
+            target,
+        });
+    }
+
+    Ok(sections)
+}
+
+/// Every symbol of `.symtab`; section symbols take their section's name.
+fn read_symbols(
+    symtab: &SymbolTable<'_, Header>,
+    endian: Endianness,
+    sections: &[Section<'_>],
+) -> Result<Vec<Symbol>, ElfErrorKind> {
+    let mut symbols = Vec::with_capacity(symtab.len());
+    for (index, sym) in symtab.enumerate() {
+        let raw = symtab
+            .symbol_name(endian, sym)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let section = symtab
+            .symbol_section(endian, sym, index)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let kind = sym.st_type().0;
+        let section = section.map(|s| s.0);
+        let mut sym_name = String::from_utf8_lossy(raw).into_owned();
+        if kind == elf::STT_SECTION.0 && sym_name.is_empty() {
+            // Section symbols are unnamed; relocations against them read better
+            // with the section's name.
+            if let Some(s) = section.and_then(|i| sections.get(i)) {
+                sym_name = s.name.clone();
+            }
+        }
+        symbols.push(Symbol {
+                name: sym_name,
+                section,
+                value: sym.st_value(endian),
+                size: sym.st_size(endian),
+                kind,
+                bind: sym.st_bind().0,
+                hidden: matches!(sym.st_visibility().0, v if v == elf::STV_HIDDEN.0 || v == elf::STV_INTERNAL.0),
+            });
+    }
+
+    Ok(symbols)
+}
+
 /// The bytes of the `.BTF` section of an ELF file, if it has one (for tools that take
 /// "raw BTF or an object": `oxbpf btf dump FILE`).
 pub fn btf_section(data: &[u8]) -> Option<&[u8]> {
@@ -264,6 +284,50 @@ pub fn btf_section(data: &[u8]) -> Option<&[u8]> {
         .enumerate()
         .find(|(_, sh)| table.section_name(endian, sh).is_ok_and(|n| n == b".BTF"))?;
     sh.data(endian, data).ok()
+}
+
+/// Splits functions into programs (typed by their section's `SEC()` pattern) and the
+/// subprograms they may call.
+fn programs_and_subprograms(functions: Vec<(Function, bool)>) -> (Vec<ProgramSpec>, Vec<Function>) {
+    let mut programs = Vec::new();
+    let mut subprograms = Vec::new();
+    for (function, is_program) in functions {
+        if !is_program {
+            subprograms.push(function);
+            continue;
+        }
+        let m = match_section(&function.section);
+        let def = m.def;
+        if def.is_none() {
+            log::debug!(
+                "program `{}`: section `{}` matches no SEC() pattern; type left unspecified",
+                function.name,
+                function.section
+            );
+        }
+        programs.push(ProgramSpec {
+            prog_type: def.map(|d| d.prog_type),
+            expected_attach_type: def.and_then(|d| d.attach_type),
+            attach_target: m.target.map(str::to_string),
+            section_def: def,
+            autoload: m.autoload,
+            legacy_section: m.legacy,
+            function,
+        });
+    }
+    for p in &programs {
+        log::debug!(
+            "program `{}`: section `{}`, type {}, {} insns, {} relocations",
+            p.name(),
+            p.section(),
+            p.prog_type
+                .map_or("unspecified".to_string(), |t| t.to_string()),
+            p.function.insns.len(),
+            p.function.relocs.len()
+        );
+    }
+
+    (programs, subprograms)
 }
 
 /// Decides what a section is for from its name, type and flags.
@@ -320,36 +384,11 @@ impl<'d> Reader<'d> {
         let license = self.license()?;
         let kern_version = self.kern_version()?;
 
-        let has_maps = self.sections.iter().any(|s| s.kind == SectionKind::Maps);
-        let mut btf_ext = None;
-        for s in &self.sections {
-            match s.kind {
-                SectionKind::Btf if self.btf.is_none() => match Btf::parse(s.bytes.to_vec()) {
-                    Ok(b) => self.btf = Some(b),
-                    Err(e) if has_maps => return Err(self.err(ElfErrorKind::Btf(e))),
-                    Err(e) => {
-                        log::warn!("{}: ignoring invalid .BTF: {e}", self.file);
-                        warnings.push(format!("invalid .BTF ignored: {e}"));
-                    }
-                },
-                SectionKind::BtfExt => btf_ext = Some(s.bytes.to_vec()),
-                _ => {}
-            }
-        }
+        let btf_ext = self.read_btf(&mut warnings)?;
 
         let code = self.decode_code_sections()?;
         let mut functions = self.functions(&code)?;
-        for (index, s) in self.sections.iter().enumerate() {
-            if s.kind == SectionKind::Program
-                && !functions.iter().any(|(f, _)| f.section_index == index)
-                && s.size > 0
-            {
-                warnings.push(format!(
-                    "section `{}` has code but no function symbols; it is ignored",
-                    s.name
-                ));
-            }
-        }
+        self.warn_code_without_functions(&functions, &mut warnings);
         let data = self.data_sections()?;
         let mut maps = self.legacy_maps(&mut warnings)?;
         let (btf_maps, values_offsets) = self.btf_maps(&mut warnings)?;
@@ -361,43 +400,7 @@ impl<'d> Reader<'d> {
         self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
         self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
 
-        let mut programs = Vec::new();
-        let mut subprograms = Vec::new();
-        for (function, is_program) in functions {
-            if !is_program {
-                subprograms.push(function);
-                continue;
-            }
-            let m = match_section(&function.section);
-            let def = m.def;
-            if def.is_none() {
-                log::debug!(
-                    "program `{}`: section `{}` matches no SEC() pattern; type left unspecified",
-                    function.name,
-                    function.section
-                );
-            }
-            programs.push(ProgramSpec {
-                prog_type: def.map(|d| d.prog_type),
-                expected_attach_type: def.and_then(|d| d.attach_type),
-                attach_target: m.target.map(str::to_string),
-                section_def: def,
-                autoload: m.autoload,
-                legacy_section: m.legacy,
-                function,
-            });
-        }
-        for p in &programs {
-            log::debug!(
-                "program `{}`: section `{}`, type {}, {} insns, {} relocations",
-                p.name(),
-                p.section(),
-                p.prog_type
-                    .map_or("unspecified".to_string(), |t| t.to_string()),
-                p.function.insns.len(),
-                p.function.relocs.len()
-            );
-        }
+        let (programs, subprograms) = programs_and_subprograms(functions);
 
         let sections = self
             .sections
@@ -428,6 +431,48 @@ impl<'d> Reader<'d> {
             btf_ext,
             warnings,
         })
+    }
+
+    /// Parses `.BTF` (an invalid one is an error only when `.maps` needs it) and returns
+    /// the bytes of `.BTF.ext`, which the object keeps as they are.
+    fn read_btf(&mut self, warnings: &mut Vec<String>) -> Result<Option<Vec<u8>>, ElfError> {
+        let has_maps = self.sections.iter().any(|s| s.kind == SectionKind::Maps);
+        let mut btf_ext = None;
+        for s in &self.sections {
+            match s.kind {
+                SectionKind::Btf if self.btf.is_none() => match Btf::parse(s.bytes.to_vec()) {
+                    Ok(b) => self.btf = Some(b),
+                    Err(e) if has_maps => return Err(self.err(ElfErrorKind::Btf(e))),
+                    Err(e) => {
+                        log::warn!("{}: ignoring invalid .BTF: {e}", self.file);
+                        warnings.push(format!("invalid .BTF ignored: {e}"));
+                    }
+                },
+                SectionKind::BtfExt => btf_ext = Some(s.bytes.to_vec()),
+                _ => {}
+            }
+        }
+
+        Ok(btf_ext)
+    }
+
+    /// A program section with code but no function symbols is ignored, with a warning.
+    fn warn_code_without_functions(
+        &self,
+        functions: &[(Function, bool)],
+        warnings: &mut Vec<String>,
+    ) {
+        for (index, s) in self.sections.iter().enumerate() {
+            if s.kind == SectionKind::Program
+                && !functions.iter().any(|(f, _)| f.section_index == index)
+                && s.size > 0
+            {
+                warnings.push(format!(
+                    "section `{}` has code but no function symbols; it is ignored",
+                    s.name
+                ));
+            }
+        }
     }
 
     fn license(&self) -> Result<String, ElfError> {
