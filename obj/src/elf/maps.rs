@@ -204,74 +204,10 @@ impl Reader<'_> {
                 .symbols
                 .get(sym_index as usize)
                 .ok_or_else(|| bad("?", format!("symbol #{sym_index} does not exist")))?;
-            let m = maps
-                .iter()
-                .enumerate()
-                .position(|(i, m)| {
-                    var_sizes[i].is_some_and(|size| {
-                        (m.section_offset..m.section_offset + size).contains(&offset)
-                    })
-                })
-                .ok_or_else(|| bad(&sym.name, format!("offset {offset} is inside no map")))?;
-            let values_off = values_offsets.get(m).copied().flatten().ok_or_else(|| {
-                bad(
-                    &sym.name,
-                    format!(
-                        "map `{}` has no `values` member to initialise",
-                        maps[m].name
-                    ),
-                )
-            })?;
-            let rel = offset - maps[m].section_offset;
-            if rel < values_off || (rel - values_off) % 8 != 0 {
-                return Err(bad(
-                    &sym.name,
-                    format!(
-                        "offset {offset} is not a slot of `{}`'s values",
-                        maps[m].name
-                    ),
-                ));
-            }
-            let slot = (rel - values_off) / 8;
-            if maps[m].max_entries != 0 && slot >= u64::from(maps[m].max_entries) {
-                return Err(bad(
-                    &sym.name,
-                    format!(
-                        "slot {slot} is past max_entries {} of `{}`",
-                        maps[m].max_entries, maps[m].name
-                    ),
-                ));
-            }
-            let value = match maps[m].map_type {
-                MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => {
-                    if sym.section != Some(maps_index) {
-                        return Err(bad(
-                            &sym.name,
-                            format!("slots of map-in-map `{}` must name maps", maps[m].name),
-                        ));
-                    }
-                    MapInitValue::Map(sym.name.clone())
-                }
-                MapType::PROG_ARRAY => {
-                    let is_program = functions.iter().any(|(f, p)| *p && f.name == sym.name);
-                    if sym.kind != elf::STT_FUNC.0 || !is_program {
-                        return Err(bad(
-                            &sym.name,
-                            format!("slots of prog array `{}` must name programs", maps[m].name),
-                        ));
-                    }
-                    MapInitValue::Program(sym.name.clone())
-                }
-                t => {
-                    return Err(bad(
-                        &sym.name,
-                        format!(
-                            "map `{}` of type {t} cannot have initial values",
-                            maps[m].name
-                        ),
-                    ));
-                }
-            };
+            let (m, slot) =
+                slot_of(maps, &var_sizes, values_offsets, offset).map_err(|w| bad(&sym.name, w))?;
+            let value =
+                slot_value(&maps[m], sym, maps_index, functions).map_err(|w| bad(&sym.name, w))?;
             maps[m].init.push((slot as u32, value));
         }
         for m in maps.iter_mut() {
@@ -407,6 +343,76 @@ fn parse_btf_map_def(
     spec.key_size = key_size.unwrap_or(0) as u32;
     spec.value_size = value_size.unwrap_or(0) as u32;
     Ok((spec, values))
+}
+
+/// The map whose `values` array holds `.maps` offset `offset`, and the slot there.
+fn slot_of(
+    maps: &[MapSpec],
+    var_sizes: &[Option<u64>],
+    values_offsets: &[Option<u64>],
+    offset: u64,
+) -> Result<(usize, u64), String> {
+    let m = maps
+        .iter()
+        .enumerate()
+        .position(|(i, m)| {
+            var_sizes[i]
+                .is_some_and(|size| (m.section_offset..m.section_offset + size).contains(&offset))
+        })
+        .ok_or_else(|| format!("offset {offset} is inside no map"))?;
+    let map = &maps[m];
+    let values_off = values_offsets
+        .get(m)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("map `{}` has no `values` member to initialise", map.name))?;
+    let rel = offset - map.section_offset;
+    if rel < values_off || (rel - values_off) % 8 != 0 {
+        return Err(format!(
+            "offset {offset} is not a slot of `{}`'s values",
+            map.name
+        ));
+    }
+    let slot = (rel - values_off) / 8;
+    if map.max_entries != 0 && slot >= u64::from(map.max_entries) {
+        return Err(format!(
+            "slot {slot} is past max_entries {} of `{}`",
+            map.max_entries, map.name
+        ));
+    }
+    Ok((m, slot))
+}
+
+/// What a slot of `map` holds when `sym` fills it: a map (map-in-map) or a program
+/// (prog array).
+fn slot_value(
+    map: &MapSpec,
+    sym: &super::Symbol,
+    maps_index: usize,
+    functions: &[(Function, bool)],
+) -> Result<MapInitValue, String> {
+    match map.map_type {
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => {
+            if sym.section != Some(maps_index) {
+                return Err(format!("slots of map-in-map `{}` must name maps", map.name));
+            }
+            Ok(MapInitValue::Map(sym.name.clone()))
+        }
+        MapType::PROG_ARRAY => {
+            let is_program = functions.iter().any(|(f, p)| *p && f.name == sym.name);
+            if sym.kind != elf::STT_FUNC.0 || !is_program {
+                return Err(format!(
+                    "slots of prog array `{}` must name programs",
+                    map.name
+                ));
+            }
+            Ok(MapInitValue::Program(sym.name.clone()))
+        }
+        t => Err(format!(
+            "map `{}` of type {t} cannot have initial values",
+            map.name
+        )),
+    }
 }
 
 fn set_size(slot: &mut Option<u64>, size: u64, map: &str, what: &str) -> Result<(), MapDefError> {

@@ -885,40 +885,7 @@ impl<'d> Reader<'d> {
             .ok_or_else(|| format!("symbol's section #{section} does not exist"))?;
         let is_section_sym = sym.kind == elf::STT_SECTION.0;
         match target.kind {
-            SectionKind::Program | SectionKind::Text => {
-                if insn.is_call() {
-                    if insn.src() != pseudo::CALL {
-                        return Err(format!(
-                            "call to `{}` is not a BPF-to-BPF call (src_reg {})",
-                            sym.name,
-                            insn.src()
-                        ));
-                    }
-                    if sym.value % 8 != 0 {
-                        return Err(format!(
-                            "call target offset {} is not on an instruction boundary",
-                            sym.value
-                        ));
-                    }
-                    // The callee is `imm + 1` instructions past the symbol (for a
-                    // function symbol clang writes imm = -1).
-                    let callee = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
-                    return check_callee(callee, target).map(|insn| RelocKind::Call {
-                        section_index: section,
-                        insn,
-                    });
-                }
-                let off = sym.value as i64 + i64::from(insn.imm);
-                if off % 8 != 0 {
-                    return Err(format!(
-                        "function address offset {off} is not on an instruction boundary"
-                    ));
-                }
-                check_callee(off / 8, target).map(|insn| RelocKind::FuncAddr {
-                    section_index: section,
-                    insn,
-                })
-            }
+            SectionKind::Program | SectionKind::Text => code_target(insn, sym, section, target),
             SectionKind::Maps | SectionKind::LegacyMaps if is_ld64 => {
                 let off = if is_section_sym {
                     i64::from(insn.imm) as u64
@@ -965,6 +932,48 @@ fn ksym_kind(btf: &Btf, var: &BtfType<'_>) -> Result<ExternKind, BtfError> {
         ExternKind::KsymTypeless
     } else {
         ExternKind::Ksym
+    })
+}
+
+/// A call or function address into code: the instruction it targets (libbpf
+/// `bpf_program__record_reloc`'s BPF-to-BPF cases).
+fn code_target(
+    insn: Insn,
+    sym: &Symbol,
+    section: usize,
+    target: &Section<'_>,
+) -> Result<RelocKind, String> {
+    if insn.is_call() {
+        if insn.src() != pseudo::CALL {
+            return Err(format!(
+                "call to `{}` is not a BPF-to-BPF call (src_reg {})",
+                sym.name,
+                insn.src()
+            ));
+        }
+        if sym.value % 8 != 0 {
+            return Err(format!(
+                "call target offset {} is not on an instruction boundary",
+                sym.value
+            ));
+        }
+        // The callee is `imm + 1` instructions past the symbol (for a
+        // function symbol clang writes imm = -1).
+        let callee = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+        return check_callee(callee, target).map(|insn| RelocKind::Call {
+            section_index: section,
+            insn,
+        });
+    }
+    let off = sym.value as i64 + i64::from(insn.imm);
+    if off % 8 != 0 {
+        return Err(format!(
+            "function address offset {off} is not on an instruction boundary"
+        ));
+    }
+    check_callee(off / 8, target).map(|insn| RelocKind::FuncAddr {
+        section_index: section,
+        insn,
     })
 }
 
