@@ -7,6 +7,9 @@
 //! either byte order. Its length is where its section header table ends, which clang
 //! places last.
 
+use oxbpf_uapi::Endian;
+use oxbpf_uapi::bytes::Bytes;
+
 /// `EM_BPF`.
 const EM_BPF: u16 = 247;
 
@@ -34,32 +37,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// The length of the ELF object at the start of `d`, if it is a whole 64-bit BPF
 /// relocatable object.
 fn object_len(d: &[u8]) -> Option<usize> {
-    let big = match d.get(5)? {
-        1 => false,
-        2 => true,
+    let endian = match d.get(5)? {
+        1 => Endian::Little,
+        2 => Endian::Big,
         _ => return None,
     };
-    let u16_at = |o: usize| -> Option<u16> {
-        let b: [u8; 2] = d.get(o..o + 2)?.try_into().ok()?;
-        Some(if big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        let b: [u8; 8] = d.get(o..o + 8)?.try_into().ok()?;
-        Some(if big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    };
+    // A candidate too short for its header is simply not an object: the scan moves on.
+    let b = Bytes::new(d, endian);
+    let u16_at = |o: usize| b.u16(o).ok();
     // e_type ET_REL, e_machine EM_BPF, e_ehsize 64, e_shentsize 64.
     if u16_at(16)? != 1 || u16_at(18)? != EM_BPF || u16_at(52)? != 64 || u16_at(58)? != 64 {
         return None;
     }
-    let shoff = usize::try_from(u64_at(40)?).ok()?;
+    let shoff = usize::try_from(b.u64(40).ok()?).ok()?;
     let shnum = usize::from(u16_at(60)?);
     let end = shoff.checked_add(shnum.checked_mul(64)?)?;
     (end <= d.len() && shnum > 0).then_some(end)

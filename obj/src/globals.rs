@@ -170,8 +170,10 @@ fn encode(
 }
 
 fn describe(t: &BtfType<'_>) -> String {
-    let name = t.name().unwrap_or_default();
     let kind = t.kind().name().to_ascii_lowercase();
+    let Ok(name) = t.name() else {
+        return format!("a {kind} with a bad name offset");
+    };
     if name.is_empty() {
         format!("an anonymous {kind}")
     } else {

@@ -374,17 +374,10 @@ fn link_calls<'a>(
             // Nothing calls an exception callback (the verifier forbids it), so once
             // the program and what it calls are in, libbpf appends it, then walks it.
             let Some(cb) = exception_cb.take() else { break };
-            if !l
-                .placements
-                .iter()
-                .any(|p| p.section_index == cb.section_index && p.insn_offset == cb.insn_offset)
-            {
-                let s = l.insns.len();
-                l.insns.extend_from_slice(&cb.insns);
-                l.placements.push(Placement::of(cb, s));
+            if l.start_of(cb.section_index, cb.insn_offset).is_none() {
+                let s = l.append(cb, &mut stack);
                 l.applied
                     .push((s, format!("exception callback `{}` appended", cb.name)));
-                stack.push((cb, s, 0));
             }
             continue;
         };
@@ -404,11 +397,89 @@ fn link_calls<'a>(
         if !addr && !is_subprog_call(&insn) {
             continue;
         }
-        let at = base + idx;
-        if addr && idx + 1 >= f.insns.len() {
+        let site = CallSite {
+            prog: &prog,
+            f,
+            idx,
+            at: base + idx,
+            addr,
+            reloc,
+        };
+        let Some((section, target)) = site.target()? else {
+            continue;
+        };
+        let callee = funcs
+            .iter()
+            .find(|c| c.section_index == section && c.insn_offset == target)
+            .ok_or(RelocError::BadTarget {
+                prog: prog.clone(),
+                insn: site.at,
+                section,
+                target,
+            })?;
+        let start = match l.start_of(section, target) {
+            Some(start) => start,
+            None => l.append(callee, &mut stack),
+        };
+        site.link(&mut l, callee, start)?;
+    }
+    Ok(l)
+}
+
+impl Linking {
+    /// Where the function at `insn_offset` of `section_index` starts in the program,
+    /// if it is in already.
+    fn start_of(&self, section_index: usize, insn_offset: usize) -> Option<usize> {
+        self.placements
+            .iter()
+            .find(|p| p.section_index == section_index && p.insn_offset == insn_offset)
+            .map(|p| p.start)
+    }
+
+    /// Appends `f` to the program and pushes it to be walked next; returns its start.
+    fn append<'a>(
+        &mut self,
+        f: &'a Function,
+        stack: &mut Vec<(&'a Function, usize, usize)>,
+    ) -> usize {
+        let s = self.insns.len();
+        self.insns.extend_from_slice(&f.insns);
+        self.placements.push(Placement::of(f, s));
+        stack.push((f, s, 0));
+        s
+    }
+}
+
+/// A call or function address met by [`link_calls`]: instruction `idx` of `f`, at `at`
+/// in the program.
+struct CallSite<'a> {
+    prog: &'a str,
+    f: &'a Function,
+    idx: usize,
+    at: usize,
+    /// A function address (ld_imm64), not a call.
+    addr: bool,
+    reloc: Option<&'a crate::object::Reloc>,
+}
+
+impl CallSite<'_> {
+    fn what(&self) -> &'static str {
+        if self.addr {
+            "function address"
+        } else {
+            "call"
+        }
+    }
+
+    /// The `(section, instruction)` the site targets, from its relocation or, for a
+    /// call clang left unrelocated, from its `imm`; `None` for a kfunc call (resolved
+    /// with the other externs).
+    fn target(&self) -> Result<Option<(usize, usize)>, RelocError> {
+        let (f, idx) = (self.f, self.idx);
+        if self.addr && idx + 1 >= f.insns.len() {
             return Err(unresolved(
-                &prog,
-                at,
+                self.prog,
+                self.at,
                 format!(
                     "the function address at instruction {idx} of `{}` ({} instructions) is cut off by the function's end",
                     f.name,
@@ -416,10 +487,9 @@ fn link_calls<'a>(
                 ),
             ));
         }
-        let (section, target) = match reloc.map(|r| &r.kind) {
-            // kfunc calls are resolved with the other externs.
-            Some(RelocKind::ExternCall { .. }) => continue,
-            Some(
+        match self.reloc.map(|r| (&r.kind, r.symbol.as_str())) {
+            Some((RelocKind::ExternCall { .. }, _)) => Ok(None),
+            Some((
                 RelocKind::Call {
                     section_index,
                     insn,
@@ -428,72 +498,50 @@ fn link_calls<'a>(
                     section_index,
                     insn,
                 },
-            ) => (*section_index, *insn),
-            Some(_) => {
-                return Err(unresolved(
-                    &prog,
-                    at,
-                    format!(
-                        "the {} at instruction {idx} of `{}` carries a relocation for `{}`, which is not a function",
-                        if addr { "function address" } else { "call" },
-                        f.name,
-                        reloc.map_or("", |r| r.symbol.as_str())
-                    ),
-                ));
-            }
-            None if addr => {
-                return Err(unresolved(
-                    &prog,
-                    at,
-                    format!(
-                        "the function address at instruction {idx} of `{}` has no relocation",
-                        f.name
-                    ),
-                ));
-            }
+                _,
+            )) => Ok(Some((*section_index, *insn))),
+            Some((_, symbol)) => Err(unresolved(
+                self.prog,
+                self.at,
+                format!(
+                    "the {} at instruction {idx} of `{}` carries a relocation for `{symbol}`, which is not a function",
+                    self.what(),
+                    f.name,
+                ),
+            )),
+            None if self.addr => Err(unresolved(
+                self.prog,
+                self.at,
+                format!(
+                    "the function address at instruction {idx} of `{}` has no relocation",
+                    f.name
+                ),
+            )),
             None => {
-                let target = (f.insn_offset + idx + 1) as i64 + i64::from(insn.imm);
+                let target = (f.insn_offset + idx + 1) as i64 + i64::from(f.insns[idx].imm);
                 let target = usize::try_from(target).map_err(|_| RelocError::BadTarget {
-                    prog: prog.clone(),
-                    insn: at,
+                    prog: self.prog.to_string(),
+                    insn: self.at,
                     section: f.section_index,
                     target: 0,
                 })?;
-                (f.section_index, target)
+                Ok(Some((f.section_index, target)))
             }
-        };
-        let callee = funcs
-            .iter()
-            .find(|c| c.section_index == section && c.insn_offset == target)
-            .ok_or(RelocError::BadTarget {
-                prog: prog.clone(),
-                insn: at,
-                section,
-                target,
-            })?;
-        let start = match l
-            .placements
-            .iter()
-            .find(|p| p.section_index == section && p.insn_offset == target)
-        {
-            Some(p) => p.start,
-            None => {
-                let s = l.insns.len();
-                l.insns.extend_from_slice(&callee.insns);
-                l.placements.push(Placement::of(callee, s));
-                stack.push((callee, s, 0));
-                s
-            }
-        };
+        }
+    }
+
+    /// Points the site at `callee`, placed at `start`.
+    fn link(&self, l: &mut Linking, callee: &Function, start: usize) -> Result<(), RelocError> {
+        let at = self.at;
         let rel = i32::try_from(start as i64 - at as i64 - 1)
-            .map_err(|_| RelocError::TooLarge(prog.clone()))?;
+            .map_err(|_| RelocError::TooLarge(self.prog.to_string()))?;
         l.insns[at].imm = rel;
-        let how = if reloc.is_some() {
+        let how = if self.reloc.is_some() {
             ""
         } else {
             " (no ELF relocation: same section)"
         };
-        if addr {
+        if self.addr {
             l.insns[at].set_src(pseudo::FUNC);
             l.insns[at + 1].imm = 0;
             l.applied.push((
@@ -507,8 +555,8 @@ fn link_calls<'a>(
             l.applied
                 .push((at, format!("call `{}`: {rel:+}{how}", callee.name)));
         }
+        Ok(())
     }
-    Ok(l)
 }
 
 /// The exception callback of program `prog` (libbpf `bpf_prog_assign_exc_cb`): the
@@ -564,8 +612,68 @@ fn resolve(
     l: &mut Linking,
 ) -> Result<(), RelocError> {
     let at = base + r.insn;
-    // An ld_imm64 needs its second slot inside the same function: one cut off at the
-    // function's end would patch the next function's first instruction.
+    check_in_function(prog, f, r, at)?;
+    let insns = &mut l.insns[..];
+    let applied = match r.kind {
+        // Linked in step 1.
+        RelocKind::Call { .. } | RelocKind::FuncAddr { .. } => return Ok(()),
+        RelocKind::Map { map } => {
+            let fd = *resolver
+                .map_fds
+                .get(map)
+                .ok_or_else(|| unresolved(prog, at, format!("no fd for map `{}`", r.symbol)))?;
+            map_fd(insns, at, map, fd, &r.symbol)
+        }
+        RelocKind::Data { data, offset } => {
+            let fd = *resolver.data_fds.get(data).ok_or_else(|| {
+                unresolved(
+                    prog,
+                    at,
+                    format!("no map for data section of `{}`", r.symbol),
+                )
+            })?;
+            insns[at].set_src(pseudo::MAP_VALUE);
+            insns[at].imm = fd;
+            insns[at + 1].imm = offset as i32;
+            format!("`{}`: BPF_PSEUDO_MAP_VALUE fd {fd} + {offset}", r.symbol)
+        }
+        RelocKind::ExternVar { ext } => {
+            let v = resolver.externs.get(ext).ok_or_else(|| {
+                unresolved(prog, at, format!("extern `{}` not resolved", r.symbol))
+            })?;
+            let kconfig_fd = || {
+                resolver
+                    .kconfig_fd
+                    .ok_or_else(|| unresolved(prog, at, "no .kconfig map".into()))
+            };
+            extern_var(insns, at, v, &r.symbol, kconfig_fd)?
+        }
+        RelocKind::ExternCall { ext } => {
+            let v = resolver.externs.get(ext).ok_or_else(|| {
+                unresolved(prog, at, format!("kfunc `{}` not resolved", r.symbol))
+            })?;
+            let poison_index = || libbpf_extern_index(&obj.externs, ext);
+            extern_call(insns, at, v, &r.symbol, poison_index).ok_or_else(|| {
+                unresolved(
+                    prog,
+                    at,
+                    format!("`{}` called but is not a kfunc", r.symbol),
+                )
+            })?
+        }
+    };
+    l.applied.push((at, applied));
+    Ok(())
+}
+
+/// An ld_imm64 needs its second slot inside the same function: one cut off at the
+/// function's end would patch the next function's first instruction.
+fn check_in_function(
+    prog: &str,
+    f: &Function,
+    r: &crate::object::Reloc,
+    at: usize,
+) -> Result<(), RelocError> {
     let wide = !matches!(
         r.kind,
         RelocKind::Call { .. } | RelocKind::ExternCall { .. }
@@ -583,140 +691,113 @@ fn resolve(
             ),
         ));
     }
-    let insns = &mut l.insns;
-    let applied = &mut l.applied;
-    match r.kind {
-        // Linked in step 1.
-        RelocKind::Call { .. } | RelocKind::FuncAddr { .. } => {}
-        RelocKind::Map { map } => {
-            let fd = *resolver
-                .map_fds
-                .get(map)
-                .ok_or_else(|| unresolved(prog, at, format!("no fd for map `{}`", r.symbol)))?;
-            if fd < 0 {
-                let poison = Insn::new(
-                    oxbpf_uapi::insn::CALL,
-                    0,
-                    0,
-                    0,
-                    POISON_MAP_BASE + map as i32,
-                );
-                insns[at] = poison;
-                insns[at + 1] = poison;
-                applied.push((at, format!("map `{}`: not created, poisoned", r.symbol)));
-                return Ok(());
-            }
-            insns[at].set_src(pseudo::MAP_FD);
-            insns[at].imm = fd;
-            insns[at + 1].imm = 0;
-            applied.push((at, format!("map `{}`: BPF_PSEUDO_MAP_FD fd {fd}", r.symbol)));
-        }
-        RelocKind::Data { data, offset } => {
-            let fd = *resolver.data_fds.get(data).ok_or_else(|| {
-                unresolved(
-                    prog,
-                    at,
-                    format!("no map for data section of `{}`", r.symbol),
-                )
-            })?;
+    Ok(())
+}
+
+/// A map reference: `BPF_PSEUDO_MAP_FD`, or the poison call for a map not created.
+fn map_fd(insns: &mut [Insn], at: usize, map: usize, fd: i32, symbol: &str) -> String {
+    if fd < 0 {
+        let poison = Insn::new(
+            oxbpf_uapi::insn::CALL,
+            0,
+            0,
+            0,
+            POISON_MAP_BASE + map as i32,
+        );
+        insns[at] = poison;
+        insns[at + 1] = poison;
+        return format!("map `{symbol}`: not created, poisoned");
+    }
+    insns[at].set_src(pseudo::MAP_FD);
+    insns[at].imm = fd;
+    insns[at + 1].imm = 0;
+    format!("map `{symbol}`: BPF_PSEUDO_MAP_FD fd {fd}")
+}
+
+/// An extern variable's ld_imm64: a `.kconfig` value, a ksym's BTF id or address, a
+/// kfunc's address, or 0 for a weak one the kernel lacks.
+fn extern_var(
+    insns: &mut [Insn],
+    at: usize,
+    v: &ExternValue,
+    symbol: &str,
+    kconfig_fd: impl FnOnce() -> Result<i32, RelocError>,
+) -> Result<String, RelocError> {
+    Ok(match *v {
+        ExternValue::Kconfig { offset } => {
+            let fd = kconfig_fd()?;
             insns[at].set_src(pseudo::MAP_VALUE);
             insns[at].imm = fd;
             insns[at + 1].imm = offset as i32;
-            applied.push((
-                at,
-                format!("`{}`: BPF_PSEUDO_MAP_VALUE fd {fd} + {offset}", r.symbol),
-            ));
+            format!("kconfig `{symbol}`: .kconfig + {offset}")
         }
-        RelocKind::ExternVar { ext } => {
-            let v = resolver.externs.get(ext).ok_or_else(|| {
-                unresolved(prog, at, format!("extern `{}` not resolved", r.symbol))
-            })?;
-            match *v {
-                ExternValue::Kconfig { offset } => {
-                    let fd = resolver
-                        .kconfig_fd
-                        .ok_or_else(|| unresolved(prog, at, "no .kconfig map".into()))?;
-                    insns[at].set_src(pseudo::MAP_VALUE);
-                    insns[at].imm = fd;
-                    insns[at + 1].imm = offset as i32;
-                    applied.push((at, format!("kconfig `{}`: .kconfig + {offset}", r.symbol)));
-                }
-                ExternValue::KsymBtf { btf_id, btf_fd } => {
-                    insns[at].set_src(pseudo::BTF_ID);
-                    insns[at].imm = btf_id.0 as i32;
-                    insns[at + 1].imm = btf_fd;
-                    applied.push((
-                        at,
-                        format!("ksym `{}`: BPF_PSEUDO_BTF_ID {}", r.symbol, btf_id.0),
-                    ));
-                }
-                ExternValue::KsymAddr(addr) => {
-                    insns[at].set_src(0);
-                    insns[at].imm = addr as u32 as i32;
-                    insns[at + 1].imm = (addr >> 32) as u32 as i32;
-                    applied.push((at, format!("ksym `{}`: address {addr:#x}", r.symbol)));
-                }
-                ExternValue::Missing => {
-                    // A weak variable or kfunc the kernel lacks reads as zero (its
-                    // address: `bpf_ksym_exists(kfunc)` is then false).
-                    insns[at].set_src(0);
-                    insns[at].imm = 0;
-                    insns[at + 1].imm = 0;
-                    applied.push((at, format!("weak extern `{}`: absent, 0", r.symbol)));
-                }
-                // A kfunc's address (`&kfunc`, `bpf_ksym_exists(kfunc)`): its BTF id, as
-                // for a typed ksym (libbpf `bpf_object__relocate_data`).
-                ExternValue::Kfunc { btf_id, btf_fd, .. } => {
-                    insns[at].set_src(pseudo::BTF_ID);
-                    insns[at].imm = btf_id.0 as i32;
-                    insns[at + 1].imm = btf_fd;
-                    applied.push((
-                        at,
-                        format!(
-                            "address of kfunc `{}`: BPF_PSEUDO_BTF_ID {}",
-                            r.symbol, btf_id.0
-                        ),
-                    ));
-                }
-            }
+        ExternValue::KsymBtf { btf_id, btf_fd } => {
+            insns[at].set_src(pseudo::BTF_ID);
+            insns[at].imm = btf_id.0 as i32;
+            insns[at + 1].imm = btf_fd;
+            format!("ksym `{symbol}`: BPF_PSEUDO_BTF_ID {}", btf_id.0)
         }
-        RelocKind::ExternCall { ext } => {
-            let v = resolver.externs.get(ext).ok_or_else(|| {
-                unresolved(prog, at, format!("kfunc `{}` not resolved", r.symbol))
-            })?;
-            match *v {
-                ExternValue::Kfunc {
-                    btf_id, fd_index, ..
-                } => {
-                    insns[at].set_src(pseudo::KFUNC_CALL);
-                    insns[at].imm = btf_id.0 as i32;
-                    insns[at].off = fd_index;
-                    applied.push((
-                        at,
-                        format!("kfunc `{}`: BPF_PSEUDO_KFUNC_CALL {}", r.symbol, btf_id.0),
-                    ));
-                }
-                ExternValue::Missing => {
-                    insns[at] = Insn::new(
-                        oxbpf_uapi::insn::CALL,
-                        0,
-                        0,
-                        0,
-                        POISON_KFUNC_BASE + libbpf_extern_index(&obj.externs, ext) as i32,
-                    );
-                    applied.push((at, format!("weak kfunc `{}`: absent, poisoned", r.symbol)));
-                }
-                _ => {
-                    return Err(unresolved(
-                        prog,
-                        at,
-                        format!("`{}` called but is not a kfunc", r.symbol),
-                    ));
-                }
-            }
+        ExternValue::KsymAddr(addr) => {
+            insns[at].set_src(0);
+            insns[at].imm = addr as u32 as i32;
+            insns[at + 1].imm = (addr >> 32) as u32 as i32;
+            format!("ksym `{symbol}`: address {addr:#x}")
         }
+        ExternValue::Missing => {
+            // A weak variable or kfunc the kernel lacks reads as zero (its
+            // address: `bpf_ksym_exists(kfunc)` is then false).
+            insns[at].set_src(0);
+            insns[at].imm = 0;
+            insns[at + 1].imm = 0;
+            format!("weak extern `{symbol}`: absent, 0")
+        }
+        // A kfunc's address (`&kfunc`, `bpf_ksym_exists(kfunc)`): its BTF id, as
+        // for a typed ksym (libbpf `bpf_object__relocate_data`).
+        ExternValue::Kfunc { btf_id, btf_fd, .. } => {
+            insns[at].set_src(pseudo::BTF_ID);
+            insns[at].imm = btf_id.0 as i32;
+            insns[at + 1].imm = btf_fd;
+            format!(
+                "address of kfunc `{symbol}`: BPF_PSEUDO_BTF_ID {}",
+                btf_id.0
+            )
+        }
+    })
+}
+
+/// A kfunc call: `BPF_PSEUDO_KFUNC_CALL`, or the poison call for a weak kfunc the
+/// kernel lacks. `None` when the extern is not a kfunc.
+fn extern_call(
+    insns: &mut [Insn],
+    at: usize,
+    v: &ExternValue,
+    symbol: &str,
+    poison_index: impl FnOnce() -> usize,
+) -> Option<String> {
+    match *v {
+        ExternValue::Kfunc {
+            btf_id, fd_index, ..
+        } => {
+            insns[at].set_src(pseudo::KFUNC_CALL);
+            insns[at].imm = btf_id.0 as i32;
+            insns[at].off = fd_index;
+            Some(format!(
+                "kfunc `{symbol}`: BPF_PSEUDO_KFUNC_CALL {}",
+                btf_id.0
+            ))
+        }
+        ExternValue::Missing => {
+            insns[at] = Insn::new(
+                oxbpf_uapi::insn::CALL,
+                0,
+                0,
+                0,
+                POISON_KFUNC_BASE + poison_index() as i32,
+            );
+            Some(format!("weak kfunc `{symbol}`: absent, poisoned"))
+        }
+        _ => None,
     }
-    Ok(())
 }
 
 fn unresolved(prog: &str, insn: usize, what: String) -> RelocError {

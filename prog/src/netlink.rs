@@ -80,18 +80,28 @@ pub fn xdp_query(ifindex: u32) -> Result<XdpState, NetlinkError> {
                 continue;
             }
             for x in netlink::attrs(a.payload) {
+                let bad = |e| truncated("RTM_GETLINK", e);
                 match x.kind {
-                    IFLA_XDP_ATTACHED => state.attached = x.u8(),
-                    IFLA_XDP_PROG_ID => state.prog_id = x.u32(),
-                    IFLA_XDP_DRV_PROG_ID => state.drv_prog_id = x.u32(),
-                    IFLA_XDP_SKB_PROG_ID => state.skb_prog_id = x.u32(),
-                    IFLA_XDP_HW_PROG_ID => state.hw_prog_id = x.u32(),
+                    IFLA_XDP_ATTACHED => state.attached = x.u8().map_err(bad)?,
+                    IFLA_XDP_PROG_ID => state.prog_id = x.u32().map_err(bad)?,
+                    IFLA_XDP_DRV_PROG_ID => state.drv_prog_id = x.u32().map_err(bad)?,
+                    IFLA_XDP_SKB_PROG_ID => state.skb_prog_id = x.u32().map_err(bad)?,
+                    IFLA_XDP_HW_PROG_ID => state.hw_prog_id = x.u32().map_err(bad)?,
                     _ => {}
                 }
             }
         }
     }
     Ok(state)
+}
+
+/// A reply attribute too short for its value: the kernel's answer is malformed.
+fn truncated(call: &'static str, e: oxbpf_sys::uapi::bytes::ShortRead) -> NetlinkError {
+    NetlinkError {
+        call,
+        message: Some(format!("truncated attribute: {e}")),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+    }
 }
 
 fn socket() -> Result<Socket, NetlinkError> {
@@ -407,12 +417,13 @@ pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
                     IFLA_XDP_HW_PROG_ID => XdpMode::Hw,
                     _ => continue,
                 };
-                if x.u32() != 0 {
+                let prog_id = x.u32().map_err(|e| truncated("RTM_GETLINK", e))?;
+                if prog_id != 0 {
                     out.push(NetAttachment {
                         ifindex,
                         ifname: ifname.clone(),
                         hook: NetHook::Xdp(mode),
-                        prog_id: x.u32(),
+                        prog_id,
                         name: String::new(),
                     });
                 }
@@ -448,7 +459,10 @@ pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
                     if a.kind == TCA_OPTIONS {
                         for o in netlink::attrs(a.payload) {
                             match o.kind {
-                                TCA_BPF_ID => prog_id = o.u32(),
+                                TCA_BPF_ID => {
+                                    prog_id =
+                                        o.u32().map_err(|e| truncated("RTM_GETTFILTER", e))?;
+                                }
                                 TCA_BPF_NAME => name = o.str(),
                                 _ => {}
                             }

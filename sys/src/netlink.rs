@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::SysError;
+use crate::uapi::bytes::{Bytes, ShortRead};
 
 /// `RTM_NEWLINK`.
 pub const RTM_NEWLINK: u16 = 16;
@@ -136,17 +137,21 @@ pub struct Attr<'a> {
 }
 
 impl Attr<'_> {
-    /// The payload as a `u32` (0 if too short).
-    pub fn u32(&self) -> u32 {
-        self.payload
-            .get(..4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_ne_bytes)
+    /// The payload as a `u32`.
+    ///
+    /// # Errors
+    /// [`ShortRead`] when the payload is shorter than 4 bytes: a truncated attribute is
+    /// not a zero.
+    pub fn u32(&self) -> Result<u32, ShortRead> {
+        Bytes::native(self.payload).u32(0)
     }
 
-    /// The payload as a `u8` (0 if empty).
-    pub fn u8(&self) -> u8 {
-        self.payload.first().copied().unwrap_or(0)
+    /// The payload as a `u8`.
+    ///
+    /// # Errors
+    /// [`ShortRead`] when the payload is empty.
+    pub fn u8(&self) -> Result<u8, ShortRead> {
+        Bytes::native(self.payload).u8(0)
     }
 
     /// The payload as a string, up to its NUL.
@@ -162,17 +167,18 @@ impl Attr<'_> {
 
 /// The attributes in `data`, stopping at the first malformed one.
 pub fn attrs(data: &[u8]) -> Vec<Attr<'_>> {
+    let b = Bytes::native(data);
     let mut out = Vec::new();
     let mut at = 0;
-    while at + 4 <= data.len() {
-        let len = usize::from(u16::from_ne_bytes([data[at], data[at + 1]]));
-        let kind = u16::from_ne_bytes([data[at + 2], data[at + 3]]) & 0x3fff;
-        if len < 4 || at + len > data.len() {
+    // `struct nlattr`: nla_len (header included), nla_type; a header cut off ends it.
+    while let (Ok(len), Ok(kind)) = (b.u16(at), b.u16(at + 2)) {
+        let len = usize::from(len);
+        let Some(payload) = len.checked_sub(4).and_then(|n| b.slice(at + 4, n).ok()) else {
             break;
-        }
+        };
         out.push(Attr {
-            kind,
-            payload: &data[at + 4..at + len],
+            kind: kind & 0x3fff,
+            payload,
         });
         at += (len + 3) & !3;
     }
@@ -497,10 +503,26 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([nest[2], nest[3]]), 43 | 0x8000);
         let inner = attrs(&nest[4..]);
         assert_eq!(inner.len(), 2);
-        assert_eq!((inner[0].kind, inner[0].u32()), (1, 5));
+        assert_eq!((inner[0].kind, inner[0].u32()), (1, Ok(5)));
         assert_eq!((inner[1].kind, inner[1].str().as_str()), (7, "abc"));
         assert_eq!(b.len() % 4, 0);
         // Truncated attributes end the walk instead of reading past the end.
         assert_eq!(attrs(&[8, 0, 1, 0, 1]).len(), 0);
+    }
+
+    #[test]
+    fn a_truncated_attribute_is_an_error_not_a_zero() {
+        // nla_len 6: a 2-byte payload where a u32 is expected.
+        let a = attrs(&[6, 0, 1, 0, 7, 0, 0, 0]);
+        assert_eq!(a.len(), 1);
+        let err = a[0].u32().unwrap_err();
+        assert_eq!((err.offset, err.wanted, err.len), (0, 4, 2));
+        assert_eq!(
+            err.to_string(),
+            "4 bytes (u32) wanted at offset 0 of a 2-byte input"
+        );
+        // An empty payload has no u8 either.
+        let empty = attrs(&[4, 0, 2, 0]);
+        assert!(empty[0].u8().is_err());
     }
 }

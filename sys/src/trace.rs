@@ -172,10 +172,12 @@ pub fn errno_name(n: i32) -> String {
     .to_string()
 }
 
+/// The `u32` at `off` of attr bytes `b`, as the kernel reads them: a field past the
+/// size the call passed is 0, because `__sys_bpf` zeroes its `union bpf_attr` before
+/// copying in the caller's `size` bytes (kernel/bpf/syscall.c). The one default that is
+/// the kernel's own semantics, not an invented value.
 fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u32::from_ne_bytes)
+    crate::uapi::bytes::Bytes::native(b).u32(off).unwrap_or(0)
 }
 
 fn name_at(b: &[u8], off: usize) -> String {

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod attr;
+pub mod bytes;
 pub mod disasm;
 pub mod helpers;
 pub mod hint;

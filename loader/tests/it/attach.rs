@@ -642,7 +642,7 @@ fn xdp_prog_id(ifname: &str) -> u32 {
         .filter(|a| a.kind == IFLA_XDP)
         .flat_map(|a| attrs(a.payload))
         .find(|a| a.kind == IFLA_XDP_PROG_ID)
-        .map_or(0, |a| a.u32())
+        .map_or(0, |a| a.u32().unwrap())
 }
 
 /// The kinds of the qdiscs on `ifname` (`tc qdisc show dev IFNAME`).
@@ -691,7 +691,7 @@ fn bpf_filters(ifname: &str, direction: TcDirection) -> Vec<(String, bool)> {
         let direct = options
             .iter()
             .find(|a| a.kind == TCA_BPF_FLAGS)
-            .is_some_and(|a| a.u32() & 1 != 0);
+            .is_some_and(|a| a.u32().unwrap() & 1 != 0);
         Some((name, direct))
     })
     .collect()

@@ -120,32 +120,45 @@ pub fn encode_with_strings<'a>(
     endian: Endian,
     strings: &'a [u8],
 ) -> Result<Vec<u8>, BtfError> {
-    let mut offsets = HashMap::new();
-    let mut at = 0usize;
-    for piece in strings.split(|&b| b == 0) {
-        if let Ok(s) = std::str::from_utf8(piece) {
-            if !s.is_empty() {
-                offsets.entry(s).or_insert(at as u32);
-            }
-        }
-        at += piece.len() + 1;
-    }
-    let mut initial = strings.to_vec();
-    if initial.first() != Some(&0) {
-        initial.insert(0, 0);
-        offsets.values_mut().for_each(|o| *o += 1);
-    }
-    if initial.last() != Some(&0) {
-        initial.push(0);
-    }
-    let mut w = Writer {
-        endian,
-        types: Vec::new(),
-        strings: initial,
-        offsets,
-    };
+    let mut w = Writer::with_strings(endian, strings);
     for (i, t) in types.iter().enumerate() {
-        let id = TypeId(i as u32 + 1);
+        w.ty(TypeId(i as u32 + 1), t)?;
+    }
+    Ok(w.finish())
+}
+
+impl<'a> Writer<'a> {
+    /// A writer whose string section starts as `strings`, every name in it indexed.
+    fn with_strings(endian: Endian, strings: &'a [u8]) -> Writer<'a> {
+        let mut offsets = HashMap::new();
+        let mut at = 0usize;
+        for piece in strings.split(|&b| b == 0) {
+            if let Ok(s) = std::str::from_utf8(piece) {
+                if !s.is_empty() {
+                    offsets.entry(s).or_insert(at as u32);
+                }
+            }
+            at += piece.len() + 1;
+        }
+        let mut initial = strings.to_vec();
+        if initial.first() != Some(&0) {
+            initial.insert(0, 0);
+            offsets.values_mut().for_each(|o| *o += 1);
+        }
+        if initial.last() != Some(&0) {
+            initial.push(0);
+        }
+        Writer {
+            endian,
+            types: Vec::new(),
+            strings: initial,
+            offsets,
+        }
+    }
+
+    /// Type `id`'s record: its header, then what its kind has after it.
+    fn ty(&mut self, id: TypeId, t: &'a Type) -> Result<(), BtfError> {
+        let w = self;
         let name = t.name.as_str();
         match &t.kind {
             TypeKind::Int {
@@ -213,29 +226,36 @@ pub fn encode_with_strings<'a>(
                 w.head(id, name, Kind::TypeTag, 0, *attr, target.0)?
             }
         }
+        Ok(())
     }
-    let (types, strings) = (std::mem::take(&mut w.types), std::mem::take(&mut w.strings));
-    // The header, written with the same byte-order-aware writer.
-    let magic = match endian {
-        Endian::Little => raw::MAGIC.to_le_bytes(),
-        Endian::Big => raw::MAGIC.to_be_bytes(),
-    };
-    w.types.extend_from_slice(&magic);
-    w.types.push(raw::VERSION);
-    w.types.push(0); // flags
-    let type_len = types.len() as u32;
-    for v in [
-        raw::HEADER_LEN as u32,
-        0,
-        type_len,
-        type_len,
-        strings.len() as u32,
-    ] {
-        w.u32(v); // hdr_len, type_off, type_len, str_off, str_len
+
+    /// The blob: header, type section, string section.
+    fn finish(mut self) -> Vec<u8> {
+        let endian = self.endian;
+        let w = &mut self;
+        let (types, strings) = (std::mem::take(&mut w.types), std::mem::take(&mut w.strings));
+        // The header, written with the same byte-order-aware writer.
+        let magic = match endian {
+            Endian::Little => raw::MAGIC.to_le_bytes(),
+            Endian::Big => raw::MAGIC.to_be_bytes(),
+        };
+        w.types.extend_from_slice(&magic);
+        w.types.push(raw::VERSION);
+        w.types.push(0); // flags
+        let type_len = types.len() as u32;
+        for v in [
+            raw::HEADER_LEN as u32,
+            0,
+            type_len,
+            type_len,
+            strings.len() as u32,
+        ] {
+            w.u32(v); // hdr_len, type_off, type_len, str_off, str_len
+        }
+        let mut out = std::mem::take(&mut w.types);
+        out.reserve(types.len() + strings.len());
+        out.extend_from_slice(&types);
+        out.extend_from_slice(&strings);
+        out
     }
-    let mut out = std::mem::take(&mut w.types);
-    out.reserve(types.len() + strings.len());
-    out.extend_from_slice(&types);
-    out.extend_from_slice(&strings);
-    Ok(out)
 }

@@ -12,6 +12,8 @@
 
 use oxbpf_uapi::Endian;
 
+use oxbpf_uapi::bytes::{Bytes, ShortRead};
+
 use super::{Btf, BtfError, TypeId, raw};
 
 /// Why `.BTF.ext` could not be parsed.
@@ -52,6 +54,14 @@ pub enum BtfExtError {
         off: usize,
         /// Its record count.
         count: u32,
+    },
+    /// A header or record field lies past the end of the section.
+    #[error("{area}: {short}")]
+    Short {
+        /// "header", or the area the field belongs to.
+        area: &'static str,
+        /// The read that did not fit.
+        short: ShortRead,
     },
     /// A name offset is not in the BTF string table.
     #[error("{area}: section name")]
@@ -152,14 +162,15 @@ impl BtfExt {
             Some([0xeb, 0x9f]) => Endian::Big,
             _ => return true,
         };
-        let Some(hdr_len) = raw::read_u32(data, 4, endian) else {
+        let b = Bytes::new(data, endian);
+        let Ok(hdr_len) = b.u32(4) else {
             return true;
         };
         if hdr_len < 32 {
             return false; // no core_relo area in headers before LLVM 12
         }
         // The area is a record size word, then blocks: more than the word means records.
-        raw::read_u32(data, 28, endian).is_none_or(|len| len > 4)
+        b.u32(28).map_or(true, |len| len > 4)
     }
 
     /// Parses `.BTF.ext` bytes; section names are looked up in `btf`'s strings.
@@ -178,13 +189,19 @@ impl BtfExt {
         if data[2] != raw::VERSION {
             return Err(BtfExtError::NotBtfExt("unsupported version"));
         }
-        let rd = |off: usize| raw::read_u32(data, off, endian);
-        let hdr_len = rd(4).ok_or(BtfExtError::NotBtfExt("shorter than the header"))? as usize;
+        let b = Bytes::new(data, endian);
+        let rd = |off: usize| {
+            b.u32(off).map_err(|short| BtfExtError::Short {
+                area: "header",
+                short,
+            })
+        };
+        let hdr_len = rd(4)? as usize;
         if hdr_len < 24 || hdr_len > data.len() {
             return Err(BtfExtError::NotBtfExt("header length out of range"));
         }
         let area = |name: &'static str, at: usize| -> Result<&[u8], BtfExtError> {
-            let (off, len) = (rd(at).unwrap_or(0), rd(at + 4).unwrap_or(0));
+            let (off, len) = (rd(at)?, rd(at + 4)?);
             let start = hdr_len as u64 + u64::from(off);
             let end = start + u64::from(len);
             if end > data.len() as u64 {
@@ -264,7 +281,8 @@ fn records_for<'a, T>(areas: &'a [ExtSection<T>], section: &str) -> &'a [T] {
 type Area<T> = (u32, Vec<ExtSection<T>>);
 
 /// Reads one area: a record size, then blocks. `make` gets the first four words of each
-/// record (records shorter than that are padded with zeros by the minimum-size check).
+/// record (the minimum-size check guarantees the words `make` reads; the words after a
+/// shorter record's end are given as zeros and never read).
 fn parse_area<T>(
     a: &[u8],
     name: &'static str,
@@ -276,12 +294,12 @@ fn parse_area<T>(
     if a.is_empty() {
         return Ok((0, Vec::new()));
     }
-    let rd = |off: usize| raw::read_u32(a, off, endian);
-    let rec_size = rd(0).ok_or(BtfExtError::Truncated {
-        area: name,
-        off: 0,
-        count: 0,
-    })?;
+    let b = Bytes::new(a, endian);
+    let rd = |off: usize| {
+        b.u32(off)
+            .map_err(|short| BtfExtError::Short { area: name, short })
+    };
+    let rec_size = rd(0)?;
     if rec_size < min {
         return Err(BtfExtError::RecordSize {
             area: name,
@@ -292,7 +310,7 @@ fn parse_area<T>(
     let mut sections = Vec::new();
     let mut off = 4usize;
     while off < a.len() {
-        let (Some(sec_name_off), Some(count)) = (rd(off), rd(off + 4)) else {
+        let (Ok(sec_name_off), Ok(count)) = (rd(off), rd(off + 4)) else {
             return Err(BtfExtError::Truncated {
                 area: name,
                 off,
@@ -315,16 +333,18 @@ fn parse_area<T>(
         let records = (0..count as usize)
             .map(|i| {
                 let r = start + i * rec_size as usize;
+                // Words past a short record (func_info has two) are not part of it:
+                // `make` never looks at them, and they read as zero.
                 let w = |k: usize| {
                     if (k as u32) * 4 < rec_size {
-                        rd(r + k * 4).unwrap_or(0)
+                        rd(r + k * 4)
                     } else {
-                        0
+                        Ok(0)
                     }
                 };
-                make([w(0), w(1), w(2), w(3)])
+                Ok(make([w(0)?, w(1)?, w(2)?, w(3)?]))
             })
-            .collect();
+            .collect::<Result<_, BtfExtError>>()?;
         sections.push(ExtSection { section, records });
         off = start + len as usize;
     }

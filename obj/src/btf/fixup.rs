@@ -282,20 +282,9 @@ fn set_var_linkage(types: &mut [Type], id: TypeId, to: Linkage) {
     }
 }
 
-/// Step 3: `.ksyms` externs become 4-byte allocated ints; kfuncs give way to a dummy
-/// variable.
-fn fixup_ksyms(types: &mut Vec<Type>) -> Result<(), FixupError> {
-    let Some(sec_idx) = types
-        .iter()
-        .position(|t| t.name == ".ksyms" && t.kind.kind() == Kind::Datasec)
-    else {
-        return Ok(());
-    };
-    let TypeKind::Datasec { vars, .. } = types[sec_idx].kind.clone() else {
-        return Ok(());
-    };
-    // libbpf find_int_btf_id: the first 32-bit integer; add one if there is none.
-    let int_id = match types
+/// libbpf `find_int_btf_id`: the first 32-bit integer; one is added if there is none.
+fn int_type_id(types: &mut Vec<Type>) -> TypeId {
+    match types
         .iter()
         .position(|t| matches!(t.kind, TypeKind::Int { bits: 32, .. }))
     {
@@ -312,10 +301,44 @@ fn fixup_ksyms(types: &mut Vec<Type>) -> Result<(), FixupError> {
             });
             TypeId(types.len() as u32)
         }
+    }
+}
+
+/// A kfunc's unnamed parameters get a name, which the kernel requires of a FUNC's
+/// prototype (libbpf names them `dummy_ksym` too). Prototype 0 (void) has none.
+fn name_kfunc_params(types: &mut [Type], proto: TypeId) -> Result<(), FixupError> {
+    let Some(p) = proto.0.checked_sub(1) else {
+        return Ok(());
     };
-    let has_func = vars
+    let p = types.get_mut(p as usize).ok_or(FixupError::BadId(proto))?;
+    if let TypeKind::FuncProto { params, .. } = &mut p.kind {
+        for param in params
+            .iter_mut()
+            .filter(|p| p.ty.0 != 0 && p.name.is_empty())
+        {
+            param.name = "dummy_ksym".into();
+        }
+    }
+    Ok(())
+}
+
+/// Step 3: `.ksyms` externs become 4-byte allocated ints; kfuncs give way to a dummy
+/// variable.
+fn fixup_ksyms(types: &mut Vec<Type>) -> Result<(), FixupError> {
+    let Some(sec_idx) = types
         .iter()
-        .any(|v| get(types, v.type_id).is_ok_and(|t| t.kind.kind() == Kind::Func));
+        .position(|t| t.name == ".ksyms" && t.kind.kind() == Kind::Datasec)
+    else {
+        return Ok(());
+    };
+    let TypeKind::Datasec { vars, .. } = types[sec_idx].kind.clone() else {
+        return Ok(());
+    };
+    let int_id = int_type_id(types);
+    let mut has_func = false;
+    for v in &vars {
+        has_func |= get(types, v.type_id)?.kind.kind() == Kind::Func;
+    }
     let dummy = if has_func {
         types.push(Type {
             name: "dummy_ksym".into(),
@@ -343,20 +366,8 @@ fn fixup_ksyms(types: &mut Vec<Type>) -> Result<(), FixupError> {
                     proto,
                     linkage: Linkage::Global,
                 };
-                if let Some(p) = proto
-                    .0
-                    .checked_sub(1)
-                    .and_then(|p| types.get_mut(p as usize))
-                {
-                    if let TypeKind::FuncProto { params, .. } = &mut p.kind {
-                        for param in params
-                            .iter_mut()
-                            .filter(|p| p.ty.0 != 0 && p.name.is_empty())
-                        {
-                            param.name = "dummy_ksym".into();
-                        }
-                    }
-                }
+                name_kfunc_params(types, proto)?;
+                // With a kfunc in the section there is a dummy variable to point at.
                 entry.type_id = dummy.unwrap_or(int_id);
             }
             Some(TypeKind::Var { .. }) => {

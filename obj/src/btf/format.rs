@@ -6,7 +6,7 @@ use std::fmt;
 
 use oxbpf_uapi::Endian;
 
-use super::{Btf, BtfError, Kind, TypeId};
+use super::{Btf, BtfError, BtfType, Kind, Member, TypeId};
 
 /// A decoded value.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,16 @@ fn uint(data: &[u8], endian: Endian) -> u128 {
     }
 }
 
+/// The size of a value of `t`: 0 for types without one (void, functions, forward
+/// declarations), whose values show as their (empty) bytes.
+fn value_size(btf: &Btf, t: &BtfType<'_>) -> Result<usize, BtfError> {
+    match btf.size_of(t.id()) {
+        Ok(size) => usize::try_from(size).map_err(|_| BtfError::SizeOverflow(t.id())),
+        Err(BtfError::NoSize { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 fn decode_at(
     btf: &Btf,
     id: TypeId,
@@ -71,165 +81,188 @@ fn decode_at(
         return Ok(Value::Bytes(data.to_vec()));
     }
     let t = btf.skip_mods_and_typedefs(id)?;
-    let size = btf.size_of(t.id()).unwrap_or(0) as usize;
-    if data.len() < size {
+    let size = value_size(btf, &t)?;
+    let Some(bytes) = data.get(..size) else {
         return Ok(Value::Bytes(data.to_vec()));
-    }
-    let bytes = &data[..size];
+    };
+    let d = Decoder { btf, endian, depth };
     Ok(match t.kind() {
-        Kind::Int => {
-            let (enc, _, bits) = t.int()?;
-            let raw = uint(bytes, endian);
-            let mask = if bits >= 128 {
-                u128::MAX
-            } else {
-                (1u128 << bits) - 1
-            };
-            let v = raw & mask;
-            if enc & 4 != 0 {
-                Value::Bool(v != 0)
-            } else if enc & 2 != 0 && size == 1 {
-                Value::Char(v as u8)
-            } else if enc & 1 != 0 {
-                let shift = 128 - u32::from(bits.max(1));
-                Value::Int(((v << shift) as i128) >> shift)
-            } else {
-                Value::Uint(v)
-            }
-        }
+        Kind::Int => d.int(&t, bytes)?,
         Kind::Ptr => Value::Ptr(uint(bytes, endian) as u64),
-        Kind::Enum | Kind::Enum64 => {
-            let raw = uint(bytes, endian) as u64;
-            let signed = t.kind_flag();
-            let value = if signed && size < 8 {
-                let shift = 64 - 8 * size as u32;
-                ((raw << shift) as i64 >> shift) as u64
-            } else {
-                raw
-            };
-            let name = t
-                .enumerators()?
-                .filter_map(Result::ok)
-                .find(|e| {
-                    e.value == value || (size < 8 && e.value & 0xffff_ffff == value & 0xffff_ffff)
-                })
-                .map(|e| e.name.to_string());
-            Value::Enum(name.unwrap_or_else(|| {
-                if signed {
-                    (value as i64).to_string()
-                } else {
-                    value.to_string()
-                }
-            }))
-        }
+        Kind::Enum | Kind::Enum64 => d.enumeration(&t, bytes)?,
         Kind::Float => match size {
             4 => Value::Float(f64::from(f32::from_bits(uint(bytes, endian) as u32))),
             8 => Value::Float(f64::from_bits(uint(bytes, endian) as u64)),
             _ => Value::Bytes(bytes.to_vec()),
         },
-        Kind::Array => {
-            let a = t.array()?;
-            let elem = btf.skip_mods_and_typedefs(a.elem_type)?;
-            let esize = btf.size_of(elem.id()).unwrap_or(0) as usize;
-            // Character arrays holding a C string: text up to the NUL and only zeros
-            // after it (a `u8 addr[14]` with a zero byte inside is data, shown element
-            // by element).
-            if elem.kind() == Kind::Int
-                && esize == 1
-                && elem.int().is_ok_and(|(enc, _, _)| {
-                    enc & 2 != 0 || elem.name().is_ok_and(|n| n.contains("char"))
-                })
-            {
-                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-                if bytes[..end]
-                    .iter()
-                    .all(|b| b.is_ascii() && !b.is_ascii_control())
-                    && bytes[end..].iter().all(|&b| b == 0)
-                {
-                    return Ok(Value::Str(
-                        String::from_utf8_lossy(&bytes[..end]).into_owned(),
-                    ));
-                }
-            }
-            if esize == 0 {
-                return Ok(Value::Array(Vec::new()));
-            }
-            let mut items = Vec::new();
-            for i in 0..a.nelems as usize {
-                let at = i * esize;
-                items.push(decode_at(
-                    btf,
-                    a.elem_type,
-                    &bytes[at..at + esize],
-                    endian,
-                    depth + 1,
-                )?);
-            }
-            Value::Array(items)
-        }
-        Kind::Struct | Kind::Union => {
-            let mut fields = Vec::new();
-            for m in t.members()? {
-                let m = m?;
-                let byte = (m.bit_offset / 8) as usize;
-                let value = if m.bitfield_size != 0 {
-                    // A bitfield: read the 16 bytes from its first byte, shift and mask.
-                    let raw = uint(&bytes[byte.min(bytes.len())..], endian);
-                    let bits = m.bitfield_size;
-                    let shift = match endian {
-                        Endian::Little => m.bit_offset % 8,
-                        Endian::Big => {
-                            let avail = 8 * (bytes.len() - byte).min(16) as u32;
-                            avail.saturating_sub(m.bit_offset % 8 + bits)
-                        }
-                    };
-                    let v = (raw >> shift) & ((1u128 << bits) - 1);
-                    let signed = btf
-                        .skip_mods_and_typedefs(m.type_id)
-                        .ok()
-                        .and_then(|mt| mt.int().ok())
-                        .is_some_and(|(enc, _, _)| enc & 1 != 0);
-                    if signed {
-                        let s = 128 - bits;
-                        Value::Int(((v << s) as i128) >> s)
-                    } else {
-                        Value::Uint(v)
-                    }
-                } else {
-                    decode_at(
-                        btf,
-                        m.type_id,
-                        &bytes[byte.min(bytes.len())..],
-                        endian,
-                        depth + 1,
-                    )?
-                };
-                fields.push((m.name.to_string(), value));
-            }
-            Value::Struct(fields)
-        }
-        Kind::Datasec => {
-            // A global data map's value: its variables by name.
-            let mut fields = Vec::new();
-            for v in t.datasec_vars()? {
-                let v = v?;
-                let var = btf.type_by_id(v.type_id)?;
-                if var.kind() != Kind::Var {
-                    continue;
-                }
-                let (at, len) = (v.offset as usize, v.size as usize);
-                let Some(slice) = data.get(at..at + len) else {
-                    continue;
-                };
-                fields.push((
-                    var.name()?.to_string(),
-                    decode_at(btf, var.ref_type()?, slice, endian, depth + 1)?,
-                ));
-            }
-            Value::Struct(fields)
-        }
+        Kind::Array => d.array(&t, bytes)?,
+        Kind::Struct | Kind::Union => d.composite(&t, bytes)?,
+        Kind::Datasec => d.datasec(&t, data)?,
         _ => Value::Bytes(bytes.to_vec()),
     })
+}
+
+/// What every step of [`decode_at`] needs: the BTF, the byte order, the depth so far.
+struct Decoder<'a> {
+    btf: &'a Btf,
+    endian: Endian,
+    depth: usize,
+}
+
+impl Decoder<'_> {
+    fn int(&self, t: &BtfType<'_>, bytes: &[u8]) -> Result<Value, BtfError> {
+        let (enc, _, bits) = t.int()?;
+        let raw = uint(bytes, self.endian);
+        let mask = if bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << bits) - 1
+        };
+        let v = raw & mask;
+        Ok(if enc & 4 != 0 {
+            Value::Bool(v != 0)
+        } else if enc & 2 != 0 && bytes.len() == 1 {
+            Value::Char(v as u8)
+        } else if enc & 1 != 0 {
+            let shift = 128 - u32::from(bits.max(1));
+            Value::Int(((v << shift) as i128) >> shift)
+        } else {
+            Value::Uint(v)
+        })
+    }
+
+    /// An enumerator by name, or the number when none has the value.
+    fn enumeration(&self, t: &BtfType<'_>, bytes: &[u8]) -> Result<Value, BtfError> {
+        let size = bytes.len();
+        let raw = uint(bytes, self.endian) as u64;
+        let signed = t.kind_flag();
+        let value = if signed && size < 8 {
+            let shift = 64 - 8 * size as u32;
+            ((raw << shift) as i64 >> shift) as u64
+        } else {
+            raw
+        };
+        for e in t.enumerators()? {
+            let e = e?;
+            if e.value == value || (size < 8 && e.value & 0xffff_ffff == value & 0xffff_ffff) {
+                return Ok(Value::Enum(e.name.to_string()));
+            }
+        }
+        Ok(Value::Enum(if signed {
+            (value as i64).to_string()
+        } else {
+            value.to_string()
+        }))
+    }
+
+    /// A char array holding a C string as text, any other array element by element.
+    fn array(&self, t: &BtfType<'_>, bytes: &[u8]) -> Result<Value, BtfError> {
+        let a = t.array()?;
+        let elem = self.btf.skip_mods_and_typedefs(a.elem_type)?;
+        let esize = value_size(self.btf, &elem)?;
+        if esize == 1 && is_char(&elem)? {
+            if let Some(s) = c_string(bytes) {
+                return Ok(Value::Str(s));
+            }
+        }
+        if esize == 0 {
+            return Ok(Value::Array(Vec::new()));
+        }
+        bytes
+            .chunks_exact(esize)
+            .take(a.nelems as usize)
+            .map(|chunk| decode_at(self.btf, a.elem_type, chunk, self.endian, self.depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array)
+    }
+
+    /// Struct or union members in order, bitfields extracted.
+    fn composite(&self, t: &BtfType<'_>, bytes: &[u8]) -> Result<Value, BtfError> {
+        let mut fields = Vec::new();
+        for m in t.members()? {
+            let m = m?;
+            let byte = (m.bit_offset / 8) as usize;
+            let from = &bytes[byte.min(bytes.len())..];
+            let value = if m.bitfield_size != 0 {
+                self.bitfield(&m, from)?
+            } else {
+                decode_at(self.btf, m.type_id, from, self.endian, self.depth + 1)?
+            };
+            fields.push((m.name.to_string(), value));
+        }
+        Ok(Value::Struct(fields))
+    }
+
+    /// A bitfield: the 16 bytes from its first byte (`from`), shifted and masked.
+    fn bitfield(&self, m: &Member<'_>, from: &[u8]) -> Result<Value, BtfError> {
+        let raw = uint(from, self.endian);
+        let bits = m.bitfield_size;
+        let shift = match self.endian {
+            Endian::Little => m.bit_offset % 8,
+            Endian::Big => {
+                let avail = 8 * from.len().min(16) as u32;
+                avail.saturating_sub(m.bit_offset % 8 + bits)
+            }
+        };
+        let v = (raw >> shift) & ((1u128 << bits) - 1);
+        let mt = self.btf.skip_mods_and_typedefs(m.type_id)?;
+        // Bitfields of enums are read unsigned; only a signed INT sign-extends.
+        let signed = mt.kind() == Kind::Int && mt.int()?.0 & 1 != 0;
+        Ok(if signed {
+            let s = 128 - bits;
+            Value::Int(((v << s) as i128) >> s)
+        } else {
+            Value::Uint(v)
+        })
+    }
+
+    /// A global data map's value: its variables by name. Variables the data does not
+    /// reach (a value cut short) are left out, as a short value shows as bytes.
+    fn datasec(&self, t: &BtfType<'_>, data: &[u8]) -> Result<Value, BtfError> {
+        let mut fields = Vec::new();
+        for v in t.datasec_vars()? {
+            let v = v?;
+            let var = self.btf.type_by_id(v.type_id)?;
+            if var.kind() != Kind::Var {
+                continue;
+            }
+            let (at, len) = (v.offset as usize, v.size as usize);
+            let Some(slice) = at.checked_add(len).and_then(|end| data.get(at..end)) else {
+                continue;
+            };
+            fields.push((
+                var.name()?.to_string(),
+                decode_at(
+                    self.btf,
+                    var.ref_type()?,
+                    slice,
+                    self.endian,
+                    self.depth + 1,
+                )?,
+            ));
+        }
+        Ok(Value::Struct(fields))
+    }
+}
+
+/// Whether an INT element makes a character array (char encoding, or a name with
+/// "char" in it: `unsigned char` has no char encoding in clang's BTF).
+fn is_char(elem: &BtfType<'_>) -> Result<bool, BtfError> {
+    if elem.kind() != Kind::Int {
+        return Ok(false);
+    }
+    Ok(elem.int()?.0 & 2 != 0 || elem.name()?.contains("char"))
+}
+
+/// Character arrays holding a C string: text up to the NUL and only zeros after it (a
+/// `u8 addr[14]` with a zero byte inside is data, shown element by element).
+fn c_string(bytes: &[u8]) -> Option<String> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let text = bytes[..end]
+        .iter()
+        .all(|b| b.is_ascii() && !b.is_ascii_control());
+    (text && bytes[end..].iter().all(|&b| b == 0))
+        .then(|| String::from_utf8_lossy(&bytes[..end]).into_owned())
 }
 
 impl fmt::Display for Value {

@@ -8,7 +8,7 @@
 //! type section is first walked, and one for functions and variables, built on first
 //! use; the kernel's 15k named types cost 256 KB.
 
-use super::{Btf, Kind, TypeId, essential_name, raw};
+use super::{Btf, Kind, TypeId, essential_name};
 
 /// An open-addressing table of `(type id, name hash)`; id 0 marks an empty slot.
 pub(super) struct NameIndex {
@@ -55,6 +55,7 @@ fn hash_name(name: &str) -> u32 {
     let mut buf = Vec::with_capacity(name.len() + 1);
     buf.extend_from_slice(name.as_bytes());
     buf.push(0);
+    // Not a read of input: `buf` ends with the NUL just pushed, so the hash is `Some`.
     hash_essential(&buf).unwrap_or(0)
 }
 
@@ -107,17 +108,23 @@ impl NameIndex {
     /// the type section; `expected` (counted at parse time) sizes the table.
     pub(super) fn build(btf: &Btf, expected: u32, wanted: fn(Kind) -> bool) -> NameIndex {
         let mut index = NameIndex::with_capacity(expected as usize);
-        let t = &btf.as_bytes()[btf.types.clone()];
         let mut off = 0usize;
         for id in btf.first_id..btf.first_id + btf.count {
-            let name_off = raw::read_u32(t, off, btf.endian).unwrap_or(0);
-            let info = raw::read_u32(t, off + 4, btf.endian).unwrap_or(0);
-            let kind = Kind::from_raw((info >> 24) & 0x1f).unwrap_or(Kind::Void);
-            off += raw::TYPE_LEN + kind.extra_len(info & 0xffff) as usize;
-            if name_off == 0 || !wanted(kind) {
+            let r = match btf.record_at(TypeId(id), off) {
+                Ok(r) => r,
+                Err(e) => {
+                    // The parse walk checked every record's extent and kind, so a parsed
+                    // `Btf` never gets here; if it did, the types after `id` stay out of
+                    // the index (their lookups fail) and the reason is logged.
+                    log::error!("BTF name index stops: {e}");
+                    break;
+                }
+            };
+            off += r.len();
+            if r.name_off == 0 || !wanted(r.kind) {
                 continue;
             }
-            if let Some(h) = btf.name_tail(name_off).and_then(hash_essential) {
+            if let Some(h) = btf.name_tail(r.name_off).and_then(hash_essential) {
                 index.insert(id, h);
             }
         }

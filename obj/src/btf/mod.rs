@@ -33,6 +33,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use oxbpf_uapi::Endian;
+use oxbpf_uapi::bytes::{Bytes, ShortRead};
 
 pub use raw::Kind;
 pub use view::{Array, BtfType, Enumerator, Linkage, Member, Param, VarSecinfo};
@@ -56,6 +57,12 @@ pub enum BtfError {
     /// The blob is shorter than the header, or the magic is wrong.
     #[error("not BTF: {0}")]
     NotBtf(&'static str),
+    /// A header field lies past the end of the blob.
+    #[error("header: {short}")]
+    Header {
+        /// The read that did not fit.
+        short: ShortRead,
+    },
     /// The header's version is not 1.
     #[error("unsupported BTF version {0}")]
     Version(u8),
@@ -140,6 +147,14 @@ pub enum BtfError {
     /// A type has more members, values or parameters than a BTF record can hold.
     #[error("type {0}: more than 65535 members, values or parameters")]
     TooLarge(TypeId),
+    /// A field of a type record lies past the record's end.
+    #[error("type {id}: field read past the end of its record ({short})")]
+    ShortRecord {
+        /// The type.
+        id: TypeId,
+        /// The read that did not fit.
+        short: ShortRead,
+    },
     /// Split BTF does not fit its base.
     #[error("split BTF: {0}")]
     Split(&'static str),
@@ -426,18 +441,34 @@ impl Btf {
         }
     }
 
-    /// Offset in the type section of type `id` (of this blob).
-    fn offset_of(&self, id: u32) -> usize {
+    /// This blob's type section.
+    fn type_section(&self) -> Bytes<'_> {
+        Bytes::new(&self.as_bytes()[self.types.clone()], self.endian)
+    }
+
+    /// The record of type `id` at `off` of the type section.
+    fn record_at(&self, id: TypeId, off: usize) -> Result<raw::Record<'_>, BtfError> {
+        raw::record(self.type_section(), off).map_err(|e| match e {
+            raw::RecordError::Short => BtfError::Truncated { id, off },
+            raw::RecordError::UnknownKind(kind) => BtfError::UnknownKind { id, kind },
+        })
+    }
+
+    /// Offset in the type section of type `id` (of this blob): from the checkpoint
+    /// before it, skipping records.
+    fn offset_of(&self, id: u32) -> Result<usize, BtfError> {
         let rel = id - self.first_id;
-        let mut off = self.checkpoints[(rel / CHECKPOINT) as usize] as usize;
-        let t = &self.as_bytes()[self.types.clone()];
-        for _ in 0..rel % CHECKPOINT {
-            // index_types checked every record's extent, so these reads are in range.
-            let info = raw::read_u32(t, off + 4, self.endian).unwrap_or(0);
-            let kind = Kind::from_raw((info >> 24) & 0x1f).unwrap_or(Kind::Void);
-            off += raw::TYPE_LEN + kind.extra_len(info & 0xffff) as usize;
+        let checkpoint = self.checkpoints.get((rel / CHECKPOINT) as usize);
+        let mut off = checkpoint.copied().ok_or(BtfError::BadTypeId {
+            from: TypeId(0),
+            to: TypeId(id),
+            last: self.last_id(),
+        })? as usize;
+        for k in 0..rel % CHECKPOINT {
+            let skipped = TypeId(id - rel % CHECKPOINT + k);
+            off += self.record_at(skipped, off)?.len();
         }
-        off
+        Ok(off)
     }
 
     /// A view of type `id`.
@@ -473,21 +504,16 @@ impl Btf {
                 last: self.last_id(),
             });
         }
-        let off = self.offset_of(id.0);
-        let t = &self.as_bytes()[self.types.clone()];
-        let rd = |o: usize| raw::read_u32(t, off + o, self.endian).unwrap_or(0);
-        let info = rd(4);
-        let kind = Kind::from_raw((info >> 24) & 0x1f).unwrap_or(Kind::Void);
-        let extra_len = kind.extra_len(info & 0xffff) as usize;
-        let start = off + raw::TYPE_LEN;
+        let off = self.offset_of(id.0)?;
+        let r = self.record_at(id, off)?;
         Ok(BtfType {
             btf: self,
             id,
-            kind,
-            name_off: rd(0),
-            info,
-            size_or_type: rd(8),
-            extra: t.get(start..start + extra_len).unwrap_or(&[]),
+            kind: r.kind,
+            name_off: r.name_off,
+            info: r.info,
+            size_or_type: r.size_or_type,
+            extra: r.extra,
         })
     }
 
@@ -699,8 +725,9 @@ fn parse_header(data: &[u8]) -> Result<raw::Header, BtfError> {
     if data[2] != raw::VERSION {
         return Err(BtfError::Version(data[2]));
     }
-    let rd = |off| raw::read_u32(data, off, endian).unwrap_or(0);
-    let hdr_len = rd(4);
+    let b = Bytes::new(data, endian);
+    let rd = |off| b.u32(off).map_err(|short| BtfError::Header { short });
+    let hdr_len = rd(4)?;
     if (hdr_len as usize) < raw::HEADER_LEN || hdr_len as usize > data.len() {
         return Err(BtfError::OutOfBounds {
             what: "header",
@@ -712,10 +739,10 @@ fn parse_header(data: &[u8]) -> Result<raw::Header, BtfError> {
     Ok(raw::Header {
         endian,
         hdr_len,
-        type_off: rd(8),
-        type_len: rd(12),
-        str_off: rd(16),
-        str_len: rd(20),
+        type_off: rd(8)?,
+        type_len: rd(12)?,
+        str_off: rd(16)?,
+        str_len: rd(20)?,
     })
 }
 
@@ -761,14 +788,16 @@ impl Walk<'_> {
     /// branch on it.
     fn run<const BIG: bool>(&self) -> Result<WalkResult, BtfError> {
         let t = self.types;
-        // Callers check `o + 4 <= t.len()` first; the slice index re-checks once.
-        let rd = |o: usize| -> u32 {
-            let b: [u8; 4] = t[o..o + 4].try_into().unwrap_or([0; 4]);
-            if BIG {
+        // Not `Bytes`: its byte order is a value, this loop's a constant (no branch per
+        // read in the hottest loop of a kernel BTF parse). Still checked: `None` past
+        // the end, which the caller turns into `Truncated`.
+        let rd = |o: usize| -> Option<u32> {
+            let b: [u8; 4] = t.get(o..o.checked_add(4)?)?.try_into().ok()?;
+            Some(if BIG {
                 u32::from_be_bytes(b)
             } else {
                 u32::from_le_bytes(b)
-            }
+            })
         };
         // No record is shorter than 12 bytes: an upper bound that avoids regrowing.
         let mut checkpoints = Vec::with_capacity(t.len() / raw::TYPE_LEN / CHECKPOINT as usize + 1);
@@ -788,8 +817,9 @@ impl Walk<'_> {
             if t.len() - off < raw::TYPE_LEN {
                 return Err(BtfError::Truncated { id, off });
             }
-            let name_off = rd(off);
-            let info = rd(off + 4);
+            let (Some(name_off), Some(info)) = (rd(off), rd(off + 4)) else {
+                return Err(BtfError::Truncated { id, off });
+            };
             let raw_kind = (info >> 24) & 0x1f;
             // Not `ok_or(error)`: the error would be built and dropped for every type.
             let Some((fixed, per)) = RECORD_EXTRA[raw_kind as usize] else {

@@ -2,6 +2,7 @@
 //! size of each kind's record. Decoding into the model happens in `types.rs`.
 
 use oxbpf_uapi::Endian;
+use oxbpf_uapi::bytes::Bytes;
 
 /// `BTF_MAGIC`, read as a `u16` in the blob's own byte order.
 pub const MAGIC: u16 = 0xeb9f;
@@ -130,8 +131,48 @@ pub struct Header {
     pub str_len: u32,
 }
 
-/// Reads a `u32` at `off` of `b` in `endian`, or `None` past the end.
-pub fn read_u32(b: &[u8], off: usize, endian: Endian) -> Option<u32> {
-    let s = b.get(off..off.checked_add(4)?)?;
-    Some(endian.u32([s[0], s[1], s[2], s[3]]))
+/// The fixed part of one type record, read from the type section.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Record<'a> {
+    pub(crate) name_off: u32,
+    pub(crate) info: u32,
+    pub(crate) kind: Kind,
+    pub(crate) size_or_type: u32,
+    /// The bytes after the 12-byte `struct btf_type`, as many as the kind has.
+    pub(crate) extra: &'a [u8],
+}
+
+impl Record<'_> {
+    /// The record's whole length in the type section.
+    pub(crate) fn len(&self) -> usize {
+        TYPE_LEN + self.extra.len()
+    }
+}
+
+/// Reads the record at `off` of the type section `t`, or why it cannot (the caller
+/// names the type id in its error).
+pub(crate) fn record(t: Bytes<'_>, off: usize) -> Result<Record<'_>, RecordError> {
+    let info = t.u32(off + 4).map_err(|_| RecordError::Short)?;
+    let raw_kind = (info >> 24) & 0x1f;
+    let kind = Kind::from_raw(raw_kind).ok_or(RecordError::UnknownKind(raw_kind))?;
+    let start = off + TYPE_LEN;
+    // A length no usize holds (32-bit hosts) cannot fit the input either: the slice
+    // read below fails on it.
+    let extra_len = usize::try_from(kind.extra_len(info & 0xffff)).unwrap_or(usize::MAX);
+    Ok(Record {
+        name_off: t.u32(off).map_err(|_| RecordError::Short)?,
+        info,
+        kind,
+        size_or_type: t.u32(off + 8).map_err(|_| RecordError::Short)?,
+        extra: t.slice(start, extra_len).map_err(|_| RecordError::Short)?,
+    })
+}
+
+/// Why [`record`] could not read a record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RecordError {
+    /// The record runs past the end of the type section.
+    Short,
+    /// Its kind number is not one the format defines.
+    UnknownKind(u32),
 }

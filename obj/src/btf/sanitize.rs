@@ -7,8 +7,8 @@
 //! type keeps its place and its record size, so references from other types,
 //! func_info and CO-RE records stay valid.
 
-use super::types::{Composite, EnumDef, MemberDef, Type, TypeKind};
-use super::{Linkage, TypeId};
+use super::types::{Composite, EnumDef, MemberDef, ParamDef, Type, TypeKind};
+use super::{Linkage, TypeId, VarSecinfo};
 
 /// What the kernel's BTF checker lacks. `Default` (all false) means it has everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,32 +70,9 @@ pub fn sanitize(types: &mut Vec<Type>, opts: &SanitizeOptions) {
         let new = match kind {
             TypeKind::Var { .. } if opts.no_datasec => Some(placeholder_int()),
             TypeKind::DeclTag { .. } if no_decl_tag => Some(placeholder_int()),
-            TypeKind::Datasec { vars, .. } if opts.no_datasec => {
+            TypeKind::Datasec { size, vars } if opts.no_datasec => {
                 types[i].name = types[i].name.replace(['.', '?'], "_");
-                let members = vars
-                    .iter()
-                    .map(|v| MemberDef {
-                        name: v
-                            .type_id
-                            .0
-                            .checked_sub(1)
-                            .and_then(|j| types.get(j as usize))
-                            .map_or(String::new(), |t| t.name.clone()),
-                        ty: v.type_id,
-                        bit_offset: v.offset * 8,
-                        bitfield_size: 0,
-                    })
-                    .collect();
-                let size = if let TypeKind::Datasec { size, .. } = types[i].kind {
-                    size
-                } else {
-                    0
-                };
-                Some(TypeKind::Struct(Composite {
-                    size,
-                    bitfield_encoding: false,
-                    members,
-                }))
+                Some(datasec_as_struct(types, size, &vars))
             }
             TypeKind::Datasec { .. } if opts.no_qmark_datasec && types[i].name.starts_with('?') => {
                 types[i].name.replace_range(0..1, "_");
@@ -103,24 +80,7 @@ pub fn sanitize(types: &mut Vec<Type>, opts: &SanitizeOptions) {
             }
             // The kernel requires enumerator names where prototypes may have none
             // (`int (void *)`); libbpf leaves them empty and the load fails. Name them.
-            TypeKind::FuncProto { params, .. } if opts.no_func => Some(TypeKind::Enum(EnumDef {
-                size: 4,
-                signed: false,
-                values: params
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        (
-                            if p.name.is_empty() {
-                                format!("arg{i}")
-                            } else {
-                                p.name
-                            },
-                            u64::from(p.ty.0),
-                        )
-                    })
-                    .collect(),
-            })),
+            TypeKind::FuncProto { params, .. } if opts.no_func => Some(func_proto_as_enum(params)),
             TypeKind::Func { proto, .. } if opts.no_func => Some(TypeKind::Typedef(proto)),
             TypeKind::Func {
                 proto,
@@ -148,30 +108,11 @@ pub fn sanitize(types: &mut Vec<Type>, opts: &SanitizeOptions) {
                 let id = *placeholder.get_or_insert_with(|| {
                     types.push(Type {
                         name: "enum64_placeholder".into(),
-                        kind: TypeKind::Int {
-                            size: 1,
-                            encoding: 0,
-                            offset: 0,
-                            bits: 8,
-                        },
+                        kind: placeholder_int(),
                     });
                     TypeId(types.len() as u32)
                 });
-                let members = e
-                    .values
-                    .into_iter()
-                    .map(|(name, _)| MemberDef {
-                        name,
-                        ty: id,
-                        bit_offset: 0,
-                        bitfield_size: 0,
-                    })
-                    .collect();
-                Some(TypeKind::Union(Composite {
-                    size: e.size,
-                    bitfield_encoding: false,
-                    members,
-                }))
+                Some(enum64_as_union(e, id))
             }
             _ => None,
         };
@@ -179,6 +120,74 @@ pub fn sanitize(types: &mut Vec<Type>, opts: &SanitizeOptions) {
             types[i].kind = k;
         }
     }
+}
+
+/// A DATASEC for kernels before 5.2: a struct with a member per variable, named after
+/// it, at the variable's offset.
+fn datasec_as_struct(types: &[Type], size: u32, vars: &[VarSecinfo]) -> TypeKind {
+    let members = vars
+        .iter()
+        .map(|v| MemberDef {
+            // `types` were decoded with every id checked, so a variable's id names a
+            // type here; only id 0 (void, never a variable's) has no name.
+            name: v
+                .type_id
+                .0
+                .checked_sub(1)
+                .and_then(|j| types.get(j as usize))
+                .map_or(String::new(), |t| t.name.clone()),
+            ty: v.type_id,
+            bit_offset: v.offset * 8,
+            bitfield_size: 0,
+        })
+        .collect();
+    TypeKind::Struct(Composite {
+        size,
+        bitfield_encoding: false,
+        members,
+    })
+}
+
+/// A FUNC_PROTO for kernels before 5.0: an enum with a value per parameter. The kernel
+/// requires enumerator names where prototypes may have none (`int (void *)`); libbpf
+/// leaves them empty and the load fails. Name them.
+fn func_proto_as_enum(params: Vec<ParamDef>) -> TypeKind {
+    TypeKind::Enum(EnumDef {
+        size: 4,
+        signed: false,
+        values: params
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let name = if p.name.is_empty() {
+                    format!("arg{i}")
+                } else {
+                    p.name
+                };
+                (name, u64::from(p.ty.0))
+            })
+            .collect(),
+    })
+}
+
+/// An ENUM64 for kernels before 6.0: a union of placeholder INTs (`placeholder`), one
+/// member per enumerator, of the enum's size (libbpf `bpf_object__sanitize_btf`).
+fn enum64_as_union(e: EnumDef, placeholder: TypeId) -> TypeKind {
+    let members = e
+        .values
+        .into_iter()
+        .map(|(name, _)| MemberDef {
+            name,
+            ty: placeholder,
+            bit_offset: 0,
+            bitfield_size: 0,
+        })
+        .collect();
+    TypeKind::Union(Composite {
+        size: e.size,
+        bitfield_encoding: false,
+        members,
+    })
 }
 
 #[cfg(test)]

@@ -760,3 +760,48 @@ fn the_header_alone_says_whether_an_object_has_core_relocations() {
         "malformed: let the parse say"
     );
 }
+
+#[test]
+fn a_type_record_cut_anywhere_is_a_short_read_never_a_zero() {
+    let mut b = BtfBuilder::new(Endian::Little);
+    let int = b.int("int", 4, true); // 1
+    b.array(int, int, 4); // 2: 12 + 12 bytes
+    let bytes = b.build();
+    let btf = Btf::parse(bytes.clone()).unwrap();
+    let types = &bytes[btf.types.clone()];
+    let array_at = 16; // INT's record is 12 + 4 bytes
+    let whole = raw::record(Bytes::new(types, Endian::Little), array_at).unwrap();
+    assert_eq!((whole.kind, whole.len()), (Kind::Array, 24));
+    for cut in array_at..array_at + 24 {
+        let short = Bytes::new(&types[..cut], Endian::Little);
+        assert!(
+            matches!(raw::record(short, array_at), Err(raw::RecordError::Short)),
+            "cut at {cut}"
+        );
+    }
+}
+
+#[test]
+fn out_of_range_type_ids_name_the_id_and_the_last_one() {
+    let btf = Btf::parse(sample(Endian::Big)).unwrap();
+    let err = btf.type_by_id(TypeId(u32::MAX)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "type [0]: refers to type [{}], but the last type is [9]",
+            u32::MAX
+        )
+    );
+    let mut b = BtfBuilder::new(Endian::Little);
+    let int = b.int("int", 4, true);
+    b.array(int, 42, 4); // index type past the end
+    let btf = Btf::parse(b.build()).unwrap();
+    assert_eq!(
+        btf.type_by_id(TypeId(2)).unwrap().array().unwrap_err(),
+        BtfError::BadTypeId {
+            from: TypeId(2),
+            to: TypeId(42),
+            last: TypeId(2)
+        }
+    );
+}

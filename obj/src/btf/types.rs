@@ -184,35 +184,6 @@ impl BtfType<'_> {
     /// The first bad name or type id, naming this type.
     pub fn decode(&self) -> Result<Type, BtfError> {
         let name = self.name()?.to_string();
-        let composite = |t: &BtfType<'_>| -> Result<Composite, BtfError> {
-            let members = t
-                .members()?
-                .map(|m| {
-                    m.map(|m| MemberDef {
-                        name: m.name.to_string(),
-                        ty: m.type_id,
-                        bit_offset: m.bit_offset,
-                        bitfield_size: m.bitfield_size,
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Composite {
-                size: t.size(),
-                bitfield_encoding: t.kind_flag(),
-                members,
-            })
-        };
-        let enumeration = |t: &BtfType<'_>| -> Result<EnumDef, BtfError> {
-            let values = t
-                .enumerators()?
-                .map(|e| e.map(|e| (e.name.to_string(), e.value)))
-                .collect::<Result<_, _>>()?;
-            Ok(EnumDef {
-                size: t.size(),
-                signed: t.kind_flag(),
-                values,
-            })
-        };
         let kind = match self.kind() {
             Kind::Void => {
                 return Err(BtfError::WrongKind {
@@ -239,10 +210,10 @@ impl BtfType<'_> {
                     nelems: a.nelems,
                 }
             }
-            Kind::Struct => TypeKind::Struct(composite(self)?),
-            Kind::Union => TypeKind::Union(composite(self)?),
-            Kind::Enum => TypeKind::Enum(enumeration(self)?),
-            Kind::Enum64 => TypeKind::Enum64(enumeration(self)?),
+            Kind::Struct => TypeKind::Struct(self.decode_composite()?),
+            Kind::Union => TypeKind::Union(self.decode_composite()?),
+            Kind::Enum => TypeKind::Enum(self.decode_enum()?),
+            Kind::Enum64 => TypeKind::Enum64(self.decode_enum()?),
             Kind::Fwd => TypeKind::Fwd {
                 is_union: self.kind_flag(),
             },
@@ -255,15 +226,7 @@ impl BtfType<'_> {
                 linkage: self.linkage()?,
             },
             Kind::FuncProto => {
-                let params = self
-                    .params()?
-                    .map(|p| {
-                        p.map(|p| ParamDef {
-                            name: p.name.to_string(),
-                            ty: p.type_id,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                let params = self.decode_params()?;
                 TypeKind::FuncProto {
                     ret: self.ref_type()?,
                     params,
@@ -289,6 +252,50 @@ impl BtfType<'_> {
             },
         };
         Ok(Type { name, kind })
+    }
+}
+
+impl BtfType<'_> {
+    fn decode_composite(&self) -> Result<Composite, BtfError> {
+        let members = self
+            .members()?
+            .map(|m| {
+                m.map(|m| MemberDef {
+                    name: m.name.to_string(),
+                    ty: m.type_id,
+                    bit_offset: m.bit_offset,
+                    bitfield_size: m.bitfield_size,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Composite {
+            size: self.size(),
+            bitfield_encoding: self.kind_flag(),
+            members,
+        })
+    }
+
+    fn decode_enum(&self) -> Result<EnumDef, BtfError> {
+        let values = self
+            .enumerators()?
+            .map(|e| e.map(|e| (e.name.to_string(), e.value)))
+            .collect::<Result<_, _>>()?;
+        Ok(EnumDef {
+            size: self.size(),
+            signed: self.kind_flag(),
+            values,
+        })
+    }
+
+    fn decode_params(&self) -> Result<Vec<ParamDef>, BtfError> {
+        self.params()?
+            .map(|p| {
+                p.map(|p| ParamDef {
+                    name: p.name.to_string(),
+                    ty: p.type_id,
+                })
+            })
+            .collect()
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use super::{Btf, BtfError, Kind, TypeId, raw};
+use oxbpf_uapi::bytes::Bytes;
+
+use super::{Btf, BtfError, Kind, TypeId};
 
 /// One type, read from the blob on demand.
 #[derive(Clone, Copy)]
@@ -23,6 +25,7 @@ impl fmt::Debug for BtfType<'_> {
             "{} {} '{}'",
             self.id,
             self.kind.name(),
+            // Debug output only: a bad name shows as such, it is not a value.
             self.name().unwrap_or("<bad name>")
         )
     }
@@ -180,8 +183,11 @@ impl<'a> BtfType<'a> {
         }
     }
 
-    fn word(&self, i: usize) -> u32 {
-        raw::read_u32(self.extra, i * 4, self.btf.endian).unwrap_or(0)
+    /// The `i`th 32-bit word after the 12-byte record header.
+    fn word(&self, i: usize) -> Result<u32, BtfError> {
+        Bytes::new(self.extra, self.btf.endian)
+            .u32(i * 4)
+            .map_err(|short| BtfError::ShortRecord { id: self.id, short })
     }
 
     /// INT: `(encoding, bit offset, bits)`; encoding bit 0 is signed, 1 char, 2 bool.
@@ -192,7 +198,7 @@ impl<'a> BtfType<'a> {
         if self.kind != Kind::Int {
             return Err(self.wrong("INT", self.kind));
         }
-        let v = self.word(0);
+        let v = self.word(0)?;
         Ok(((v >> 24) as u8 & 0x0f, (v >> 16) as u8, v as u8))
     }
 
@@ -205,9 +211,9 @@ impl<'a> BtfType<'a> {
             return Err(self.wrong("ARRAY", self.kind));
         }
         Ok(Array {
-            elem_type: self.btf.check_id(self.id, TypeId(self.word(0)))?,
-            index_type: self.btf.check_id(self.id, TypeId(self.word(1)))?,
-            nelems: self.word(2),
+            elem_type: self.btf.check_id(self.id, TypeId(self.word(0)?))?,
+            index_type: self.btf.check_id(self.id, TypeId(self.word(1)?))?,
+            nelems: self.word(2)?,
         })
     }
 
@@ -223,15 +229,15 @@ impl<'a> BtfType<'a> {
         }
         let t = *self;
         Ok((0..self.vlen() as usize).map(move |i| {
-            let off = t.word(i * 3 + 2);
+            let off = t.word(i * 3 + 2)?;
             let (bit_offset, bitfield_size) = if t.kind_flag() {
                 (off & 0xff_ffff, off >> 24)
             } else {
                 (off, 0)
             };
             Ok(Member {
-                name: t.btf.str_for(t.id, t.word(i * 3))?,
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3 + 1)))?,
+                name: t.btf.str_for(t.id, t.word(i * 3)?)?,
+                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3 + 1)?))?,
                 bit_offset,
                 bitfield_size,
             })
@@ -251,9 +257,9 @@ impl<'a> BtfType<'a> {
         let t = *self;
         Ok((0..self.vlen() as usize).map(move |i| {
             Ok(VarSecinfo {
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3)))?,
-                offset: t.word(i * 3 + 1),
-                size: t.word(i * 3 + 2),
+                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 3)?))?,
+                offset: t.word(i * 3 + 1)?,
+                size: t.word(i * 3 + 2)?,
             })
         }))
     }
@@ -271,8 +277,8 @@ impl<'a> BtfType<'a> {
         let t = *self;
         Ok((0..self.vlen() as usize).map(move |i| {
             Ok(Param {
-                name: t.btf.str_for(t.id, t.word(i * 2))?,
-                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 2 + 1)))?,
+                name: t.btf.str_for(t.id, t.word(i * 2)?)?,
+                type_id: t.btf.check_id(t.id, TypeId(t.word(i * 2 + 1)?))?,
             })
         }))
     }
@@ -291,14 +297,14 @@ impl<'a> BtfType<'a> {
         };
         let t = *self;
         Ok((0..self.vlen() as usize).map(move |i| {
-            let lo = t.word(i * stride + 1);
+            let lo = t.word(i * stride + 1)?;
             let value = if stride == 3 {
-                u64::from(t.word(i * 3 + 2)) << 32 | u64::from(lo)
+                u64::from(t.word(i * 3 + 2)?) << 32 | u64::from(lo)
             } else {
                 u64::from(lo)
             };
             Ok(Enumerator {
-                name: t.btf.str_for(t.id, t.word(i * stride))?,
+                name: t.btf.str_for(t.id, t.word(i * stride)?)?,
                 value,
             })
         }))
@@ -311,7 +317,7 @@ impl<'a> BtfType<'a> {
     pub fn linkage(&self) -> Result<Linkage, BtfError> {
         match self.kind {
             Kind::Func => Ok(Linkage::from_raw(self.vlen())),
-            Kind::Var => Ok(Linkage::from_raw(self.word(0))),
+            Kind::Var => Ok(Linkage::from_raw(self.word(0)?)),
             k => Err(self.wrong("FUNC or VAR", k)),
         }
     }
@@ -322,7 +328,7 @@ impl<'a> BtfType<'a> {
     /// [`BtfError::WrongKind`] for other kinds.
     pub fn decl_tag_component(&self) -> Result<i32, BtfError> {
         match self.kind {
-            Kind::DeclTag => Ok(self.word(0) as i32),
+            Kind::DeclTag => Ok(self.word(0)? as i32),
             k => Err(self.wrong("DECL_TAG", k)),
         }
     }

@@ -66,22 +66,7 @@ fn field_value(
         .last()
         .ok_or(CoreError::BadLocal(spec.root_type_id))?;
     if acc.name.is_none() {
-        // The field is an array element (or the root itself): only offset and size mean
-        // anything.
-        let size = btf.size_of(acc.type_id)?;
-        let size32 = u32::try_from(size).map_err(|_| CoreError::Overflow)?;
-        return match kind {
-            CoreReloKind::FieldByteOffset => Ok(Ok(FieldValue {
-                val: u64::from(spec.bit_offset / 8),
-                size: size32,
-                type_id: acc.type_id,
-                validate: true,
-            })),
-            CoreReloKind::FieldByteSize => Ok(Ok(plain(size))),
-            k => Err(CoreError::Unsupported(format!(
-                "{k} cannot be applied to an array element"
-            ))),
-        };
+        return element_value(kind, btf, spec.bit_offset, acc.type_id).map(Ok);
     }
     let parent = btf.type_by_id(acc.type_id)?;
     let member = parent
@@ -94,22 +79,7 @@ fn field_value(
     let mut bit_sz = member.bitfield_size;
     let bitfield = bit_sz > 0;
     let (byte_off, byte_sz) = if bitfield {
-        // The smallest aligned load, starting from the field type's size, that covers
-        // the whole bitfield.
-        let mut byte_sz = mt.size().max(1);
-        let mut byte_off = bit_off / 8 / byte_sz * byte_sz;
-        while u64::from(bit_off) + u64::from(bit_sz) - u64::from(byte_off) * 8
-            > u64::from(byte_sz) * 8
-        {
-            if byte_sz >= 8 {
-                return Err(CoreError::Unsupported(
-                    "a bitfield that no 64-bit load covers".into(),
-                ));
-            }
-            byte_sz *= 2;
-            byte_off = bit_off / 8 / byte_sz * byte_sz;
-        }
-        (byte_off, byte_sz)
+        bitfield_load(bit_off, bit_sz, mt.size())?
     } else {
         let sz = u32::try_from(btf.size_of(field_type)?).map_err(|_| CoreError::Overflow)?;
         bit_sz = sz.checked_mul(8).ok_or(CoreError::Overflow)?;
@@ -145,17 +115,7 @@ fn field_value(
         // Shifts that extract the field from a 64-bit register after a `byte_sz` load.
         // For fields wider than 8 bytes they are meaningless; libbpf computes them in
         // u32 arithmetic anyway, and so do we (wrapping), so the values agree.
-        CoreReloKind::FieldLshiftU64 => u64::from(match endian {
-            Endian::Little => 64u32.wrapping_sub(
-                bit_off
-                    .wrapping_add(bit_sz)
-                    .wrapping_sub(byte_off.wrapping_mul(8)),
-            ),
-            Endian::Big => 8u32
-                .wrapping_sub(byte_sz)
-                .wrapping_mul(8)
-                .wrapping_add(bit_off.wrapping_sub(byte_off.wrapping_mul(8))),
-        }),
+        CoreReloKind::FieldLshiftU64 => lshift_u64(endian, bit_off, bit_sz, byte_off, byte_sz),
         CoreReloKind::FieldRshiftU64 => {
             validate = true;
             u64::from(64u32.wrapping_sub(bit_sz))
@@ -172,6 +132,69 @@ fn field_value(
         type_id: TypeId(0),
         validate,
     }))
+}
+
+/// The field is an array element (or the root itself): only offset and size mean
+/// anything.
+fn element_value(
+    kind: CoreReloKind,
+    btf: &Btf,
+    bit_offset: u32,
+    type_id: TypeId,
+) -> Result<FieldValue, CoreError> {
+    let size = btf.size_of(type_id)?;
+    let size32 = u32::try_from(size).map_err(|_| CoreError::Overflow)?;
+    match kind {
+        CoreReloKind::FieldByteOffset => Ok(FieldValue {
+            val: u64::from(bit_offset / 8),
+            size: size32,
+            type_id,
+            validate: true,
+        }),
+        CoreReloKind::FieldByteSize => Ok(FieldValue {
+            val: size,
+            size: 0,
+            type_id: TypeId(0),
+            validate: true,
+        }),
+        k => Err(CoreError::Unsupported(format!(
+            "{k} cannot be applied to an array element"
+        ))),
+    }
+}
+
+/// `(byte offset, byte size)` of the smallest aligned load, starting from the field
+/// type's size, that covers the whole bitfield at `bit_off`, `bit_sz` bits long.
+fn bitfield_load(bit_off: u32, bit_sz: u32, type_size: u32) -> Result<(u32, u32), CoreError> {
+    let mut byte_sz = type_size.max(1);
+    let mut byte_off = bit_off / 8 / byte_sz * byte_sz;
+    while u64::from(bit_off) + u64::from(bit_sz) - u64::from(byte_off) * 8 > u64::from(byte_sz) * 8
+    {
+        if byte_sz >= 8 {
+            return Err(CoreError::Unsupported(
+                "a bitfield that no 64-bit load covers".into(),
+            ));
+        }
+        byte_sz *= 2;
+        byte_off = bit_off / 8 / byte_sz * byte_sz;
+    }
+    Ok((byte_off, byte_sz))
+}
+
+/// The left shift that moves the field to the top of a 64-bit register after a
+/// `byte_sz` load at `byte_off`.
+fn lshift_u64(endian: Endian, bit_off: u32, bit_sz: u32, byte_off: u32, byte_sz: u32) -> u64 {
+    u64::from(match endian {
+        Endian::Little => 64u32.wrapping_sub(
+            bit_off
+                .wrapping_add(bit_sz)
+                .wrapping_sub(byte_off.wrapping_mul(8)),
+        ),
+        Endian::Big => 8u32
+            .wrapping_sub(byte_sz)
+            .wrapping_mul(8)
+            .wrapping_add(bit_off.wrapping_sub(byte_off.wrapping_mul(8))),
+    })
 }
 
 fn type_value(

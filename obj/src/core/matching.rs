@@ -347,85 +347,27 @@ pub fn types_match(
             return no("names differ");
         }
         let (lk, tk) = (lt.kind(), tt.kind());
+        let answer = |mismatch: Option<String>| match mismatch {
+            None => Ok(Ok(())),
+            Some(what) => no(&what),
+        };
         match lk {
-            Kind::Void => {
-                return if tk == Kind::Void {
-                    Ok(Ok(()))
-                } else {
-                    no("kinds differ")
-                };
-            }
+            Kind::Void => return answer((tk != Kind::Void).then(|| "kinds differ".into())),
             Kind::Fwd => {
-                let lf = lt.kind_flag();
-                let ok = if behind_ptr {
-                    if tk == Kind::Fwd {
-                        lf == tt.kind_flag()
-                    } else {
-                        (tk == Kind::Struct && !lf) || (tk == Kind::Union && lf)
-                    }
-                } else {
-                    tk == Kind::Fwd && lf == tt.kind_flag()
-                };
-                return if ok {
-                    Ok(Ok(()))
-                } else {
-                    no("forward declarations differ")
-                };
+                let ok = fwd_matches(&lt, &tt, behind_ptr);
+                return answer((!ok).then(|| "forward declarations differ".into()));
             }
-            Kind::Enum | Kind::Enum64 => {
-                if !is_any_enum(tk) {
-                    return no("kinds differ");
-                }
-                if lt.size() != tt.size() {
-                    return no("sizes differ");
-                }
-                let targ_names: Vec<String> = tt
-                    .enumerators()?
-                    .map(|e| e.map(|e| e.name.to_string()))
-                    .collect::<Result<_, _>>()?;
-                for e in lt.enumerators()? {
-                    let e = e?;
-                    if !targ_names.iter().any(|t| names_match(e.name, t)) {
-                        return no(&format!("no enumerator `{}`", e.name));
-                    }
-                }
-                return Ok(Ok(()));
-            }
+            Kind::Enum | Kind::Enum64 => return answer(enums_match(&lt, &tt)?),
             Kind::Struct | Kind::Union => {
-                if behind_ptr {
-                    let ok = lk == tk || (tk == Kind::Fwd && (lk == Kind::Union) == tt.kind_flag());
-                    return if ok { Ok(Ok(())) } else { no("kinds differ") };
-                }
-                if lk != tk {
-                    return no("kinds differ");
-                }
-                let targ_members: Vec<_> = tt.members()?.collect::<Result<_, _>>()?;
-                for lm in lt.members()? {
-                    let lm = lm?;
-                    let mut matched = false;
-                    for tm in targ_members
-                        .iter()
-                        .filter(|tm| names_match(lm.name, tm.name))
-                    {
-                        if types_match(local, lm.type_id, targ, tm.type_id, behind_ptr, level - 1)?
-                            .is_ok()
-                        {
-                            matched = true;
-                            break;
-                        }
-                    }
-                    if !matched {
-                        return no(&format!("no matching member `{}`", lm.name));
-                    }
-                }
-                return Ok(Ok(()));
+                let m = composites_match(local, &lt, targ, &tt, behind_ptr, level)?;
+                return answer(m);
             }
             Kind::Int => {
                 if tk != Kind::Int {
                     return no("kinds differ");
                 }
-                let signed = |t: &BtfType<'_>| t.int().map_or(0, |(enc, _, _)| enc & 1);
-                return if lt.size() == tt.size() && signed(&lt) == signed(&tt) {
+                let signed = |t: &BtfType<'_>| -> Result<u8, CoreError> { Ok(t.int()?.0 & 1) };
+                return if lt.size() == tt.size() && signed(&lt)? == signed(&tt)? {
                     Ok(Ok(()))
                 } else {
                     no("size or signedness differ")
@@ -470,4 +412,75 @@ pub fn types_match(
         }
     }
     Err(CoreError::TooDeep)
+}
+
+/// Forward declarations: a FWD matches a FWD of the same flavor; behind a pointer, also
+/// the struct or union it declares.
+fn fwd_matches(lt: &BtfType<'_>, tt: &BtfType<'_>, behind_ptr: bool) -> bool {
+    let (lf, tk) = (lt.kind_flag(), tt.kind());
+    if behind_ptr && tk != Kind::Fwd {
+        (tk == Kind::Struct && !lf) || (tk == Kind::Union && lf)
+    } else {
+        tk == Kind::Fwd && lf == tt.kind_flag()
+    }
+}
+
+/// Enums (32 or 64-bit alike): the same size, and every local enumerator has a
+/// namesake in the target. What differs, or `None`.
+fn enums_match(lt: &BtfType<'_>, tt: &BtfType<'_>) -> Result<Option<String>, CoreError> {
+    if !is_any_enum(tt.kind()) {
+        return Ok(Some("kinds differ".into()));
+    }
+    if lt.size() != tt.size() {
+        return Ok(Some("sizes differ".into()));
+    }
+    let targ_names: Vec<String> = tt
+        .enumerators()?
+        .map(|e| e.map(|e| e.name.to_string()))
+        .collect::<Result<_, _>>()?;
+    for e in lt.enumerators()? {
+        let e = e?;
+        if !targ_names.iter().any(|t| names_match(e.name, t)) {
+            return Ok(Some(format!("no enumerator `{}`", e.name)));
+        }
+    }
+    Ok(None)
+}
+
+/// Structs and unions: behind a pointer the kinds alone (or a forward declaration);
+/// otherwise every local member has a namesake in the target whose type matches.
+fn composites_match(
+    local: &Btf,
+    lt: &BtfType<'_>,
+    targ: &Btf,
+    tt: &BtfType<'_>,
+    behind_ptr: bool,
+    level: u32,
+) -> Result<Option<String>, CoreError> {
+    let (lk, tk) = (lt.kind(), tt.kind());
+    if behind_ptr {
+        let ok = lk == tk || (tk == Kind::Fwd && (lk == Kind::Union) == tt.kind_flag());
+        return Ok((!ok).then(|| "kinds differ".into()));
+    }
+    if lk != tk {
+        return Ok(Some("kinds differ".into()));
+    }
+    let targ_members: Vec<_> = tt.members()?.collect::<Result<_, _>>()?;
+    for lm in lt.members()? {
+        let lm = lm?;
+        let mut matched = false;
+        for tm in targ_members
+            .iter()
+            .filter(|tm| names_match(lm.name, tm.name))
+        {
+            if types_match(local, lm.type_id, targ, tm.type_id, behind_ptr, level - 1)?.is_ok() {
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
+            return Ok(Some(format!("no matching member `{}`", lm.name)));
+        }
+    }
+    Ok(None)
 }

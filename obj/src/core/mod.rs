@@ -220,8 +220,8 @@ pub enum CoreError {
         source: Box<CoreError>,
     },
     /// Patching found an instruction that does not fit the record.
-    #[error("{0}")]
-    Patch(String),
+    #[error(transparent)]
+    Patch(#[from] patch::PatchError),
 }
 
 /// Module BTFs read on demand: given vmlinux's BTF, returns each module's name and BTF
@@ -668,7 +668,7 @@ pub fn relocate_programs(
                     None
                 },
                 no_match: res.no_match,
-                patched: Some(patched),
+                patched: Some(patched.to_string()),
             };
             log::debug!("CO-RE: {}", outcome.summary());
             outcomes.push(outcome);

@@ -17,7 +17,7 @@
 //! the high-level spec, finding each named field wherever it now lives.
 
 use super::{CoreError, CoreReloKind};
-use crate::btf::{Btf, BtfError, Kind, TypeId};
+use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
 
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`: the longest access string accepted.
 pub const MAX_SPEC_LEN: usize = 64;
@@ -161,17 +161,8 @@ pub fn parse_spec(
     });
 
     if kind.is_enumval_based() {
-        if !matches!(t.kind(), Kind::Enum | Kind::Enum64) || spec.raw.len() > 1 || first >= t.vlen()
-        {
-            return Err(bad(
-                "enum value relocations need an enum and one enumerator index",
-            ));
-        }
-        let e = t
-            .enumerators()?
-            .nth(first as usize)
-            .ok_or_else(|| bad("enumerator index out of range"))??;
-        spec.accessors[0].name = Some(e.name.to_string());
+        let name = enumerator_name(&t, &spec.raw, bad)?;
+        spec.accessors[0].name = Some(name);
         return Ok(spec);
     }
 
@@ -225,6 +216,30 @@ pub fn parse_spec(
         }
     }
     Ok(spec)
+}
+
+/// The enumerator an enum value relocation names: the access string is one index into
+/// the enum's values; `bad` makes the error for one that is not.
+fn enumerator_name(
+    t: &BtfType<'_>,
+    raw: &[u32],
+    bad: impl Fn(&str) -> CoreError,
+) -> Result<String, CoreError> {
+    let (&[first], Kind::Enum | Kind::Enum64) = (raw, t.kind()) else {
+        return Err(bad(
+            "enum value relocations need an enum and one enumerator index",
+        ));
+    };
+    if first >= t.vlen() {
+        return Err(bad(
+            "enum value relocations need an enum and one enumerator index",
+        ));
+    }
+    let e = t
+        .enumerators()?
+        .nth(first as usize)
+        .ok_or_else(|| bad("enumerator index out of range"))??;
+    Ok(e.name.to_string())
 }
 
 fn bits(v: u64, access: &str) -> Result<u32, CoreError> {

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use oxbpf_uapi::bytes::ShortRead;
+
 use crate::btf::BtfError;
 
 /// Why an object file could not be parsed. Shows as `FILE: what is wrong`, naming the
@@ -70,6 +72,14 @@ pub enum ElfErrorKind {
         section: String,
         /// What is wrong.
         what: String,
+    },
+    /// A fixed-size field lies past the end of its section.
+    #[error("section `{section}`: {short}")]
+    Short {
+        /// Section name.
+        section: String,
+        /// The read that did not fit.
+        short: ShortRead,
     },
     /// A symbol points outside the section it belongs to.
     #[error(

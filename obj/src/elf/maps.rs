@@ -60,7 +60,7 @@ impl Reader<'_> {
             };
             self.check_in_section(&sized, index)?;
             let def = &sec.bytes[sym.value as usize..(sym.value + size) as usize];
-            let word = |i: usize| self.u32_at(def, i * 4).unwrap_or(0);
+            let word = |i: usize| self.u32_at(&sec.name, def, i * 4);
             if def[LEGACY_MAP_DEF_SIZE as usize..].iter().any(|&b| b != 0) {
                 // iproute2's `struct bpf_elf_map` and samples/bpf's longer definition
                 // put ids, pinning or NUMA nodes there; their meaning differs by tool.
@@ -73,11 +73,11 @@ impl Reader<'_> {
             maps.push(MapSpec {
                 section_index: index,
                 section_offset: sym.value,
-                map_type: MapType(word(0)),
-                key_size: word(1),
-                value_size: word(2),
-                max_entries: word(3),
-                map_flags: word(4),
+                map_type: MapType(word(0)?),
+                key_size: word(1)?,
+                value_size: word(2)?,
+                max_entries: word(3)?,
+                map_flags: word(4)?,
                 ..MapSpec::new(&sym.name, MapDefSource::Legacy)
             });
         }
@@ -180,13 +180,14 @@ impl Reader<'_> {
         let Some(rel_sec) = self.sections.iter().find(|s| s.target == Some(maps_index)) else {
             return Ok(());
         };
-        let var_sizes: Vec<u64> = maps
+        // A map without a symbol of its name covers no offset of `.maps`.
+        let var_sizes: Vec<Option<u64>> = maps
             .iter()
             .map(|m| {
                 self.symbols
                     .iter()
                     .find(|s| s.section == Some(maps_index) && s.name == m.name)
-                    .map_or(0, |s| s.size)
+                    .map(|s| s.size)
             })
             .collect();
         for (index, (offset, sym_index)) in self.rel_entries(rel_sec)?.into_iter().enumerate() {
@@ -203,72 +204,10 @@ impl Reader<'_> {
                 .symbols
                 .get(sym_index as usize)
                 .ok_or_else(|| bad("?", format!("symbol #{sym_index} does not exist")))?;
-            let m = maps
-                .iter()
-                .enumerate()
-                .position(|(i, m)| {
-                    (m.section_offset..m.section_offset + var_sizes[i]).contains(&offset)
-                })
-                .ok_or_else(|| bad(&sym.name, format!("offset {offset} is inside no map")))?;
-            let values_off = values_offsets.get(m).copied().flatten().ok_or_else(|| {
-                bad(
-                    &sym.name,
-                    format!(
-                        "map `{}` has no `values` member to initialise",
-                        maps[m].name
-                    ),
-                )
-            })?;
-            let rel = offset - maps[m].section_offset;
-            if rel < values_off || (rel - values_off) % 8 != 0 {
-                return Err(bad(
-                    &sym.name,
-                    format!(
-                        "offset {offset} is not a slot of `{}`'s values",
-                        maps[m].name
-                    ),
-                ));
-            }
-            let slot = (rel - values_off) / 8;
-            if maps[m].max_entries != 0 && slot >= u64::from(maps[m].max_entries) {
-                return Err(bad(
-                    &sym.name,
-                    format!(
-                        "slot {slot} is past max_entries {} of `{}`",
-                        maps[m].max_entries, maps[m].name
-                    ),
-                ));
-            }
-            let value = match maps[m].map_type {
-                MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => {
-                    if sym.section != Some(maps_index) {
-                        return Err(bad(
-                            &sym.name,
-                            format!("slots of map-in-map `{}` must name maps", maps[m].name),
-                        ));
-                    }
-                    MapInitValue::Map(sym.name.clone())
-                }
-                MapType::PROG_ARRAY => {
-                    let is_program = functions.iter().any(|(f, p)| *p && f.name == sym.name);
-                    if sym.kind != elf::STT_FUNC.0 || !is_program {
-                        return Err(bad(
-                            &sym.name,
-                            format!("slots of prog array `{}` must name programs", maps[m].name),
-                        ));
-                    }
-                    MapInitValue::Program(sym.name.clone())
-                }
-                t => {
-                    return Err(bad(
-                        &sym.name,
-                        format!(
-                            "map `{}` of type {t} cannot have initial values",
-                            maps[m].name
-                        ),
-                    ));
-                }
-            };
+            let (m, slot) =
+                slot_of(maps, &var_sizes, values_offsets, offset).map_err(|w| bad(&sym.name, w))?;
+            let value =
+                slot_value(&maps[m], sym, maps_index, functions).map_err(|w| bad(&sym.name, w))?;
             maps[m].init.push((slot as u32, value));
         }
         for m in maps.iter_mut() {
@@ -399,9 +338,81 @@ fn parse_btf_map_def(
             }
         }
     }
+    // No key or value field means size 0, as libbpf leaves `def->key_size` and
+    // `value_size` when `parse_btf_map_def` meets neither (ring buffers, arenas).
     spec.key_size = key_size.unwrap_or(0) as u32;
     spec.value_size = value_size.unwrap_or(0) as u32;
     Ok((spec, values))
+}
+
+/// The map whose `values` array holds `.maps` offset `offset`, and the slot there.
+fn slot_of(
+    maps: &[MapSpec],
+    var_sizes: &[Option<u64>],
+    values_offsets: &[Option<u64>],
+    offset: u64,
+) -> Result<(usize, u64), String> {
+    let m = maps
+        .iter()
+        .enumerate()
+        .position(|(i, m)| {
+            var_sizes[i]
+                .is_some_and(|size| (m.section_offset..m.section_offset + size).contains(&offset))
+        })
+        .ok_or_else(|| format!("offset {offset} is inside no map"))?;
+    let map = &maps[m];
+    let values_off = values_offsets
+        .get(m)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("map `{}` has no `values` member to initialise", map.name))?;
+    let rel = offset - map.section_offset;
+    if rel < values_off || (rel - values_off) % 8 != 0 {
+        return Err(format!(
+            "offset {offset} is not a slot of `{}`'s values",
+            map.name
+        ));
+    }
+    let slot = (rel - values_off) / 8;
+    if map.max_entries != 0 && slot >= u64::from(map.max_entries) {
+        return Err(format!(
+            "slot {slot} is past max_entries {} of `{}`",
+            map.max_entries, map.name
+        ));
+    }
+    Ok((m, slot))
+}
+
+/// What a slot of `map` holds when `sym` fills it: a map (map-in-map) or a program
+/// (prog array).
+fn slot_value(
+    map: &MapSpec,
+    sym: &super::Symbol,
+    maps_index: usize,
+    functions: &[(Function, bool)],
+) -> Result<MapInitValue, String> {
+    match map.map_type {
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => {
+            if sym.section != Some(maps_index) {
+                return Err(format!("slots of map-in-map `{}` must name maps", map.name));
+            }
+            Ok(MapInitValue::Map(sym.name.clone()))
+        }
+        MapType::PROG_ARRAY => {
+            let is_program = functions.iter().any(|(f, p)| *p && f.name == sym.name);
+            if sym.kind != elf::STT_FUNC.0 || !is_program {
+                return Err(format!(
+                    "slots of prog array `{}` must name programs",
+                    map.name
+                ));
+            }
+            Ok(MapInitValue::Program(sym.name.clone()))
+        }
+        t => Err(format!(
+            "map `{}` of type {t} cannot have initial values",
+            map.name
+        )),
+    }
 }
 
 fn set_size(slot: &mut Option<u64>, size: u64, map: &str, what: &str) -> Result<(), MapDefError> {

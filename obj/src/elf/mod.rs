@@ -19,13 +19,14 @@ mod maps;
 use std::collections::HashMap;
 
 use object::elf;
-use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
+use object::read::elf::{FileHeader, Rel as _, SectionHeader, SectionTable, Sym as _, SymbolTable};
 use object::{Endianness, ReadRef as _};
+use oxbpf_uapi::bytes::Bytes;
 use oxbpf_uapi::{Endian, Insn, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
 
-use crate::btf::{Btf, Kind, Linkage, TypeId};
+use crate::btf::{Btf, BtfError, BtfType, Kind, Linkage, TypeId};
 use crate::object::*;
 use crate::section::match_section;
 
@@ -83,9 +84,14 @@ impl Reader<'_> {
         self.sections.get(index).map_or("?", |s| s.name.as_str())
     }
 
-    fn u32_at(&self, b: &[u8], off: usize) -> Option<u32> {
-        let s = b.get(off..off.checked_add(4)?)?;
-        Some(self.our_endian().u32([s[0], s[1], s[2], s[3]]))
+    /// The `u32` at `off` of `b`, which lies in section `section`.
+    fn u32_at(&self, section: &str, b: &[u8], off: usize) -> Result<u32, ElfError> {
+        Bytes::new(b, self.our_endian()).u32(off).map_err(|short| {
+            self.err(ElfErrorKind::Short {
+                section: section.to_string(),
+                short,
+            })
+        })
     }
 
     fn our_endian(&self) -> Endian {
@@ -181,61 +187,8 @@ impl Object {
             return Err(err(ElfErrorKind::NoSymtab));
         }
 
-        let mut sections = Vec::with_capacity(table.len());
-        for (index, sh) in table.enumerate() {
-            let raw_name = table
-                .section_name(endian, sh)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let sec_name = String::from_utf8_lossy(raw_name).into_owned();
-            let sh_type = sh.sh_type(endian).0;
-            let bytes = sh.data(endian, data).map_err(|_| {
-                err(ElfErrorKind::Section {
-                    section: sec_name.clone(),
-                    what: "data lies outside the file".into(),
-                })
-            })?;
-            let flags = sh.sh_flags(endian).0;
-            let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
-                .then(|| sh.sh_info(endian) as usize);
-            let kind = classify_section(index.0, &sec_name, sh_type, flags);
-            sections.push(Section {
-                name: sec_name,
-                kind,
-                sh_type,
-                size: sh.sh_size(endian),
-                bytes,
-                target,
-            });
-        }
-
-        let mut symbols = Vec::with_capacity(symtab.len());
-        for (index, sym) in symtab.enumerate() {
-            let raw = symtab
-                .symbol_name(endian, sym)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let section = symtab
-                .symbol_section(endian, sym, index)
-                .map_err(|e| err(ElfErrorKind::Malformed(e.to_string())))?;
-            let kind = sym.st_type().0;
-            let section = section.map(|s| s.0);
-            let mut sym_name = String::from_utf8_lossy(raw).into_owned();
-            if kind == elf::STT_SECTION.0 && sym_name.is_empty() {
-                // Section symbols are unnamed; relocations against them read better
-                // with the section's name.
-                if let Some(s) = section.and_then(|i| sections.get(i)) {
-                    sym_name = s.name.clone();
-                }
-            }
-            symbols.push(Symbol {
-                name: sym_name,
-                section,
-                value: sym.st_value(endian),
-                size: sym.st_size(endian),
-                kind,
-                bind: sym.st_bind().0,
-                hidden: matches!(sym.st_visibility().0, v if v == elf::STV_HIDDEN.0 || v == elf::STV_INTERNAL.0),
-            });
-        }
+        let sections = read_sections(&table, endian, data).map_err(err)?;
+        let symbols = read_symbols(&symtab, endian, &sections).map_err(err)?;
 
         Reader {
             file: name.to_string(),
@@ -248,6 +201,79 @@ impl Object {
     }
 }
 
+/// Every section: name, kind, contents (empty for `SHT_NOBITS`), the section a
+/// relocation section patches.
+fn read_sections<'d>(
+    table: &SectionTable<'d, Header>,
+    endian: Endianness,
+    data: &'d [u8],
+) -> Result<Vec<Section<'d>>, ElfErrorKind> {
+    let mut sections = Vec::with_capacity(table.len());
+    for (index, sh) in table.enumerate() {
+        let raw_name = table
+            .section_name(endian, sh)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let sec_name = String::from_utf8_lossy(raw_name).into_owned();
+        let sh_type = sh.sh_type(endian).0;
+        let bytes = sh.data(endian, data).map_err(|_| ElfErrorKind::Section {
+            section: sec_name.clone(),
+            what: "data lies outside the file".into(),
+        })?;
+        let flags = sh.sh_flags(endian).0;
+        let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
+            .then(|| sh.sh_info(endian) as usize);
+        let kind = classify_section(index.0, &sec_name, sh_type, flags);
+        sections.push(Section {
+            name: sec_name,
+            kind,
+            sh_type,
+            size: sh.sh_size(endian),
+            bytes,
+            target,
+        });
+    }
+
+    Ok(sections)
+}
+
+/// Every symbol of `.symtab`; section symbols take their section's name.
+fn read_symbols(
+    symtab: &SymbolTable<'_, Header>,
+    endian: Endianness,
+    sections: &[Section<'_>],
+) -> Result<Vec<Symbol>, ElfErrorKind> {
+    let mut symbols = Vec::with_capacity(symtab.len());
+    for (index, sym) in symtab.enumerate() {
+        let raw = symtab
+            .symbol_name(endian, sym)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let section = symtab
+            .symbol_section(endian, sym, index)
+            .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
+        let kind = sym.st_type().0;
+        let section = section.map(|s| s.0);
+        let mut sym_name = String::from_utf8_lossy(raw).into_owned();
+        if kind == elf::STT_SECTION.0 && sym_name.is_empty() {
+            // Section symbols are unnamed; relocations against them read better
+            // with the section's name.
+            if let Some(s) = section.and_then(|i| sections.get(i)) {
+                sym_name = s.name.clone();
+            }
+        }
+        symbols.push(Symbol {
+                name: sym_name,
+                section,
+                value: sym.st_value(endian),
+                size: sym.st_size(endian),
+                kind,
+                bind: sym.st_bind().0,
+                hidden: matches!(sym.st_visibility().0, v if v == elf::STV_HIDDEN.0 || v == elf::STV_INTERNAL.0),
+            });
+    }
+
+    Ok(symbols)
+}
+
 /// The bytes of the `.BTF` section of an ELF file, if it has one (for tools that take
 /// "raw BTF or an object": `oxbpf btf dump FILE`).
 pub fn btf_section(data: &[u8]) -> Option<&[u8]> {
@@ -258,6 +284,50 @@ pub fn btf_section(data: &[u8]) -> Option<&[u8]> {
         .enumerate()
         .find(|(_, sh)| table.section_name(endian, sh).is_ok_and(|n| n == b".BTF"))?;
     sh.data(endian, data).ok()
+}
+
+/// Splits functions into programs (typed by their section's `SEC()` pattern) and the
+/// subprograms they may call.
+fn programs_and_subprograms(functions: Vec<(Function, bool)>) -> (Vec<ProgramSpec>, Vec<Function>) {
+    let mut programs = Vec::new();
+    let mut subprograms = Vec::new();
+    for (function, is_program) in functions {
+        if !is_program {
+            subprograms.push(function);
+            continue;
+        }
+        let m = match_section(&function.section);
+        let def = m.def;
+        if def.is_none() {
+            log::debug!(
+                "program `{}`: section `{}` matches no SEC() pattern; type left unspecified",
+                function.name,
+                function.section
+            );
+        }
+        programs.push(ProgramSpec {
+            prog_type: def.map(|d| d.prog_type),
+            expected_attach_type: def.and_then(|d| d.attach_type),
+            attach_target: m.target.map(str::to_string),
+            section_def: def,
+            autoload: m.autoload,
+            legacy_section: m.legacy,
+            function,
+        });
+    }
+    for p in &programs {
+        log::debug!(
+            "program `{}`: section `{}`, type {}, {} insns, {} relocations",
+            p.name(),
+            p.section(),
+            p.prog_type
+                .map_or("unspecified".to_string(), |t| t.to_string()),
+            p.function.insns.len(),
+            p.function.relocs.len()
+        );
+    }
+
+    (programs, subprograms)
 }
 
 /// Decides what a section is for from its name, type and flags.
@@ -314,84 +384,23 @@ impl<'d> Reader<'d> {
         let license = self.license()?;
         let kern_version = self.kern_version()?;
 
-        let has_maps = self.sections.iter().any(|s| s.kind == SectionKind::Maps);
-        let mut btf_ext = None;
-        for s in &self.sections {
-            match s.kind {
-                SectionKind::Btf if self.btf.is_none() => match Btf::parse(s.bytes.to_vec()) {
-                    Ok(b) => self.btf = Some(b),
-                    Err(e) if has_maps => return Err(self.err(ElfErrorKind::Btf(e))),
-                    Err(e) => {
-                        log::warn!("{}: ignoring invalid .BTF: {e}", self.file);
-                        warnings.push(format!("invalid .BTF ignored: {e}"));
-                    }
-                },
-                SectionKind::BtfExt => btf_ext = Some(s.bytes.to_vec()),
-                _ => {}
-            }
-        }
+        let btf_ext = self.read_btf(&mut warnings)?;
 
         let code = self.decode_code_sections()?;
         let mut functions = self.functions(&code)?;
-        for (index, s) in self.sections.iter().enumerate() {
-            if s.kind == SectionKind::Program
-                && !functions.iter().any(|(f, _)| f.section_index == index)
-                && s.size > 0
-            {
-                warnings.push(format!(
-                    "section `{}` has code but no function symbols; it is ignored",
-                    s.name
-                ));
-            }
-        }
+        self.warn_code_without_functions(&functions, &mut warnings);
         let data = self.data_sections()?;
         let mut maps = self.legacy_maps(&mut warnings)?;
         let (btf_maps, values_offsets) = self.btf_maps(&mut warnings)?;
         let first_btf_map = maps.len();
         maps.extend(btf_maps);
-        let externs = self.externs();
+        let externs = self.externs()?;
         let symbols = self.data_symbols();
 
         self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
         self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
 
-        let mut programs = Vec::new();
-        let mut subprograms = Vec::new();
-        for (function, is_program) in functions {
-            if !is_program {
-                subprograms.push(function);
-                continue;
-            }
-            let m = match_section(&function.section);
-            let def = m.def;
-            if def.is_none() {
-                log::debug!(
-                    "program `{}`: section `{}` matches no SEC() pattern; type left unspecified",
-                    function.name,
-                    function.section
-                );
-            }
-            programs.push(ProgramSpec {
-                prog_type: def.map(|d| d.prog_type),
-                expected_attach_type: def.and_then(|d| d.attach_type),
-                attach_target: m.target.map(str::to_string),
-                section_def: def,
-                autoload: m.autoload,
-                legacy_section: m.legacy,
-                function,
-            });
-        }
-        for p in &programs {
-            log::debug!(
-                "program `{}`: section `{}`, type {}, {} insns, {} relocations",
-                p.name(),
-                p.section(),
-                p.prog_type
-                    .map_or("unspecified".to_string(), |t| t.to_string()),
-                p.function.insns.len(),
-                p.function.relocs.len()
-            );
-        }
+        let (programs, subprograms) = programs_and_subprograms(functions);
 
         let sections = self
             .sections
@@ -422,6 +431,48 @@ impl<'d> Reader<'d> {
             btf_ext,
             warnings,
         })
+    }
+
+    /// Parses `.BTF` (an invalid one is an error only when `.maps` needs it) and returns
+    /// the bytes of `.BTF.ext`, which the object keeps as they are.
+    fn read_btf(&mut self, warnings: &mut Vec<String>) -> Result<Option<Vec<u8>>, ElfError> {
+        let has_maps = self.sections.iter().any(|s| s.kind == SectionKind::Maps);
+        let mut btf_ext = None;
+        for s in &self.sections {
+            match s.kind {
+                SectionKind::Btf if self.btf.is_none() => match Btf::parse(s.bytes.to_vec()) {
+                    Ok(b) => self.btf = Some(b),
+                    Err(e) if has_maps => return Err(self.err(ElfErrorKind::Btf(e))),
+                    Err(e) => {
+                        log::warn!("{}: ignoring invalid .BTF: {e}", self.file);
+                        warnings.push(format!("invalid .BTF ignored: {e}"));
+                    }
+                },
+                SectionKind::BtfExt => btf_ext = Some(s.bytes.to_vec()),
+                _ => {}
+            }
+        }
+
+        Ok(btf_ext)
+    }
+
+    /// A program section with code but no function symbols is ignored, with a warning.
+    fn warn_code_without_functions(
+        &self,
+        functions: &[(Function, bool)],
+        warnings: &mut Vec<String>,
+    ) {
+        for (index, s) in self.sections.iter().enumerate() {
+            if s.kind == SectionKind::Program
+                && !functions.iter().any(|(f, _)| f.section_index == index)
+                && s.size > 0
+            {
+                warnings.push(format!(
+                    "section `{}` has code but no function symbols; it is ignored",
+                    s.name
+                ));
+            }
+        }
     }
 
     fn license(&self) -> Result<String, ElfError> {
@@ -457,7 +508,7 @@ impl<'d> Reader<'d> {
                 ),
             }));
         }
-        Ok(self.u32_at(s.bytes, 0))
+        self.u32_at(&s.name, s.bytes, 0).map(Some)
     }
 
     /// Decodes every code section into instructions, keyed by section index.
@@ -629,16 +680,26 @@ impl<'d> Reader<'d> {
     /// Undefined global symbols, typed through the object's BTF as libbpf's
     /// `bpf_object__collect_externs` does: the VAR or FUNC of the same name with extern
     /// linkage, and the DATASEC (`.kconfig` or `.ksyms`) that lists it.
-    fn externs(&self) -> Vec<Extern> {
+    fn externs(&self) -> Result<Vec<Extern>, ElfError> {
+        let btf_err = |e| self.err(ElfErrorKind::Btf(e));
         let mut in_sec: HashMap<TypeId, &str> = HashMap::new();
+        let mut extern_types = HashMap::new();
         if let Some(btf) = &self.btf {
             for sec_name in [".kconfig", ".ksyms"] {
                 if let Some(ds) = btf.find_by_name_kind(sec_name, Kind::Datasec) {
-                    if let Ok(vars) = ds.datasec_vars() {
-                        for v in vars.flatten() {
-                            in_sec.insert(v.type_id, sec_name);
-                        }
+                    for v in ds.datasec_vars().map_err(btf_err)? {
+                        in_sec.insert(v.map_err(btf_err)?.type_id, sec_name);
                     }
+                }
+            }
+            // The first VAR or FUNC of each name with extern linkage, as libbpf's
+            // `find_extern_btf_id` takes it.
+            for id in btf.ids() {
+                let t = btf.type_by_id(id).map_err(btf_err)?;
+                if matches!(t.kind(), Kind::Var | Kind::Func)
+                    && t.linkage().map_err(btf_err)? == Linkage::Extern
+                {
+                    extern_types.entry(t.name().map_err(btf_err)?).or_insert(t);
                 }
             }
         }
@@ -650,37 +711,17 @@ impl<'d> Reader<'d> {
             if sym.kind == elf::STT_FILE.0 || sym.kind == elf::STT_SECTION.0 {
                 continue;
             }
-            let found = self.btf.as_ref().and_then(|btf| {
-                btf.ids()
-                    .filter_map(|id| btf.type_by_id(id).ok())
-                    .find(|t| {
-                        matches!(t.kind(), Kind::Var | Kind::Func)
-                            && t.linkage().is_ok_and(|l| l == Linkage::Extern)
-                            && t.name().is_ok_and(|n| n == sym.name)
-                    })
-            });
-            let (kind, btf_id) = match found {
-                None => (ExternKind::Unknown, None),
-                Some(t) => {
+            let (kind, btf_id) = match (&self.btf, extern_types.get(sym.name.as_str())) {
+                (Some(btf), Some(t)) => {
                     let kind = match (t.kind(), in_sec.get(&t.id()).copied()) {
                         (Kind::Func, _) => ExternKind::Kfunc,
                         (_, Some(".kconfig")) => ExternKind::Kconfig,
-                        (_, Some(".ksyms")) => {
-                            let btf = self.btf.as_ref().expect("found through the BTF");
-                            let void = t
-                                .ref_type()
-                                .and_then(|ty| btf.skip_mods_and_typedefs(ty))
-                                .is_ok_and(|ty| ty.kind() == Kind::Void);
-                            if void {
-                                ExternKind::KsymTypeless
-                            } else {
-                                ExternKind::Ksym
-                            }
-                        }
+                        (_, Some(".ksyms")) => ksym_kind(btf, t).map_err(btf_err)?,
                         _ => ExternKind::Unknown,
                     };
                     (kind, Some(t.id()))
                 }
+                _ => (ExternKind::Unknown, None),
             };
             out.push(Extern {
                 name: sym.name.clone(),
@@ -689,7 +730,7 @@ impl<'d> Reader<'d> {
                 btf_id,
             });
         }
-        out
+        Ok(out)
     }
 
     /// Classifies every relocation of every code section and attaches it to the function
@@ -844,40 +885,7 @@ impl<'d> Reader<'d> {
             .ok_or_else(|| format!("symbol's section #{section} does not exist"))?;
         let is_section_sym = sym.kind == elf::STT_SECTION.0;
         match target.kind {
-            SectionKind::Program | SectionKind::Text => {
-                if insn.is_call() {
-                    if insn.src() != pseudo::CALL {
-                        return Err(format!(
-                            "call to `{}` is not a BPF-to-BPF call (src_reg {})",
-                            sym.name,
-                            insn.src()
-                        ));
-                    }
-                    if sym.value % 8 != 0 {
-                        return Err(format!(
-                            "call target offset {} is not on an instruction boundary",
-                            sym.value
-                        ));
-                    }
-                    // The callee is `imm + 1` instructions past the symbol (for a
-                    // function symbol clang writes imm = -1).
-                    let callee = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
-                    return check_callee(callee, target).map(|insn| RelocKind::Call {
-                        section_index: section,
-                        insn,
-                    });
-                }
-                let off = sym.value as i64 + i64::from(insn.imm);
-                if off % 8 != 0 {
-                    return Err(format!(
-                        "function address offset {off} is not on an instruction boundary"
-                    ));
-                }
-                check_callee(off / 8, target).map(|insn| RelocKind::FuncAddr {
-                    section_index: section,
-                    insn,
-                })
-            }
+            SectionKind::Program | SectionKind::Text => code_target(insn, sym, section, target),
             SectionKind::Maps | SectionKind::LegacyMaps if is_ld64 => {
                 let off = if is_section_sym {
                     i64::from(insn.imm) as u64
@@ -915,6 +923,58 @@ impl<'d> Reader<'d> {
             )),
         }
     }
+}
+
+/// A `.ksyms` VAR: typeless (`extern const void sym __ksym`) when its type is void.
+fn ksym_kind(btf: &Btf, var: &BtfType<'_>) -> Result<ExternKind, BtfError> {
+    let ty = btf.skip_mods_and_typedefs(var.ref_type()?)?;
+    Ok(if ty.kind() == Kind::Void {
+        ExternKind::KsymTypeless
+    } else {
+        ExternKind::Ksym
+    })
+}
+
+/// A call or function address into code: the instruction it targets (libbpf
+/// `bpf_program__record_reloc`'s BPF-to-BPF cases).
+fn code_target(
+    insn: Insn,
+    sym: &Symbol,
+    section: usize,
+    target: &Section<'_>,
+) -> Result<RelocKind, String> {
+    if insn.is_call() {
+        if insn.src() != pseudo::CALL {
+            return Err(format!(
+                "call to `{}` is not a BPF-to-BPF call (src_reg {})",
+                sym.name,
+                insn.src()
+            ));
+        }
+        if sym.value % 8 != 0 {
+            return Err(format!(
+                "call target offset {} is not on an instruction boundary",
+                sym.value
+            ));
+        }
+        // The callee is `imm + 1` instructions past the symbol (for a
+        // function symbol clang writes imm = -1).
+        let callee = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+        return check_callee(callee, target).map(|insn| RelocKind::Call {
+            section_index: section,
+            insn,
+        });
+    }
+    let off = sym.value as i64 + i64::from(insn.imm);
+    if off % 8 != 0 {
+        return Err(format!(
+            "function address offset {off} is not on an instruction boundary"
+        ));
+    }
+    check_callee(off / 8, target).map(|insn| RelocKind::FuncAddr {
+        section_index: section,
+        insn,
+    })
 }
 
 fn check_callee(callee: i64, target: &Section<'_>) -> Result<usize, String> {

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::super::types::{Composite, EnumDef, Type, TypeKind, decode_all};
+use super::super::types::{Composite, EnumDef, ParamDef, Type, TypeKind, decode_all};
 use super::super::{Btf, BtfError, TypeId};
 
 /// How deep a declarator may nest (pointer to array of pointers to functions...) before
@@ -315,9 +315,16 @@ impl<'a> Dumper<'a> {
         if depth > MAX_DEPTH {
             return Err(BtfError::Loop(TypeId(id)));
         }
-        let Some(t) = self.get(id) else {
+        if id == 0 {
             return Ok(join("void", inner));
-        };
+        }
+        // The types were decoded with every id checked; an id past them is still an
+        // error, not `void`.
+        let t = self.get(id).ok_or(BtfError::BadTypeId {
+            from: TypeId(0),
+            to: TypeId(id),
+            last: TypeId(self.types.len() as u32),
+        })?;
         Ok(match &t.kind {
             TypeKind::Int { .. } | TypeKind::Float { .. } => join(&t.name, inner),
             TypeKind::Ptr(to) => self.decl(to.0, &format!("*{inner}"), indent, depth + 1)?,
@@ -328,52 +335,10 @@ impl<'a> Dumper<'a> {
                 depth + 1,
             )?,
             TypeKind::FuncProto { ret, params } => {
-                let mut ps = Vec::new();
-                for (i, p) in params.iter().enumerate() {
-                    if p.ty.0 == 0 && i + 1 == params.len() {
-                        ps.push("...".to_string());
-                    } else {
-                        ps.push(self.decl(p.ty.0, "", indent, depth + 1)?);
-                    }
-                }
-                let ps = if ps.is_empty() {
-                    "void".to_string()
-                } else {
-                    ps.join(", ")
-                };
-                self.decl(ret.0, &format!("{}({ps})", wrap(inner)), indent, depth + 1)?
+                self.proto_decl(ret.0, params, inner, indent, depth)?
             }
             TypeKind::Const(to) | TypeKind::Volatile(to) | TypeKind::Restrict(to) => {
-                let q = match t.kind {
-                    TypeKind::Const(_) => "const",
-                    TypeKind::Volatile(_) => "volatile",
-                    _ => "restrict",
-                };
-                let same = self.get(to.0).is_some_and(|n| {
-                    std::mem::discriminant(&n.kind) == std::mem::discriminant(&t.kind)
-                });
-                if same {
-                    // `const const char`: a repeated qualifier means nothing more.
-                    self.decl(to.0, inner, indent, depth + 1)?
-                } else if self.skips_to_ptr(to.0) {
-                    // A qualified pointer: the qualifier goes after the `*`.
-                    self.decl(to.0, &join(q, inner), indent, depth + 1)?
-                } else if matches!(
-                    self.get(to.0).map(|t| &t.kind),
-                    Some(TypeKind::FuncProto { .. })
-                ) {
-                    // C has no qualified function types; drop the qualifier.
-                    self.decl(to.0, inner, indent, depth + 1)?
-                } else {
-                    // `const` on an array applies to its elements, which may say so
-                    // already (`const` array of `const char`).
-                    let d = self.decl(to.0, inner, indent, depth + 1)?;
-                    if d.starts_with(q) && d[q.len()..].starts_with(' ') {
-                        d
-                    } else {
-                        format!("{q} {d}")
-                    }
-                }
+                self.qualified_decl(t, to.0, inner, indent, depth)?
             }
             TypeKind::TypeTag { target, .. } => self.decl(target.0, inner, indent, depth + 1)?,
             TypeKind::Typedef(_) => {
@@ -415,6 +380,73 @@ impl<'a> Dumper<'a> {
             TypeKind::Func { proto, .. } => self.decl(proto.0, inner, indent, depth + 1)?,
             TypeKind::Var { ty, .. } => self.decl(ty.0, inner, indent, depth + 1)?,
             TypeKind::Datasec { .. } | TypeKind::DeclTag { .. } => join("void", inner),
+        })
+    }
+
+    /// A function prototype returning `ret`: `ret (inner)(params)`, a last parameter of
+    /// type void being `...`.
+    fn proto_decl(
+        &mut self,
+        ret: u32,
+        params: &[ParamDef],
+        inner: &str,
+        indent: usize,
+        depth: usize,
+    ) -> Result<String, BtfError> {
+        let mut ps = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            if p.ty.0 == 0 && i + 1 == params.len() {
+                ps.push("...".to_string());
+            } else {
+                ps.push(self.decl(p.ty.0, "", indent, depth + 1)?);
+            }
+        }
+        let ps = if ps.is_empty() {
+            "void".to_string()
+        } else {
+            ps.join(", ")
+        };
+        self.decl(ret, &format!("{}({ps})", wrap(inner)), indent, depth + 1)
+    }
+
+    /// `const`, `volatile` or `restrict` (`t`) on type `to`, placed where C wants it.
+    fn qualified_decl(
+        &mut self,
+        t: &Type,
+        to: u32,
+        inner: &str,
+        indent: usize,
+        depth: usize,
+    ) -> Result<String, BtfError> {
+        let q = match t.kind {
+            TypeKind::Const(_) => "const",
+            TypeKind::Volatile(_) => "volatile",
+            _ => "restrict",
+        };
+        let same = self
+            .get(to)
+            .is_some_and(|n| std::mem::discriminant(&n.kind) == std::mem::discriminant(&t.kind));
+        Ok(if same {
+            // `const const char`: a repeated qualifier means nothing more.
+            self.decl(to, inner, indent, depth + 1)?
+        } else if self.skips_to_ptr(to) {
+            // A qualified pointer: the qualifier goes after the `*`.
+            self.decl(to, &join(q, inner), indent, depth + 1)?
+        } else if matches!(
+            self.get(to).map(|t| &t.kind),
+            Some(TypeKind::FuncProto { .. })
+        ) {
+            // C has no qualified function types; drop the qualifier.
+            self.decl(to, inner, indent, depth + 1)?
+        } else {
+            // `const` on an array applies to its elements, which may say so
+            // already (`const` array of `const char`).
+            let d = self.decl(to, inner, indent, depth + 1)?;
+            if d.starts_with(q) && d[q.len()..].starts_with(' ') {
+                d
+            } else {
+                format!("{q} {d}")
+            }
         })
     }
 

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::super::types::{Type, TypeKind};
-use super::super::{Btf, BtfError, Linkage, TypeId};
+use super::super::types::{Composite, EnumDef, Type, TypeKind};
+use super::super::{Btf, BtfError, Linkage, TypeId, VarSecinfo};
 
 fn name_or_anon(name: &str) -> &str {
     if name.is_empty() { "(anon)" } else { name }
@@ -71,35 +71,9 @@ pub fn type_lines(btf: &Btf, id: TypeId, t: &Type) -> Result<String, BtfError> {
                 elem.0, index.0
             );
         }
-        TypeKind::Struct(c) | TypeKind::Union(c) => {
-            let _ = write!(s, " size={} vlen={}", c.size, c.members.len());
-            for m in &c.members {
-                let _ = write!(
-                    s,
-                    "\n\t'{}' type_id={} bits_offset={}",
-                    name_or_anon(&m.name),
-                    m.ty.0,
-                    m.bit_offset
-                );
-                if m.bitfield_size != 0 {
-                    let _ = write!(s, " bitfield_size={}", m.bitfield_size);
-                }
-            }
-        }
-        TypeKind::Enum(e) | TypeKind::Enum64(e) => {
-            let enc = if e.signed { "SIGNED" } else { "UNSIGNED" };
-            let _ = write!(s, " encoding={enc} size={} vlen={}", e.size, e.values.len());
-            let is64 = matches!(t.kind, TypeKind::Enum64(_));
-            for (n, v) in &e.values {
-                let shown = match (is64, e.signed) {
-                    (false, true) => (*v as u32 as i32).to_string(),
-                    (false, false) => (*v as u32).to_string(),
-                    (true, true) => format!("{}LL", *v as i64),
-                    (true, false) => format!("{v}ULL"),
-                };
-                let _ = write!(s, "\n\t'{n}' val={shown}");
-            }
-        }
+        TypeKind::Struct(c) | TypeKind::Union(c) => composite_lines(&mut s, c),
+        TypeKind::Enum(e) => enum_lines(&mut s, e, false),
+        TypeKind::Enum64(e) => enum_lines(&mut s, e, true),
         TypeKind::Fwd { is_union } => {
             let _ = write!(
                 s,
@@ -119,21 +93,7 @@ pub fn type_lines(btf: &Btf, id: TypeId, t: &Type) -> Result<String, BtfError> {
         TypeKind::Var { ty, linkage: l } => {
             let _ = write!(s, " type_id={}, linkage={}", ty.0, linkage(*l));
         }
-        TypeKind::Datasec { size, vars } => {
-            let _ = write!(s, " size={size} vlen={}", vars.len());
-            for v in vars {
-                let var = btf.type_by_id(v.type_id)?;
-                let _ = write!(
-                    s,
-                    "\n\ttype_id={} offset={} size={} ({} '{}')",
-                    v.type_id.0,
-                    v.offset,
-                    v.size,
-                    var.kind().name(),
-                    name_or_anon(var.name()?)
-                );
-            }
-        }
+        TypeKind::Datasec { size, vars } => datasec_lines(&mut s, btf, *size, vars)?,
         TypeKind::Float { size } => {
             let _ = write!(s, " size={size}");
         }
@@ -144,6 +104,61 @@ pub fn type_lines(btf: &Btf, id: TypeId, t: &Type) -> Result<String, BtfError> {
         }
     }
     Ok(s)
+}
+
+/// A struct's or union's size, then a line per member.
+fn composite_lines(s: &mut String, c: &Composite) {
+    let _ = write!(s, " size={} vlen={}", c.size, c.members.len());
+    for m in &c.members {
+        let _ = write!(
+            s,
+            "\n\t'{}' type_id={} bits_offset={}",
+            name_or_anon(&m.name),
+            m.ty.0,
+            m.bit_offset
+        );
+        if m.bitfield_size != 0 {
+            let _ = write!(s, " bitfield_size={}", m.bitfield_size);
+        }
+    }
+}
+
+/// An enum's encoding and size, then a line per value, shown as bpftool shows them.
+fn enum_lines(s: &mut String, e: &EnumDef, is64: bool) {
+    let enc = if e.signed { "SIGNED" } else { "UNSIGNED" };
+    let _ = write!(s, " encoding={enc} size={} vlen={}", e.size, e.values.len());
+    for (n, v) in &e.values {
+        let shown = match (is64, e.signed) {
+            (false, true) => (*v as u32 as i32).to_string(),
+            (false, false) => (*v as u32).to_string(),
+            (true, true) => format!("{}LL", *v as i64),
+            (true, false) => format!("{v}ULL"),
+        };
+        let _ = write!(s, "\n\t'{n}' val={shown}");
+    }
+}
+
+/// A DATASEC's size, then a line per entry naming the variable it places.
+fn datasec_lines(
+    s: &mut String,
+    btf: &Btf,
+    size: u32,
+    vars: &[VarSecinfo],
+) -> Result<(), BtfError> {
+    let _ = write!(s, " size={size} vlen={}", vars.len());
+    for v in vars {
+        let var = btf.type_by_id(v.type_id)?;
+        let _ = write!(
+            s,
+            "\n\ttype_id={} offset={} size={} ({} '{}')",
+            v.type_id.0,
+            v.offset,
+            v.size,
+            var.kind().name(),
+            name_or_anon(var.name()?)
+        );
+    }
+    Ok(())
 }
 
 /// The whole listing (this blob's types, not a split base's), one line per type plus
