@@ -11,7 +11,6 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use oxbpf_loader::Object;
 use oxbpf_loader::btf::Btf;
-use oxbpf_loader::btf::ext::BtfExt;
 use oxbpf_loader::core::{CoreTargets, relocate_object};
 use oxbpf_loader::reloc::{Resolver, link_program};
 
@@ -32,11 +31,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let resolver = Resolver::stand_in(&obj);
-    let ext = match (&obj.btf, &obj.btf_ext) {
-        (Some(btf), Some(ext)) => BtfExt::parse(ext, btf).ok(),
-        _ => None,
-    };
     for i in 0..obj.programs.len() {
-        let _ = link_program(&obj, i, &resolver, ext.as_ref());
+        let _ = link_program(&obj, i, &resolver, obj.ext());
     }
 });

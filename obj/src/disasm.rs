@@ -44,10 +44,7 @@ pub struct Line {
 /// Every function of `obj` (programs first, then subprograms), or only those named in
 /// `only`, listed.
 pub fn listings(obj: &Object, only: Option<&str>) -> Vec<Listing> {
-    let ext = match (&obj.btf, &obj.btf_ext) {
-        (Some(b), Some(e)) => BtfExt::parse(e, b).ok(),
-        _ => None,
-    };
+    let ext = obj.ext();
     let functions = obj
         .programs
         .iter()
@@ -55,7 +52,7 @@ pub fn listings(obj: &Object, only: Option<&str>) -> Vec<Listing> {
         .chain(obj.subprograms.iter().map(|f| (f, false)));
     functions
         .filter(|(f, _)| only.is_none_or(|n| f.name == n))
-        .map(|(f, program)| listing(obj, f, program, ext.as_ref()))
+        .map(|(f, program)| listing(obj, f, program, ext))
         .collect()
 }
 

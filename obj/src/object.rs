@@ -5,6 +5,7 @@
 //! object second"): it can be printed (`oxbpf inspect`), compared and edited before
 //! anything is loaded.
 
+use crate::btf::ext::{BtfExt, BtfExtError};
 use oxbpf_uapi::{AttachType, Endian, Insn, MapType, ProgType};
 
 use crate::btf::{Btf, TypeId};
@@ -39,8 +40,12 @@ pub struct Object {
     pub symbols: Vec<SymbolSpec>,
     /// The object's `.BTF`, parsed, if present and valid.
     pub btf: Option<Btf>,
-    /// The raw `.BTF.ext` section (func_info, line_info, CO-RE relocations).
-    pub btf_ext: Option<Vec<u8>>,
+    /// The object's `.BTF.ext` (func_info, line_info, CO-RE relocations), parsed once
+    /// at open: `None` when there is none (or, without `.BTF`, one without CO-RE
+    /// relocations, which only loses source lines); an error when it cannot be read,
+    /// which refuses the load (its CO-RE relocations would be unknown) and which
+    /// `inspect` shows.
+    pub btf_ext: Option<Result<BtfExt, BtfExtError>>,
     /// Problems that did not stop parsing (e.g. malformed BTF in an object that does not
     /// need it), for `inspect` and the log.
     pub warnings: Vec<String>,
@@ -162,6 +167,21 @@ pub struct ProgramSpec {
     pub autoload: bool,
     /// Matched only by libbpf 0.x's looser prefix rules.
     pub legacy_section: bool,
+}
+
+impl Object {
+    /// The parsed `.BTF.ext`, when the object has a readable one.
+    pub fn ext(&self) -> Option<&BtfExt> {
+        self.btf_ext.as_ref()?.as_ref().ok()
+    }
+
+    /// Whether the object has CO-RE relocations (or a `.BTF.ext` too broken to say:
+    /// then loading refuses with the reason).
+    pub fn has_core_relocations(&self) -> bool {
+        self.btf_ext
+            .as_ref()
+            .is_some_and(|e| e.as_ref().map_or(true, BtfExt::has_core_relocations))
+    }
 }
 
 impl ProgramSpec {

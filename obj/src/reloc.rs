@@ -874,13 +874,13 @@ mod tests {
     #[test]
     fn links_called_functions_once_and_fixes_call_offsets() {
         let obj = testdata("multi_prog.bpf.o");
-        let ext = BtfExt::parse(obj.btf_ext.as_ref().unwrap(), obj.btf.as_ref().unwrap()).unwrap();
+        let ext = obj.ext().unwrap();
         let idx = obj
             .programs
             .iter()
             .position(|p| p.name() == "tc_first")
             .unwrap();
-        let linked = link_program(&obj, idx, &resolver(&obj), Some(&ext)).unwrap();
+        let linked = link_program(&obj, idx, &resolver(&obj), Some(ext)).unwrap();
         let names: Vec<_> = linked.placements.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names[0], "tc_first");
         assert_eq!(names.len(), 3, "{names:?}");

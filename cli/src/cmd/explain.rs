@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use oxbpf_loader::Object;
 use oxbpf_loader::btf::Btf;
-use oxbpf_loader::btf::ext::BtfExt;
 use oxbpf_loader::core::{CoreOutcome, CoreTargets, relocate_object};
 use oxbpf_loader::load::{LoadError, LoadOptions};
 use oxbpf_loader::object::{Function, RelocKind, SectionKind};
@@ -272,8 +271,8 @@ fn btf_stage(obj: &Object) -> Stage {
     let counts: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     st.say(format!("{} types: {}", btf.last_id().0, counts.join(", ")));
     st.say("The loader fixes it up (DATASEC sizes and offsets, extern variables), removes what this kernel cannot parse, and loads it with BPF_BTF_LOAD; programs and maps then refer to it by fd.");
-    match (&obj.btf_ext, &obj.btf) {
-        (Some(raw), Some(btf)) => match BtfExt::parse(raw, btf) {
+    match &obj.btf_ext {
+        Some(ext) => match ext {
             Ok(ext) => {
                 let n = |v: usize| v;
                 let funcs: usize = ext.func_info.iter().map(|s| s.records.len()).sum();
@@ -288,7 +287,7 @@ fn btf_stage(obj: &Object) -> Stage {
             }
             Err(e) => st.say(format!(".BTF.ext cannot be read: {e}")),
         },
-        _ => st.say("no .BTF.ext: no source lines and no CO-RE relocations"),
+        None => st.say("no .BTF.ext: no source lines and no CO-RE relocations"),
     }
     st
 }
@@ -299,7 +298,7 @@ fn core_stage(
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Stage, CliError> {
     let mut st = Stage::new("CO-RE: field offsets and type facts, fitted to the target kernel");
-    let has = obj.btf_ext.as_deref().is_some_and(BtfExt::has_core_relos);
+    let has = obj.has_core_relocations();
     if !has {
         st.say("no CO-RE relocations: the code is loaded as compiled");
         return Ok(st);

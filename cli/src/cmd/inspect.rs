@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use oxbpf_loader::Object;
-use oxbpf_loader::btf::ext::{BtfExt, ExtSection};
+use oxbpf_loader::btf::ext::ExtSection;
 use oxbpf_loader::object::{
     DataKind, ExternKind, Function, MapDefSource, MapInitValue, MapSpec, Pinning, ProgramSpec,
     Reloc,
@@ -321,9 +321,10 @@ fn summary_text(obj: &Object, out: &mut String) {
 
 /// Record counts of `.BTF.ext`: func_info, line_info, CO-RE relocations.
 fn ext_counts(obj: &Object) -> Option<Result<(usize, usize, usize), String>> {
-    let (btf, raw) = (obj.btf.as_ref()?, obj.btf_ext.as_ref()?);
     Some(
-        BtfExt::parse(raw, btf)
+        obj.btf_ext
+            .as_ref()?
+            .as_ref()
             .map(|e| {
                 (
                     count(&e.func_info),

@@ -38,7 +38,7 @@ use oxbpf_sys::SysError;
 use oxbpf_sys::uapi::Endian;
 
 use crate::btf::Btf;
-use crate::btf::ext::{BtfExt, BtfExtError};
+use crate::btf::ext::BtfExtError;
 use crate::btf::fixup::{FixupError, KconfigSlot, kconfig_layout};
 use crate::btf::types::Type;
 use crate::core::{CoreError, CoreOutcome, CoreTargets};
@@ -504,8 +504,6 @@ struct Loader<'s> {
     no_kernel_btf: Option<String>,
     /// Every CO-RE relocation and what it resolved to.
     core: Vec<CoreOutcome>,
-    /// The object's `.BTF.ext`: func_info and line_info for the programs.
-    ext: Option<BtfExt>,
     /// The object's BTF as sent to the kernel (fixed up, sanitized).
     types: Option<Vec<Type>>,
     /// That BTF in the kernel, if it loaded.
@@ -531,6 +529,11 @@ impl<'s> Loader<'s> {
                 kernel: Endian::NATIVE,
             });
         }
+        // A `.BTF.ext` that could not be read hides the CO-RE relocations: the programs
+        // cannot be loaded as compiled.
+        if let Some(Err(e)) = &spec.btf_ext {
+            return Err(LoadError::BtfExt(e.clone()));
+        }
         oxbpf_sys::trace::mark(
             "feature probes: which BTF kinds this kernel parses (once per process)",
         );
@@ -549,7 +552,6 @@ impl<'s> Loader<'s> {
             vmlinux: None,
             no_kernel_btf: None,
             core: Vec::new(),
-            ext: None,
             types: None,
             btf_fd: None,
             kconfig_layout: Vec::new(),
@@ -603,11 +605,7 @@ impl<'s> Loader<'s> {
     /// not (the programs with CO-RE relocations are then refused, the others load).
     fn find_kernel_btf(&mut self) -> Result<(), LoadError> {
         let obj = &*self.obj;
-        let has_core = self.opts.core_btf.is_none()
-            && obj
-                .btf_ext
-                .as_deref()
-                .is_some_and(crate::btf::ext::BtfExt::has_core_relos);
+        let has_core = self.opts.core_btf.is_none() && obj.has_core_relocations();
         let has_ksyms = obj
             .externs
             .iter()
@@ -658,7 +656,7 @@ impl<'s> Loader<'s> {
             (None, None) => None,
         };
         self.core = match (targets, &self.no_kernel_btf) {
-            (Some(t), _) if self.has_core_relos() => {
+            (Some(t), _) if self.obj.has_core_relocations() => {
                 crate::core::relocate_programs(self.obj.to_mut(), t, Some(&self.selected))
                     .map_err(LoadError::Core)?
             }
@@ -670,22 +668,11 @@ impl<'s> Loader<'s> {
         Ok(())
     }
 
-    fn has_core_relos(&self) -> bool {
-        self.obj
-            .btf_ext
-            .as_deref()
-            .is_some_and(crate::btf::ext::BtfExt::has_core_relos)
-    }
-
     /// The object's BTF, fixed up and sanitized, and loaded into the kernel. A kernel
     /// refusal is not fatal (libbpf: "BTF is optional, ignoring"): maps and programs
     /// then load without BTF.
     fn load_object_btf(&mut self) -> Result<(), LoadError> {
         let obj = &*self.obj;
-        self.ext = match (&obj.btf, &obj.btf_ext) {
-            (Some(b), Some(e)) => Some(BtfExt::parse(e, b).map_err(LoadError::BtfExt)?),
-            _ => None,
-        };
         oxbpf_sys::trace::mark("the object's BTF, fixed up and sanitized");
         let Some(btf) = &obj.btf else {
             return Ok(());
@@ -803,6 +790,20 @@ impl<'s> Loader<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_btf_ext_refuses_the_load_before_any_syscall() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/core.bpf.o");
+        let mut obj = Object::parse("core.bpf.o", &std::fs::read(path).unwrap()).unwrap();
+        obj.btf_ext = Some(Err(BtfExtError::NoBtf));
+        let (result, calls) = oxbpf_sys::trace::recording(|| obj.load(&LoadOptions::default()));
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, LoadError::BtfExt(BtfExtError::NoBtf)),
+            "{err}"
+        );
+        assert!(calls.iter().all(|c| c.command.is_empty()), "{calls:?}");
+    }
 
     #[test]
     fn data_map_names_follow_libbpf() {

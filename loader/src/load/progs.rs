@@ -467,7 +467,7 @@ impl Loader<'_> {
             section: p.section().to_string(),
         })?;
         let ext = if self.btf_fd.is_some() {
-            self.ext.as_ref()
+            obj.ext()
         } else {
             None
         };

@@ -52,7 +52,6 @@ fn elf_core_relocate_regressions() {
     use std::sync::Arc;
 
     use oxbpf_loader::Object;
-    use oxbpf_loader::btf::ext::BtfExt;
     use oxbpf_loader::core::{CoreTargets, relocate_object};
     use oxbpf_loader::reloc::{Resolver, link_program};
     let _serial = crate::serial();
@@ -75,12 +74,8 @@ fn elf_core_relocate_regressions() {
             }
         }
         let resolver = Resolver::stand_in(&obj);
-        let ext = match (&obj.btf, &obj.btf_ext) {
-            (Some(btf), Some(ext)) => BtfExt::parse(ext, btf).ok(),
-            _ => None,
-        };
         for i in 0..obj.programs.len() {
-            let _ = link_program(&obj, i, &resolver, ext.as_ref());
+            let _ = link_program(&obj, i, &resolver, obj.ext());
         }
     }
 }

@@ -20,6 +20,10 @@ use super::{Btf, BtfError, TypeId, raw};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BtfExtError {
+    /// The object has `.BTF.ext` with CO-RE relocations but no valid `.BTF` to read
+    /// them with: its relocations cannot be known, so it cannot load as compiled.
+    #[error("it has CO-RE relocations but no valid .BTF to read them with")]
+    NoBtf,
     /// Too short, or the magic is wrong.
     #[error("not BTF.ext: {0}")]
     NotBtfExt(&'static str),
@@ -171,6 +175,11 @@ impl BtfExt {
         }
         // The area is a record size word, then blocks: more than the word means records.
         b.u32(28).map_or(true, |len| len > 4)
+    }
+
+    /// Whether any CO-RE relocation record was parsed.
+    pub fn has_core_relocations(&self) -> bool {
+        self.core_relos.iter().any(|s| !s.records.is_empty())
     }
 
     /// Parses `.BTF.ext` bytes; section names are looked up in `btf`'s strings.

@@ -379,7 +379,8 @@ fn object(name: &str) -> crate::Object {
 fn btf_ext_of_a_core_object_has_records_per_program_section() {
     let obj = object("core.bpf.o");
     let btf = obj.btf.as_ref().unwrap();
-    let ext = ext::BtfExt::parse(obj.btf_ext.as_ref().unwrap(), btf).unwrap();
+    let _ = btf;
+    let ext = obj.ext().unwrap();
     assert_eq!(
         (
             ext.func_info_rec_size,
@@ -746,12 +747,17 @@ fn the_header_alone_says_whether_an_object_has_core_relocations() {
     let mut with = 0;
     for path in testdata_objects() {
         let obj = crate::Object::open(&path).unwrap();
-        let (Some(btf), Some(raw)) = (&obj.btf, &obj.btf_ext) else {
+        let Some(parsed) = obj.ext() else {
             continue;
         };
-        let parsed = ext::BtfExt::parse(raw, btf).unwrap();
-        let has = parsed.core_relos.iter().any(|s| !s.records.is_empty());
+        let bytes = std::fs::read(&path).unwrap();
+        let file = object::read::File::parse(&*bytes).unwrap();
+        let raw = object::read::Object::section_by_name(&file, ".BTF.ext")
+            .and_then(|s| object::read::ObjectSection::data(&s).ok())
+            .unwrap();
+        let has = parsed.has_core_relocations();
         assert_eq!(ext::BtfExt::has_core_relos(raw), has, "{}", path.display());
+        assert_eq!(obj.has_core_relocations(), has, "{}", path.display());
         with += usize::from(has);
     }
     assert!(with >= 3, "core, bootstrap and demo use CO-RE");

@@ -592,6 +592,21 @@ pub fn relocate_object(
 /// code no function owns (a weak function overridden at link time) are skipped, as
 /// libbpf skips them.
 ///
+/// The object's BTF and parsed `.BTF.ext`, if it has one; an error when its `.BTF.ext`
+/// could not be read (its relocations are unknown).
+/// (The fields are taken apart so that the programs can be patched meanwhile.)
+fn parsed_ext<'o>(
+    btf: &'o Option<Btf>,
+    ext: &'o Option<Result<BtfExt, BtfExtError>>,
+) -> Result<Option<(&'o Btf, &'o BtfExt)>, CoreError> {
+    let Some(ext) = ext else {
+        return Ok(None);
+    };
+    let ext = ext.as_ref().map_err(|e| CoreError::BtfExt(e.clone()))?;
+    let btf = btf.as_ref().ok_or(CoreError::BtfExt(BtfExtError::NoBtf))?;
+    Ok(Some((btf, ext)))
+}
+
 /// # Errors
 /// As [`relocate_object`].
 pub fn relocate_programs(
@@ -599,10 +614,9 @@ pub fn relocate_programs(
     targets: CoreTargets,
     only: Option<&[usize]>,
 ) -> Result<Vec<CoreOutcome>, CoreError> {
-    let (Some(btf), Some(ext)) = (obj.btf.as_ref(), obj.btf_ext.as_ref()) else {
+    let Some((btf, ext)) = parsed_ext(&obj.btf, &obj.btf_ext)? else {
         return Ok(Vec::new());
     };
-    let ext = BtfExt::parse(ext, btf).map_err(CoreError::BtfExt)?;
     if ext.core_relos.is_empty() {
         return Ok(Vec::new());
     }
@@ -685,10 +699,9 @@ pub fn relocate_programs(
 /// # Errors
 /// Malformed `.BTF.ext`.
 pub fn unresolvable(obj: &Object, why: &str) -> Result<Vec<CoreOutcome>, CoreError> {
-    let (Some(btf), Some(ext)) = (obj.btf.as_ref(), obj.btf_ext.as_ref()) else {
+    let Some((btf, ext)) = parsed_ext(&obj.btf, &obj.btf_ext)? else {
         return Ok(Vec::new());
     };
-    let ext = BtfExt::parse(ext, btf).map_err(CoreError::BtfExt)?;
     let functions: Vec<&Function> = obj
         .programs
         .iter()

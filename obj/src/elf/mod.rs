@@ -26,6 +26,7 @@ use oxbpf_uapi::{Endian, Insn, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
 
+use crate::btf::ext::{BtfExt, BtfExtError};
 use crate::btf::{Btf, BtfError, BtfType, Kind, Linkage, TypeId};
 use crate::object::*;
 use crate::section::match_section;
@@ -385,6 +386,7 @@ impl<'d> Reader<'d> {
         let kern_version = self.kern_version()?;
 
         let btf_ext = self.read_btf(&mut warnings)?;
+        let btf_ext = self.parse_btf_ext(btf_ext, &mut warnings);
 
         let code = self.decode_code_sections()?;
         let mut functions = self.functions(&code)?;
@@ -454,6 +456,31 @@ impl<'d> Reader<'d> {
         }
 
         Ok(btf_ext)
+    }
+
+    /// `.BTF.ext`, parsed once with the object's BTF. Without a valid `.BTF` it cannot
+    /// be read: an error when it holds CO-RE relocations (the load must not go on as
+    /// compiled), else dropped with a warning (only source lines are lost), as libbpf
+    /// drops it.
+    fn parse_btf_ext(
+        &self,
+        raw: Option<Vec<u8>>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Result<BtfExt, BtfExtError>> {
+        let raw = raw?;
+        let Some(btf) = &self.btf else {
+            if BtfExt::has_core_relos(&raw) {
+                return Some(Err(BtfExtError::NoBtf));
+            }
+            warnings.push(".BTF.ext ignored: no valid .BTF to read it with".into());
+            return None;
+        };
+        let parsed = BtfExt::parse(&raw, btf);
+        if let Err(e) = &parsed {
+            log::warn!("{}: invalid .BTF.ext: {e}", self.file);
+            warnings.push(format!("invalid .BTF.ext: {e}"));
+        }
+        Some(parsed)
     }
 
     /// A program section with code but no function symbols is ignored, with a warning.

@@ -758,3 +758,56 @@ fn random_corruption_never_panics() {
         }
     }
 }
+
+/// `core.bpf.o` (CO-RE relocations, no `.maps`) with the bytes of `section` changed.
+fn core_with(section: &str, edit: impl FnOnce(&mut [u8])) -> Object {
+    let mut data = bytes("core.bpf.o");
+    let file = object::read::File::parse(&*data).unwrap();
+    let (offset, size) = object::read::Object::section_by_name(&file, section)
+        .and_then(|s| object::read::ObjectSection::file_range(&s))
+        .unwrap();
+    let range = offset as usize..(offset + size) as usize;
+    edit(&mut data[range]);
+    Object::parse("core.bpf.o", &data).unwrap()
+}
+
+#[test]
+fn btf_ext_is_parsed_once_at_open_and_an_unreadable_one_refuses_co_re() {
+    let obj = open("core.bpf.o");
+    let ext = obj.ext().expect("parsed at open");
+    assert!(ext.has_core_relocations() && obj.has_core_relocations());
+
+    // A .BTF.ext whose header points past its end: kept as the error, said in the
+    // warnings, and CO-RE refuses with it.
+    let obj = core_with(".BTF.ext", |b| {
+        b[4..8].copy_from_slice(&u32::MAX.to_le_bytes())
+    });
+    assert!(matches!(obj.btf_ext, Some(Err(_))), "{:?}", obj.btf_ext);
+    assert!(obj.has_core_relocations(), "unreadable: it may have some");
+    assert!(
+        obj.warnings
+            .iter()
+            .any(|w| w.starts_with("invalid .BTF.ext: ")),
+        "{:?}",
+        obj.warnings
+    );
+    let err = crate::core::relocate_object(
+        &mut obj.clone(),
+        crate::core::CoreTargets::custom(
+            "itself",
+            std::sync::Arc::new(open("core.bpf.o").btf.unwrap()),
+        ),
+    )
+    .unwrap_err();
+    assert!(matches!(err, crate::core::CoreError::BtfExt(_)), "{err}");
+
+    // No valid .BTF to read its CO-RE relocations with: an error, never nothing.
+    let obj = core_with(".BTF", |b| b[..2].copy_from_slice(&[0, 0]));
+    assert!(obj.btf.is_none());
+    assert_eq!(obj.btf_ext, Some(Err(crate::btf::ext::BtfExtError::NoBtf)));
+    let err = crate::core::unresolvable(&obj, "no kernel BTF").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        crate::core::CoreError::BtfExt(crate::btf::ext::BtfExtError::NoBtf).to_string()
+    );
+}
