@@ -1296,8 +1296,28 @@ pub fn obj_kind(fd: BorrowedFd<'_>) -> Option<ObjKind> {
 /// Checks that `fd` is a BPF object of `kind` before a command whose meaning depends on
 /// it (`BPF_OBJ_GET_INFO_BY_FD` fills, and follows the addresses in, whichever info
 /// struct the fd's kind has, whatever it was given).
+///
+/// By the name of its anonymous inode ([`obj_kind`]). Where `/proc` is not mounted (a
+/// bare chroot), programs and BTF are still told apart by the size of the info the
+/// kernel fills in an oversized zeroed buffer (no addresses, so harmless for any kind):
+/// `struct bpf_prog_info` is over 200 bytes on every kernel with BTF, `bpf_btf_info`
+/// 32, and maps (88+) and links (64+) lie between.
 fn expect_kind(fd: BorrowedFd<'_>, kind: ObjKind, call: &'static str) -> Result<(), SysError> {
-    if obj_kind(fd) == Some(kind) {
+    let known = match obj_kind(fd) {
+        Some(k) => k == kind,
+        None if !std::path::Path::new("/proc/self/fd").exists() => {
+            let mut probe = ProgInfo::default();
+            // SAFETY: every address in `probe` is zero: the kernel writes the struct only.
+            let len = unsafe { obj_info(fd, &mut probe)? } as usize;
+            match kind {
+                ObjKind::Prog => len >= 160,
+                ObjKind::Btf => len <= 48,
+                ObjKind::Map | ObjKind::Link => false,
+            }
+        }
+        None => false,
+    };
+    if known {
         Ok(())
     } else {
         Err(SysError::new(

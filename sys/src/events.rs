@@ -2,13 +2,16 @@
 //! `poll` over several fds, and the kernel's trace pipe (`bpf_printk` output).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// SIGINT and SIGTERM, blocked for this thread and delivered through an fd instead, so
 /// a loop can wait for them together with its other fds and clean up before exiting.
 #[derive(Debug)]
 pub struct TermSignals {
-    fd: OwnedFd,
+    fd: SignalFd,
 }
 
 impl TermSignals {
@@ -16,36 +19,20 @@ impl TermSignals {
     /// Call it before starting threads, which inherit the mask.
     ///
     /// # Errors
-    /// `sigprocmask` or `signalfd` failed.
+    /// `pthread_sigmask` or `signalfd` failed.
     pub fn new() -> io::Result<TermSignals> {
-        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `set` is a live sigset_t; the calls only write it or read it.
-        let fd = unsafe {
-            libc::sigemptyset(&raw mut set);
-            libc::sigaddset(&raw mut set, libc::SIGINT);
-            libc::sigaddset(&raw mut set, libc::SIGTERM);
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a new descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block()?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
         Ok(TermSignals { fd })
     }
 
     /// The signal that arrived, if one did (non-blocking).
     pub fn take(&self) -> Option<i32> {
-        // SAFETY: signalfd_siginfo is plain data, read into a live local of its size.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: reads at most `size` bytes into `info`.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut info).cast(), size) };
-        (n == size as isize).then_some(info.ssi_signo as i32)
+        let info = self.fd.read_signal().ok()??;
+        i32::try_from(info.ssi_signo).ok()
     }
 }
 
@@ -59,27 +46,23 @@ impl AsFd for TermSignals {
 /// which are readable (or hung up).
 ///
 /// # Errors
-/// `poll` failed (`EINTR` is reported as no fd ready).
+/// `poll` failed (`EINTR` is reported as no fd ready); a timeout below -1.
 pub fn poll(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let timeout = PollTimeout::try_from(timeout_ms)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut p: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
         .collect();
-    // SAFETY: `p` is a live array of `p.len()` pollfd structs.
-    let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EINTR) {
-            return Ok(vec![false; fds.len()]);
-        }
-        return Err(e);
+    match nix::poll::poll(&mut p, timeout) {
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok(vec![false; fds.len()]),
+        Err(e) => return Err(e.into()),
     }
+    let ready = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
     Ok(p.iter()
-        .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .map(|x| x.revents().is_some_and(|r| r.intersects(ready)))
         .collect())
 }
 
@@ -127,20 +110,12 @@ impl TracePipe {
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
-            // SAFETY: reads into a live buffer of its length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                out.extend_from_slice(&buf[..n as usize]);
-                continue;
+            match nix::unistd::read(&self.fd, &mut buf) {
+                Ok(0) => return Ok(out),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EAGAIN) => return Ok(out),
+                Err(e) => return Err(e.into()),
             }
-            if n == 0 {
-                return Ok(out);
-            }
-            let e = io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EAGAIN) => Ok(out),
-                _ => Err(e),
-            };
         }
     }
 }
@@ -156,25 +131,17 @@ impl Drop for TracePipe {
         if let Some(pid) = self.child.take() {
             // SIGKILL: the child inherited our blocked SIGTERM, and has nothing to clean
             // up (its mount namespace goes with it).
-            // SAFETY: signals and reaps our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
         }
     }
 }
 
 fn set_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: fcntl on an open descriptor, no memory involved.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! 0, 1 and 2 alike, so a closed stdout never receives a map.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Takes ownership of `raw` (a fresh descriptor the kernel just returned) and makes sure
 /// it is 3 or above, duplicating it with `F_DUPFD_CLOEXEC` if not.
@@ -21,11 +21,7 @@ pub fn ensure_high_fd(raw: RawFd) -> io::Result<OwnedFd> {
     if raw > 2 {
         return Ok(fd);
     }
-    // SAFETY: fcntl with F_DUPFD_CLOEXEC reads no memory; `fd` is open for the duration.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let dup = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
     // SAFETY: `dup` is a new descriptor created by the fcntl above and owned by nobody.
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
     // `fd` (the low descriptor) is dropped and closed here.

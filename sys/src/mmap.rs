@@ -9,15 +9,20 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::num::NonZeroUsize;
 use std::path::Path;
+
+use nix::sys::mman::{MapFlags, ProtFlags, mmap};
 
 /// The size of a memory page: the unit of every mapping, and of ring buffer sizes.
 pub fn page_size() -> usize {
-    // SAFETY: sysconf has no memory effects.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    use nix::unistd::{SysconfVar, sysconf};
     // POSIX requires _SC_PAGESIZE to be supported, and Linux always answers it.
-    usize::try_from(page).unwrap_or(4096)
+    sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .unwrap_or(4096)
 }
 
 /// A read-only, private mapping of a whole file.
@@ -52,24 +57,23 @@ impl Mmap {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "empty file"));
         }
+        let len = NonZeroUsize::new(len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "empty file"))?;
         // SAFETY: a fresh read-only private mapping of `len` bytes of an open file; no
         // existing memory is affected. The kernel never changes or truncates sysfs BTF.
         let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
+            mmap(
+                None,
                 len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
+                ProtFlags::PROT_READ,
+                MapFlags::MAP_PRIVATE,
+                &file,
                 0,
             )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        }?;
         Ok(Mmap {
-            ptr: ptr as *const u8,
-            len,
+            ptr: ptr.as_ptr().cast::<u8>().cast_const(),
+            len: len.get(),
         })
     }
 }
@@ -91,10 +95,7 @@ impl AsRef<[u8]> for Mmap {
 
 impl Drop for Mmap {
     fn drop(&mut self) {
-        // SAFETY: unmapping exactly the mapping this value created; no views outlive it.
-        unsafe {
-            libc::munmap(self.ptr as *mut libc::c_void, self.len);
-        }
+        unmap(self.ptr.cast_mut(), self.len);
     }
 }
 
@@ -196,36 +197,44 @@ impl MapMemory {
 
 impl Drop for MapMemory {
     fn drop(&mut self) {
-        // SAFETY: unmapping exactly the mapping this value created; no references into
-        // it exist (all access is by copy).
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
+        // No references into it exist: all access is by copy.
+        unmap(self.ptr, self.len);
     }
 }
 
 /// A new shared mapping of `len` bytes of `fd` from `offset` (BPF maps: arrays, ring
-/// buffers); the caller unmaps it.
+/// buffers; perf rings); the caller unmaps it with [`unmap`].
 pub(crate) fn shared(
     fd: std::os::fd::BorrowedFd<'_>,
     len: usize,
     prot: i32,
     offset: usize,
 ) -> io::Result<*mut u8> {
-    // SAFETY: a new shared mapping of the fd; it touches no existing memory.
+    let len = NonZeroUsize::new(len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a new shared mapping of the fd at an address the kernel picks; it touches
+    // no existing memory.
     let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
+        mmap(
+            None,
             len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset as libc::off_t,
+            ProtFlags::from_bits_retain(prot),
+            MapFlags::MAP_SHARED,
+            fd,
+            offset,
         )
+    }?;
+    Ok(ptr.as_ptr().cast())
+}
+
+/// Unmaps a mapping made by this module (`Mmap`, `MapMemory`, [`shared`]): called once,
+/// by the owner of the mapping as it goes, with the pointer and length it was made with.
+pub(crate) fn unmap(ptr: *mut u8, len: usize) {
+    let Some(ptr) = std::ptr::NonNull::new(ptr.cast::<libc::c_void>()) else {
+        return;
     };
-    if ptr == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ptr.cast())
-    }
+    // SAFETY: `ptr` and `len` are those of a mapping this crate made, and its owner is
+    // dropping it: no reference into it outlives this call.
+    let _ = unsafe { nix::sys::mman::munmap(ptr, len) };
 }

@@ -9,7 +9,7 @@
 //! active at the same time."), which becomes part of the error.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::SysError;
 use crate::uapi::bytes::{Bytes, ShortRead};
@@ -228,24 +228,17 @@ impl Socket {
     /// # Errors
     /// The socket cannot be created.
     pub fn route() -> Result<Socket, SysError> {
-        // SAFETY: socket() creates a descriptor or fails.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(SysError::new(
-                "socket(AF_NETLINK)",
-                io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: a new descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .map_err(|e| SysError::new("socket(AF_NETLINK)", e.into()))?;
         for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
             let one = 1i32;
+            // Raw: nix has no socket option for NETLINK_EXT_ACK/NETLINK_CAP_ACK.
             // SAFETY: setsockopt reads an i32 from a live local. Failure (old kernels)
             // only loses the kernel's sentences.
             unsafe {
@@ -304,24 +297,16 @@ impl Socket {
             source,
             message: None,
         };
-        // SAFETY: sends a live buffer of its length on our socket (to the kernel, the
-        // default destination of a netlink socket).
-        let sent =
-            unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
-        if sent < 0 {
-            return Err(err(io::Error::last_os_error()));
-        }
+        use nix::sys::socket::{MsgFlags, recv, send};
+        // To the kernel, the default destination of a netlink socket.
+        send(self.fd.as_raw_fd(), bytes, MsgFlags::empty()).map_err(|e| err(e.into()))?;
         log::trace!("netlink {call}: sent {} bytes", bytes.len());
         let mut replies = Vec::new();
         let mut buf = vec![0u8; 32 * 1024];
         loop {
-            // SAFETY: receives into a live buffer of its length.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                return Err(err(io::Error::last_os_error()));
-            }
-            match parse_datagram(&buf[..n as usize], seq, &mut replies) {
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())
+                .map_err(|e| err(e.into()))?;
+            match parse_datagram(&buf[..n], seq, &mut replies) {
                 Datagram::More => {}
                 Datagram::Done => return Ok(replies),
                 Datagram::Error { errno, message } => {

@@ -12,24 +12,18 @@ use std::io;
 /// # Errors
 /// The `unshare` or `mount` errno (`EPERM` without `CAP_SYS_ADMIN`).
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
-    // SAFETY: unshare(2) takes no pointer.
-    if unsafe { libc::unshare(flags) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::CloneFlags;
+    // nix passes short paths through a buffer on the stack: no allocation either.
+    nix::sched::unshare(CloneFlags::from_bits_retain(flags))?;
     if flags & libc::CLONE_NEWNS != 0 {
-        // SAFETY: mount(2) with NUL-terminated constant strings and no data.
-        let rc = unsafe {
-            libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        mount(
+            Some("none"),
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )?;
     }
     Ok(())
 }

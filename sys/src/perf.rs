@@ -138,24 +138,43 @@ pub fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<Owned
     result.map_err(|e| SysError::new("perf_event_open", e))
 }
 
-fn ioctl(
-    fd: BorrowedFd<'_>,
-    name: &'static str,
-    request: libc::c_ulong,
-    arg: libc::c_ulong,
-) -> Result<(), SysError> {
+/// The perf ioctls (include/uapi/linux/perf_event.h), through nix's request encoding
+/// (its macros define public unsafe functions: kept in a private module).
+mod ioc {
+    nix::ioctl_none!(enable, b'$', 0);
+    nix::ioctl_none!(disable, b'$', 1);
+    nix::ioctl_write_int!(set_bpf, b'$', 8);
+}
+
+/// Which perf ioctl, with its integer argument.
+#[derive(Clone, Copy)]
+enum PerfIoctl {
+    Enable,
+    Disable,
+    SetBpf(i32),
+}
+
+fn ioctl(fd: BorrowedFd<'_>, name: &'static str, op: PerfIoctl) -> Result<(), SysError> {
     let started = std::time::Instant::now();
-    // glibc declares the request `unsigned long`, musl `int`: the same bits either way.
-    // SAFETY: the perf ioctls used here take an integer argument, no pointer.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, arg) };
-    let result = if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
+    let raw = fd.as_raw_fd();
+    // SAFETY: these perf ioctls take an integer argument (or none), no pointer; `fd` is
+    // open for the call.
+    let result = unsafe {
+        match op {
+            PerfIoctl::Enable => ioc::enable(raw),
+            PerfIoctl::Disable => ioc::disable(raw),
+            PerfIoctl::SetBpf(prog) => ioc::set_bpf(raw, prog as nix::sys::ioctl::ioctl_param_type),
+        }
+    }
+    .map(|_| ())
+    .map_err(io::Error::from);
+    let arg = match op {
+        PerfIoctl::SetBpf(prog) => prog,
+        _ => 0,
     };
     crate::trace::push_other(
         name,
-        || format!("perf fd {} arg {arg}", fd.as_raw_fd()),
+        || format!("perf fd {raw} arg {arg}"),
         started,
         &result.as_ref().map_err(crate::trace::errno_text),
         |()| "0".into(),
@@ -171,8 +190,7 @@ pub fn set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SysErr
     ioctl(
         event,
         "PERF_EVENT_IOC_SET_BPF",
-        0x4004_2408,
-        prog.as_raw_fd() as libc::c_ulong,
+        PerfIoctl::SetBpf(prog.as_raw_fd()),
     )
 }
 
@@ -181,7 +199,7 @@ pub fn set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), SysErr
 /// # Errors
 /// The kernel's errno.
 pub fn enable(event: BorrowedFd<'_>) -> Result<(), SysError> {
-    ioctl(event, "PERF_EVENT_IOC_ENABLE", 0x2400, 0)
+    ioctl(event, "PERF_EVENT_IOC_ENABLE", PerfIoctl::Enable)
 }
 
 /// `PERF_EVENT_IOC_DISABLE`.
@@ -189,7 +207,7 @@ pub fn enable(event: BorrowedFd<'_>) -> Result<(), SysError> {
 /// # Errors
 /// The kernel's errno.
 pub fn disable(event: BorrowedFd<'_>) -> Result<(), SysError> {
-    ioctl(event, "PERF_EVENT_IOC_DISABLE", 0x2401, 0)
+    ioctl(event, "PERF_EVENT_IOC_DISABLE", PerfIoctl::Disable)
 }
 
 /// The type number of a dynamic PMU (`kprobe`, `uprobe`) from sysfs, if the kernel has
@@ -240,26 +258,16 @@ fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
 /// `pipe2` or `fork` failed.
 pub fn stream_tracefs(relative: &str) -> io::Result<(OwnedFd, libc::pid_t)> {
     let path = private_path(relative)?;
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` is a live array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let (rd, wr) = (fds[0], fds[1]);
-    let pid = fork_tracefs_child(&path, TracefsOp::Read { out: wr });
-    // SAFETY: the parent's copy of the write end is closed exactly once.
-    unsafe { libc::close(wr) };
-    let pid = match pid {
-        Ok(pid) => pid,
-        Err(err) => {
-            // SAFETY: closed exactly once.
-            unsafe { libc::close(rd) };
-            return Err(err);
-        }
-    };
-    // SAFETY: `rd` is the pipe's read end, owned here from now on.
-    let rd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) };
-    Ok((rd, pid))
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let pid = fork_tracefs_child(
+        &path,
+        TracefsOp::Read {
+            out: wr.as_raw_fd(),
+        },
+    );
+    // The parent's copy of the write end closes here; on failure the read end too.
+    drop(wr);
+    Ok((rd, pid?))
 }
 
 /// Appends `line` to a tracefs control file (`kprobe_events`, `uprobe_events`) in one
@@ -308,13 +316,10 @@ const PRIVATE_TRACEFS: &str = "/sys/kernel/tracing";
 
 /// Waits for a tracefs child; its exit status is 0 or the errno of the step that failed.
 fn wait_child(pid: libc::pid_t) -> io::Result<()> {
-    let mut status = 0;
-    // SAFETY: waits for our own child; `status` is a live int.
-    unsafe { libc::waitpid(pid, &raw mut status, 0) };
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        libc::EIO
+    use nix::sys::wait::{WaitStatus, waitpid};
+    let code = match waitpid(nix::unistd::Pid::from_raw(pid), None)? {
+        WaitStatus::Exited(_, code) => code,
+        _ => libc::EIO,
     };
     match code {
         0 => Ok(()),
@@ -336,8 +341,7 @@ fn fork_tracefs_child(path: &CStr, op: TracefsOp) -> io::Result<libc::pid_t> {
     // Everything the child touches is prepared before the fork: between fork and _exit
     // it may only make system calls (the parent may have other threads holding locks).
     let target = c"/sys/kernel/tracing";
-    // SAFETY: getpid has no memory effects.
-    let parent = unsafe { libc::getpid() };
+    let parent = nix::unistd::getpid().as_raw();
     // SAFETY: fork; the child below only makes raw system calls on memory prepared
     // before the fork and ends with _exit, never returning into Rust code.
     let pid = unsafe { libc::fork() };
@@ -357,6 +361,9 @@ fn fork_tracefs_child(path: &CStr, op: TracefsOp) -> io::Result<libc::pid_t> {
 ///
 /// # Safety
 /// Only in a freshly forked child; never returns.
+///
+/// Raw libc calls only (fork itself too): between fork and `_exit` nothing may allocate
+/// or take a lock, which nix's wrappers do not promise.
 unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp, parent: libc::pid_t) -> ! {
     // SAFETY: raw system calls on the NUL-terminated strings and the buffers given;
     // errno is read right after the failing call.

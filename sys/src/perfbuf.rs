@@ -104,24 +104,13 @@ impl PerfBuf {
                 Err(e) => return Err(e),
             };
             let len = page * (pages + 1);
-            // SAFETY: a new shared mapping of the event's ring; no existing memory.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    event.as_raw_fd(),
-                    0,
-                )
-            };
-            if base == libc::MAP_FAILED {
-                return Err(SysError::new("mmap(perf ring)", io::Error::last_os_error()));
-            }
+            let base =
+                crate::mmap::shared(event.as_fd(), len, libc::PROT_READ | libc::PROT_WRITE, 0)
+                    .map_err(|e| SysError::new("mmap(perf ring)", e))?;
             let ring = Ring {
                 cpu,
                 event,
-                base: base.cast(),
+                base,
                 page,
                 size: page * pages,
             };
@@ -222,7 +211,7 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         let _ = perf::disable(self.event.as_fd());
-        // SAFETY: unmaps this ring's mapping, made in `PerfBuf::new`, exactly once.
-        unsafe { libc::munmap(self.base.cast(), self.page + self.size) };
+        // This ring's mapping, made in `PerfBuf::new`, unmapped exactly once.
+        crate::mmap::unmap(self.base, self.page + self.size);
     }
 }

@@ -13,7 +13,9 @@
 //! Positions are byte counters that only grow; `pos & (size - 1)` is the offset.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const BUSY: u32 = 1 << 31;
@@ -112,8 +114,8 @@ impl RingBuf {
         let producer = match map(fd, page + 2 * size, libc::PROT_READ, page) {
             Ok(p) => p,
             Err(e) => {
-                // SAFETY: unmaps the mapping made just above, exactly once.
-                unsafe { libc::munmap(consumer.cast(), page) };
+                // The mapping made just above, unmapped exactly once.
+                crate::mmap::unmap(consumer, page);
                 return Err(e);
             }
         };
@@ -218,12 +220,9 @@ impl Drop for RingBuf {
         if let Some(id) = self.id {
             release(id);
         }
-        // SAFETY: both mappings were made in `new` with these lengths and are unmapped
-        // exactly once.
-        unsafe {
-            libc::munmap(self.consumer.cast(), self.page);
-            libc::munmap(self.producer.cast(), self.page + 2 * self.size);
-        }
+        // Both mappings were made in `from_raw` with these lengths; unmapped once.
+        crate::mmap::unmap(self.consumer, self.page);
+        crate::mmap::unmap(self.producer, self.page + 2 * self.size);
     }
 }
 
@@ -234,7 +233,7 @@ type Handler<'a> = Box<dyn FnMut(&[u8]) + 'a>;
 /// (libbpf's `ring_buffer__new`/`__add`/`__poll`). The epoll fd is exposed so the set
 /// can itself sit in a larger event loop.
 pub struct RingBufs<'a> {
-    epoll: std::os::fd::OwnedFd,
+    epoll: Epoll,
     rings: Vec<(RingBuf, Handler<'a>)>,
 }
 
@@ -253,15 +252,8 @@ impl<'a> RingBufs<'a> {
     /// # Errors
     /// `epoll_create1` failed.
     pub fn new() -> io::Result<RingBufs<'a>> {
-        // SAFETY: creates a new fd; no memory is passed.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by epoll_create1 and is owned from here on.
-        let epoll = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         Ok(RingBufs {
-            epoll,
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             rings: Vec::new(),
         })
     }
@@ -273,22 +265,10 @@ impl<'a> RingBufs<'a> {
     pub fn add(&mut self, map: &MapFd, handler: impl FnMut(&[u8]) + 'a) -> io::Result<()> {
         let ring = RingBuf::new(map)?;
         let fd = map.as_fd();
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: self.rings.len() as u64,
-        };
-        // SAFETY: `ev` is a live epoll_event; both fds are open.
-        if unsafe {
-            libc::epoll_ctl(
-                self.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                &raw mut ev,
-            )
-        } < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
+        self.epoll.add(
+            fd,
+            EpollEvent::new(EpollFlags::EPOLLIN, self.rings.len() as u64),
+        )?;
         self.rings.push((ring, Box::new(handler)));
         Ok(())
     }
@@ -300,23 +280,18 @@ impl<'a> RingBufs<'a> {
     /// # Errors
     /// `epoll_wait` failed; a ring is corrupt (see [`RingBuf::consume`]).
     pub fn poll(&mut self, timeout_ms: i32) -> io::Result<usize> {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
-        let max = events.len().min(self.rings.len().max(1)) as i32;
-        // SAFETY: `events` has room for `max` entries.
-        let n = unsafe {
-            libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms)
+        let mut events = [EpollEvent::empty(); 16];
+        let max = events.len().min(self.rings.len().max(1));
+        let timeout = EpollTimeout::try_from(timeout_ms)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let n = match self.epoll.wait(&mut events[..max], timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => return Ok(0),
+            Err(e) => return Err(e.into()),
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.raw_os_error() == Some(libc::EINTR) {
-                Ok(0)
-            } else {
-                Err(e)
-            };
-        }
         let mut total = 0;
-        for ev in &events[..n as usize] {
-            let index = ev.u64 as usize;
+        for ev in &events[..n] {
+            let index = ev.data() as usize;
             if let Some((ring, handler)) = self.rings.get_mut(index) {
                 total += ring.consume(&mut **handler)?;
             }
@@ -339,24 +314,21 @@ impl<'a> RingBufs<'a> {
 
 impl std::os::fd::AsFd for RingBufs<'_> {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.epoll)
+        self.epoll.0.as_fd()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, OwnedFd};
 
     /// A memfd laid out as a ring buffer map's mappings: consumer page, producer page,
     /// then the data area twice (what the kernel maps twice in a row).
     fn fake_ring(size: usize, producer_pos: u64, first_header: u32) -> OwnedFd {
         let page = crate::mmap::page_size();
-        // SAFETY: creates a new fd from a NUL-terminated name.
-        let fd = unsafe { libc::memfd_create(c"ring".as_ptr(), libc::MFD_CLOEXEC) };
-        assert!(fd >= 0);
-        // SAFETY: `fd` is new and owned here.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        use nix::sys::memfd::{MFdFlags, memfd_create};
+        let fd = memfd_create(c"ring", MFdFlags::MFD_CLOEXEC).unwrap();
         let mut file = std::fs::File::from(fd.try_clone().unwrap());
         let mut bytes = vec![0u8; 2 * page + 2 * size];
         bytes[page..page + 8].copy_from_slice(&producer_pos.to_ne_bytes());

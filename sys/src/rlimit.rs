@@ -11,14 +11,8 @@ use std::io;
 /// # Errors
 /// The `setrlimit` error.
 pub fn raise_memlock() -> io::Result<()> {
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: setrlimit reads the struct we pass, which lives for the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
+    setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY)?;
     log::debug!("raised RLIMIT_MEMLOCK to infinity");
     Ok(())
 }

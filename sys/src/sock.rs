@@ -1,9 +1,8 @@
 //! Sockets for socket filters: `SO_ATTACH_BPF`/`SO_DETACH_BPF`, the raw packet socket
 //! the classic examples open (`open_raw_sock("lo")`), and interface names to indexes.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::SysError;
 
@@ -14,6 +13,7 @@ fn setsockopt_int(
     value: i32,
 ) -> Result<(), SysError> {
     let started = std::time::Instant::now();
+    // Raw: nix has no socket option for SO_ATTACH_BPF/SO_DETACH_BPF.
     // SAFETY: setsockopt reads an i32 from a live local of that size.
     let rc = unsafe {
         libc::setsockopt(
@@ -70,18 +70,14 @@ pub fn detach_bpf(sock: BorrowedFd<'_>) -> Result<(), SysError> {
 /// # Errors
 /// `ENODEV` when there is no such interface.
 pub fn ifindex(name: &str) -> Result<u32, SysError> {
-    let c = CString::new(name)
-        .map_err(|_| SysError::new("if_nametoindex", io::Error::from_raw_os_error(libc::EINVAL)))?;
-    // SAFETY: a NUL-terminated name.
-    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if index == 0 {
-        Err(SysError::new(
+    if name.contains('\0') {
+        return Err(SysError::new(
             "if_nametoindex",
-            io::Error::from_raw_os_error(libc::ENODEV),
-        ))
-    } else {
-        Ok(index)
+            io::Error::from_raw_os_error(libc::EINVAL),
+        ));
     }
+    nix::net::if_::if_nametoindex(name)
+        .map_err(|_| SysError::new("if_nametoindex", io::Error::from_raw_os_error(libc::ENODEV)))
 }
 
 /// Receives one packet without blocking (`MSG_DONTWAIT`) into `buf`; its length.
@@ -89,35 +85,17 @@ pub fn ifindex(name: &str) -> Result<u32, SysError> {
 /// # Errors
 /// `EAGAIN` when nothing is waiting; other socket errors.
 pub fn recv_nowait(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: receives into a live buffer of its length on an open socket.
-    let n = unsafe {
-        libc::recv(
-            std::os::fd::AsRawFd::as_raw_fd(&sock),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    use nix::sys::socket::{MsgFlags, recv};
+    Ok(recv(sock.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
 }
 
 /// The name of interface `ifindex` in this network namespace, for messages: `veth1`, or
 /// `ifindex 7` when it has none (gone, or in another namespace).
 pub fn ifname(ifindex: u32) -> String {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
-    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return format!("ifindex {ifindex}");
+    match nix::net::if_::if_indextoname(ifindex) {
+        Ok(name) => name.to_string_lossy().into_owned(),
+        Err(_) => format!("ifindex {ifindex}"),
     }
-    // SAFETY: on success the buffer holds a NUL-terminated name.
-    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// A raw `AF_PACKET` socket receiving every protocol on interface `ifname` (samples/bpf's
@@ -127,23 +105,16 @@ pub fn ifname(ifindex: u32) -> String {
 /// `EPERM` without `CAP_NET_RAW`; `ENODEV` for an unknown interface.
 pub fn open_raw_sock(ifname: &str) -> Result<OwnedFd, SysError> {
     let index = ifindex(ifname)?;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, socket};
     let proto = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: socket() creates a descriptor or fails.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            i32::from(proto),
-        )
-    };
-    if raw < 0 {
-        return Err(SysError::new(
-            "socket(AF_PACKET)",
-            io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: `raw` is a new descriptor nobody else owns.
-    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    let sock = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::EthAll,
+    )
+    .map_err(|e| SysError::new("socket(AF_PACKET)", e.into()))?;
+    // Raw bind: nix's LinkAddr is made only from a raw sockaddr (unsafe there too).
     // SAFETY: all-zero is a valid sockaddr_ll; the fields read by bind are set below.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;

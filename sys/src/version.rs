@@ -47,19 +47,8 @@ impl KernelVersion {
 
     /// The running kernel's version, or `None` if `uname` fails or says something odd.
     pub fn current() -> Option<KernelVersion> {
-        // SAFETY: utsname is plain old data; all-zero bytes are a valid value.
-        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-        // SAFETY: uname writes into the struct we own and borrow mutably for the call.
-        if unsafe { libc::uname(&mut uts) } != 0 {
-            return None;
-        }
-        let release: Vec<u8> = uts
-            .release
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        KernelVersion::parse(&String::from_utf8_lossy(&release))
+        let uts = nix::sys::utsname::uname().ok()?;
+        KernelVersion::parse(&uts.release().to_string_lossy())
     }
 
     /// `LINUX_VERSION_CODE` encoding: `major << 16 | minor << 8 | min(patch, 255)`.
