@@ -727,8 +727,13 @@ fn corrupted_btf_is_an_error_when_maps_need_it() {
     assert!(obj.btf.is_none());
     assert_eq!(
         obj.warnings,
-        ["invalid .BTF ignored: not BTF: bad magic (expected 0xeb9f)"]
+        [
+            "invalid .BTF ignored: not BTF: bad magic (expected 0xeb9f)",
+            // It has no CO-RE relocations: only source lines are lost.
+            ".BTF.ext ignored: no valid .BTF to read it with"
+        ]
     );
+    assert!(obj.btf_ext.is_none());
 }
 
 #[test]
