@@ -20,6 +20,7 @@
 pub mod externs;
 pub mod files;
 pub mod inflate;
+pub mod inventory;
 pub mod load;
 pub mod modules;
 pub mod probe;

@@ -5,16 +5,14 @@
 //! (`BPF_LINK_DETACH`, so even a link someone else also holds lets go) and every pin is
 //! removed.
 
-use std::ffi::CString;
 use std::fmt::Write as _;
-use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use oxbpf_loader::Object;
+use oxbpf_loader::inventory::{self, InventoryError, Pinned};
 use oxbpf_loader::load::pin_name;
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::bpf::{self, ObjKind};
 use oxbpf_sys::uapi::link_type_name;
 
 use crate::CliError;
@@ -114,48 +112,43 @@ pub fn detach(dir: &Path) -> Result<(String, bool), CliError> {
         {
             continue;
         }
-        let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-            continue;
-        };
-        let fd = match bpf::obj_get(&c, 0) {
-            Ok(fd) => fd,
-            Err(e) => {
+        let pinned = match inventory::pinned(&path) {
+            Ok(p) => p,
+            Err(InventoryError::NotPinned { source, .. }) => {
                 // bpffs's own files (maps.debug, progs.debug at its root) and others.
                 let _ = writeln!(
                     out,
                     "skipped {}: not a pinned BPF object ({})",
                     path.display(),
-                    e.source
+                    source.source
                 );
                 continue;
             }
+            Err(e) => return Err(e.into()),
         };
-        let what = match bpf::obj_kind(fd.as_fd()) {
-            Some(ObjKind::Link) => {
-                let info = bpf::link_info(fd.as_fd())?;
-                if let Err(e) = bpf::link_detach(fd.as_fd()) {
+        let what = match &pinned {
+            Pinned::Link(link) => {
+                if let Err(e) = link.detach() {
                     // Some kinds cannot be detached this way; removing the pin still
                     // drops them once no one else holds them.
-                    log::debug!("{}: {e}: {}", path.display(), e.source);
+                    log::debug!("{}: {}", path.display(), crate::error_chain(&e));
                 }
                 format!(
                     "{} link {}, program {}",
-                    link_type_name(info.link_type),
-                    info.id,
-                    info.prog_id
+                    link_type_name(link.info.link_type),
+                    link.info.id,
+                    link.info.prog_id
                 )
             }
-            Some(ObjKind::Prog) => {
-                let i = bpf::prog_info(fd.as_fd())?;
-                format!("program {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name))
-            }
-            Some(ObjKind::Map) => {
-                let i = bpf::map_info(fd.as_fd())?;
-                format!("map {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name))
-            }
-            _ => "BPF object".into(),
+            Pinned::Program(d) => format!(
+                "program {} `{}`",
+                d.info.id,
+                oxbpf_sys::uapi::name_str(&d.info.name)
+            ),
+            Pinned::Map(i) => format!("map {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name)),
+            Pinned::Other => "BPF object".into(),
         };
-        drop(fd);
+        drop(pinned);
         match std::fs::remove_file(&path) {
             Ok(()) => {
                 let _ = writeln!(out, "removed {} ({what})", path.display());

@@ -4,53 +4,16 @@
 //! as bpftool does. Listing needs `CAP_SYS_ADMIN`.
 
 use std::fmt::Write as _;
-use std::os::fd::AsFd;
 
-use oxbpf_sys::bpf::{self, IdKind};
-use oxbpf_sys::uapi::{MapInfo, ProgInfo, link_type_name, name_str};
+use oxbpf_loader::inventory::{self, IdKind, InventoryError, ProgramDesc};
+use oxbpf_sys::uapi::{MapInfo, link_type_name, name_str};
 
 use crate::CliError;
 use crate::json::Json;
 use crate::table::Table;
 
 /// A program as the kernel describes it, with the maps it uses.
-pub struct ProgDesc {
-    /// `BPF_OBJ_GET_INFO_BY_FD`'s answer.
-    pub info: ProgInfo,
-    /// Ids of the maps it uses.
-    pub map_ids: Vec<u32>,
-}
-
-/// Describes the program open at `fd`.
-pub fn describe_prog(fd: std::os::fd::BorrowedFd<'_>) -> Result<ProgDesc, CliError> {
-    Ok(ProgDesc {
-        info: bpf::prog_info(fd)?,
-        map_ids: bpf::prog_map_ids(fd)?,
-    })
-}
-
-fn hint(e: oxbpf_sys::SysError) -> CliError {
-    if e.errno() == Some(libc::EPERM) {
-        format!(
-            "{e}: {}; listing what is loaded needs CAP_SYS_ADMIN (run as root)",
-            e.source
-        )
-        .into()
-    } else {
-        e.into()
-    }
-}
-
-/// Every live id of `kind`, ascending. An object that goes away while we walk is skipped.
-fn ids(kind: IdKind) -> Result<Vec<u32>, CliError> {
-    let mut out = Vec::new();
-    let mut id = 0;
-    while let Some(next) = bpf::get_next_id(kind, id).map_err(hint)? {
-        out.push(next);
-        id = next;
-    }
-    Ok(out)
-}
+pub type ProgDesc = ProgramDesc;
 
 /// The 8-byte program tag as bpftool prints it.
 pub fn tag_hex(tag: &[u8; 8]) -> String {
@@ -217,16 +180,16 @@ fn render(
 
 /// `oxbpf prog list` (every program) or `oxbpf prog show ID`.
 pub fn progs(only: Option<u32>, json: bool) -> Result<String, CliError> {
-    listing(IdKind::Prog, "program", PROG_HEADER, only, json, |fd| {
-        let d = describe_prog(fd)?;
+    listing(IdKind::Prog, PROG_HEADER, only, json, |id| {
+        let d = inventory::program(id)?;
         Ok((prog_row(&d), prog_json(&d)))
     })
 }
 
 /// `oxbpf map list` (every map) or `oxbpf map show ID`.
 pub fn maps(only: Option<u32>, json: bool) -> Result<String, CliError> {
-    listing(IdKind::Map, "map", MAP_HEADER, only, json, |fd| {
-        let info = bpf::map_info(fd)?;
+    listing(IdKind::Map, MAP_HEADER, only, json, |id| {
+        let info = inventory::map_info(id)?;
         Ok((map_row(&info), map_json(&info)))
     })
 }
@@ -236,8 +199,8 @@ pub const LINK_HEADER: &[&str] = &["ID", "TYPE", "PROG"];
 
 /// `oxbpf link list` (every bpf_link) or `oxbpf link show ID`.
 pub fn links(only: Option<u32>, json: bool) -> Result<String, CliError> {
-    listing(IdKind::Link, "link", LINK_HEADER, only, json, |fd| {
-        let i = bpf::link_info(fd)?;
+    listing(IdKind::Link, LINK_HEADER, only, json, |id| {
+        let i = inventory::link_info(id)?;
         let row = vec![
             i.id.to_string(),
             link_type_name(i.link_type).to_string(),
@@ -252,31 +215,26 @@ pub fn links(only: Option<u32>, json: bool) -> Result<String, CliError> {
 }
 
 /// Lists every object of `kind` (or the one with id `only`) as a table or JSON, each
-/// described by `describe` from an fd opened by id.
+/// described by `describe` from its id.
 fn listing(
     kind: IdKind,
-    noun: &str,
     header: &[&'static str],
     only: Option<u32>,
     json: bool,
-    describe: impl Fn(std::os::fd::BorrowedFd<'_>) -> Result<(Vec<String>, Json), CliError>,
+    describe: impl Fn(u32) -> Result<(Vec<String>, Json), InventoryError>,
 ) -> Result<String, CliError> {
     let list = match only {
         Some(id) => vec![id],
-        None => ids(kind)?,
+        None => inventory::ids(kind)?,
     };
     let (mut rows, mut objs) = (Vec::new(), Vec::new());
     for id in list {
-        let fd = match bpf::get_fd_by_id(kind, id) {
-            Ok(fd) => fd,
+        let (row, obj) = match describe(id) {
+            Ok(d) => d,
             // Gone since it was listed.
-            Err(e) if only.is_none() && e.errno() == Some(libc::ENOENT) => continue,
-            Err(e) if e.errno() == Some(libc::ENOENT) => {
-                return Err(format!("no {noun} with id {id}").into());
-            }
-            Err(e) => return Err(hint(e)),
+            Err(InventoryError::NoSuchId { .. }) if only.is_none() => continue,
+            Err(e) => return Err(e.into()),
         };
-        let (row, obj) = describe(fd.as_fd())?;
         rows.push(row);
         objs.push(obj);
     }

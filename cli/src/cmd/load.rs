@@ -13,7 +13,6 @@ use oxbpf_loader::btf::Btf;
 use oxbpf_loader::globals::encode_global;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, pin_name};
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::bpf;
 use oxbpf_sys::uapi::ProgType;
 
 use crate::CliError;
@@ -262,13 +261,15 @@ fn to_text(
     out.push_str("\nprograms\n");
     let mut t = Table::new(PROG_HEADER);
     for p in &l.programs {
-        t.row(kernel::prog_row(&kernel::describe_prog(p.as_fd())?));
+        t.row(kernel::prog_row(
+            &oxbpf_loader::inventory::describe_program(p.as_fd())?,
+        ));
     }
     out.push_str(&t.render());
     out.push_str("\nmaps\n");
     let mut t = Table::new(MAP_HEADER);
     for m in &l.maps {
-        t.row(kernel::map_row(&bpf::map_info(m.as_fd())?));
+        t.row(kernel::map_row(&m.info()?));
     }
     out.push_str(&t.render());
     if !l.failures.is_empty() {
@@ -304,7 +305,7 @@ fn to_text(
 }
 
 fn btf_id(fd: std::os::fd::BorrowedFd<'_>) -> String {
-    bpf::btf_info_id(fd).map_or_else(|_| "?".into(), |id| id.to_string())
+    oxbpf_loader::inventory::btf_id(fd).map_or_else(|_| "?".into(), |id| id.to_string())
 }
 
 fn to_json(
@@ -314,11 +315,13 @@ fn to_json(
 ) -> Result<Json, CliError> {
     let mut progs = Vec::new();
     for p in &l.programs {
-        progs.push(kernel::prog_json(&kernel::describe_prog(p.as_fd())?));
+        progs.push(kernel::prog_json(
+            &oxbpf_loader::inventory::describe_program(p.as_fd())?,
+        ));
     }
     let mut maps = Vec::new();
     for m in &l.maps {
-        maps.push(kernel::map_json(&bpf::map_info(m.as_fd())?));
+        maps.push(kernel::map_json(&m.info()?));
     }
     let failures: Vec<Json> = l
         .failures
@@ -344,7 +347,7 @@ fn to_json(
             "btf_id",
             l.btf_fd
                 .as_ref()
-                .and_then(|fd| bpf::btf_info_id(fd.as_fd()).ok()),
+                .and_then(|fd| oxbpf_loader::inventory::btf_id(fd.as_fd()).ok()),
         )
         .with(
             "core_relocations",

@@ -6,14 +6,14 @@
 //! `RUNNING`, `bash`) or as hex bytes (`--key-hex "2a 00 00 00"`).
 
 use std::fmt::Write as _;
-use std::os::fd::{AsFd, OwnedFd};
+
 use std::path::Path;
 
 use oxbpf_loader::btf::format::{Value, decode};
 use oxbpf_loader::btf::{Btf, TypeId};
 use oxbpf_loader::globals::encode_typed;
+use oxbpf_loader::inventory::{self, IdKind, InventoryError};
 use oxbpf_maps::Map;
-use oxbpf_sys::bpf::{self, IdKind};
 use oxbpf_sys::uapi::{Endian, MapInfo, MapType, name_str};
 
 use crate::CliError;
@@ -21,43 +21,35 @@ use crate::json::Json;
 
 /// Opens the map `spec` names, with its info.
 fn open(spec: &str) -> Result<(Map, MapInfo), CliError> {
-    let fd: OwnedFd = if let Ok(id) = spec.parse::<u32>() {
-        bpf::get_fd_by_id(IdKind::Map, id).map_err(|e| {
-            if e.errno() == Some(libc::ENOENT) {
-                format!("no map with id {id}").into()
-            } else {
-                CliError::from(e)
-            }
-        })?
+    let map = if let Ok(id) = spec.parse::<u32>() {
+        inventory::map(id)?
     } else if spec.starts_with('/') {
-        return Map::from_pin(Path::new(spec))
-            .map_err(Into::into)
-            .and_then(|m| {
-                let info = m.info()?;
-                Ok((m, info))
-            });
+        Map::from_pin(Path::new(spec))?
     } else {
-        let mut id = 0;
-        loop {
-            let Some(next) = bpf::get_next_id(IdKind::Map, id)? else {
-                return Err(format!(
-                    "no map named `{spec}` (names are cut to 15 characters by the kernel)"
-                )
-                .into());
-            };
-            id = next;
-            let Ok(fd) = bpf::get_fd_by_id(IdKind::Map, id) else {
-                continue;
-            };
-            let info = bpf::map_info(fd.as_fd())?;
-            let name = name_str(&info.name);
-            if name == spec || (spec.len() > 15 && spec.starts_with(&name) && name.len() == 15) {
-                break fd;
+        by_name(spec)?
+    };
+    let info = map.info()?;
+    Ok((map, info))
+}
+
+/// The first map named `spec` (names are cut to 15 characters by the kernel).
+fn by_name(spec: &str) -> Result<Map, CliError> {
+    for id in inventory::ids(IdKind::Map)? {
+        let info = match inventory::map_info(id) {
+            Ok(i) => i,
+            Err(InventoryError::NoSuchId { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let name = name_str(&info.name);
+        if name == spec || (spec.len() > 15 && spec.starts_with(&name) && name.len() == 15) {
+            match inventory::map(id) {
+                Ok(m) => return Ok(m),
+                Err(InventoryError::NoSuchId { .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
-    };
-    let (fd, info) = bpf::MapFd::from_fd(fd)?;
-    Ok((Map::from_map_fd(fd), info))
+    }
+    Err(format!("no map named `{spec}` (names are cut to 15 characters by the kernel)").into())
 }
 
 /// The map's BTF, if it has one of its own.
@@ -65,8 +57,7 @@ fn map_btf(info: &MapInfo) -> Option<Btf> {
     if info.btf_id == 0 || info.btf_vmlinux_value_type_id != 0 {
         return None;
     }
-    let fd = bpf::get_fd_by_id(IdKind::Btf, info.btf_id).ok()?;
-    Btf::parse(bpf::btf_data(fd.as_fd()).ok()?).ok()
+    inventory::btf(info.btf_id).ok()
 }
 
 fn hex(b: &[u8]) -> String {

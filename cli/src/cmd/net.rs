@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
+use oxbpf_loader::inventory;
 use oxbpf_prog::netlink::{NetAttachment, NetHook, net_attachments, net_detach};
 use oxbpf_prog::{TcDirection, XdpMode};
-use oxbpf_sys::bpf::{self, IdKind};
 
 use crate::CliError;
 use crate::json::Json;
@@ -15,12 +15,10 @@ use crate::table::Table;
 
 /// The name of program `id`, or `?` when it cannot be read.
 fn prog_name(id: u32) -> String {
-    bpf::get_fd_by_id(IdKind::Prog, id)
-        .and_then(|fd| bpf::prog_info(std::os::fd::AsFd::as_fd(&fd)))
-        .map_or_else(
-            |_| "?".into(),
-            |i| oxbpf_sys::uapi::name_str(&i.name).to_string(),
-        )
+    inventory::program(id).map_or_else(
+        |_| "?".into(),
+        |d| oxbpf_sys::uapi::name_str(&d.info.name).to_string(),
+    )
 }
 
 /// Runs `net list`.

@@ -5,6 +5,7 @@ mod attach;
 mod btf;
 mod core_relo;
 mod fuzz_regressions;
+mod inventory;
 mod leaks;
 mod load;
 mod maps;
