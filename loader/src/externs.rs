@@ -146,10 +146,10 @@ impl KernelConfig {
     }
 }
 
+/// The running kernel's release (`?` when /proc cannot say).
 fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+        .map_or_else(|_| "?".into(), |s| s.trim().to_string())
 }
 
 /// How a `.kconfig` extern's type stores its value.

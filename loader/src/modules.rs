@@ -22,16 +22,20 @@ use oxbpf_sys::bpf::{self, IdKind};
 
 use crate::btf::{Btf, Kind, TypeId};
 
-/// The modules with BTF under `/sys/kernel/btf`, sorted (empty without sysfs).
+/// The modules with BTF under `/sys/kernel/btf`, sorted. Without that directory there
+/// is no module BTF to search (libbpf skips modules the same way): empty, and said.
 pub fn module_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n != "vmlinux")
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names: Vec<String> = match std::fs::read_dir("/sys/kernel/btf") {
+        Ok(d) => d
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n != "vmlinux")
+            .collect(),
+        Err(e) => {
+            log::debug!("/sys/kernel/btf: {e}; no module BTF to search");
+            Vec::new()
+        }
+    };
     names.sort_unstable();
     names
 }
@@ -191,8 +195,12 @@ impl ModuleFds {
     /// # Errors
     /// As [`ModuleFds::index_of`].
     pub fn fd(&mut self, module: &str) -> Result<BorrowedFd<'_>, ModuleFdError> {
-        let i = usize::try_from(self.index_of(module)?).unwrap_or(0);
-        Ok(self.fds[i - 1].1.as_fd())
+        self.index_of(module)?;
+        self.fds
+            .iter()
+            .find(|(m, _)| m == module)
+            .map(|(_, fd)| fd.as_fd())
+            .ok_or_else(|| ModuleFdError::NotFound(module.to_string()))
     }
 
     /// The `fd_array` for `BPF_PROG_LOAD`: empty when no module is involved, else

@@ -365,14 +365,33 @@ impl Loaded {
                     why: format!("reading the mapped map: {e}"),
                 });
         }
+        let value = Self::section_value(name, slot, map)?;
+        Ok(value[slot.offset..slot.offset + slot.size].to_vec())
+    }
+
+    /// The one value of a data map, checked to hold `slot`: the kernel made the map
+    /// with the section's size, so anything else is an error, not a default.
+    fn section_value(name: &str, slot: &GlobalSlot, map: &Map) -> Result<Vec<u8>, LoadError> {
         let value = map
             .lookup(&0u32.to_ne_bytes())
             .map_err(|e| Self::global_error(name, &e))?
-            .unwrap_or_default();
-        Ok(value
-            .get(slot.offset..slot.offset + slot.size)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default())
+            .ok_or_else(|| LoadError::Global {
+                name: name.to_string(),
+                why: format!("its data map `{}` has no element 0", map.name()),
+            })?;
+        if value.len() < slot.offset + slot.size {
+            return Err(LoadError::Global {
+                name: name.to_string(),
+                why: format!(
+                    "lies at {}+{} beyond the {} bytes of its data map `{}`",
+                    slot.offset,
+                    slot.size,
+                    value.len(),
+                    map.name()
+                ),
+            });
+        }
+        Ok(value)
     }
 
     /// Sets global variable `name` while the programs run (`.bss`, `.data`; `.rodata`
@@ -409,13 +428,9 @@ impl Loaded {
         }
         // Read-modify-write of the section's one value: other variables keep theirs
         // (unless a program changes them between the two calls).
-        let key = 0u32.to_ne_bytes();
-        let mut whole = map
-            .lookup(&key)
-            .map_err(|e| Self::global_error(name, &e))?
-            .unwrap_or_default();
+        let mut whole = Self::section_value(name, slot, map)?;
         whole[slot.offset..slot.offset + slot.size].copy_from_slice(value);
-        map.update(&key, &whole, 0)
+        map.update(&0u32.to_ne_bytes(), &whole, 0)
             .map_err(|e| Self::global_error(name, &e))
     }
 }
