@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod btf_load;
 pub mod externs;
 pub mod files;
 pub mod inflate;

@@ -23,7 +23,7 @@ use crate::btf::encode::encode;
 use crate::btf::sanitize::SanitizeOptions;
 use crate::btf::types::{EnumDef, ParamDef, Type, TypeKind};
 use crate::btf::{Linkage, TypeId, VarSecinfo};
-use crate::load::btf::BtfLoadError;
+use crate::btf_load::BtfLoadError;
 
 /// What the kernel's BTF checker accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! anything is loaded.
 
 use crate::btf::ext::{BtfExt, BtfExtError};
+use crate::btf::fixup::ElfInfo;
 use oxbpf_uapi::{AttachType, Endian, Insn, MapType, ProgType};
 
 use crate::btf::{Btf, TypeId};
@@ -167,6 +168,36 @@ pub struct ProgramSpec {
     pub autoload: bool,
     /// Matched only by libbpf 0.x's looser prefix rules.
     pub legacy_section: bool,
+}
+
+/// (Here, not in `btf::fixup`, so that BTF knows nothing of the object model.)
+impl ElfInfo {
+    /// Collects what the BTF fix-up needs from a parsed object.
+    pub fn from_object(obj: &Object) -> ElfInfo {
+        let section_sizes = obj
+            .sections
+            .iter()
+            .map(|s| (s.name.clone(), s.size))
+            .collect();
+        let symbols = obj
+            .symbols
+            .iter()
+            .map(|s| ((s.section.clone(), s.name.clone()), (s.offset, s.hidden)))
+            .collect();
+        let hidden_functions = obj
+            .programs
+            .iter()
+            .map(|p| &p.function)
+            .chain(&obj.subprograms)
+            .filter(|f| f.global && f.hidden)
+            .map(|f| f.name.clone())
+            .collect();
+        ElfInfo {
+            section_sizes,
+            symbols,
+            hidden_functions,
+        }
+    }
 }
 
 impl Object {

@@ -20,7 +20,6 @@
 //! can be loaded again. Every fd opened belongs to a value that closes it on drop, so a
 //! failure part-way leaves nothing open.
 
-pub mod btf;
 mod maps;
 mod progs;
 
@@ -48,10 +47,11 @@ use crate::object::{ExternKind, Object};
 use crate::probe::{BtfFeatures, ProbeError, btf_features};
 use crate::reloc::{RelocError, Resolver};
 
-pub use self::btf::BtfLoadError;
 #[cfg(feature = "testing")]
 pub use self::maps::PIN_WINDOW_HOOK;
 pub use self::maps::{Unset, max_entries_at_load, ringbuf_size};
+use crate::btf_load;
+pub use crate::btf_load::BtfLoadError;
 
 /// How to load: choices about the kernel side. What to load — which programs, map
 /// sizes, program types, initial values of globals — is an edit of the [`Object`]
@@ -692,7 +692,7 @@ impl<'s> Loader<'s> {
         let Some(btf) = &obj.btf else {
             return Ok(());
         };
-        let types = match btf::prepare(btf, obj, &self.features.sanitize_options()) {
+        let types = match btf_load::prepare(btf, obj, &self.features.sanitize_options()) {
             Ok(t) => t,
             Err(BtfLoadError::Fixup(e)) => return Err(LoadError::Fixup(e)),
             Err(e) => {
@@ -704,7 +704,7 @@ impl<'s> Loader<'s> {
             crate::btf::encode::encode_with_strings(&types, Endian::NATIVE, btf.string_section());
         match bytes
             .map_err(BtfLoadError::Decode)
-            .and_then(|b| btf::load_raw(&b))
+            .and_then(|b| btf_load::load_raw(&b))
         {
             Ok(fd) => self.btf_fd = Some(fd),
             Err(e) => log::warn!(

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 
 use super::types::{Type, TypeKind};
 use super::{Kind, Linkage, TypeId};
-use crate::object::Object;
 
 /// Why the fix-up failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,35 +65,6 @@ pub struct ElfInfo {
     pub symbols: HashMap<(String, String), (u64, bool)>,
     /// Global functions with hidden visibility.
     pub hidden_functions: Vec<String>,
-}
-
-impl ElfInfo {
-    /// Collects what the fix-up needs from a parsed object.
-    pub fn from_object(obj: &Object) -> ElfInfo {
-        let section_sizes = obj
-            .sections
-            .iter()
-            .map(|s| (s.name.clone(), s.size))
-            .collect();
-        let symbols = obj
-            .symbols
-            .iter()
-            .map(|s| ((s.section.clone(), s.name.clone()), (s.offset, s.hidden)))
-            .collect();
-        let hidden_functions = obj
-            .programs
-            .iter()
-            .map(|p| &p.function)
-            .chain(&obj.subprograms)
-            .filter(|f| f.global && f.hidden)
-            .map(|f| f.name.clone())
-            .collect();
-        ElfInfo {
-            section_sizes,
-            symbols,
-            hidden_functions,
-        }
-    }
 }
 
 /// One `.kconfig` extern's place in the `.kconfig` map.
