@@ -40,6 +40,79 @@ fn resolved(o: &CoreOutcome) -> bool {
     o.failure.is_none() && !o.fixup.poison
 }
 
+/// The relocations against one target: a line each in `text`, an item each returned.
+fn report_outcomes(
+    object: &str,
+    source: &str,
+    outcomes: &[CoreOutcome],
+    text: &mut String,
+) -> Vec<Json> {
+    let ok = outcomes.iter().filter(|o| resolved(o)).count();
+    let bad = outcomes.len() - ok;
+    let _ = writeln!(
+        text,
+        "{object} against {source}: {} CO-RE relocations, {ok} resolved{}",
+        outcomes.len(),
+        if bad > 0 {
+            format!(", {bad} unresolved")
+        } else {
+            String::new()
+        }
+    );
+    let width = outcomes.iter().map(|o| o.local.len()).max().unwrap_or(0);
+    let mut items = Vec::new();
+    for o in outcomes {
+        let place = format!("{}+{}", o.function, o.insn);
+        let _ = writeln!(
+            text,
+            "  {place:<24} {:<14} {:<width$}  {}",
+            o.kind.name(),
+            o.local,
+            result_text(o)
+        );
+        items.push(outcome_json(o));
+    }
+    items
+}
+
+/// `= VALUE  (where)` for a resolved relocation, `UNRESOLVED: why` otherwise.
+fn result_text(o: &CoreOutcome) -> String {
+    if !resolved(o) {
+        return format!("UNRESOLVED: {}", o.failure.as_deref().unwrap_or("no match"));
+    }
+    match (&o.target, &o.no_match) {
+        (Some(t), _) => format!(
+            "= {}  ({})",
+            o.fixup.new,
+            t.split_once(": ").map_or(t.as_str(), |(_, s)| s)
+        ),
+        (None, Some(why)) => format!("= {}  ({why})", o.fixup.new),
+        (None, None) => format!("= {}", o.fixup.new),
+    }
+}
+
+fn outcome_json(o: &CoreOutcome) -> Json {
+    Json::object()
+        .with("function", o.function.as_str())
+        .with("insn", o.insn)
+        .with("kind", o.kind.name())
+        .with("local", o.local.as_str())
+        .with("access", o.access.as_str())
+        .with("resolved", resolved(o))
+        .with("target", o.target.clone())
+        .with(
+            "value",
+            if o.fixup.poison {
+                Json::Null
+            } else {
+                Json::from(o.fixup.new)
+            },
+        )
+        .with("original", o.fixup.orig)
+        .with("no_match", o.no_match.clone())
+        .with("failure", o.failure.clone())
+}
+
 /// Runs `check`.
 pub fn run(object: &Path, btfs: &[String], json: bool) -> Result<Report, CliError> {
     let obj = Object::open(object)?;
@@ -66,65 +139,8 @@ pub fn run(object: &Path, btfs: &[String], json: bool) -> Result<Report, CliErro
                 );
             }
             Ok(outcomes) => {
-                let ok = outcomes.iter().filter(|o| resolved(o)).count();
-                let bad = outcomes.len() - ok;
-                all_resolved &= bad == 0;
-                let _ = writeln!(
-                    text,
-                    "{} against {source}: {} CO-RE relocations, {ok} resolved{}",
-                    obj.name,
-                    outcomes.len(),
-                    if bad > 0 {
-                        format!(", {bad} unresolved")
-                    } else {
-                        String::new()
-                    }
-                );
-                let width = outcomes.iter().map(|o| o.local.len()).max().unwrap_or(0);
-                let mut items = Vec::new();
-                for o in &outcomes {
-                    let place = format!("{}+{}", o.function, o.insn);
-                    let result = if resolved(o) {
-                        match (&o.target, &o.no_match) {
-                            (Some(t), _) => format!(
-                                "= {}  ({})",
-                                o.fixup.new,
-                                t.split_once(": ").map_or(t.as_str(), |(_, s)| s)
-                            ),
-                            (None, Some(why)) => format!("= {}  ({why})", o.fixup.new),
-                            (None, None) => format!("= {}", o.fixup.new),
-                        }
-                    } else {
-                        format!("UNRESOLVED: {}", o.failure.as_deref().unwrap_or("no match"))
-                    };
-                    let _ = writeln!(
-                        text,
-                        "  {place:<24} {:<14} {:<width$}  {result}",
-                        o.kind.name(),
-                        o.local
-                    );
-                    items.push(
-                        Json::object()
-                            .with("function", o.function.as_str())
-                            .with("insn", o.insn)
-                            .with("kind", o.kind.name())
-                            .with("local", o.local.as_str())
-                            .with("access", o.access.as_str())
-                            .with("resolved", resolved(o))
-                            .with("target", o.target.clone())
-                            .with(
-                                "value",
-                                if o.fixup.poison {
-                                    Json::Null
-                                } else {
-                                    Json::from(o.fixup.new)
-                                },
-                            )
-                            .with("original", o.fixup.orig)
-                            .with("no_match", o.no_match.clone())
-                            .with("failure", o.failure.clone()),
-                    );
-                }
+                all_resolved &= outcomes.iter().all(resolved);
+                let items = report_outcomes(&obj.name, source, &outcomes, &mut text);
                 reports.push(
                     Json::object()
                         .with("btf", source.as_str())
