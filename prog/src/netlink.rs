@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use oxbpf_sys::netlink::{self, Message, NetlinkError, Socket};
 
-use crate::attach::{TcDirection, XdpMode};
+use crate::iface::{TcDirection, XdpMode};
 use crate::link::{Held, Link};
 use crate::{Program, ProgramError};
 
