@@ -721,6 +721,90 @@ impl Program {
     }
 }
 
+impl Program {
+    fn netlink_error(&self, what: &str, refused: crate::netlink::Refused) -> ProgramError {
+        ProgramError::Netlink {
+            prog: self.name.clone(),
+            what: what.to_string(),
+            hint: refused.hint,
+            source: refused.source,
+        }
+    }
+
+    /// Attaches an XDP program to interface `ifindex` over netlink, in `mode`, as
+    /// `ip link set dev X xdp` does; with `replace`, a program already there (in that
+    /// mode) is replaced, else its presence is an error.
+    ///
+    /// # Errors
+    /// A sentence for the usual refusals (another program attached, a mode the driver
+    /// lacks), with the kernel's own message.
+    pub fn attach_xdp_netlink(
+        &self,
+        ifindex: u32,
+        mode: XdpMode,
+        replace: bool,
+    ) -> Result<Link, ProgramError> {
+        let what = format!(
+            "XDP on {} ({} mode, netlink)",
+            oxbpf_sys::sock::ifname(ifindex),
+            mode.name()
+        );
+        crate::netlink::add_xdp(ifindex, self.fd.as_fd(), mode, replace)
+            .map_err(|r| self.netlink_error(&what, r))?;
+        let dup = self
+            .fd
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| ProgramError::Unsupported {
+                prog: self.name.clone(),
+                what: what.clone(),
+                why: format!("cannot keep the program's fd: {e}"),
+            })?;
+        Ok(Link::new(
+            Held::NetlinkXdp {
+                ifindex,
+                mode_flags: mode.flags(),
+                prog: dup,
+            },
+            format!("{} on {what}", self.name),
+        ))
+    }
+
+    /// Attaches a tc program as a direct-action cls_bpf filter at `priority` on
+    /// interface `ifindex`, adding a clsact qdisc if there is none (`tc qdisc add dev X
+    /// clsact; tc filter add dev X ingress prio P handle 1 bpf da fd F`).
+    ///
+    /// # Errors
+    /// A filter with that priority exists; the kernel's refusal.
+    pub fn attach_tc_netlink(
+        &self,
+        ifindex: u32,
+        direction: TcDirection,
+        priority: u16,
+    ) -> Result<Link, ProgramError> {
+        let dir = match direction {
+            TcDirection::Ingress => "ingress",
+            TcDirection::Egress => "egress",
+        };
+        let what = format!(
+            "tc {dir} of {} (priority {priority})",
+            oxbpf_sys::sock::ifname(ifindex)
+        );
+        let filter = crate::netlink::add_tc_filter(
+            ifindex,
+            self.fd.as_fd(),
+            &self.name,
+            direction,
+            priority,
+        )
+        .map_err(|r| self.netlink_error(&what, r))?;
+        Ok(Link::new(
+            Held::NetlinkTc(filter),
+            format!("{} on {what}", self.name),
+        ))
+    }
+}
+
 /// A probe event to create through tracefs.
 #[derive(Clone, Copy)]
 struct TracefsProbe<'a> {
