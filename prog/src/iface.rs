@@ -3,7 +3,7 @@
 //! Both ways of attaching to an interface use these, the bpf_link ones
 //! ([`Program::attach_xdp`](crate::Program::attach_xdp),
 //! [`Program::attach_tcx`](crate::Program::attach_tcx)) and the netlink ones
-//! ([`crate::netlink`]), as do the listings of what an interface has attached.
+//! (`netlink.rs`), as do the listings of what an interface has attached.
 
 /// Where an XDP program runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
