@@ -7,11 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod attach;
+pub mod iface;
 pub mod link;
 pub mod netlink;
 pub mod symbols;
 
-pub use attach::{AutoAttach, ProbeMode, ProbeTarget, TcDirection, XdpMode};
+pub use attach::{AutoAttach, ProbeMode, ProbeTarget};
+pub use iface::{TcDirection, XdpMode};
 pub use link::{Link, LinkError};
 
 use std::ffi::CString;

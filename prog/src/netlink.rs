@@ -1,16 +1,21 @@
-//! XDP and tc attachment over rtnetlink: what `ip link set dev X xdp ...` and `tc filter
-//! add dev X ingress bpf da ...` do. These attachments belong to the interface, not to
-//! a process: the [`Link`] removes exactly what it added when dropped (the XDP program
-//! only if it is still ours, the tc filter by its handle and priority, the clsact qdisc
-//! only if we created it and no filter is left on it).
+//! The netlink family: XDP and tc attachment over rtnetlink, what `ip link set dev X
+//! xdp ...` and `tc filter add dev X ingress bpf da ...` do, and the listing of what an
+//! interface has attached ([`net_attachments`], [`xdp_query`]). These attachments belong
+//! to the interface, not to a process.
+//!
+//! [`Program::attach_xdp_netlink`](crate::Program::attach_xdp_netlink) and
+//! [`Program::attach_tc_netlink`](crate::Program::attach_tc_netlink) (beside the other
+//! XDP and tc methods in `attach/`) wrap the requests made here in a [`Link`](crate::Link),
+//! which removes exactly what it added when dropped: the XDP program only if it is still
+//! ours, the tc filter by its handle and priority, the clsact qdisc only if we created it
+//! and no filter is left on it. This module builds no `Link` itself, so `link` can call
+//! its `detach_xdp` and `detach_tc` without the two depending on each other.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use oxbpf_sys::netlink::{self, Message, NetlinkError, Socket};
 
-use crate::attach::{TcDirection, XdpMode};
-use crate::link::{Held, Link};
-use crate::{Program, ProgramError};
+use crate::iface::{TcDirection, XdpMode};
 
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_FD: u16 = 1;
@@ -203,146 +208,108 @@ impl TcFilter {
     }
 }
 
-impl Program {
-    fn netlink_error(&self, what: &str, e: NetlinkError, hint: Option<String>) -> ProgramError {
-        ProgramError::Netlink {
-            prog: self.name.clone(),
-            what: what.to_string(),
-            hint,
-            source: e,
-        }
-    }
+/// A netlink request the kernel refused, with a sentence for the usual reasons.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The kernel's answer, with its own message.
+    pub(crate) source: NetlinkError,
+    /// What the refusal means here.
+    pub(crate) hint: Option<String>,
+}
 
-    /// Attaches an XDP program to interface `ifindex` over netlink, in `mode`, as
-    /// `ip link set dev X xdp` does; with `replace`, a program already there (in that
-    /// mode) is replaced, else its presence is an error.
-    ///
-    /// # Errors
-    /// A sentence for the usual refusals (another program attached, a mode the driver
-    /// lacks), with the kernel's own message.
-    pub fn attach_xdp_netlink(
-        &self,
-        ifindex: u32,
-        mode: XdpMode,
-        replace: bool,
-    ) -> Result<Link, ProgramError> {
-        let what = format!(
-            "XDP on {} ({} mode, netlink)",
-            oxbpf_sys::sock::ifname(ifindex),
-            mode.name()
-        );
-        let flags = mode.flags()
-            | if replace {
-                0
-            } else {
-                XDP_FLAGS_UPDATE_IF_NOEXIST
-            };
-        if let Err(e) = set_xdp(ifindex, self.fd.as_raw_fd(), flags, None) {
-            let hint = match e.errno() {
-                Some(libc::EBUSY | libc::EEXIST) => Some(match xdp_query(ifindex) {
-                    Ok(s) if s.attached != 0 => format!(
-                        "program {} is already attached in {} mode; replace it or choose another mode",
-                        s.prog_id.max(s.drv_prog_id).max(s.skb_prog_id),
-                        s.mode_name()
-                    ),
-                    _ => "another program is attached already".into(),
-                }),
-                Some(libc::EOPNOTSUPP) => {
-                    Some(format!("the device does not support {mode:?} mode"))
-                }
-                Some(libc::ENODEV) => Some("there is no such interface".into()),
-                _ => None,
-            };
-            return Err(self.netlink_error(&what, e, hint));
-        }
-        let dup = self
-            .fd
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| ProgramError::Unsupported {
-                prog: self.name.clone(),
-                what: what.clone(),
-                why: format!("cannot keep the program's fd: {e}"),
-            })?;
-        Ok(Link::new(
-            Held::NetlinkXdp {
-                ifindex,
-                mode_flags: mode.flags(),
-                prog: dup,
-            },
-            format!("{} on {what}", self.name),
-        ))
+impl From<NetlinkError> for Refused {
+    fn from(source: NetlinkError) -> Refused {
+        Refused { source, hint: None }
     }
+}
 
-    /// Attaches a tc program as a direct-action cls_bpf filter at `priority` on
-    /// interface `ifindex`, adding a clsact qdisc if there is none (`tc qdisc add dev X
-    /// clsact; tc filter add dev X ingress prio P handle 1 bpf da fd F`).
-    ///
-    /// # Errors
-    /// A filter with that priority exists; the kernel's refusal.
-    pub fn attach_tc_netlink(
-        &self,
-        ifindex: u32,
-        direction: TcDirection,
-        priority: u16,
-    ) -> Result<Link, ProgramError> {
-        let dir = match direction {
-            TcDirection::Ingress => "ingress",
-            TcDirection::Egress => "egress",
+/// Sets `prog` as the XDP program of interface `ifindex` in `mode`, as `ip link set dev
+/// X xdp` does; with `replace`, a program already there (in that mode) is replaced,
+/// else its presence is refused. Detach with [`detach_xdp`].
+pub(crate) fn add_xdp(
+    ifindex: u32,
+    prog: BorrowedFd<'_>,
+    mode: XdpMode,
+    replace: bool,
+) -> Result<(), Refused> {
+    let flags = mode.flags()
+        | if replace {
+            0
+        } else {
+            XDP_FLAGS_UPDATE_IF_NOEXIST
         };
-        let what = format!(
-            "tc {dir} of {} (priority {priority})",
-            oxbpf_sys::sock::ifname(ifindex)
-        );
-        let mut sock = socket().map_err(|e| self.netlink_error(&what, e, None))?;
-        let mut qdisc = Message::new(
-            netlink::RTM_NEWQDISC,
-            netlink::F_CREATE | netlink::F_EXCL,
-            &netlink::tcmsg(ifindex, 0xffff_0000, TC_H_CLSACT, 0),
-        );
-        qdisc.attr_str(TCA_KIND, "clsact");
-        let created_qdisc = match sock.request("RTM_NEWQDISC", &mut qdisc) {
-            Ok(_) => true,
-            Err(e) if e.errno() == Some(libc::EEXIST) => false,
-            Err(e) => return Err(self.netlink_error(&what, e, None)),
+    set_xdp(ifindex, prog.as_raw_fd(), flags, None).map_err(|e| {
+        let hint = match e.errno() {
+            Some(libc::EBUSY | libc::EEXIST) => Some(match xdp_query(ifindex) {
+                Ok(s) if s.attached != 0 => format!(
+                    "program {} is already attached in {} mode; replace it or choose another mode",
+                    s.prog_id.max(s.drv_prog_id).max(s.skb_prog_id),
+                    s.mode_name()
+                ),
+                _ => "another program is attached already".into(),
+            }),
+            Some(libc::EOPNOTSUPP) => Some(format!("the device does not support {mode:?} mode")),
+            Some(libc::ENODEV) => Some("there is no such interface".into()),
+            _ => None,
         };
-        let filter = TcFilter {
-            ifindex,
-            parent: match direction {
-                TcDirection::Ingress => TC_H_INGRESS,
-                TcDirection::Egress => TC_H_EGRESS,
-            },
-            handle: 1,
-            priority,
-            created_qdisc,
-        };
-        let mut msg = Message::new(
-            netlink::RTM_NEWTFILTER,
-            netlink::F_CREATE | netlink::F_EXCL,
-            &netlink::tcmsg(ifindex, filter.handle, filter.parent, filter.info()),
-        );
-        msg.attr_str(TCA_KIND, "bpf")
-            .begin_nest(TCA_OPTIONS)
-            .attr_u32(TCA_BPF_FD, self.fd.as_raw_fd() as u32)
-            .attr_str(TCA_BPF_NAME, &self.name)
-            .attr_u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)
-            .end_nest();
-        if let Err(e) = sock.request("RTM_NEWTFILTER", &mut msg) {
-            let hint = (e.errno() == Some(libc::EEXIST)).then(|| {
-                format!(
-                    "a filter with priority {priority} is there already; choose another priority"
-                )
-            });
-            if created_qdisc {
-                let _ = delete_clsact(&mut sock, ifindex);
-            }
-            return Err(self.netlink_error(&what, e, hint));
+        Refused { source: e, hint }
+    })
+}
+
+/// Adds `prog` (named `name`) as a direct-action cls_bpf filter at `priority` on
+/// interface `ifindex`, adding a clsact qdisc if there is none (`tc qdisc add dev X
+/// clsact; tc filter add dev X ingress prio P handle 1 bpf da fd F`). Returns the
+/// filter, to remove with [`detach_tc`].
+pub(crate) fn add_tc_filter(
+    ifindex: u32,
+    prog: BorrowedFd<'_>,
+    name: &str,
+    direction: TcDirection,
+    priority: u16,
+) -> Result<TcFilter, Refused> {
+    let mut sock = socket()?;
+    let mut qdisc = Message::new(
+        netlink::RTM_NEWQDISC,
+        netlink::F_CREATE | netlink::F_EXCL,
+        &netlink::tcmsg(ifindex, 0xffff_0000, TC_H_CLSACT, 0),
+    );
+    qdisc.attr_str(TCA_KIND, "clsact");
+    let created_qdisc = match sock.request("RTM_NEWQDISC", &mut qdisc) {
+        Ok(_) => true,
+        Err(e) if e.errno() == Some(libc::EEXIST) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let filter = TcFilter {
+        ifindex,
+        parent: match direction {
+            TcDirection::Ingress => TC_H_INGRESS,
+            TcDirection::Egress => TC_H_EGRESS,
+        },
+        handle: 1,
+        priority,
+        created_qdisc,
+    };
+    let mut msg = Message::new(
+        netlink::RTM_NEWTFILTER,
+        netlink::F_CREATE | netlink::F_EXCL,
+        &netlink::tcmsg(ifindex, filter.handle, filter.parent, filter.info()),
+    );
+    msg.attr_str(TCA_KIND, "bpf")
+        .begin_nest(TCA_OPTIONS)
+        .attr_u32(TCA_BPF_FD, prog.as_raw_fd() as u32)
+        .attr_str(TCA_BPF_NAME, name)
+        .attr_u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)
+        .end_nest();
+    if let Err(e) = sock.request("RTM_NEWTFILTER", &mut msg) {
+        let hint = (e.errno() == Some(libc::EEXIST)).then(|| {
+            format!("a filter with priority {priority} is there already; choose another priority")
+        });
+        if created_qdisc {
+            let _ = delete_clsact(&mut sock, ifindex);
         }
-        Ok(Link::new(
-            Held::NetlinkTc(filter),
-            format!("{} on {what}", self.name),
-        ))
+        return Err(Refused { source: e, hint });
     }
+    Ok(filter)
 }
 
 const IFLA_IFNAME: u16 = 3;
