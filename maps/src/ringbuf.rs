@@ -1,6 +1,7 @@
 //! The consumer of `BPF_MAP_TYPE_RINGBUF` maps (Linux 5.8+): the protocol of the
-//! kernel's `kernel/bpf/ringbuf.c`, which libbpf's `ring_buffer__poll` also follows,
-//! over the memory `oxbpf_sys::ringbuf` maps.
+//! kernel's `kernel/bpf/ringbuf.c`, which libbpf's `ring_buffer__poll` also follows;
+//! the walk over the mapped memory is `oxbpf_sys::ringbuf`'s (the slices it hands out
+//! are sound only as it walks), the API here.
 //!
 //! From the consumer position to the producer position lie records, each an 8-byte
 //! header (its length, with a BUSY bit while the program is still writing it and a
@@ -20,7 +21,7 @@
 use std::os::fd::{AsFd, BorrowedFd};
 
 use oxbpf_sys::events::EpollSet;
-use oxbpf_sys::ringbuf::{BUSY, DISCARD, HEADER, RingBufMemory};
+use oxbpf_sys::ringbuf::{RingBufMemory, RingError};
 use oxbpf_sys::uapi::MapType;
 
 use crate::{Map, MapError};
@@ -72,29 +73,6 @@ impl RingBuf {
         &self.name
     }
 
-    #[cold]
-    fn misaligned(&self, cons: u64) -> MapError {
-        self.corrupt(format!(
-            "ring buffer consumer position {cons} is not a multiple of 8: the ring is corrupt"
-        ))
-    }
-
-    #[cold]
-    fn too_long(&self, cons: u64, len: usize) -> MapError {
-        self.corrupt(format!(
-            "ring buffer record at position {cons} claims {len} bytes, more than the {}-byte ring holds",
-            self.mem.size()
-        ))
-    }
-
-    #[cold]
-    fn corrupt(&self, why: String) -> MapError {
-        MapError::Corrupt {
-            map: self.name.clone(),
-            why,
-        }
-    }
-
     /// Calls `f` with each record committed since the last call, in order, and returns
     /// how many it saw. Discarded records are skipped; a record still being written
     /// stops the walk until the next call.
@@ -106,44 +84,32 @@ impl RingBuf {
     #[doc(alias = "ring_buffer__consume")]
     pub fn consume(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, MapError> {
         let mut n = 0;
-        let mut cons = self.mem.consumer();
-        let mut prod = self.mem.producer();
-        loop {
-            // The producer position is loaded again only once the records it showed
-            // are read (as libbpf's ringbuf_process_ring does).
-            if cons >= prod {
-                prod = self.mem.producer();
-                if cons >= prod {
-                    break;
-                }
-            }
-            // Records start at multiples of 8; any other consumer position means the
-            // consumer page was overwritten.
-            let Some(header) = self.mem.header_at(cons) else {
-                return Err(self.misaligned(cons));
-            };
-            if header & BUSY != 0 {
-                break;
-            }
-            let len = (header & !(BUSY | DISCARD)) as usize;
-            if len > self.mem.size() - HEADER {
-                return Err(self.too_long(cons, len));
-            }
-            if header & DISCARD == 0 {
-                let Some(data) = self.mem.sample(cons, len) else {
-                    return Err(self.corrupt(format!(
-                        "ring buffer record at position {cons} changed while it was read"
-                    )));
-                };
+        let walked = self.mem.drain(|record| {
+            if let Some(data) = record {
                 f(data);
                 n += 1;
             }
-            cons += ((HEADER + len + 7) & !7) as u64;
-            self.mem
-                .set_consumer(cons)
-                .map_err(|e| self.corrupt(e.to_string()))?;
+        });
+        match walked {
+            Ok(()) => Ok(n),
+            Err(e) => Err(self.corrupt(e)),
         }
-        Ok(n)
+    }
+
+    #[cold]
+    fn corrupt(&self, e: RingError) -> MapError {
+        MapError::Corrupt {
+            map: self.name.clone(),
+            why: match e {
+                RingError::Misaligned { pos } => format!(
+                    "ring buffer consumer position {pos} is not a multiple of 8: the ring is corrupt"
+                ),
+                RingError::TooLong { pos, len } => format!(
+                    "ring buffer record at position {pos} claims {len} bytes, more than the {}-byte ring holds",
+                    self.mem.size()
+                ),
+            },
+        }
     }
 }
 
@@ -241,6 +207,7 @@ impl AsFd for RingBufs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxbpf_sys::ringbuf::{BUSY, DISCARD};
 
     /// A consumer of a memfd laid out as a ring of `size` bytes.
     fn ring(size: usize, cons: u64, prod: u64, data: &[u8]) -> RingBuf {

@@ -11,22 +11,19 @@
 //! with a BUSY bit while the program is still writing it and a DISCARD bit if it gave
 //! it up; the next record starts at the next multiple of 8.
 //!
-//! This module owns the mappings and gives sound, checked access to them:
-//! [`RingBufMemory`]. The consumer protocol (walking the records, stopping at a busy
-//! one, skipping discarded ones, what is an error) is `oxbpf_maps::ringbuf`'s, in safe
-//! Rust.
+//! This module owns the mappings and walks the records ([`RingBufMemory::drain`]):
+//! what may be handed out as a slice depends on that walk (only a committed record at
+//! the consumer position), so it stays beside the memory, in one tight loop. The
+//! consumer API (a ring per map with its type checked, several rings in one epoll set,
+//! errors naming the map) is `oxbpf_maps::ringbuf`'s.
 //!
 //! What makes the slices sound: the kernel writes a record's bytes only between
 //! reserving it (when the producer position passes it, with BUSY set) and committing
 //! it (BUSY cleared), and reuses its memory only once the consumer position has passed
-//! it. So a slice is handed out only for the record at the consumer position, once the
-//! producer has passed it and its header says it is committed; the consumer position
-//! moves only through `&mut self`, so no slice outlives the record, and only to the end
-//! of that record, so it stays at a record start. That is why this module knows the
-//! header's bits and the 8-byte rounding too: it checks what the consumer in
-//! `oxbpf-maps` computes.
+//! it. So a slice is handed out only for the record at the consumer position once its
+//! header says it is committed, and the consumer position moves past it only after the
+//! callback that borrowed it has returned.
 
-use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -52,17 +49,6 @@ pub struct RingBufMemory {
     data: *const u8,
     page: usize,
     size: usize,
-    /// The consumer position: read from the page when mapped, then moved only by
-    /// [`RingBufMemory::set_consumer`] (which stores it to the page too).
-    cons: u64,
-    /// The producer position last loaded.
-    prod_seen: Cell<u64>,
-    /// The end of the committed record at the consumer position (header, data and
-    /// padding to 8), once seen: the kernel no longer writes up to there until the
-    /// consumer position passes it. Not above `cons` while unknown. What the checks of
-    /// `sample` and `set_consumer` use, so that they load nothing the consumer has not
-    /// loaded already.
-    committed_end: Cell<u64>,
     /// The map's id, held in [`CONSUMERS`] while this value lives (none for
     /// [`RingBufMemory::from_raw`]).
     id: Option<u32>,
@@ -78,7 +64,7 @@ static CONSUMERS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new())
 
 // SAFETY: the mappings are owned by this value; the consumer position is written only
 // through `&mut self`, and the rest is read with atomic loads or through slices of
-// committed records. (Not `Sync`: the remembered positions are `Cell`s.)
+// committed records.
 unsafe impl Send for RingBufMemory {}
 
 impl RingBufMemory {
@@ -155,19 +141,14 @@ impl RingBufMemory {
         };
         // SAFETY: the producer mapping is `page + 2 * size` bytes long.
         let data = unsafe { producer.add(page) }.cast_const();
-        let mut ring = RingBufMemory {
+        Ok(RingBufMemory {
             consumer,
             producer,
             data,
             page,
             size,
-            cons: 0,
-            prod_seen: Cell::new(0),
-            committed_end: Cell::new(0),
             id: None,
-        };
-        ring.cons = ring.consumer_pos().load(Ordering::Acquire);
-        Ok(ring)
+        })
     }
 
     /// A ring of data size `size` over a memfd of its own, laid out as the kernel lays
@@ -217,118 +198,85 @@ impl RingBufMemory {
         unsafe { &*self.producer.cast::<AtomicU64>() }
     }
 
-    /// The consumer position: where the next record to read starts. (This value alone
-    /// moves it, so it is the position it last stored, or read when it was mapped.)
-    pub fn consumer(&self) -> u64 {
-        self.cons
-    }
-
-    /// The producer position: the end of the last record reserved (records before it
-    /// may still be busy). An acquire load: headers it has passed may be read.
-    pub fn producer(&self) -> u64 {
-        let prod = self.producer_pos().load(Ordering::Acquire);
-        self.prod_seen.set(prod);
-        prod
-    }
-
-    /// The first word of the record header at position `pos` (length and BUSY/DISCARD
-    /// bits), an acquire load: once BUSY is clear, the record's data is there. `None`
-    /// for a position that is not a multiple of 8 (no header starts there).
-    pub fn header_at(&self, pos: u64) -> Option<u32> {
-        if pos % 8 != 0 {
-            return None;
-        }
-        let off = (pos as usize) & (self.size - 1);
-        // SAFETY: `off` is below `size` and a multiple of 8 (`size` is a power of two
-        // of at least 8), so [off, off + 4) lies in the data area, and is aligned for
-        // a u32 (the area starts at a page).
-        let header = unsafe { &*self.data.add(off).cast::<AtomicU32>() };
-        let word = header.load(Ordering::Acquire);
-        if pos == self.cons {
-            self.note_committed(word);
-        }
-        Some(word)
-    }
-
-    /// Remembers the end of the record at the consumer position if `word`, its
-    /// header loaded after `prod_seen`, says it is committed: a header the producer
-    /// had passed was written by the reservation, and BUSY clear means the data is
-    /// complete and stays so until the consumer position passes the record.
-    fn note_committed(&self, word: u32) {
-        let reserved = self
-            .prod_seen
-            .get()
-            .checked_sub(self.cons)
-            .is_some_and(|ahead| ahead >= HEADER as u64);
-        let len = (word & !(BUSY | DISCARD)) as usize;
-        if reserved && word & BUSY == 0 && len <= self.size - HEADER {
-            // At most `size` past `cons`, which is a multiple of 8 (header_at).
-            let end = self.cons.checked_add(((HEADER + len + 7) & !7) as u64);
-            self.committed_end.set(end.unwrap_or(0));
-        }
-    }
-
-    /// The end of the committed record at the consumer position, if it is: from what
-    /// the consumer loaded, else loaded here.
-    fn committed_end(&self) -> Option<u64> {
-        if self.committed_end.get() <= self.cons {
-            // The producer first (acquire), then the header (header_at notes it).
-            self.producer();
-            self.header_at(self.cons)?;
-        }
-        let end = self.committed_end.get();
-        (end > self.cons).then_some(end)
-    }
-
-    /// `len` bytes of the data of the record at position `pos`, contiguous even when
-    /// the record wraps around the end of the data area. `None` unless `pos` is the
-    /// consumer position, the record there is committed, and `len` is at most its
-    /// length with padding: the kernel does not write those bytes until the consumer
-    /// position moves past them, which it cannot while the slice is borrowed.
-    pub fn sample(&self, pos: u64, len: usize) -> Option<&[u8]> {
-        // committed_end() > cons == pos.
-        if pos != self.cons || len as u64 > (self.committed_end()? - pos).saturating_sub(8) {
-            return None;
-        }
-        let off = (pos as usize) & (self.size - 1);
-        // SAFETY: `off < size` and `HEADER + len <= size` (note_committed), so the
-        // bytes lie within the data area mapped twice (2 * size bytes); the kernel does
-        // not write them while the record is committed and the consumer position
-        // (moved only through `&mut self`) is at it.
-        Some(unsafe { std::slice::from_raw_parts(self.data.add(off + HEADER), len) })
-    }
-
-    /// Moves the consumer position to `pos`, a release store: the kernel may reuse the
-    /// memory before it. `pos` must be the consumer position (nothing moves) or the end
-    /// of the committed record there: its position plus header and length rounded up
-    /// to 8.
+    /// Walks the records committed since the last call, in order, handing each to
+    /// `f` (its data, or `None` for one the program discarded), and moves the consumer
+    /// position past each as soon as `f` returns, so the kernel can reuse the space:
+    /// the protocol of the kernel's `kernel/bpf/ringbuf.c`, as libbpf's
+    /// `ringbuf_process_ring` follows it. Stops at the producer position, or at a
+    /// record still being written (BUSY) until the next call.
+    ///
+    /// The walk is here, beside the memory, because what may be handed out as a slice
+    /// depends on it: only a committed record at the consumer position, which the
+    /// kernel does not write again until that position passes it (and it cannot while
+    /// the slice is borrowed by `f`).
     ///
     /// # Errors
-    /// Any other position (`InvalidInput`): the record at the consumer position is not
-    /// committed, or `pos` is not its end. The position is left as it was.
-    pub fn set_consumer(&mut self, pos: u64) -> io::Result<()> {
-        if pos == self.cons {
-            return Ok(());
+    /// [`RingError`]: a consumer position that is not a multiple of 8, or a header
+    /// claiming a record longer than the ring. The walk stops there rather than read
+    /// outside the mapping.
+    pub fn drain(&mut self, mut f: impl FnMut(Option<&[u8]>)) -> Result<(), RingError> {
+        let mut cons = self.consumer_pos().load(Ordering::Acquire);
+        let mut prod = self.producer_pos().load(Ordering::Acquire);
+        loop {
+            // The producer position is loaded again only once the records it showed
+            // are read.
+            if cons >= prod {
+                prod = self.producer_pos().load(Ordering::Acquire);
+                if cons >= prod {
+                    return Ok(());
+                }
+            }
+            // Records start at multiples of 8; any other consumer position means the
+            // consumer page was overwritten, and a header there would be misaligned.
+            if cons % 8 != 0 {
+                return Err(RingError::Misaligned { pos: cons });
+            }
+            let off = (cons as usize) & (self.size - 1);
+            // SAFETY: `off < size` and a multiple of 8 (`size` is a power of two of at
+            // least 8), so [off, off + 4) lies in the data area and is aligned for a
+            // u32 (the area starts at a page).
+            let header = unsafe { &*self.data.add(off).cast::<AtomicU32>() };
+            let word = header.load(Ordering::Acquire);
+            if word & BUSY != 0 {
+                return Ok(());
+            }
+            let len = (word & !(BUSY | DISCARD)) as usize;
+            if len > self.size - HEADER {
+                return Err(RingError::TooLong { pos: cons, len });
+            }
+            if word & DISCARD == 0 {
+                // SAFETY: `off < size` and `HEADER + len <= size`, so the bytes lie in
+                // the data area mapped twice (2 * size bytes); BUSY is clear, so the
+                // kernel has finished them and does not write them again until the
+                // consumer position (stored only below, after `f`) passes them.
+                f(Some(unsafe {
+                    std::slice::from_raw_parts(self.data.add(off + HEADER), len)
+                }));
+            } else {
+                f(None);
+            }
+            cons += ((HEADER + len + 7) & !7) as u64;
+            self.consumer_pos().store(cons, Ordering::Release);
         }
-        if self.committed_end() != Some(pos) {
-            return Err(self.not_a_record_end(pos));
-        }
-        // `committed_end` is now `cons`: unknown for the next record.
-        self.cons = pos;
-        self.consumer_pos().store(pos, Ordering::Release);
-        Ok(())
     }
+}
 
-    #[cold]
-    fn not_a_record_end(&self, pos: u64) -> io::Error {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "ring buffer consumer position {pos} is not the end of a committed record at {}",
-                self.cons
-            ),
-        )
-    }
+/// Why the walk of a ring buffer stopped short: the ring is corrupt (or the memory is
+/// not a ring buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// The consumer position is not a multiple of 8.
+    Misaligned {
+        /// The position.
+        pos: u64,
+    },
+    /// A header claims more bytes than the ring holds.
+    TooLong {
+        /// The record's position.
+        pos: u64,
+        /// The length it claims.
+        len: usize,
+    },
 }
 
 fn release(id: u32) {
@@ -365,25 +313,26 @@ mod tests {
         r
     }
 
+    /// What `drain` hands out: each record's data, `None` for a discarded one.
+    fn drained(mem: &mut RingBufMemory) -> (Vec<Option<Vec<u8>>>, Result<(), RingError>) {
+        let mut seen = Vec::new();
+        let r = mem.drain(|d| seen.push(d.map(<[u8]>::to_vec)));
+        (seen, r)
+    }
+
     #[test]
-    fn a_committed_record_is_sampled_then_passed() {
-        let mut mem = ring(4096, 0, 16, &record(5, b"hello"));
+    fn committed_records_are_handed_out_and_passed() {
+        let mut data = record(5, b"hello");
+        data.extend(record(DISCARD | 2, b"no"));
+        data.extend(record(1, b"!"));
+        let mut mem = ring(4096, 0, data.len() as u64, &data);
         assert_eq!(mem.size(), 4096);
-        assert_eq!(mem.header_at(0), Some(5));
-        assert_eq!(mem.sample(0, 5), Some(&b"hello"[..]));
-        assert_eq!(mem.sample(0, 3), Some(&b"hel"[..]));
-        // Its padding is the record's too; past it, or off the consumer position, no.
-        assert_eq!(mem.sample(0, 8), Some(&b"hello\0\0\0"[..]));
-        assert_eq!(mem.sample(0, 9), None);
-        assert_eq!(mem.sample(8, 1), None);
-        // Only to the record's end, rounded to 8.
-        assert!(mem.set_consumer(13).is_err());
-        assert!(mem.set_consumer(24).is_err());
-        mem.set_consumer(16).unwrap();
-        assert_eq!(mem.consumer(), 16);
-        // Nothing committed past the producer.
-        assert_eq!(mem.sample(16, 0), None);
-        assert!(mem.set_consumer(24).is_err());
+        let (seen, r) = drained(&mut mem);
+        assert_eq!(r, Ok(()));
+        assert_eq!(seen, [Some(b"hello".to_vec()), None, Some(b"!".to_vec())]);
+        assert_eq!(mem.consumer_pos().load(Ordering::Relaxed), 48);
+        // Nothing more until the producer moves.
+        assert_eq!(drained(&mut mem), (vec![], Ok(())));
     }
 
     #[test]
@@ -395,30 +344,26 @@ mod tests {
         data[..16].copy_from_slice(b"0123456789abcdef");
         let pos = (size - 8) as u64;
         let mut mem = ring(size, pos, pos + 24, &data);
-        assert_eq!(mem.sample(pos, 16), Some(&b"0123456789abcdef"[..]));
-        mem.set_consumer(pos + 24).unwrap();
+        let (seen, r) = drained(&mut mem);
+        assert_eq!(
+            (seen, r),
+            (vec![Some(b"0123456789abcdef".to_vec())], Ok(()))
+        );
+        assert_eq!(mem.consumer_pos().load(Ordering::Relaxed), pos + 24);
     }
 
     #[test]
-    fn busy_and_oversized_records_are_not_handed_out() {
+    fn a_busy_record_stops_the_walk_and_a_corrupt_ring_is_an_error() {
         let mut mem = ring(4096, 0, 64, &record(BUSY | 16, &[1; 16]));
-        assert_eq!(mem.sample(0, 0), None);
-        assert!(mem.set_consumer(24).is_err());
+        assert_eq!(drained(&mut mem), (vec![], Ok(())));
+        assert_eq!(mem.consumer_pos().load(Ordering::Relaxed), 0);
         let mut mem = ring(4096, 0, 64, &record(8192, &[]));
-        assert_eq!(mem.sample(0, 0), None);
-        assert!(mem.set_consumer(8200).is_err());
-        // A discarded record is committed: it may be passed.
-        let mut mem = ring(4096, 0, 64, &record(DISCARD | 4, &[2; 4]));
-        mem.set_consumer(16).unwrap();
-    }
-
-    #[test]
-    fn a_misaligned_position_has_no_header() {
-        let mem = ring(4096, 26, 64, &[]);
-        assert_eq!(mem.header_at(26), None);
-        assert_eq!(mem.sample(26, 0), None);
-        // Any position is masked into the data area.
-        assert_eq!(mem.header_at(u64::MAX - 7), Some(0));
+        assert_eq!(
+            drained(&mut mem).1,
+            Err(RingError::TooLong { pos: 0, len: 8192 })
+        );
+        let mut mem = ring(4096, 26, 64, &[]);
+        assert_eq!(drained(&mut mem).1, Err(RingError::Misaligned { pos: 26 }));
     }
 
     #[test]
