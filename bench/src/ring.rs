@@ -54,7 +54,7 @@ pub fn run() -> Result<Vec<Row>, String> {
     let mut rates: [Vec<f64>; 3] = Default::default();
     for _ in 0..ROUNDS {
         // oxbpf
-        let mut ring = oxbpf_sys::ringbuf::RingBuf::new(rb.map_fd()).map_err(|e| e.to_string())?;
+        let mut ring = oxbpf_maps::ringbuf::RingBuf::new(rb).map_err(|e| e.to_string())?;
         let want = fill()?;
         let (mut n, mut sum) = (0u64, 0u64);
         let t = Instant::now();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::ringbuf::RingBuf;
 use oxbpf_prog::AutoAttach;
-use oxbpf_sys::ringbuf::RingBuf;
 
 /// `struct event` of bootstrap.bpf.c, read field by field from a record.
 struct Event {
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let rb_map = loaded.map("rb").ok_or("no map rb")?;
-    let mut ring = RingBuf::new(rb_map.map_fd())?;
+    let mut ring = RingBuf::new(rb_map)?;
     std::process::Command::new("/bin/true").status()?;
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut done = false;

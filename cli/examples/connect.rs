@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::ringbuf::RingBuf;
 use oxbpf_prog::AutoAttach;
 use oxbpf_sys::events::{TermSignals, poll};
-use oxbpf_sys::ringbuf::RingBuf;
 
 /// `struct connect_event` of connect.bpf.c, read field by field from a record.
 struct Event {
@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("attached: {}", link.describe());
     let events = loaded.map("events").ok_or("no map events")?;
-    let mut ring = RingBuf::new(events.map_fd())?;
+    let mut ring = RingBuf::new(events)?;
     let deadline = Instant::now() + run_for;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         // The ring buffer's fd is readable when records are waiting.

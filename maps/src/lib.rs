@@ -6,10 +6,14 @@
 //! maps and hands them out as `Map`s. Besides the element operations: lookup-and-delete,
 //! queue/stack push/pop/peek, batch lookup/update/delete (falling back to one element
 //! at a time where the kernel has no batch for the map), and typed access for plain
-//! values ([`Plain`]). The ring and perf buffer consumers are in `oxbpf_sys::ringbuf` and
-//! `oxbpf_sys::perfbuf`.
+//! values ([`Plain`]). The ring and perf buffer consumers are [`ringbuf`] and
+//! [`perfbuf`]: their record protocols are here, in safe Rust, over the memory
+//! `oxbpf_sys::ringbuf` and `oxbpf_sys::perfbuf` map and check.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod perfbuf;
+pub mod ringbuf;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -65,6 +69,28 @@ pub enum MapError {
         /// Why.
         why: String,
     },
+    /// The map is not of the type the operation needs.
+    #[error("map `{map}` is a {got}, not {want}")]
+    WrongType {
+        /// The map.
+        map: String,
+        /// Its type.
+        got: MapType,
+        /// What was needed ("a ring buffer").
+        want: &'static str,
+    },
+    /// A ring buffer holds what the kernel never writes: reading stopped there.
+    #[error("map `{map}`: {why}")]
+    Corrupt {
+        /// The map.
+        map: String,
+        /// What is wrong, and where.
+        why: String,
+    },
+    /// Waiting for ring buffer records failed (`epoll_create1`, `epoll_ctl`,
+    /// `epoll_wait`).
+    #[error("waiting for ring buffer records")]
+    Wait(#[source] std::io::Error),
 }
 
 /// A BPF map the process holds open: its fd bound to the sizes the kernel holds for it
@@ -123,8 +149,8 @@ impl Map {
         }
     }
 
-    /// The fd with the map's sizes, for the ring and perf buffer consumers of
-    /// `oxbpf_sys` and the element commands of `oxbpf_sys::bpf`.
+    /// The fd with the map's sizes, for the element commands of `oxbpf_sys::bpf` and
+    /// the ring and perf buffer memory of `oxbpf_sys`.
     pub fn map_fd(&self) -> &bpf::MapFd {
         &self.fd
     }

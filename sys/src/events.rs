@@ -1,5 +1,6 @@
 //! What a foreground tool waits on: Ctrl-C and SIGTERM as a readable fd (`signalfd`),
-//! `poll` over several fds, and the kernel's trace pipe (`bpf_printk` output).
+//! `poll` over several fds, an epoll set (what `oxbpf_maps::ringbuf::RingBufs` waits
+//! on), and the kernel's trace pipe (`bpf_printk` output).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -64,6 +65,63 @@ pub fn poll(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<bool>> {
     Ok(p.iter()
         .map(|x| x.revents().is_some_and(|r| r.intersects(ready)))
         .collect())
+}
+
+/// An epoll instance: fds registered once, each with a key, and waited on together
+/// (the fd of the set can itself sit in a larger event loop).
+#[derive(Debug)]
+pub struct EpollSet {
+    epoll: nix::sys::epoll::Epoll,
+}
+
+impl EpollSet {
+    /// An empty set (close-on-exec).
+    ///
+    /// # Errors
+    /// `epoll_create1` failed.
+    pub fn new() -> io::Result<EpollSet> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags};
+        Ok(EpollSet {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+        })
+    }
+
+    /// Adds `fd`, reported as `key` when it is readable.
+    ///
+    /// # Errors
+    /// `epoll_ctl` failed (`EEXIST` for an fd already in the set).
+    pub fn add(&self, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
+        use nix::sys::epoll::{EpollEvent, EpollFlags};
+        Ok(self
+            .epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, key))?)
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) for some fd to be readable and returns
+    /// the keys of those that are, at most `max` (and 16) of them (empty on timeout or
+    /// a signal).
+    ///
+    /// # Errors
+    /// `epoll_wait` failed; a timeout below -1.
+    pub fn wait(&self, timeout_ms: i32, max: usize) -> io::Result<Vec<u64>> {
+        use nix::sys::epoll::{EpollEvent, EpollTimeout};
+        let timeout = EpollTimeout::try_from(timeout_ms)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut events = [EpollEvent::empty(); 16];
+        let max = max.clamp(1, events.len());
+        let n = match self.epoll.wait(&mut events[..max], timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(events.iter().take(n).map(EpollEvent::data).collect())
+    }
+}
+
+impl AsFd for EpollSet {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.0.as_fd()
+    }
 }
 
 /// The kernel's `trace_pipe`: every `bpf_printk` line, as it is written. From a mounted

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::prelude::*;
 use oxbpf_maps::Map;
+use oxbpf_maps::perfbuf::{PerfBuf, PerfRecord};
+use oxbpf_maps::ringbuf::RingBuf;
 use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
 use oxbpf_sys::events::{TermSignals, TracePipe, poll};
-use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
-use oxbpf_sys::ringbuf::RingBuf;
 use oxbpf_sys::uapi::{MapType, ProgType};
 
 use crate::CliError;
@@ -360,9 +360,9 @@ impl<'m> Sources<'m> {
     fn open(maps: &'m [Map]) -> Sources<'m> {
         let mut rings = Vec::new();
         for m in maps.iter().filter(|m| m.map_type() == MapType::RINGBUF) {
-            match RingBuf::new(m.map_fd()) {
+            match RingBuf::new(m) {
                 Ok(rb) => rings.push((m, rb)),
-                Err(e) => out(&format!("ring buffer {}: cannot map it: {e}", m.name())),
+                Err(e) => out(&format!("ring buffer {}: {e}", m.name())),
             }
         }
         let cpus = oxbpf_sys::cpu::possible_cpus().unwrap_or(1);
@@ -371,7 +371,7 @@ impl<'m> Sources<'m> {
             .iter()
             .filter(|m| m.map_type() == MapType::PERF_EVENT_ARRAY)
         {
-            match PerfBuf::new(m.map_fd(), cpus.min(m.max_entries()), 8) {
+            match PerfBuf::new(m, cpus.min(m.max_entries()), 8) {
                 Ok(pb) => perfs.push((m, pb)),
                 Err(e) => out(&format!(
                     "perf buffer {}: {}",

@@ -79,3 +79,26 @@ fn elf_core_relocate_regressions() {
         }
     }
 }
+
+#[test]
+fn ringbuf_parse_regressions() {
+    use oxbpf_maps::ringbuf::RingBuf;
+    use oxbpf_sys::ringbuf::RingBufMemory;
+    const SIZE: u32 = 4096;
+    let cases = inputs("ringbuf_parse");
+    assert!(!cases.is_empty());
+    for data in cases {
+        if data.len() < 16 {
+            continue;
+        }
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&data[at..at + 8]);
+            u64::from_le_bytes(w) % (u64::from(SIZE) * 8)
+        };
+        let mem = RingBufMemory::fake(SIZE, word(0), word(8), &data[16..]).unwrap();
+        let mut ring = RingBuf::from_memory("fuzz", mem);
+        // A value or an error; each record fits the ring.
+        let _ = ring.consume(|r| assert!(r.len() <= SIZE as usize));
+    }
+}

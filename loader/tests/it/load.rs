@@ -695,7 +695,7 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             );
             // Every run wrote its key to the ring buffer; each record is read once.
             let ring = l.map("ring").unwrap();
-            let mut rb = oxbpf_sys::ringbuf::RingBuf::new(ring.map_fd()).unwrap();
+            let mut rb = oxbpf_maps::ringbuf::RingBuf::new(ring).unwrap();
             let mut records = Vec::new();
             assert_eq!(rb.consume(|r| records.push(r.to_vec())).unwrap(), 1);
             assert_eq!(records, [vec![0u8; 4]]);
@@ -706,10 +706,10 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             assert_eq!(rb.consume(|_| {}).unwrap(), 0);
             drop(rb);
             // The perf event array: one ring per CPU, each sample in its CPU's ring.
-            use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
+            use oxbpf_maps::perfbuf::{PerfBuf, PerfRecord};
             let perf = l.map("perf_events").unwrap();
             let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
-            let mut pb = PerfBuf::new(perf.map_fd(), cpus, 8).unwrap();
+            let mut pb = PerfBuf::new(perf, cpus, 8).unwrap();
             for _ in 0..3 {
                 prog.test_run(&packet(6, &[0; 20]), &[]).unwrap();
             }

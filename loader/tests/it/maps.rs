@@ -6,9 +6,9 @@ use std::os::fd::{AsFd, AsRawFd};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::perfbuf::{PerfBuf, PerfRecord};
+use oxbpf_maps::ringbuf::RingBuf;
 use oxbpf_sys::gate;
-use oxbpf_sys::perfbuf::{PerfBuf, PerfRecord};
-use oxbpf_sys::ringbuf::RingBuf;
 
 /// The record `emit` writes for sequence number `n`: `n` then copies of it, 8 to 40
 /// bytes long.
@@ -53,10 +53,10 @@ fn ring_and_perf_buffers_deliver_every_record_of_a_sequence_in_order() {
         .unwrap();
     let emit = l.program("emit").unwrap();
     let rb_map = l.map("rb").unwrap();
-    let mut rb = RingBuf::new(rb_map.map_fd()).unwrap();
+    let mut rb = RingBuf::new(rb_map).unwrap();
     let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
     // Two pages per CPU: a batch of records fills most of it, so records wrap often.
-    let mut pb = PerfBuf::new(l.map("pb").unwrap().map_fd(), cpus, 2).unwrap();
+    let mut pb = PerfBuf::new(l.map("pb").unwrap(), cpus, 2).unwrap();
     let frame = vec![0u8; 64];
     // Records go to the perf ring of the CPU the test run happens on: keep this thread
     // on one CPU, or two rings hold parts of the sequence and their order is lost.
@@ -102,7 +102,7 @@ fn a_slow_perf_consumer_is_told_what_it_lost() {
     let emit = l.program("emit").unwrap();
     let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
     // One page per CPU, and 500 records before the first read: most cannot fit.
-    let mut pb = PerfBuf::new(l.map("pb").unwrap().map_fd(), cpus, 1).unwrap();
+    let mut pb = PerfBuf::new(l.map("pb").unwrap(), cpus, 1).unwrap();
     for _ in 0..500 {
         emit.test_run(&[0u8; 64], &[]).unwrap();
     }
@@ -360,7 +360,7 @@ fn lru_lpm_queue_stack_and_map_in_map() {
 
 #[test]
 fn several_ring_buffers_are_read_through_one_epoll() {
-    use oxbpf_sys::ringbuf::RingBufs;
+    use oxbpf_maps::ringbuf::RingBufs;
     let _serial = crate::serial();
     if !gate::require_bpf("several_ring_buffers_are_read_through_one_epoll") {
         return;
@@ -379,7 +379,7 @@ fn several_ring_buffers_are_read_through_one_epoll() {
         for (l, got) in [(&a, &mut got_a), (&b, &mut got_b)] {
             let m = l.map("rb").unwrap();
             rings
-                .add(m.map_fd(), |r: &[u8]| {
+                .add(m, |r: &[u8]| {
                     got.push(u64::from_ne_bytes(r[..8].try_into().unwrap()));
                 })
                 .unwrap();
