@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::events::{TermSignals, poll};
 use oxbpf_maps::ringbuf::RingBuf;
 use oxbpf_prog::AutoAttach;
-use oxbpf_sys::events::{TermSignals, poll};
 
 /// `struct connect_event` of connect.bpf.c, read field by field from a record.
 struct Event {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::events::poll;
 use oxbpf_prog::AutoAttach;
-use oxbpf_sys::events::{TracePipe, poll};
+use oxbpf_prog::tracefs::TracePipe;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut obj = Object::open("minimal.bpf.o")?;

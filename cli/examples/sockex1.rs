@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::events::{TermSignals, poll};
+use oxbpf_maps::events::{TermSignals, poll};
 
 const USAGE: &str = "usage: sockex1 IFACE [--seconds N]";
 
@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prog = loaded.program("bpf_prog1").ok_or("no bpf_prog1")?;
     // An AF_PACKET socket seeing every packet on the interface, as samples/bpf's
     // open_raw_sock() makes; the filter runs on each one (and keeps none).
-    let sock = oxbpf_sys::sock::open_raw_sock(&iface)
+    let sock = oxbpf_prog::socket::open_raw_sock(&iface)
         .map_err(|e| format!("raw socket on {iface:?}: {}: {}", e.call, e.source))?;
     let link = prog.attach_socket(sock.as_fd())?;
     println!("attached: {}", link.describe());

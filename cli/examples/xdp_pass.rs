@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::events::{TermSignals, poll};
 use oxbpf_prog::XdpMode;
-use oxbpf_sys::events::{TermSignals, TracePipe, poll};
+use oxbpf_prog::tracefs::TracePipe;
 
 const USAGE: &str = "usage: xdp_pass IFACE [--seconds N]";
 
@@ -39,7 +40,7 @@ fn args() -> Result<(String, Duration), String> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (iface, run_for) = args()?;
-    let ifindex = oxbpf_sys::sock::ifindex(&iface)
+    let ifindex = oxbpf_prog::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     let signals = TermSignals::new()?;
     // Opened before attaching, and emptied: what it holds now is from before us.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use oxbpf_loader::Object;
 use oxbpf_loader::load::LoadOptions;
 use oxbpf_loader::prelude::*;
+use oxbpf_maps::events::{TermSignals, poll};
 use oxbpf_prog::XdpMode;
-use oxbpf_sys::events::{TermSignals, poll};
 
 const USAGE: &str = "usage: xdp_stats IFACE [--seconds N]";
 
@@ -63,7 +63,7 @@ fn sum(value: &[u8]) -> (u64, u64) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (iface, run_for) = args()?;
-    let ifindex = oxbpf_sys::sock::ifindex(&iface)
+    let ifindex = oxbpf_prog::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     // Before attaching: on Ctrl-C the loop ends and the program is taken off the
     // interface (a netlink attachment, unlike a bpf_link, outlives the process).

@@ -26,6 +26,16 @@ pub mod load;
 pub mod modules;
 pub mod probe;
 
+/// The `bpf()` calls a load makes, as they happen: stage marks and each call with its
+/// arguments and the kernel's answer (`oxbpf explain` prints them).
+pub mod trace {
+    pub use oxbpf_sys::trace::{Call, mark, recording};
+}
+
+/// The kernel's ABI types (`ProgType`, `MapType`, `bpf_prog_info`...), as the loader
+/// and the kernel exchange them.
+pub use oxbpf_sys::uapi;
+
 pub use files::{BtfFile, ObjectFile};
 pub use oxbpf_obj::{
     ElfError, ElfErrorKind, Object, btf, core, disasm, embedded, globals, object, reloc, section,

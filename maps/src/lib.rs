@@ -15,6 +15,16 @@
 pub mod perfbuf;
 pub mod ringbuf;
 
+/// Waiting for records: `poll` over ring buffer, perf buffer and other fds, and
+/// SIGINT/SIGTERM as an fd to wait on beside them (how a consumer loop stops cleanly).
+pub mod events {
+    pub use oxbpf_sys::events::{TermSignals, poll};
+}
+
+/// How many CPUs the kernel may run (`/sys/devices/system/cpu/possible`): the number
+/// of values of a per-CPU map element, and of rings a perf buffer needs.
+pub use oxbpf_sys::cpu::possible_cpus;
+
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;

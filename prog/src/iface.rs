@@ -5,6 +5,8 @@
 //! [`Program::attach_tcx`](crate::Program::attach_tcx)) and the netlink ones
 //! (`netlink.rs`), as do the listings of what an interface has attached.
 
+pub use oxbpf_sys::sock::{ifindex, ifname};
+
 /// Where an XDP program runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum XdpMode {

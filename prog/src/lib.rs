@@ -12,6 +12,20 @@ pub mod link;
 pub mod netlink;
 pub mod symbols;
 
+/// The raw sockets socket filters attach to, and reading what a filter keeps
+/// ([`Program::attach_socket`]).
+pub mod socket {
+    pub use oxbpf_sys::sock::{open_raw_sock, recv_nowait};
+}
+
+/// tracefs as the tracing families use it: probe event files (what `kprobe_events`
+/// and `uprobe_events` hold, for listing and removing leftovers) and the trace pipe
+/// where `bpf_printk` lines arrive.
+pub mod tracefs {
+    pub use oxbpf_sys::events::TracePipe;
+    pub use oxbpf_sys::perf::{read_tracefs, write_tracefs};
+}
+
 pub use attach::{AutoAttach, ProbeMode, ProbeTarget};
 pub use iface::{TcDirection, XdpMode};
 pub use link::{Link, LinkError};

@@ -13,7 +13,7 @@ use oxbpf_loader::Object;
 use oxbpf_loader::inventory::{self, InventoryError, Pinned};
 use oxbpf_loader::load::pin_name;
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::uapi::link_type_name;
+use oxbpf_loader::uapi::link_type_name;
 
 use crate::CliError;
 use crate::cmd::load::{pin_all, prepare};
@@ -42,7 +42,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
         let _ = writeln!(out, "not loaded: {}", crate::error_chain(&f.error));
     }
     for p in &loaded.programs {
-        if p.prog_type() == oxbpf_sys::uapi::ProgType::SOCKET_FILTER {
+        if p.prog_type() == oxbpf_loader::uapi::ProgType::SOCKET_FILTER {
             ok = false;
             let _ = writeln!(
                 out,
@@ -143,9 +143,9 @@ pub fn detach(dir: &Path) -> Result<(String, bool), CliError> {
             Pinned::Program(d) => format!(
                 "program {} `{}`",
                 d.info.id,
-                oxbpf_sys::uapi::name_str(&d.info.name)
+                oxbpf_loader::uapi::name_str(&d.info.name)
             ),
-            Pinned::Map(i) => format!("map {} `{}`", i.id, oxbpf_sys::uapi::name_str(&i.name)),
+            Pinned::Map(i) => format!("map {} `{}`", i.id, oxbpf_loader::uapi::name_str(&i.name)),
             Pinned::Other => "BPF object".into(),
         };
         drop(pinned);

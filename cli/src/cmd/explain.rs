@@ -16,7 +16,7 @@ use oxbpf_loader::core::{CoreOutcome, CoreTargets, relocate_object};
 use oxbpf_loader::load::{LoadError, LoadOptions};
 use oxbpf_loader::object::{Function, RelocKind, SectionKind};
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::uapi::disasm::insn_text;
+use oxbpf_loader::uapi::disasm::insn_text;
 
 use crate::CliError;
 use crate::json::Json;
@@ -531,7 +531,7 @@ fn kernel_stages(mut obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<S
             ));
         }
     }
-    let (result, calls) = oxbpf_sys::trace::recording(|| obj.load(&opts));
+    let (result, calls) = oxbpf_loader::trace::recording(|| obj.load(&opts));
     say_calls(&mut kernel, &calls);
     let mut attach_stage = None;
     let ok = match result {
@@ -570,7 +570,7 @@ fn kernel_stages(mut obj: Object, args: &ExplainArgs) -> (Stage, Stage, Option<S
 }
 
 /// Every recorded call, one line each (stage marks as headings).
-fn say_calls(st: &mut Stage, calls: &[oxbpf_sys::trace::Call]) {
+fn say_calls(st: &mut Stage, calls: &[oxbpf_loader::trace::Call]) {
     for c in calls {
         if c.command.is_empty() {
             st.say(format!("— {}", c.args));
@@ -603,7 +603,7 @@ fn attach_stage_for(
     );
     let mut all = true;
     for p in &l.programs {
-        let (result, calls) = oxbpf_sys::trace::recording(|| crate::cmd::run::attach(p, where_));
+        let (result, calls) = oxbpf_loader::trace::recording(|| crate::cmd::run::attach(p, where_));
         match &result {
             Ok(Some(a)) => st.say(format!("{}: attached — {}", p.name(), a.link.describe())),
             Ok(None) => st.say(format!("{}: nothing to attach", p.name())),
@@ -616,7 +616,7 @@ fn attach_stage_for(
         if !matches!(result, Ok(Some(_))) {
             continue;
         }
-        let ((), calls) = oxbpf_sys::trace::recording(|| drop(result));
+        let ((), calls) = oxbpf_loader::trace::recording(|| drop(result));
         if !calls.is_empty() {
             st.say(format!("{}: detached:", p.name()));
             say_calls(&mut st, &calls);

@@ -14,7 +14,7 @@ use oxbpf_loader::object::{
     Reloc,
 };
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::uapi::map_flags;
+use oxbpf_loader::uapi::map_flags;
 
 use crate::CliError;
 use crate::json::Json;
@@ -509,7 +509,7 @@ fn to_json(obj: &Object) -> Json {
         .with("file", obj.name.as_str())
         .with(
             "endian",
-            if obj.endian == oxbpf_sys::uapi::Endian::Big {
+            if obj.endian == oxbpf_loader::uapi::Endian::Big {
                 "big"
             } else {
                 "little"

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use oxbpf_loader::inventory::{self, IdKind, InventoryError, ProgramDesc};
-use oxbpf_sys::uapi::{MapInfo, link_type_name, name_str};
+use oxbpf_loader::uapi::{MapInfo, link_type_name, name_str};
 
 use crate::CliError;
 use crate::json::Json;

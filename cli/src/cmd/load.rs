@@ -13,7 +13,7 @@ use oxbpf_loader::btf::Btf;
 use oxbpf_loader::globals::encode_global;
 use oxbpf_loader::load::{LoadError, LoadOptions, Loaded, pin_name};
 use oxbpf_loader::prelude::*;
-use oxbpf_sys::uapi::ProgType;
+use oxbpf_loader::uapi::ProgType;
 
 use crate::CliError;
 use crate::cmd::kernel::{self, MAP_HEADER, PROG_HEADER};

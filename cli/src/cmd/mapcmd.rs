@@ -13,8 +13,8 @@ use oxbpf_loader::btf::format::{Value, decode};
 use oxbpf_loader::btf::{Btf, TypeId};
 use oxbpf_loader::globals::encode_typed;
 use oxbpf_loader::inventory::{self, IdKind, InventoryError};
+use oxbpf_loader::uapi::{Endian, MapInfo, MapType, name_str};
 use oxbpf_maps::Map;
-use oxbpf_sys::uapi::{Endian, MapInfo, MapType, name_str};
 
 use crate::CliError;
 use crate::json::Json;
@@ -290,7 +290,7 @@ pub fn update(
         // One value given: every CPU gets it, each in its 8-byte aligned slot.
         let stride = v.len().div_ceil(8) * 8;
         v.resize(stride, 0);
-        v = v.repeat(oxbpf_sys::cpu::possible_cpus()? as usize);
+        v = v.repeat(oxbpf_maps::possible_cpus()? as usize);
     }
     let flags = match flags {
         "any" => 0,

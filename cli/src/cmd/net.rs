@@ -17,7 +17,7 @@ use crate::table::Table;
 fn prog_name(id: u32) -> String {
     inventory::program(id).map_or_else(
         |_| "?".into(),
-        |d| oxbpf_sys::uapi::name_str(&d.info.name).to_string(),
+        |d| oxbpf_loader::uapi::name_str(&d.info.name).to_string(),
     )
 }
 
@@ -82,7 +82,7 @@ pub fn detach(
     priority: Option<u16>,
     handle: Option<String>,
 ) -> Result<String, CliError> {
-    let ifindex = oxbpf_sys::sock::ifindex(iface)
+    let ifindex = oxbpf_prog::iface::ifindex(iface)
         .map_err(|e| format!("interface {iface}: {}", crate::error_chain(&e)))?;
     let hook = match (xdp, tc) {
         (true, None) => NetHook::Xdp(xdp_mode),

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use oxbpf_sys::perf::{read_tracefs, write_tracefs};
+use oxbpf_prog::tracefs::{read_tracefs, write_tracefs};
 
 use crate::CliError;
 

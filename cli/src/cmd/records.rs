@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use oxbpf_loader::btf::format::decode;
 use oxbpf_loader::btf::{Btf, Kind, TypeId};
-use oxbpf_sys::uapi::Endian;
+use oxbpf_loader::uapi::Endian;
 
 /// The struct chosen for one map's records.
 pub(crate) struct RecordType<'a> {

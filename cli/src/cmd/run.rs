@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
 use oxbpf_loader::prelude::*;
+use oxbpf_loader::uapi::{MapType, ProgType};
 use oxbpf_maps::Map;
+use oxbpf_maps::events::{TermSignals, poll};
 use oxbpf_maps::perfbuf::{PerfBuf, PerfRecord};
 use oxbpf_maps::ringbuf::RingBuf;
+use oxbpf_prog::tracefs::TracePipe;
 use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
-use oxbpf_sys::events::{TermSignals, TracePipe, poll};
-use oxbpf_sys::uapi::{MapType, ProgType};
 
 use crate::CliError;
 use crate::args::{seconds, seconds_text};
@@ -80,7 +81,7 @@ pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>,
     let err = |e: &(dyn std::error::Error + 'static)| crate::error_chain(e);
     let ifindex = || -> Result<Option<u32>, String> {
         match &args.iface {
-            Some(i) => oxbpf_sys::sock::ifindex(i)
+            Some(i) => oxbpf_prog::iface::ifindex(i)
                 .map(Some)
                 .map_err(|e| format!("interface {i}: {}", err(&e))),
             None => Ok(None),
@@ -123,7 +124,7 @@ pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>,
             let Some(iface) = &args.iface else {
                 return Err(format!("needs {need}: give --iface"));
             };
-            let sock = oxbpf_sys::sock::open_raw_sock(iface).map_err(|e| err(&e))?;
+            let sock = oxbpf_prog::socket::open_raw_sock(iface).map_err(|e| err(&e))?;
             let link = p.attach_socket(sock.as_fd()).map_err(|e| err(&e))?;
             return Ok(Some(Attached {
                 link,
@@ -365,7 +366,7 @@ impl<'m> Sources<'m> {
                 Err(e) => out(&format!("ring buffer {}: {e}", m.name())),
             }
         }
-        let cpus = oxbpf_sys::cpu::possible_cpus().unwrap_or(1);
+        let cpus = oxbpf_maps::possible_cpus().unwrap_or(1);
         let mut perfs = Vec::new();
         for m in maps
             .iter()
@@ -484,7 +485,7 @@ fn print_packets(attached: &[Attached]) {
     for a in attached {
         let Some(sock) = &a.packets else { continue };
         let mut buf = vec![0u8; 65536];
-        while let Ok(n) = oxbpf_sys::sock::recv_nowait(sock.as_fd(), &mut buf) {
+        while let Ok(n) = oxbpf_prog::socket::recv_nowait(sock.as_fd(), &mut buf) {
             let name = a.link.describe().split(' ').next().unwrap_or("?");
             out(&format!("packet {name}: {}", packet_line(&buf[..n])));
         }
