@@ -80,7 +80,8 @@ pub fn xdp_query(ifindex: u32) -> Result<XdpState, NetlinkError> {
         .iter()
         .filter(|r| r.msg_type == netlink::RTM_NEWLINK)
     {
-        for a in netlink::attrs(r.body.get(16..).unwrap_or_default()) {
+        let bad = |e| truncated("RTM_GETLINK", e);
+        for a in r.attrs_after(16).map_err(bad)? {
             if a.kind != IFLA_XDP {
                 continue;
             }
@@ -366,12 +367,9 @@ pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
     let links = sock.request("RTM_GETLINK", &mut msg)?;
     let mut out = Vec::new();
     for r in links.iter().filter(|r| r.msg_type == netlink::RTM_NEWLINK) {
-        let ifindex = r
-            .body
-            .get(4..8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_ne_bytes);
-        let attrs = netlink::attrs(r.body.get(16..).unwrap_or_default());
+        let bad = |e| truncated("RTM_GETLINK", e);
+        let ifindex = r.u32_at(4).map_err(bad)?;
+        let attrs = r.attrs_after(16).map_err(bad)?;
         let ifname = attrs
             .iter()
             .find(|a| a.kind == IFLA_IFNAME)
@@ -413,16 +411,11 @@ pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
                 .iter()
                 .filter(|f| f.msg_type == netlink::RTM_NEWTFILTER)
             {
-                let u = |at: usize| {
-                    f.body
-                        .get(at..at + 4)
-                        .and_then(|b| b.try_into().ok())
-                        .map_or(0, u32::from_ne_bytes)
-                };
-                let (handle, info) = (u(8), u(16));
+                let bad = |e| truncated("RTM_GETTFILTER", e);
+                let (handle, info) = (f.u32_at(8).map_err(bad)?, f.u32_at(16).map_err(bad)?);
                 let mut prog_id = 0;
                 let mut name = String::new();
-                for a in netlink::attrs(f.body.get(20..).unwrap_or_default()) {
+                for a in f.attrs_after(20).map_err(bad)? {
                     if a.kind == TCA_OPTIONS {
                         for o in netlink::attrs(a.payload) {
                             match o.kind {

@@ -194,6 +194,33 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
+impl Reply {
+    /// The u32 at byte `at` of the body (the fixed header after `nlmsghdr`:
+    /// `ifinfomsg`, `tcmsg`).
+    ///
+    /// # Errors
+    /// [`ShortRead`] when the body is shorter: a truncated message, not a 0.
+    pub fn u32_at(&self, at: usize) -> Result<u32, ShortRead> {
+        Bytes::native(&self.body).u32(at)
+    }
+
+    /// The attributes after the body's fixed header of `header` bytes.
+    ///
+    /// # Errors
+    /// [`ShortRead`] when the body is shorter than its fixed header.
+    pub fn attrs_after(&self, header: usize) -> Result<Vec<Attr<'_>>, ShortRead> {
+        match self.body.get(header..) {
+            Some(rest) => Ok(attrs(rest)),
+            None => Err(ShortRead {
+                offset: 0,
+                wanted: header,
+                what: "netlink fixed header",
+                len: self.body.len(),
+            }),
+        }
+    }
+}
+
 /// A refusal, with the kernel's extended-ack sentence when it gave one.
 #[derive(Debug, thiserror::Error)]
 /// Shows as "`RTM_SETLINK` failed (the kernel's sentence)"; the errno is the source.
@@ -349,10 +376,17 @@ pub enum Datagram {
 pub fn parse_datagram(data: &[u8], seq: u32, replies: &mut Vec<Reply>) -> Datagram {
     let mut at = 0;
     while at + 16 <= data.len() {
-        let len = u32::from_ne_bytes(data[at..at + 4].try_into().unwrap_or_default()) as usize;
-        let msg_type = u16::from_ne_bytes([data[at + 4], data[at + 5]]);
-        let flags = u16::from_ne_bytes([data[at + 6], data[at + 7]]);
-        let rseq = u32::from_ne_bytes(data[at + 8..at + 12].try_into().unwrap_or_default());
+        // `at + 16 <= data.len()`: the header's reads cannot fall short.
+        let header = Bytes::native(data);
+        let (Ok(len), Ok(msg_type), Ok(flags), Ok(rseq)) = (
+            header.u32(at),
+            header.u16(at + 4),
+            header.u16(at + 6),
+            header.u32(at + 8),
+        ) else {
+            return Datagram::Malformed;
+        };
+        let len = len as usize;
         if len < 16 || len > data.len() - at {
             return Datagram::Malformed;
         }
@@ -363,10 +397,10 @@ pub fn parse_datagram(data: &[u8], seq: u32, replies: &mut Vec<Reply>) -> Datagr
         }
         match msg_type {
             NLMSG_ERROR => {
-                let code = body
-                    .get(..4)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(0, i32::from_ne_bytes);
+                // An error message without its code is no acknowledgement.
+                let Ok(code) = Bytes::native(body).i32(0) else {
+                    return Datagram::Malformed;
+                };
                 if code == 0 {
                     return Datagram::Done;
                 }
@@ -461,6 +495,31 @@ mod tests {
             parse_datagram(&d, 7, &mut replies),
             Datagram::Error { .. }
         ));
+        // An error message cut before its code is no acknowledgement.
+        let d = msg(NLMSG_ERROR, 0, 7, &[0, 0]);
+        assert_eq!(parse_datagram(&d, 7, &mut replies), Datagram::Malformed);
+    }
+
+    #[test]
+    fn a_reply_cut_inside_its_fixed_header_is_an_error_not_a_zero() {
+        let r = Reply {
+            msg_type: RTM_NEWLINK,
+            body: vec![0, 0, 0, 0, 7, 0],
+        };
+        assert_eq!(r.u32_at(4).unwrap_err().len, 6);
+        assert_eq!(r.attrs_after(16).unwrap_err().wanted, 16);
+        let whole = Reply {
+            msg_type: RTM_NEWLINK,
+            body: [
+                &[0u8; 4][..],
+                &7u32.to_ne_bytes(),
+                &[0; 8],
+                &[8, 0, 3, 0, 1, 2, 3, 4],
+            ]
+            .concat(),
+        };
+        assert_eq!(whole.u32_at(4), Ok(7));
+        assert_eq!(whole.attrs_after(16).unwrap().len(), 1);
     }
 
     use super::*;
