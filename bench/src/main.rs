@@ -389,8 +389,14 @@ fn main() -> ExitCode {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
+        // Sections after the table (`## ...`: comparisons across changes, written by
+        // hand) are kept.
+        let kept = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| old.find("\n## ").map(|at| old[at..].to_string()))
+            .unwrap_or_default();
         let text = format!(
-            "# Benchmark results\n\nMade by `sudo bench/run.sh` (`cargo run --release -p oxbpf-bench -- --write bench/RESULTS.md`) on {date}.\nMachine: {machine}.\n\nRatios are oxbpf/peer: below 1× oxbpf takes less (time, memory, size); for ↑ rows (rates) above 1× oxbpf is faster.\nMethods are in `bench/src/main.rs` and beside each measurement.\n\n{table}"
+            "# Benchmark results\n\nMade by `sudo bench/run.sh` (`cargo run --release -p oxbpf-bench -- --write bench/RESULTS.md`) on {date}.\nMachine: {machine}.\n\nRatios are oxbpf/peer: below 1× oxbpf takes less (time, memory, size); for ↑ rows (rates) above 1× oxbpf is faster.\nMethods are in `bench/src/main.rs` and beside each measurement.\n\n{table}{kept}"
         );
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("cannot write {path}: {e}");

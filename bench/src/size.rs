@@ -109,7 +109,8 @@ pub fn run() -> Result<Vec<Row>, String> {
             "KiB",
             [Some(cli), Some(bpftool_kib()?), None],
         )
-        .goal(Goal::AtMost(1200.0))
+        // Issue 20 moved the goal from 1200 KiB to 1.5 MiB (clap; still half of bpftool).
+        .goal(Goal::AtMost(1536.0))
         .note("libbpf column: bpftool, which also needs iproute2 for tc/XDP"),
     ])
 }
