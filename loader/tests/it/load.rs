@@ -738,7 +738,7 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
                 .unwrap()
                 .update(&7u32.to_ne_bytes(), &9u32.to_ne_bytes(), 0)
                 .unwrap();
-            let again = load("maps_btf.bpf.o", &opts);
+            let again = load_spec("maps_btf.bpf.o", &spec, &opts);
             let v = again
                 .map("pinned_counts")
                 .unwrap()
@@ -759,10 +759,7 @@ fn maps_of_every_shape_with_initial_slots_and_pins() {
             let fd = oxbpf_sys::bpf::map_create(&other).unwrap();
             let c = std::ffi::CString::new(pinned.to_str().unwrap()).unwrap();
             oxbpf_sys::bpf::obj_pin(fd.as_fd(), &c).unwrap();
-            let err = Object::open(crate::testdata("maps_btf.bpf.o"))
-                .unwrap()
-                .load(&opts)
-                .unwrap_err();
+            let err = spec.load(&opts).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!(
