@@ -77,6 +77,8 @@ pub enum SectionKind {
     Btf,
     /// `.BTF.ext`.
     BtfExt,
+    /// `.struct_ops`, `.struct_ops.link` (and their `?` forms): struct_ops map values.
+    StructOps,
     /// Relocations for another section (`.rel<name>`).
     Relocations,
     /// `.symtab`.
@@ -104,6 +106,9 @@ impl SectionKind {
             SectionKind::Version => "kernel version",
             SectionKind::Btf => "BTF type information",
             SectionKind::BtfExt => "BTF.ext: func/line info and CO-RE relocations",
+            SectionKind::StructOps => {
+                "struct_ops maps: kernel structs of function pointers to programs"
+            }
             SectionKind::Relocations => "relocations",
             SectionKind::Symbols => "symbol table",
             SectionKind::Strings => "string table",
@@ -312,6 +317,41 @@ pub enum MapDefSource {
     Legacy,
     /// An inner map template described by `__array(values, ...)`.
     Inner,
+    /// A variable of `.struct_ops` or `.struct_ops.link`: a `BPF_MAP_TYPE_STRUCT_OPS`
+    /// whose value is a kernel struct ([`MapSpec::struct_ops`]).
+    StructOps,
+}
+
+/// What a struct_ops map holds (libbpf's `struct bpf_struct_ops`): the kernel struct it
+/// fills, its data members' initial bytes and the program behind each function-pointer
+/// member the object sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructOpsSpec {
+    /// The struct's name (`tcp_congestion_ops`, `sched_ext_ops`): the kernel type of the
+    /// same name is the one filled, inside its `bpf_struct_ops_<name>` wrapper.
+    pub type_name: String,
+    /// The struct in the object's BTF.
+    pub type_id: TypeId,
+    /// The variable's bytes as compiled (data members; function pointers are zero).
+    pub data: Vec<u8>,
+    /// The function-pointer members set to programs, by member order.
+    pub programs: Vec<StructOpsMember>,
+    /// From `.struct_ops.link`: registered through a bpf_link (`BPF_F_LINK`), not by
+    /// the map update alone.
+    pub link: bool,
+}
+
+/// A function-pointer member of a struct_ops value set to a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructOpsMember {
+    /// The member (`cong_avoid`).
+    pub member: String,
+    /// Its index among the object's struct members.
+    pub index: usize,
+    /// Its byte offset in the value.
+    pub offset: u32,
+    /// The program (a `SEC("struct_ops/...")` function).
+    pub program: String,
 }
 
 /// `pinning` of a BTF map (`enum libbpf_pin_type`).
@@ -373,6 +413,9 @@ pub struct MapSpec {
     /// map type the kernel lacks: each instruction that loads it is poisoned, so a
     /// program fails only if the verifier reaches such a use, and then says which map.
     pub autocreate: bool,
+    /// For a struct_ops map (`.struct_ops` sections): the kernel struct it fills and the
+    /// programs behind its function pointers.
+    pub struct_ops: Option<Box<StructOpsSpec>>,
 }
 
 impl MapSpec {
@@ -397,6 +440,7 @@ impl MapSpec {
             inner: None,
             init: Vec::new(),
             autocreate: true,
+            struct_ops: None,
         }
     }
 }

@@ -99,6 +99,9 @@ pub mod map_flags {
     pub const PRESERVE_ELEMS: u32 = 1 << 11;
     /// Inner maps of this map may have different max_entries.
     pub const INNER_MAP: u32 = 1 << 12;
+    /// `BPF_F_LINK`: a struct_ops map registered through a bpf_link (`BPF_LINK_CREATE`),
+    /// not by its update alone.
+    pub const LINK: u32 = 1 << 13;
     /// The map is created with a BPF token.
     pub const TOKEN_FD: u32 = 1 << 16;
 }

@@ -14,6 +14,7 @@ use oxbpf_loader::Object;
 use oxbpf_loader::btf::Btf;
 use oxbpf_loader::core::{CoreOutcome, CoreTargets, relocate_object};
 use oxbpf_loader::load::{LoadError, LoadOptions};
+use oxbpf_loader::object::MapDefSource;
 use oxbpf_loader::object::{Function, RelocKind, SectionKind};
 use oxbpf_loader::prelude::*;
 use oxbpf_loader::uapi::disasm::insn_text;
@@ -213,10 +214,28 @@ fn say_definitions(st: &mut Stage, obj: &Object) {
             m.value_size,
             m.max_entries,
             match m.source {
-                oxbpf_loader::object::MapDefSource::Btf => "defined by BTF in .maps",
-                _ => "a legacy struct bpf_map_def in maps",
+                MapDefSource::Btf => "defined by BTF in .maps".to_string(),
+                MapDefSource::Legacy => "a legacy struct bpf_map_def in maps".to_string(),
+                MapDefSource::Inner => "an inner map template".to_string(),
+                MapDefSource::StructOps => m.struct_ops.as_ref().map_or_else(String::new, |ops| {
+                    format!(
+                        "a struct {} variable{}, registered with the kernel as a struct_ops map",
+                        ops.type_name,
+                        if ops.link {
+                            " in .struct_ops.link"
+                        } else {
+                            " in .struct_ops"
+                        }
+                    )
+                }),
             }
         ));
+        for p in m.struct_ops.iter().flat_map(|ops| &ops.programs) {
+            st.say(format!(
+                "    .{} (byte {}) = program `{}`",
+                p.member, p.offset, p.program
+            ));
+        }
     }
     for d in &obj.data {
         let vars: Vec<String> = d
@@ -459,6 +478,13 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
         st.say("bpf(BPF_BTF_LOAD, the object's fixed-up BTF)");
     }
     for m in &obj.maps {
+        if let Some(ops) = m.struct_ops.as_ref().filter(|_| m.autocreate) {
+            st.say(format!(
+                "struct_ops map `{}` (struct {}): oxbpf cannot register struct_ops maps yet, so a load stops here (leave it out with --skip-map {})",
+                m.name, ops.type_name, m.name
+            ));
+            continue;
+        }
         st.say(format!(
             "bpf(BPF_MAP_CREATE, map_type={} key_size={} value_size={} max_entries={} name=\"{}\")",
             m.map_type,

@@ -82,6 +82,7 @@ pub fn map_flag_names(flags: u32) -> Vec<String> {
         (map_flags::MMAPABLE, "mmapable"),
         (map_flags::PRESERVE_ELEMS, "preserve_elems"),
         (map_flags::INNER_MAP, "inner_map"),
+        (map_flags::LINK, "link"),
         (map_flags::TOKEN_FD, "token_fd"),
     ];
     let mut out: Vec<String> = NAMES
@@ -109,6 +110,7 @@ fn source_label(s: MapDefSource) -> &'static str {
         MapDefSource::Btf => "btf",
         MapDefSource::Legacy => "legacy",
         MapDefSource::Inner => "inner",
+        MapDefSource::StructOps => "struct_ops",
     }
 }
 
@@ -362,6 +364,23 @@ fn map_row(m: &MapSpec) -> Vec<String> {
             .join(" ");
         notes.push(format!("initial values {slots}"));
     }
+    if let Some(st) = &m.struct_ops {
+        let members: Vec<String> = st
+            .programs
+            .iter()
+            .map(|p| format!("{}={}", p.member, p.program))
+            .collect();
+        notes.push(format!(
+            "struct {}{}: {}",
+            st.type_name,
+            if st.link { ", through a link" } else { "" },
+            if members.is_empty() {
+                "no program".into()
+            } else {
+                members.join(" ")
+            }
+        ));
+    }
     if m.map_extra != 0 {
         notes.push(format!("map_extra {}", m.map_extra));
     }
@@ -439,6 +458,28 @@ fn map_json(m: &MapSpec) -> Json {
             m.inner.as_ref().map_or(Json::Null, |i| map_json(i)),
         )
         .with("init", Json::Array(init))
+        .with(
+            "struct_ops",
+            m.struct_ops.as_ref().map_or(Json::Null, |st| {
+                Json::object()
+                    .with("type", st.type_name.as_str())
+                    .with("link", st.link)
+                    .with(
+                        "members",
+                        Json::Array(
+                            st.programs
+                                .iter()
+                                .map(|p| {
+                                    Json::object()
+                                        .with("member", p.member.as_str())
+                                        .with("offset", p.offset)
+                                        .with("program", p.program.as_str())
+                                })
+                                .collect(),
+                        ),
+                    )
+            }),
+        )
 }
 
 fn to_json(obj: &Object) -> Json {

@@ -133,6 +133,17 @@ pub enum LoadError {
         /// What is wrong.
         why: String,
     },
+    /// A struct_ops map (`.struct_ops`, `.struct_ops.link`): read and shown, not yet
+    /// registered with the kernel.
+    #[error(
+        "map `{map}`: struct_ops maps (this one fills the kernel's struct {type_name}) cannot be loaded by oxbpf yet; turn its autocreate off to load the rest of the object"
+    )]
+    StructOpsUnsupported {
+        /// The map.
+        map: String,
+        /// The kernel struct it fills.
+        type_name: String,
+    },
     /// A map could not be created.
     #[error("map `{map}`: {error}: {}{}", error.source, hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     MapCreate {
@@ -549,6 +560,18 @@ impl<'s> Loader<'s> {
         if let Some(Err(e)) = &spec.btf_ext {
             return Err(LoadError::BtfExt(e.clone()));
         }
+        // Refused before any syscall rather than created wrong (issue 18 brings them).
+        if let Some((map, st)) = spec
+            .maps
+            .iter()
+            .filter(|m| m.autocreate)
+            .find_map(|m| Some((m, m.struct_ops.as_ref()?)))
+        {
+            return Err(LoadError::StructOpsUnsupported {
+                map: map.name.clone(),
+                type_name: st.type_name.clone(),
+            });
+        }
         oxbpf_sys::trace::mark(
             "feature probes: which BTF kinds this kernel parses (once per process)",
         );
@@ -608,10 +631,30 @@ impl<'s> Loader<'s> {
     }
 
     /// The programs to load: those to autoload (every program outside `?` sections,
-    /// unless the spec was edited).
+    /// unless the spec was edited). A struct_ops program that some struct_ops map names
+    /// loads when one of those maps is created, and only then (libbpf's
+    /// `bpf_object_adjust_struct_ops_autoload`).
     fn select_programs(&mut self) {
-        self.selected = (0..self.obj.programs.len())
-            .filter(|&i| self.obj.programs[i].autoload)
+        let obj = &*self.obj;
+        self.selected = (0..obj.programs.len())
+            .filter(|&i| {
+                let p = &obj.programs[i];
+                let created: Vec<bool> = obj
+                    .maps
+                    .iter()
+                    .filter(|m| {
+                        m.struct_ops
+                            .as_ref()
+                            .is_some_and(|st| st.programs.iter().any(|s| s.program == p.name()))
+                    })
+                    .map(|m| m.autocreate)
+                    .collect();
+                if created.is_empty() {
+                    p.autoload
+                } else {
+                    created.contains(&true)
+                }
+            })
             .collect();
     }
 

@@ -99,8 +99,10 @@ fn every_testdata_object_loads_except_what_this_kernel_refuses() {
     for entry in std::fs::read_dir(crate::testdata("")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.ends_with(".bpf.o") || name == "maps_btf.bpf.o" {
-            continue; // maps_btf pins a map: tested with a bpffs below
+        // maps_btf pins a map: tested with a bpffs below. struct_ops: its maps are
+        // refused until they can be registered (struct_ops_maps_are_refused_plainly…).
+        if !name.ends_with(".bpf.o") || name == "maps_btf.bpf.o" || name == "struct_ops.bpf.o" {
+            continue;
         }
         let obj = Object::open(&path).unwrap();
         let autoload: Vec<String> = obj
@@ -1717,4 +1719,37 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
     );
     drop(l);
     assert_eq!(bpf_map_mappings(), before, "unmapped with the maps");
+}
+
+#[test]
+fn struct_ops_maps_are_refused_plainly_and_left_out_with_their_programs() {
+    let _serial = crate::serial();
+    // Refused before any syscall, naming the map and the kernel struct.
+    let obj = open("struct_ops.bpf.o");
+    let (result, calls) = oxbpf_sys::trace::recording(|| obj.load(&LoadOptions::default()));
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, LoadError::StructOpsUnsupported { map, type_name }
+            if map == "oxcc" && type_name == "tcp_congestion_ops"),
+        "{err}"
+    );
+    assert!(calls.iter().all(|c| c.command.is_empty()), "{calls:?}");
+    // One map left out: the other is still refused.
+    let one = crate::skip_maps(obj.clone(), &["oxcc"]);
+    assert!(matches!(
+        one.load(&LoadOptions::default()).unwrap_err(),
+        LoadError::StructOpsUnsupported { map, .. } if map == "oxcc_plain"
+    ));
+    if !gate::require_bpf("struct_ops_maps_are_refused_plainly_and_left_out_with_their_programs") {
+        return;
+    }
+    // Both left out: their programs are not loaded either (libbpf's autoload rule for
+    // struct_ops programs), and the rest of the object loads.
+    let l = load_spec(
+        "struct_ops.bpf.o",
+        &crate::skip_maps(obj, &["oxcc", "oxcc_plain"]),
+        &LoadOptions::default(),
+    );
+    assert!(l.programs.is_empty());
+    assert!(l.map("struct_o.bss").is_some());
 }

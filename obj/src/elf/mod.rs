@@ -15,6 +15,7 @@
 
 mod error;
 mod maps;
+mod struct_ops;
 
 use std::collections::HashMap;
 
@@ -357,6 +358,12 @@ fn classify_section(index: usize, name: &str, sh_type: u32, flags: u64) -> Secti
         SectionKind::Maps
     } else if name == "maps" {
         SectionKind::LegacyMaps
+    } else if matches!(
+        name,
+        ".struct_ops" | ".struct_ops.link" | "?.struct_ops" | "?.struct_ops.link"
+    ) {
+        // libbpf's four names (`?`: not created unless asked for).
+        SectionKind::StructOps
     } else if name == "license" {
         SectionKind::License
     } else if name == "version" {
@@ -401,8 +408,15 @@ impl<'d> Reader<'d> {
 
         self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
         self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
+        maps.extend(self.struct_ops_maps(&functions)?);
 
         let (programs, subprograms) = programs_and_subprograms(functions);
+        struct_ops::check_program_types(&maps, &programs).map_err(|what| {
+            self.err(ElfErrorKind::Section {
+                section: ".struct_ops".into(),
+                what,
+            })
+        })?;
 
         let sections = self
             .sections

@@ -816,3 +816,66 @@ fn btf_ext_is_parsed_once_at_open_and_an_unreadable_one_refuses_co_re() {
         crate::core::CoreError::BtfExt(crate::btf::ext::BtfExtError::NoBtf).to_string()
     );
 }
+
+#[test]
+fn struct_ops_variables_are_maps_whose_members_name_programs() {
+    let obj = open("struct_ops.bpf.o");
+    let st_maps: Vec<&MapSpec> = obj.maps.iter().filter(|m| m.struct_ops.is_some()).collect();
+    assert_eq!(st_maps.len(), 2);
+    let (link, plain) = (map(&obj, "oxcc"), map(&obj, "oxcc_plain"));
+    for m in [link, plain] {
+        assert_eq!(m.map_type, MapType::STRUCT_OPS);
+        assert_eq!((m.key_size, m.value_size, m.max_entries), (4, 56, 1));
+        assert_eq!(m.source, MapDefSource::StructOps);
+        assert!(m.autocreate);
+    }
+    assert_eq!(link.map_flags, oxbpf_uapi::map_flags::LINK);
+    assert_eq!(plain.map_flags, 0);
+    let st = link.struct_ops.as_ref().unwrap();
+    assert_eq!(st.type_name, "tcp_congestion_ops");
+    assert!(st.link);
+    // The data members' bytes as compiled: `name` first, in the object's own layout.
+    assert_eq!(&st.data[..5], b"oxcc\0");
+    let members: Vec<(&str, usize, u32, &str)> = st
+        .programs
+        .iter()
+        .map(|p| (p.member.as_str(), p.index, p.offset, p.program.as_str()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("ssthresh", 1, 16, "oxcc_ssthresh"),
+            ("cong_avoid", 2, 24, "oxcc_cong_avoid"),
+            ("undo_cwnd", 3, 32, "oxcc_undo_cwnd"),
+            ("init", 4, 40, "oxcc_init"),
+        ]
+    );
+    let plain_st = plain.struct_ops.as_ref().unwrap();
+    assert!(!plain_st.link);
+    assert_eq!(plain_st.programs.len(), 3, "no init in the plain one");
+    assert_eq!(&plain_st.data[..11], b"oxcc_plain\0");
+    // After the object's other maps (none here), as libbpf orders them.
+    assert_eq!(
+        obj.sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::StructOps)
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_struct_ops_relocation_into_a_data_member_is_refused() {
+    // Point the relocation of `oxcc.ssthresh` at a symbol that is no program: the
+    // `name` member's offset holds no function pointer.
+    let mut data = bytes("struct_ops.bpf.o");
+    let l = layout(&data);
+    let (rel, _) = l.section(".rel.struct_ops.link");
+    // The first entry's r_offset (16: `ssthresh`) becomes 0 (`name`, a char array).
+    put_u64(&mut data, rel, 0);
+    let err = parse_err("st.o", &data);
+    assert!(
+        err.contains("member `name` is not a function pointer, so it cannot name a program"),
+        "{err}"
+    );
+}
