@@ -206,7 +206,7 @@ fn cli_hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     match err.downcast_ref::<LoadError>()? {
         LoadError::NoCoreTarget(_) => Some("--btf PATH".into()),
         LoadError::NoType { prog, .. } => Some(format!("--type {prog}=TYPE, e.g. xdp")),
-        LoadError::StructOpsUnsupported { map, .. } => Some(format!("--skip-map {map}")),
+        LoadError::StructOps { map, .. } => Some(format!("--skip-map {map} to load the rest")),
         LoadError::MapCreate {
             map,
             unset: Some(u),

@@ -480,8 +480,8 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
     for m in &obj.maps {
         if let Some(ops) = m.struct_ops.as_ref().filter(|_| m.autocreate) {
             st.say(format!(
-                "struct_ops map `{}` (struct {}): oxbpf cannot register struct_ops maps yet, so a load stops here (leave it out with --skip-map {})",
-                m.name, ops.type_name, m.name
+                "bpf(BPF_MAP_CREATE, map_type=struct_ops key_size=4 max_entries=1 name=\"{}\", its value the kernel's struct bpf_struct_ops_{}: the object's members copied by name, each program's fd at its function pointer once loaded)",
+                m.name, ops.type_name
             ));
             continue;
         }

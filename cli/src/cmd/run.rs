@@ -238,6 +238,12 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     for f in &loaded.failures {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }
+    for v in &loaded.struct_ops {
+        out(&format!(
+            "struct_ops map {}: loaded with its programs, not registered (oxbpf cannot register struct_ops maps with the kernel yet)",
+            v.map
+        ));
+    }
     let (attached, attached_all) = attach_all(&loaded.programs, &args.attach);
     let mut sources = Sources::open(&loaded.maps);
     for (map, t) in &record_types {

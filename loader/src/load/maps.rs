@@ -502,9 +502,14 @@ pub(super) fn create_all(
     opts: &LoadOptions,
     types: Option<&[Type]>,
     btf_fd: Option<&OwnedFd>,
+    struct_ops: &[super::struct_ops::KernStructOps],
 ) -> Result<Made, LoadError> {
     let mut object_maps = Vec::with_capacity(obj.maps.len());
-    for spec in &obj.maps {
+    for (index, spec) in obj.maps.iter().enumerate() {
+        if let Some(plan) = struct_ops.iter().find(|p| p.map == index) {
+            object_maps.push(Some(super::struct_ops::create(spec, plan, btf_fd)?));
+            continue;
+        }
         if !spec.autocreate {
             log::debug!(
                 "map `{}`: not created, as asked; instructions that load it are poisoned",

@@ -22,6 +22,7 @@
 
 mod maps;
 mod progs;
+mod struct_ops;
 
 use crate::prelude::*;
 use std::borrow::Cow;
@@ -133,16 +134,13 @@ pub enum LoadError {
         /// What is wrong.
         why: String,
     },
-    /// A struct_ops map (`.struct_ops`, `.struct_ops.link`): read and shown, not yet
-    /// registered with the kernel.
-    #[error(
-        "map `{map}`: struct_ops maps (this one fills the kernel's struct {type_name}) cannot be loaded by oxbpf yet; turn its autocreate off to load the rest of the object"
-    )]
-    StructOpsUnsupported {
+    /// A struct_ops map's value cannot be built for this kernel.
+    #[error("struct_ops map `{map}`: {why}")]
+    StructOps {
         /// The map.
         map: String,
-        /// The kernel struct it fills.
-        type_name: String,
+        /// What does not fit.
+        why: String,
     },
     /// A map could not be created.
     #[error("map `{map}`: {error}: {}{}", error.source, hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
@@ -284,9 +282,23 @@ pub struct Loaded {
     pub btf_fd: Option<OwnedFd>,
     /// Where each global variable lives.
     pub globals: Vec<GlobalSlot>,
+    /// Each struct_ops map's value, ready for registering.
+    pub struct_ops: Vec<StructOpsValue>,
     /// Each map's shared mapping, made on the first global variable access (`None`
     /// where the map cannot be mapped: the map syscalls are used instead).
     pub(crate) mapped: Vec<std::sync::OnceLock<Option<oxbpf_sys::mmap::MapMemory>>>,
+}
+
+/// A struct_ops map's value as the kernel takes it (the `bpf_struct_ops_<name>`
+/// wrapper, with the program fds at the function pointers): what registering it sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructOpsValue {
+    /// The map (in [`Loaded::maps`]).
+    pub map: String,
+    /// Registered through a bpf_link (`.struct_ops.link`) rather than by the update.
+    pub link: bool,
+    /// The value.
+    pub value: Vec<u8>,
 }
 
 /// A global variable of the loaded object: its data map (an index into
@@ -541,6 +553,10 @@ struct Loader<'s> {
     kernel: Option<KernelBtf>,
     /// The module BTF fds found, open until every program is loaded.
     module_fds: ModuleFds,
+    /// The kernel side of each struct_ops map to create.
+    struct_ops: Vec<struct_ops::KernStructOps>,
+    /// What each struct_ops program is loaded for.
+    struct_ops_targets: HashMap<String, struct_ops::ProgTarget>,
 }
 
 impl<'s> Loader<'s> {
@@ -559,18 +575,6 @@ impl<'s> Loader<'s> {
         // cannot be loaded as compiled.
         if let Some(Err(e)) = &spec.btf_ext {
             return Err(LoadError::BtfExt(e.clone()));
-        }
-        // Refused before any syscall rather than created wrong (issue 18 brings them).
-        if let Some((map, st)) = spec
-            .maps
-            .iter()
-            .filter(|m| m.autocreate)
-            .find_map(|m| Some((m, m.struct_ops.as_ref()?)))
-        {
-            return Err(LoadError::StructOpsUnsupported {
-                map: map.name.clone(),
-                type_name: st.type_name.clone(),
-            });
         }
         oxbpf_sys::trace::mark(
             "feature probes: which BTF kinds this kernel parses (once per process)",
@@ -595,6 +599,8 @@ impl<'s> Loader<'s> {
             kconfig_layout: Vec::new(),
             kernel: None,
             module_fds: ModuleFds::default(),
+            struct_ops: Vec::new(),
+            struct_ops_targets: HashMap::new(),
         })
     }
 
@@ -602,6 +608,7 @@ impl<'s> Loader<'s> {
     fn load(mut self) -> Result<Loaded, LoadError> {
         self.select_programs();
         self.find_kernel_btf()?;
+        self.prepare_struct_ops()?;
         self.relocate_core()?;
         self.load_object_btf()?;
         let externs = self.resolve_externs()?;
@@ -611,6 +618,7 @@ impl<'s> Loader<'s> {
             self.opts,
             self.types.as_deref(),
             self.btf_fd.as_ref(),
+            &self.struct_ops,
         )?;
         made.kconfig = self.create_kconfig_map()?;
         let resolver = Resolver {
@@ -624,10 +632,72 @@ impl<'s> Loader<'s> {
             "programs, with their relocations applied (and any probe a program needs)",
         );
         let programs = self.load_programs(&resolver)?;
+        let struct_ops = self.struct_ops_values(&programs.programs)?;
         maps::bind_rodata(&self.obj, &made, &programs.programs);
         let failed: Vec<&str> = programs.failures.iter().map(|f| f.name.as_str()).collect();
         maps::fill_slots(&self.obj, &made, &programs.programs, &failed)?;
-        Ok(self.finish(made, programs))
+        let mut loaded = self.finish(made, programs);
+        loaded.struct_ops = struct_ops;
+        Ok(loaded)
+    }
+
+    /// The kernel's value of each struct_ops map (`bpf_map__init_kern_struct_ops`), and
+    /// what each struct_ops program is loaded for; a struct_ops program that no created
+    /// map uses after that is left out, as libbpf leaves it.
+    fn prepare_struct_ops(&mut self) -> Result<(), LoadError> {
+        let obj = &*self.obj;
+        if !obj
+            .maps
+            .iter()
+            .any(|m| m.autocreate && m.struct_ops.is_some())
+        {
+            return Ok(());
+        }
+        let kernel = self.kernel.as_mut().ok_or_else(|| LoadError::KernelBtf {
+            why: "struct_ops maps fill kernel structs".into(),
+            source: crate::btf::BtfError::NotBtf("no kernel BTF was read"),
+        })?;
+        let (plans, targets) = struct_ops::prepare(obj, kernel, &mut self.module_fds)?;
+        self.selected.retain(|&i| {
+            let p = &obj.programs[i];
+            p.prog_type != Some(oxbpf_sys::uapi::ProgType::STRUCT_OPS)
+                || targets.contains_key(p.name())
+                || !obj.maps.iter().any(|m| {
+                    m.struct_ops
+                        .as_ref()
+                        .is_some_and(|st| st.programs.iter().any(|s| s.program == p.name()))
+                })
+        });
+        self.struct_ops = plans;
+        self.struct_ops_targets = targets;
+        Ok(())
+    }
+
+    /// Each struct_ops map's kernel value with its programs' fds in place, ready for
+    /// registering (the map update, or a link).
+    fn struct_ops_values(&self, programs: &[Program]) -> Result<Vec<StructOpsValue>, LoadError> {
+        use std::os::fd::{AsFd as _, AsRawFd as _};
+        let mut out = Vec::new();
+        for plan in &self.struct_ops {
+            let spec = &self.obj.maps[plan.map];
+            let mut value = plan.value.clone();
+            for (at, name) in &plan.funcs {
+                let Some(p) = programs.iter().find(|p| p.name() == name) else {
+                    return Err(LoadError::StructOps {
+                        map: spec.name.clone(),
+                        why: format!("program `{name}` did not load"),
+                    });
+                };
+                let fd = i64::from(p.as_fd().as_raw_fd());
+                value[*at..*at + 8].copy_from_slice(&fd.to_ne_bytes());
+            }
+            out.push(StructOpsValue {
+                map: spec.name.clone(),
+                link: spec.struct_ops.as_ref().is_some_and(|st| st.link),
+                value,
+            });
+        }
+        Ok(out)
     }
 
     /// The programs to load: those to autoload (every program outside `?` sections,
@@ -672,10 +742,15 @@ impl<'s> Loader<'s> {
             .externs
             .iter()
             .any(|e| e.name == "LINUX_HAS_BPF_COOKIE" || e.name == "LINUX_HAS_SYSCALL_WRAPPER");
+        // Tracing programs attach by BTF id; struct_ops maps fill kernel structs.
         let tracing = self
             .selected
             .iter()
-            .any(|&i| obj.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0);
+            .any(|&i| obj.programs[i].section_flags() & crate::section::flags::ATTACH_BTF != 0)
+            || obj
+                .maps
+                .iter()
+                .any(|m| m.autocreate && m.struct_ops.is_some());
         if !(has_core || has_ksyms || has_cookie || tracing) {
             return Ok(());
         }
@@ -841,6 +916,7 @@ impl<'s> Loader<'s> {
             logs: programs.logs,
             btf_fd: self.btf_fd,
             globals,
+            struct_ops: Vec::new(),
         }
     }
 }

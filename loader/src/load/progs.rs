@@ -477,7 +477,7 @@ impl Loader<'_> {
         for (insn, what) in &linked.applied {
             log::trace!("program `{}`: insn {insn}: {what}", p.name());
         }
-        let attr = load_attr(
+        let mut attr = load_attr(
             obj,
             p,
             prog_type,
@@ -486,6 +486,21 @@ impl Loader<'_> {
             self.kernel.as_mut(),
             &mut self.module_fds,
         )?;
+        if prog_type == ProgType::STRUCT_OPS {
+            // The kernel struct and member it fills (libbpf: "isn't referenced anywhere"
+            // for one no struct_ops map names).
+            let t = self.struct_ops_targets.get(p.name()).ok_or_else(|| {
+                LoadError::AttachTarget {
+                    prog: p.name().to_string(),
+                    why: "a SEC(\"struct_ops\") program no struct_ops map names: nothing to load it for".into(),
+                }
+            })?;
+            attr.attach_btf_id = t.kern_type_id.0;
+            attr.expected_attach_type = AttachType(t.member);
+            if let Some(fd) = t.module_fd {
+                attr.attach_btf_obj_fd = fd as u32;
+            }
+        }
         // The kernel reads the license as a C string; an object without one is not GPL.
         let license = CString::new(obj.license.replace('\0', "")).unwrap_or_default();
         // Module BTFs of kfuncs (and of nothing else yet) by index; index 0 is vmlinux.

@@ -99,10 +99,8 @@ fn every_testdata_object_loads_except_what_this_kernel_refuses() {
     for entry in std::fs::read_dir(crate::testdata("")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        // maps_btf pins a map: tested with a bpffs below. struct_ops: its maps are
-        // refused until they can be registered (struct_ops_maps_are_refused_plainly…).
-        if !name.ends_with(".bpf.o") || name == "maps_btf.bpf.o" || name == "struct_ops.bpf.o" {
-            continue;
+        if !name.ends_with(".bpf.o") || name == "maps_btf.bpf.o" {
+            continue; // maps_btf pins a map: tested with a bpffs below
         }
         let obj = Object::open(&path).unwrap();
         let autoload: Vec<String> = obj
@@ -1722,34 +1720,85 @@ fn globals_are_read_and_written_by_name_while_programs_run() {
 }
 
 #[test]
-fn struct_ops_maps_are_refused_plainly_and_left_out_with_their_programs() {
+fn struct_ops_maps_get_the_kernels_value_and_their_programs_load_for_its_members() {
     let _serial = crate::serial();
-    // Refused before any syscall, naming the map and the kernel struct.
-    let obj = open("struct_ops.bpf.o");
-    let (result, calls) = oxbpf_sys::trace::recording(|| obj.load(&LoadOptions::default()));
-    let err = result.unwrap_err();
-    assert!(
-        matches!(&err, LoadError::StructOpsUnsupported { map, type_name }
-            if map == "oxcc" && type_name == "tcp_congestion_ops"),
-        "{err}"
-    );
-    assert!(calls.iter().all(|c| c.command.is_empty()), "{calls:?}");
-    // One map left out: the other is still refused.
-    let one = crate::skip_maps(obj.clone(), &["oxcc"]);
-    assert!(matches!(
-        one.load(&LoadOptions::default()).unwrap_err(),
-        LoadError::StructOpsUnsupported { map, .. } if map == "oxcc_plain"
-    ));
-    if !gate::require_bpf("struct_ops_maps_are_refused_plainly_and_left_out_with_their_programs") {
+    if !gate::require_bpf(
+        "struct_ops_maps_get_the_kernels_value_and_their_programs_load_for_its_members",
+    ) {
         return;
     }
-    // Both left out: their programs are not loaded either (libbpf's autoload rule for
-    // struct_ops programs), and the rest of the object loads.
+    use oxbpf_loader::btf::{Btf, Kind};
+    let obj = open("struct_ops.bpf.o");
+    let l = load_spec("struct_ops.bpf.o", &obj, &LoadOptions::default());
+    assert_eq!(l.programs.len(), 4);
+    // The value is the kernel's wrapper, bpf_struct_ops_tcp_congestion_ops.
+    let vmlinux = Btf::from_sysfs().unwrap();
+    let wrapper = vmlinux
+        .type_by_id(
+            vmlinux
+                .find("bpf_struct_ops_tcp_congestion_ops", Kind::Struct)
+                .unwrap(),
+        )
+        .unwrap();
+    let kstruct_id = vmlinux.find("tcp_congestion_ops", Kind::Struct).unwrap();
+    let data_off = wrapper
+        .members()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|m| m.type_id == kstruct_id)
+        .unwrap()
+        .bit_offset as usize
+        / 8;
+    let kstruct = vmlinux.type_by_id(kstruct_id).unwrap();
+    let member = |name: &str| {
+        let (i, m) = kstruct
+            .members()
+            .unwrap()
+            .map(Result::unwrap)
+            .enumerate()
+            .find(|(_, m)| m.name == name)
+            .unwrap();
+        (i as u32, data_off + m.bit_offset as usize / 8)
+    };
+    for name in ["oxcc", "oxcc_plain"] {
+        let map = l.map(name).unwrap();
+        assert_eq!(map.map_type(), oxbpf_sys::uapi::MapType::STRUCT_OPS);
+        assert_eq!(map.value_size(), wrapper.size());
+        let info = map.info().unwrap();
+        assert_eq!(info.btf_vmlinux_value_type_id, wrapper.id().0, "{name}");
+    }
+    let value = |name: &str| &l.struct_ops.iter().find(|v| v.map == name).unwrap().value;
+    // Data members by name, in the kernel's layout; program fds at the pointers.
+    let (_, name_at) = member("name");
+    assert_eq!(&value("oxcc")[name_at..name_at + 5], b"oxcc\0");
+    assert_eq!(&value("oxcc_plain")[name_at..name_at + 11], b"oxcc_plain\0");
+    assert!(l.struct_ops.iter().find(|v| v.map == "oxcc").unwrap().link);
+    for (prog, field) in [
+        ("oxcc_init", "init"),
+        ("oxcc_cong_avoid", "cong_avoid"),
+        ("oxcc_ssthresh", "ssthresh"),
+        ("oxcc_undo_cwnd", "undo_cwnd"),
+    ] {
+        let p = l.program(prog).unwrap();
+        let (_, at) = member(field);
+        let fd = i64::from(std::os::fd::AsRawFd::as_raw_fd(&p.as_fd()));
+        assert_eq!(value("oxcc")[at..at + 8], fd.to_ne_bytes(), "{prog}");
+        // Loaded for the kernel struct and that member (libbpf's attach_btf_id and
+        // expected_attach_type for struct_ops).
+        let info = p.info().unwrap();
+        assert_eq!(info.attach_btf_id, kstruct_id.0, "{prog}");
+    }
+    // `init` is not set in oxcc_plain: zero there.
+    let (_, init_at) = member("init");
+    assert_eq!(value("oxcc_plain")[init_at..init_at + 8], [0; 8]);
+    drop(l);
+    // Both maps left out: their programs are not loaded either (libbpf's autoload rule
+    // for struct_ops programs), and the rest of the object loads.
     let l = load_spec(
         "struct_ops.bpf.o",
         &crate::skip_maps(obj, &["oxcc", "oxcc_plain"]),
         &LoadOptions::default(),
     );
-    assert!(l.programs.is_empty());
+    assert!(l.programs.is_empty() && l.struct_ops.is_empty());
     assert!(l.map("struct_o.bss").is_some());
 }
