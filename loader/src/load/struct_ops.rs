@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd as _;
 
 use oxbpf_maps::Map;
 use oxbpf_sys::bpf;
-use oxbpf_sys::uapi::{MapCreateAttr, MapType};
+use oxbpf_sys::uapi::{MapCreateAttr, MapType, map_flags};
 
 use super::LoadError;
 use crate::btf::{Btf, BtfType, Kind, TypeId, essential_name};
@@ -281,11 +281,21 @@ pub(super) fn create(
         attr.value_type_btf_obj_fd = fd;
         attr.map_flags |= VTYPE_BTF_OBJ_FD;
     }
-    let fd = bpf::MapFd::create(&attr).map_err(|error| LoadError::MapCreate {
-        map: spec.name.clone(),
-        hint: None,
-        unset: None,
-        error,
+    let fd = bpf::MapFd::create(&attr).map_err(|error| {
+        // `.struct_ops.link` maps (BPF_F_LINK) came in Linux 6.4; before, the flag is
+        // a bare EINVAL.
+        let link_too_new = spec.map_flags & map_flags::LINK != 0
+            && error.errno() == Some(libc::EINVAL)
+            && oxbpf_sys::version::KernelVersion::current()
+                .is_some_and(|v| (v.major, v.minor) < (6, 4));
+        LoadError::MapCreate {
+            map: spec.name.clone(),
+            hint: link_too_new.then(|| {
+                "struct_ops maps registered through links (.struct_ops.link, BPF_F_LINK) need Linux 6.4; declare it in .struct_ops for older kernels".to_string()
+            }),
+            unset: None,
+            error,
+        }
     })?;
     log::debug!(
         "map `{}`: struct_ops map created (value {} bytes, kernel type id {})",

@@ -75,6 +75,9 @@ fn newer_maps(object: &str) -> Vec<String> {
             ("cgrp_store", (6, 2)),
             ("odd_user_ring", (6, 1)),
         ],
+        // struct_ops maps through links (BPF_F_LINK) came in 6.4; kfunc calls from
+        // struct_ops programs (the tcp_reno_* ones here) in 5.13.
+        "struct_ops.bpf.o" => &[("oxcc", (6, 4)), ("oxcc_plain", (5, 13))],
         _ => &[],
     };
     newer
