@@ -9,6 +9,7 @@
 //! | perf event + `PERF_EVENT_IOC_SET_BPF` | the event fd | disabling and closing it |
 //! | `SO_ATTACH_BPF` | a duplicate of the socket fd | `SO_DETACH_BPF` |
 //! | `BPF_PROG_ATTACH` | duplicates of target and program fds | `BPF_PROG_DETACH` |
+//! | struct_ops map update (plain `.struct_ops`) | a duplicate of the map fd | deleting element 0 |
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -54,6 +55,9 @@ pub(crate) enum Held {
     },
     /// A cls_bpf filter added over netlink.
     NetlinkTc(crate::netlink::TcFilter),
+    /// A plain struct_ops map registered by its update: unregistered by deleting its
+    /// element 0.
+    StructOpsMap(oxbpf_sys::bpf::MapFd),
     /// A kprobe or uprobe event created through tracefs (`kprobe_events`,
     /// `uprobe_events`) with the program on its perf event; the event is removed after
     /// the perf event is closed.
@@ -234,6 +238,7 @@ fn undo(held: Held) -> Result<(), DetachError> {
             prog,
         } => crate::netlink::detach_xdp(ifindex, mode_flags, &prog)?,
         Held::NetlinkTc(filter) => crate::netlink::detach_tc(&filter)?,
+        Held::StructOpsMap(map) => bpf::map_delete_elem(&map, &0u32.to_ne_bytes())?,
         Held::TracefsProbe {
             perf,
             control,

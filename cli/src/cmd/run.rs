@@ -238,13 +238,24 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     for f in &loaded.failures {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }
+    let (mut attached, mut attached_all) = attach_all(&loaded.programs, &args.attach);
+    // struct_ops maps: registered (their programs run when the kernel calls the struct).
     for v in &loaded.struct_ops {
-        out(&format!(
-            "struct_ops map {}: loaded with its programs, not registered (oxbpf cannot register struct_ops maps with the kernel yet)",
-            v.map
-        ));
+        match loaded.register_struct_ops(&v.map) {
+            Ok(link) => {
+                out(&format!("attached: {}", link.describe()));
+                attached.push(Attached {
+                    link,
+                    _keep: None,
+                    packets: None,
+                });
+            }
+            Err(e) => {
+                attached_all = false;
+                out(&crate::error_chain(&e));
+            }
+        }
     }
-    let (attached, attached_all) = attach_all(&loaded.programs, &args.attach);
     let mut sources = Sources::open(&loaded.maps);
     for (map, t) in &record_types {
         out(&format!(

@@ -134,6 +134,15 @@ pub enum LoadError {
         /// What is wrong.
         why: String,
     },
+    /// A struct_ops map could not be registered with the kernel.
+    #[error("struct_ops map `{map}`: registering")]
+    Register {
+        /// The map.
+        map: String,
+        /// The kernel's refusal.
+        #[source]
+        source: oxbpf_prog::LinkError,
+    },
     /// A struct_ops map's value cannot be built for this kernel.
     #[error("struct_ops map `{map}`: {why}")]
     StructOps {
@@ -327,6 +336,33 @@ impl Loaded {
     /// The program named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name() == name)
+    }
+
+    /// Registers struct_ops map `name` with the kernel (the TCP congestion control,
+    /// the scheduler... becomes usable): its value written, and for a
+    /// `.struct_ops.link` map a bpf_link made. Dropping the [`oxbpf_prog::Link`]
+    /// unregisters it (a pinned link stays).
+    ///
+    /// # Errors
+    /// No struct_ops map of that name was loaded; the kernel refuses (`EBUSY`: a struct
+    /// of that name is registered already; no BPF trampolines on this kernel).
+    #[doc(alias = "bpf_map__attach_struct_ops")]
+    pub fn register_struct_ops(&self, name: &str) -> Result<oxbpf_prog::Link, LoadError> {
+        let (Some(v), Some(map)) = (
+            self.struct_ops.iter().find(|v| v.map == name),
+            self.map(name),
+        ) else {
+            return Err(LoadError::StructOps {
+                map: name.to_string(),
+                why: "no struct_ops map of that name was loaded".into(),
+            });
+        };
+        oxbpf_prog::Link::register_struct_ops(map.map_fd(), &v.value, v.link, name).map_err(
+            |source| LoadError::Register {
+                map: name.to_string(),
+                source,
+            },
+        )
     }
 
     fn slot(&self, name: &str) -> Result<(&GlobalSlot, &Map), LoadError> {

@@ -1244,3 +1244,129 @@ fn fentry_fexit_and_lsm_count_calls_where_the_kernel_has_trampolines() {
     }
     drop(links);
 }
+
+#[test]
+fn a_struct_ops_congestion_control_registers_and_carries_a_tcp_connection() {
+    let _serial = crate::serial();
+    let test = "attach::a_struct_ops_congestion_control_registers_and_carries_a_tcp_connection";
+    if !gate::require_bpf(test)
+        || !crate::rerun_unshared(test, libc::CLONE_NEWNET, || {
+            crate::link_up(&mut oxbpf_sys::netlink::Socket::route().unwrap(), "lo");
+        })
+    {
+        return;
+    }
+    // Before 6.4 no link maps, before 5.13 no kfunc calls from struct_ops programs.
+    if !crate::kernel_since(5, 13) {
+        eprintln!("{test}: this kernel's struct_ops programs cannot call kfuncs (5.13)");
+        return;
+    }
+    let (map, cc) = if crate::kernel_since(6, 4) {
+        ("oxcc", "oxcc")
+    } else {
+        ("oxcc_plain", "oxcc_plain")
+    };
+    let mut obj = Object::open(crate::testdata("struct_ops.bpf.o")).unwrap();
+    for other in ["oxcc", "oxcc_plain"].into_iter().filter(|m| *m != map) {
+        obj.map_mut(other).unwrap().autocreate = false;
+    }
+    let l = obj
+        .load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let link = match l.register_struct_ops(map) {
+        Ok(link) => link,
+        Err(e) => {
+            // No BPF trampolines (this machine): refused, and said so.
+            let why = crate::chain(&e);
+            assert!(
+                why.starts_with(&format!("struct_ops map `{map}`: registering: struct_ops map {map}: register (update element 0)")),
+                "{why}"
+            );
+            assert!(!expected("trampolines"), "{why}");
+            eprintln!("{test}: nothing to run here: {why}");
+            return;
+        }
+    };
+    // The congestion control is the kernel's now: a connection over loopback uses it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+        all.len()
+    });
+    let mut stream = connect_with_congestion(addr, cc);
+    let data = vec![7u8; 4 << 20];
+    std::io::Write::write_all(&mut stream, &data).unwrap();
+    drop(stream);
+    assert_eq!(server.join().unwrap(), data.len());
+    let count = |name: &str| {
+        let v = l.global(name).unwrap();
+        u64::from_ne_bytes(v[..8].try_into().unwrap())
+    };
+    assert!(count("cong_avoid_calls") > 0, "cong_avoid never ran");
+    if map == "oxcc" {
+        assert!(count("init_calls") > 0, "init never ran");
+    }
+    // Unregistered: the name is gone.
+    link.detach().unwrap();
+    // SAFETY: a plain socket(2), closed right after.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    let set = set_congestion(fd, cc);
+    // SAFETY: `fd` is ours and used no more.
+    unsafe { libc::close(fd) };
+    assert_eq!(set, Err(libc::ENOENT), "{cc} is still registered");
+}
+
+/// A TCP connection to `addr` whose congestion control is set to `cc` before it
+/// connects (so the kernel calls its `init` too).
+fn connect_with_congestion(addr: std::net::SocketAddr, cc: &str) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd as _;
+    let std::net::SocketAddr::V4(v4) = addr else {
+        panic!("{addr}")
+    };
+    // SAFETY: a plain socket(2); the fd is owned by the TcpStream made below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    set_congestion(fd, cc).unwrap_or_else(|e| panic!("TCP_CONGESTION {cc}: errno {e}"));
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(v4.ip().octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: `sin` is a valid sockaddr_in of the size given.
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` is a connected TCP socket this function owns.
+    unsafe { std::net::TcpStream::from_raw_fd(fd) }
+}
+
+/// `setsockopt(TCP_CONGESTION, cc)`: the errno on failure.
+fn set_congestion(fd: i32, cc: &str) -> Result<(), i32> {
+    // SAFETY: `cc` is a byte string of the length given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+}

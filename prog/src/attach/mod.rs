@@ -13,6 +13,7 @@
 //! | `tracing.rs` | tp_btf, fentry/fexit/fmod_ret, lsm | bpf_link over a BPF trampoline; `BPF_RAW_TRACEPOINT_OPEN` |
 //! | `cgroup.rs` | cgroup, netns, sockmap hooks | bpf_link or `BPF_PROG_ATTACH` |
 //! | `iter.rs` | iterators | `trace_iter` bpf_link, `BPF_ITER_CREATE` |
+//! | `struct_ops.rs` | struct_ops maps (their programs fill a kernel struct) | the map update; `BPF_STRUCT_OPS` bpf_link for `.struct_ops.link` |
 //!
 //! Here: auto-attach ([`Program::attach_auto`], from the `SEC()` name) and what every
 //! family shares (the error with its hint, the kernel version check).
@@ -28,6 +29,7 @@ mod iter;
 mod kprobe;
 mod probe_event;
 mod socket;
+mod struct_ops;
 mod tc;
 mod tracepoint;
 mod tracing;

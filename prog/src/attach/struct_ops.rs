@@ -1,0 +1,59 @@
+//! struct_ops: registering a struct_ops map's value with the kernel, as libbpf's
+//! `bpf_map__attach_struct_ops` does. The value (the kernel's `bpf_struct_ops_<name>`
+//! wrapper with the program fds at its function pointers, built at load) is written to
+//! element 0; a plain `.struct_ops` map is registered by that update and unregistered
+//! by deleting the element; a `.struct_ops.link` map (`BPF_F_LINK`) is registered by a
+//! bpf_link (`BPF_LINK_CREATE`, `BPF_STRUCT_OPS`), which unregisters when closed and
+//! stays while pinned.
+
+use std::os::fd::AsFd as _;
+
+use oxbpf_sys::bpf::{self, MapFd};
+use oxbpf_sys::uapi::{AttachType, LinkCreateAttr};
+
+use crate::link::{Held, Link, LinkError, raw};
+
+impl Link {
+    /// Registers struct_ops map `map` (named `name` in messages) with `value`; `link`
+    /// for a `.struct_ops.link` map.
+    ///
+    /// # Errors
+    /// The kernel's refusal of the update (`EPERM`/`ENOTSUPP` where it cannot build BPF
+    /// trampolines, `EBUSY` when a struct of that name is registered already) or of the
+    /// link.
+    #[doc(alias = "bpf_map__attach_struct_ops")]
+    pub fn register_struct_ops(
+        map: &MapFd,
+        value: &[u8],
+        link: bool,
+        name: &str,
+    ) -> Result<Link, LinkError> {
+        let what = format!("struct_ops map {name}");
+        let sys = |op, source| LinkError::Sys {
+            what: what.clone(),
+            op,
+            source,
+        };
+        bpf::map_update_elem(map, &0u32.to_ne_bytes(), value, 0)
+            .map_err(|e| sys("register (update element 0)", e))?;
+        let held = if link {
+            let attr = LinkCreateAttr::new(raw(map.as_fd()), 0, AttachType::STRUCT_OPS);
+            Held::Bpf(bpf::link_create(&attr).map_err(|e| sys("link", e))?)
+        } else {
+            // Its own handle: the registration lasts until the element is deleted.
+            let dup = map
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| sys("dup", oxbpf_sys::SysError::new("fcntl(F_DUPFD_CLOEXEC)", e)))?;
+            let (fd, _) = MapFd::from_fd(dup).map_err(|e| sys("dup", e))?;
+            Held::StructOpsMap(fd)
+        };
+        Ok(Link::new(
+            held,
+            format!(
+                "{what} registered{}",
+                if link { " through a link" } else { "" }
+            ),
+        ))
+    }
+}
