@@ -1519,3 +1519,36 @@ fn probe_events_a_killed_process_left_are_listed_and_cleaned() {
     let (_, list, _) = oxbpf(&["probes", "list"], &testdata());
     assert!(!list.contains(&ours), "{list}");
 }
+
+#[test]
+fn run_registers_struct_ops_maps_until_it_stops() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("run_registers_struct_ops_maps_until_it_stops") {
+        return;
+    }
+    let (ok, text, err) = oxbpf(&["run", "struct_ops.bpf.o", "--duration", "1"], &testdata());
+    // Kernels before 6.4 have no link maps: see attach::a_struct_ops_congestion_….
+    let new_enough = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.trim().split(['.', '-']).map(|n| n.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .is_some_and(|v| v >= (6, 4));
+    if !new_enough {
+        return;
+    }
+    assert!(ok, "{text}{err}");
+    assert!(
+        text.contains("attached: struct_ops map oxcc registered through a link")
+            && text.contains("attached: struct_ops map oxcc_plain registered")
+            && text.contains("detached 2"),
+        "{text}"
+    );
+    // Unregistered at the end: both names are free again.
+    let (ok, text, err) = oxbpf(
+        &["run", "struct_ops.bpf.o", "--duration", "0.2"],
+        &testdata(),
+    );
+    assert!(ok && text.contains("detached 2"), "{text}{err}");
+}

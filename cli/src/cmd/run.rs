@@ -68,6 +68,10 @@ fn out(line: &str) {
 
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
 pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>, String> {
+    // struct_ops programs run through their struct_ops map, which is registered instead.
+    if p.prog_type() == ProgType::STRUCT_OPS {
+        return Ok(None);
+    }
     let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
         AutoAttach::Attached(link) => {
             return Ok(Some(Attached {
