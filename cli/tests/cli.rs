@@ -1552,3 +1552,49 @@ fn run_registers_struct_ops_maps_until_it_stops() {
     );
     assert!(ok && text.contains("detached 2"), "{text}{err}");
 }
+
+#[test]
+fn attach_pins_a_struct_ops_link_that_stays_registered_until_detach() {
+    // The congestion control names are the machine's: one struct_ops test at a time.
+    let _pipe = trace_pipe_lock();
+    if !can_load("attach_pins_a_struct_ops_link_that_stays_registered_until_detach") {
+        return;
+    }
+    let available = "/proc/sys/net/ipv4/tcp_available_congestion_control";
+    let out = in_private_bpffs(&format!(
+        r#"
+"$OXBPF" attach struct_ops.bpf.o --pin "$PIN" || echo "attach failed"
+echo "== registered"
+cat {available}
+echo "== detach"
+"$OXBPF" detach "$PIN"
+echo "== after"
+cat {available}
+"#
+    ));
+    if out.contains("need Linux 6.4") {
+        return; // link maps: see attach::a_struct_ops_congestion_control_…
+    }
+    let (attach, rest) = out.split_once("== registered").unwrap();
+    assert!(
+        attach.contains("attached: struct_ops map oxcc registered through a link; link pinned at ")
+            && attach
+                .contains("struct_ops map oxcc_plain: a plain .struct_ops map has no link to pin")
+            && attach.contains("attach failed"),
+        "{out}"
+    );
+    let (registered, rest) = rest.split_once("== detach").unwrap();
+    assert!(
+        registered.split_whitespace().any(|cc| cc == "oxcc"),
+        "oxcc is not registered after oxbpf exited:\n{out}"
+    );
+    let (detach, after) = rest.split_once("== after").unwrap();
+    assert!(
+        detach.contains("removed ") && detach.contains("struct_ops link"),
+        "{out}"
+    );
+    assert!(
+        !after.split_whitespace().any(|cc| cc == "oxcc"),
+        "oxcc is still registered after detach:\n{out}"
+    );
+}

@@ -81,11 +81,61 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             }
         }
     }
+    for v in &loaded.struct_ops {
+        ok &= register_pinned(&loaded, v, &dir, &mut out);
+    }
     for (kind, name, path) in pin_all(&args.load, &loaded)? {
         let _ = writeln!(out, "pinned {kind} `{name}` at {}", path.display());
     }
     let _ = writeln!(out, "Remove with: oxbpf detach {}", dir.display());
     Ok((out, ok))
+}
+
+/// Registers a `.struct_ops.link` map and pins its link, so the struct stays registered
+/// after oxbpf exits (as `bpftool struct_ops register` does); `oxbpf detach` removes
+/// it. A plain `.struct_ops` map has no link to pin: it is refused, saying so.
+fn register_pinned(
+    loaded: &oxbpf_loader::load::Loaded,
+    v: &oxbpf_loader::load::StructOpsValue,
+    dir: &Path,
+    out: &mut String,
+) -> bool {
+    if !v.link {
+        let _ = writeln!(
+            out,
+            "struct_ops map {}: a plain .struct_ops map has no link to pin, so it cannot stay registered after oxbpf exits; declare it in .struct_ops.link, or use `oxbpf run`",
+            v.map
+        );
+        return false;
+    }
+    let link = match loaded.register_struct_ops(&v.map) {
+        Ok(link) => link,
+        Err(e) => {
+            let _ = writeln!(out, "{}", crate::error_chain(&e));
+            return false;
+        }
+    };
+    let path = dir.join(format!("{}_link", pin_name(&v.map)));
+    match link.pin(&path) {
+        Ok(()) => {
+            let _ = writeln!(
+                out,
+                "attached: {}; link pinned at {}",
+                link.describe(),
+                path.display()
+            );
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "struct_ops map {}: registered, but {}; unregistered again",
+                v.map,
+                crate::error_chain(&e)
+            );
+            false
+        }
+    }
 }
 
 /// Runs `detach`: every pin in `dir` (not recursive).
