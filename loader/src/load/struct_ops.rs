@@ -127,17 +127,58 @@ fn kern_value(
         value: vec![0; vtype.size() as usize],
         funcs: Vec::new(),
     };
-    let ktype = kbtf.type_by_id(kern_type_id).map_err(btf_err)?;
+    let filling = Filling {
+        m,
+        ops,
+        local,
+        kbtf: &kbtf,
+        tname,
+        kern_type_id,
+        data_off,
+        module_fd,
+    };
     let ltype = local.type_by_id(ops.type_id).map_err(btf_err)?;
     for (i, lm) in ltype.members().map_err(btf_err)?.enumerate() {
-        let lm = lm.map_err(btf_err)?;
+        filling.member(i, lm.map_err(btf_err)?, &mut plan, targets)?;
+    }
+    Ok(plan)
+}
+
+/// What filling one map's kernel value needs: the object's struct and the kernel's.
+struct Filling<'a> {
+    m: &'a MapSpec,
+    ops: &'a StructOpsSpec,
+    local: &'a Btf,
+    kbtf: &'a Btf,
+    tname: &'a str,
+    kern_type_id: TypeId,
+    /// Where the kernel struct starts in the wrapper.
+    data_off: usize,
+    module_fd: Option<i32>,
+}
+
+impl Filling<'_> {
+    /// Member `i` of the object's struct into the kernel value: its bytes copied to the
+    /// kernel member of the same name, or its program recorded for that member.
+    fn member(
+        &self,
+        i: usize,
+        lm: crate::btf::Member<'_>,
+        plan: &mut KernStructOps,
+        targets: &mut HashMap<String, ProgTarget>,
+    ) -> Result<(), LoadError> {
+        let (m, tname, kbtf) = (self.m, self.tname, self.kbtf);
+        let btf_err = |e: crate::btf::BtfError| err(m, e.to_string());
+        let ktype = kbtf.type_by_id(self.kern_type_id).map_err(btf_err)?;
         let moff = (lm.bit_offset / 8) as usize;
-        let msize = local.size_of(lm.type_id).map_err(btf_err)? as usize;
-        let bytes = ops
+        let msize = self.local.size_of(lm.type_id).map_err(btf_err)? as usize;
+        let bytes = self
+            .ops
             .data
             .get(moff..moff + msize)
             .ok_or_else(|| err(m, format!("member `{}` lies beyond the value", lm.name)))?;
-        let program = ops
+        let program = self
+            .ops
             .programs
             .iter()
             .find(|p| p.index == i)
@@ -156,7 +197,7 @@ fn kern_value(
                 m.name,
                 lm.name
             );
-            continue;
+            return Ok(());
         };
         if lm.bitfield_size != 0 || km.bitfield_size != 0 {
             return Err(err(
@@ -164,8 +205,11 @@ fn kern_value(
                 format!("bitfield member `{}` is not supported", lm.name),
             ));
         }
-        let kern_at = data_off + (km.bit_offset / 8) as usize;
-        let lt = local.skip_mods_and_typedefs(lm.type_id).map_err(btf_err)?;
+        let kern_at = self.data_off + (km.bit_offset / 8) as usize;
+        let lt = self
+            .local
+            .skip_mods_and_typedefs(lm.type_id)
+            .map_err(btf_err)?;
         let kt = kbtf.skip_mods_and_typedefs(km.type_id).map_err(btf_err)?;
         if lt.kind() != kt.kind() {
             return Err(err(
@@ -179,31 +223,11 @@ fn kern_value(
             ));
         }
         if lt.kind() == Kind::Ptr {
-            let Some(program) = program else { continue };
-            func_member(m, &kbtf, kt, lm.name)?;
-            let target = ProgTarget {
-                kern_type_id,
-                member: kidx,
-                module_fd,
+            let Some(program) = program else {
+                return Ok(());
             };
-            if let Some(old) = targets.insert(program.clone(), target) {
-                if old != target {
-                    return Err(err(
-                        m,
-                        format!(
-                            "program `{program}` fills member `{}` here and another member or struct elsewhere (libbpf: invalid reuse of prog)",
-                            lm.name
-                        ),
-                    ));
-                }
-            }
-            log::debug!(
-                "struct_ops {}: .{} = program `{program}` (kernel member #{kidx}, value +{kern_at})",
-                m.name,
-                lm.name
-            );
-            plan.funcs.push((kern_at, program.clone()));
-            continue;
+            func_member(m, kbtf, kt, lm.name)?;
+            return self.program(program, lm.name, kidx, kern_at, plan, targets);
         }
         let ksize = kbtf.size_of(km.type_id).map_err(btf_err)? as usize;
         if ksize != msize {
@@ -224,8 +248,43 @@ fn kern_value(
                 )
             })?
             .copy_from_slice(bytes);
+        Ok(())
     }
-    Ok(plan)
+
+    /// A function-pointer member set to `program`: what the program is loaded for, and
+    /// where its fd goes. A program may fill the same member of the same struct in
+    /// several maps, nothing else (libbpf: "invalid reuse of prog").
+    fn program(
+        &self,
+        program: &str,
+        member: &str,
+        kidx: u32,
+        kern_at: usize,
+        plan: &mut KernStructOps,
+        targets: &mut HashMap<String, ProgTarget>,
+    ) -> Result<(), LoadError> {
+        let target = ProgTarget {
+            kern_type_id: self.kern_type_id,
+            member: kidx,
+            module_fd: self.module_fd,
+        };
+        if let Some(old) = targets.insert(program.to_string(), target) {
+            if old != target {
+                return Err(err(
+                    self.m,
+                    format!(
+                        "program `{program}` fills member `{member}` here and another member or struct elsewhere (libbpf: invalid reuse of prog)"
+                    ),
+                ));
+            }
+        }
+        log::debug!(
+            "struct_ops {}: .{member} = program `{program}` (kernel member #{kidx}, value +{kern_at})",
+            self.m.name
+        );
+        plan.funcs.push((kern_at, program.to_string()));
+        Ok(())
+    }
 }
 
 /// The kernel struct's member named `name`: its index and description.
