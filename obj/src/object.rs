@@ -211,6 +211,30 @@ impl Object {
         self.btf_ext.as_ref()?.as_ref().ok()
     }
 
+    /// The struct_ops maps one of whose function pointers names program `name`.
+    pub fn struct_ops_maps_naming<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a MapSpec> + 'a {
+        self.maps.iter().filter(move |m| {
+            m.struct_ops
+                .as_ref()
+                .is_some_and(|st| st.programs.iter().any(|p| p.program == name))
+        })
+    }
+
+    /// Whether a load loads `program`: its `autoload`, except that a struct_ops
+    /// program some struct_ops map names loads when one of those maps is created, and
+    /// only then (libbpf's `bpf_object_adjust_struct_ops_autoload`).
+    pub fn loads(&self, program: &ProgramSpec) -> bool {
+        let mut maps = self.struct_ops_maps_naming(program.name()).peekable();
+        if maps.peek().is_none() {
+            program.autoload
+        } else {
+            maps.any(|m| m.autocreate)
+        }
+    }
+
     /// Whether the object has CO-RE relocations (or a `.BTF.ext` too broken to say:
     /// then loading refuses with the reason).
     pub fn has_core_relocations(&self) -> bool {

@@ -698,11 +698,7 @@ impl<'s> Loader<'s> {
             let p = &obj.programs[i];
             p.prog_type != Some(oxbpf_sys::uapi::ProgType::STRUCT_OPS)
                 || targets.contains_key(p.name())
-                || !obj.maps.iter().any(|m| {
-                    m.struct_ops
-                        .as_ref()
-                        .is_some_and(|st| st.programs.iter().any(|s| s.program == p.name()))
-                })
+                || obj.struct_ops_maps_naming(p.name()).next().is_none()
         });
         self.struct_ops = plans;
         self.struct_ops_targets = targets;
@@ -736,31 +732,11 @@ impl<'s> Loader<'s> {
         Ok(out)
     }
 
-    /// The programs to load: those to autoload (every program outside `?` sections,
-    /// unless the spec was edited). A struct_ops program that some struct_ops map names
-    /// loads when one of those maps is created, and only then (libbpf's
-    /// `bpf_object_adjust_struct_ops_autoload`).
+    /// The programs to load: those [`Object::loads`] says a load loads.
     fn select_programs(&mut self) {
         let obj = &*self.obj;
         self.selected = (0..obj.programs.len())
-            .filter(|&i| {
-                let p = &obj.programs[i];
-                let created: Vec<bool> = obj
-                    .maps
-                    .iter()
-                    .filter(|m| {
-                        m.struct_ops
-                            .as_ref()
-                            .is_some_and(|st| st.programs.iter().any(|s| s.program == p.name()))
-                    })
-                    .map(|m| m.autocreate)
-                    .collect();
-                if created.is_empty() {
-                    p.autoload
-                } else {
-                    created.contains(&true)
-                }
-            })
+            .filter(|&i| obj.loads(&obj.programs[i]))
             .collect();
     }
 

@@ -226,7 +226,15 @@ impl Filling<'_> {
             let Some(program) = program else {
                 return Ok(());
             };
-            func_member(m, kbtf, kt, lm.name)?;
+            if !kbtf.is_func_ptr(km.type_id).map_err(btf_err)? {
+                return Err(err(
+                    m,
+                    format!(
+                        "the kernel's member `{}` is not a function pointer",
+                        lm.name
+                    ),
+                ));
+            }
             return self.program(program, lm.name, kidx, kern_at, plan, targets);
         }
         let ksize = kbtf.size_of(km.type_id).map_err(btf_err)? as usize;
@@ -299,21 +307,6 @@ fn kern_member<'a>(
         }
     }
     Ok(None)
-}
-
-/// Checks that the kernel member is a function pointer, as the object's is.
-fn func_member(m: &MapSpec, kbtf: &Btf, kt: BtfType<'_>, name: &str) -> Result<(), LoadError> {
-    let target = kt
-        .ref_type()
-        .and_then(|t| kbtf.skip_mods_and_typedefs(t))
-        .map_err(|e| err(m, e.to_string()))?;
-    if target.kind() != Kind::FuncProto {
-        return Err(err(
-            m,
-            format!("the kernel's member `{name}` is not a function pointer"),
-        ));
-    }
-    Ok(())
 }
 
 /// Creates a struct_ops map: its value type is the kernel's wrapper, named by

@@ -535,6 +535,19 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 
+    /// Whether type `id` is a function pointer: past modifiers and typedefs a PTR, and
+    /// past those again a FUNC_PROTO (a struct_ops member a program can fill).
+    ///
+    /// # Errors
+    /// Bad ids, loops.
+    pub fn is_func_ptr(&self, id: TypeId) -> Result<bool, BtfError> {
+        let t = self.skip_mods_and_typedefs(id)?;
+        if t.kind() != Kind::Ptr {
+            return Ok(false);
+        }
+        Ok(self.skip_mods_and_typedefs(t.ref_type()?)?.kind() == Kind::FuncProto)
+    }
+
     /// Size in bytes of a value of type `id`, as the C compiler lays it out.
     ///
     /// # Errors

@@ -200,14 +200,7 @@ fn member_at(btf: &Btf, ty: BtfType<'_>, moff: u32) -> Result<(usize, String), S
         if m.bitfield_size != 0 || m.bit_offset != moff * 8 {
             continue;
         }
-        let target = btf
-            .skip_mods_and_typedefs(m.type_id)
-            .and_then(|p| match p.kind() {
-                Kind::Ptr => btf.skip_mods_and_typedefs(p.ref_type()?).map(Some),
-                _ => Ok(None),
-            })
-            .map_err(|e| e.to_string())?;
-        if target.is_none_or(|t| t.kind() != Kind::FuncProto) {
+        if !btf.is_func_ptr(m.type_id).map_err(|e| e.to_string())? {
             return Err(format!(
                 "member `{}` is not a function pointer, so it cannot name a program",
                 m.name
