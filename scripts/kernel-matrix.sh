@@ -176,6 +176,13 @@ for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
 	esac
 done
 echo "$filter" > "$root/filter"
+# The USDT tests' traced program, static (the guest has no C compiler or libc): the tests
+# find it through OXBPF_USDT_TARGET. Needs <sys/sdt.h> (systemtap-sdt-dev).
+if [ -z "$conformance" ]; then
+	cc -O2 -static "$REPO/testdata/usdt/target.c" "$REPO/testdata/usdt/semaphore.c" \
+		-o "$root/usdt_target" 2>"$WORK/usdt.log" ||
+		log "no static USDT target (apt-get install systemtap-sdt-dev): $(head -1 "$WORK/usdt.log")"
+fi
 if [ -n "$conformance" ]; then
 	# The check is linked with glibc, libelf and zlib (libbpf): its libraries go in at
 	# their paths. The objects: those whose programs the host could not load.
@@ -240,6 +247,7 @@ for m in /modules/$(uname -r)/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; d
 # (the host reads them from each kernel's config and passes them on the command line).
 features=$(sed -n 's/.*oxbpf_features=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 export OXBPF_EXPECT_FEATURES="$features"
+[ -x /usdt_target ] && export OXBPF_USDT_TARGET=/usdt_target
 echo "OXBPF-KERNEL $(uname -r)"
 if [ -x /conformance ]; then
 	corpora=testdata

@@ -39,6 +39,22 @@ for src in *.bpf.c; do
 	esac
 done
 
+# usdt.bpf.c again with libbpf 1.7's usdt.bpf.h, whose argument specs are 24 bytes (with
+# scale-index-base arguments) where Debian's libbpf 1.1 has 16: the loader writes specs
+# in the layout the object was built with. The header comes from a kernel source tree's
+# tools/lib/bpf (LIBBPF_SRC; Debian's linux-source-6.12 has it); the rest from Debian's.
+LIBBPF_SRC=${LIBBPF_SRC:-/var/tmp/oxbpf-selftests/linux-source-6.12/tools/lib/bpf}
+if [ -f "$LIBBPF_SRC/usdt.bpf.h" ]; then
+	echo "  CLANG  usdt_libbpf17.bpf.o"
+	inc=$(mktemp -d)
+	mkdir "$inc/bpf"
+	cp "$LIBBPF_SRC/usdt.bpf.h" "$inc/bpf/"
+	$CLANG $CFLAGS -I"$inc" -I/usr/include/bpf --target=bpfel -c usdt.bpf.c -o usdt_libbpf17.bpf.o
+	rm -rf "$inc"
+else
+	echo "build.sh: no $LIBBPF_SRC/usdt.bpf.h: usdt_libbpf17.bpf.o kept as committed" >&2
+fi
+
 # Target BTFs for CO-RE tests: types only, kept as raw BTF (.BTF section).
 for src in btf/*.c; do
 	name=${src%.c}

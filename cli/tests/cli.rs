@@ -1598,3 +1598,76 @@ cat {available}
         "oxcc is still registered after detach:\n{out}"
     );
 }
+
+#[test]
+fn run_attaches_usdt_programs_from_their_section() {
+    use std::io::{BufRead as _, Write as _};
+    const TEST: &str = "run_attaches_usdt_programs_from_their_section";
+    if !can_load(TEST) {
+        return;
+    }
+    // on_ready's section names ./usdt_target: oxbpf runs where the target is built.
+    let dir = std::env::temp_dir().join(format!("oxbpf-cli-usdt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let usdt = testdata().join("usdt");
+    let built = Command::new("cc")
+        .arg("-O2")
+        .args([usdt.join("target.c"), usdt.join("semaphore.c")])
+        .arg("-o")
+        .arg(dir.join("usdt_target"))
+        .output();
+    if !built.as_ref().is_ok_and(|o| o.status.success()) {
+        oxbpf_sys::gate::skip(
+            TEST,
+            &format!("cannot build the USDT target (cc, systemtap-sdt-dev): {built:?}"),
+        );
+        return;
+    }
+    let object = testdata().join("usdt.bpf.o");
+    let run = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args([
+            "run",
+            object.to_str().unwrap(),
+            "--only",
+            "on_ready",
+            "--duration",
+            "3",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut target = Command::new(dir.join("usdt_target"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = target.stdin.take().unwrap();
+    let mut answers = std::io::BufReader::new(target.stdout.take().unwrap()).lines();
+    assert_eq!(answers.next().unwrap().unwrap(), "started");
+    // Fire until the probe shows enabled (oxbpf attached), then twice more.
+    let mut enabled = 0;
+    for n in 0..100 {
+        writeln!(input, "{n}").unwrap();
+        input.flush().unwrap();
+        if answers.next().unwrap().unwrap() == "ready enabled" {
+            enabled += 1;
+            if enabled == 3 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(input);
+    let _ = target.wait();
+    let out = run.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(enabled, 3, "{text}");
+    assert!(
+        out.status.success()
+            && text.contains("attached: on_ready on usdt ./usdt_target:oxbpf:ready (1 sites)")
+            && text.contains("detached 1"),
+        "{text}"
+    );
+}

@@ -580,7 +580,10 @@ pub fn uprobe_multi_links() -> bool {
                 std::os::fd::AsFd::as_fd(&prog),
                 AttachType::TRACE_UPROBE_MULTI,
                 c"/",
-                std::slice::from_ref(&offset),
+                &oxbpf_sys::bpf::UprobeSites {
+                    offsets: std::slice::from_ref(&offset),
+                    ..Default::default()
+                },
                 0,
                 pid,
             )

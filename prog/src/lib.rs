@@ -90,6 +90,9 @@ pub enum ProgramError {
         /// Why.
         why: String,
     },
+    /// An object's USDT maps are not those of libbpf's `usdt.bpf.h`.
+    #[error("USDT: {0}")]
+    Usdt(String),
     /// The path cannot be passed to the kernel.
     #[error("program `{prog}`: path {path:?} contains a NUL byte")]
     Path {

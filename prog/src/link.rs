@@ -10,6 +10,7 @@
 //! | `SO_ATTACH_BPF` | a duplicate of the socket fd | `SO_DETACH_BPF` |
 //! | `BPF_PROG_ATTACH` | duplicates of target and program fds | `BPF_PROG_DETACH` |
 //! | struct_ops map update (plain `.struct_ops`) | a duplicate of the map fd | deleting element 0 |
+//! | several at once (USDT: a uprobe_multi link or a perf event per site) | each, and what they use (USDT spec ids) | undoing each, then giving that back |
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -68,6 +69,14 @@ pub(crate) enum Held {
         control: &'static str,
         /// `GROUP/NAME` of the probe event.
         event: String,
+    },
+    /// Several attachments made as one (a USDT program's uprobes), and what they use
+    /// that is given back once they are all undone (the USDT spec ids), dropped then.
+    Several {
+        /// The attachments.
+        parts: Vec<Held>,
+        /// Dropped after them.
+        then: Box<dyn std::fmt::Debug + Send + Sync>,
     },
     /// Already detached or handed over.
     None,
@@ -140,6 +149,11 @@ impl Link {
     pub(crate) fn new(held: Held, what: String) -> Link {
         log::debug!("attached: {what}");
         Link { held, what }
+    }
+
+    /// The attachment, no longer undone by this `Link` (for attachments made of several).
+    pub(crate) fn into_held(mut self) -> Held {
+        std::mem::replace(&mut self.held, Held::None)
     }
 
     /// What was attached where.
@@ -255,6 +269,17 @@ fn undo(held: Held) -> Result<(), DetachError> {
             log::debug!("removed probe event {event} from tracefs {control}");
             first?;
         }
+        Held::Several { parts, then } => {
+            let mut first = Ok(());
+            for part in parts {
+                let r = undo(part);
+                if first.is_ok() {
+                    first = r;
+                }
+            }
+            drop(then);
+            first?;
+        }
         Held::None => {}
     }
     Ok(())
@@ -276,6 +301,9 @@ pub(crate) fn raw(fd: BorrowedFd<'_>) -> u32 {
 impl Drop for Link {
     fn drop(&mut self) {
         let held = std::mem::replace(&mut self.held, Held::None);
+        if matches!(held, Held::None) {
+            return;
+        }
         let pinned_or_link = matches!(held, Held::Bpf(_));
         match undo(held) {
             Ok(()) if !pinned_or_link => log::debug!("detached: {}", self.what),

@@ -1155,34 +1155,67 @@ pub fn link_create_kprobe_multi(
     unsafe { bpf_fd(Cmd::LinkCreate, CALL, &mut attr) }
 }
 
-/// `BPF_LINK_CREATE` of a uprobe_multi link (6.6): `prog` at each of `offsets` in the
+/// Where a uprobe_multi link puts its program: file offsets, and per offset (or none at
+/// all, as empty slices) the semaphore's file offset the kernel counts attachments in
+/// (USDT semaphores) and the BPF cookie the program reads back.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UprobeSites<'a> {
+    /// File offsets of the probed instructions.
+    pub offsets: &'a [u64],
+    /// Reference counter (semaphore) file offsets, one per offset, or empty.
+    pub ref_ctr_offsets: &'a [u64],
+    /// BPF cookies, one per offset, or empty.
+    pub cookies: &'a [u64],
+}
+
+/// `BPF_LINK_CREATE` of a uprobe_multi link (6.6): `prog` at each of `sites` in the
 /// file at `path`, with `flags` (`BPF_F_UPROBE_MULTI_RETURN`), for process `pid` only
 /// (0: every process), as `attach_type` (`trace_uprobe_multi` or
 /// `trace_uprobe_session`).
 ///
 /// # Errors
-/// More offsets than a u32 counts; the kernel's errno (`EINVAL` before 6.6, `EBADF`
-/// for a path that is not a regular file, ...).
+/// More offsets than a u32 counts, or per-offset arrays of another length (`EINVAL`);
+/// the kernel's errno (`EINVAL` before 6.6, `EBADF` for a path that is not a regular
+/// file, ...).
 pub fn link_create_uprobe_multi(
     prog: BorrowedFd<'_>,
     attach_type: AttachType,
     path: &CStr,
-    offsets: &[u64],
+    sites: &UprobeSites<'_>,
     flags: u32,
     pid: u32,
 ) -> Result<OwnedFd, SysError> {
     const CALL: &str = "BPF_LINK_CREATE";
-    let cnt = u32::try_from(offsets.len()).map_err(|_| too_big(CALL))?;
+    let n = sites.offsets.len();
+    let cnt = u32::try_from(n).map_err(|_| too_big(CALL))?;
+    let array = |a: &[u64]| -> Result<u64, SysError> {
+        match a.len() {
+            0 => Ok(0),
+            l if l == n => Ok(a.as_ptr() as u64),
+            _ => Err(SysError::new(
+                CALL,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "uprobe_multi: {} per-offset values for {n} offsets",
+                        a.len()
+                    ),
+                ),
+            )),
+        }
+    };
     let mut attr = LinkCreateAttr::new(fd_u32(prog), 0, attach_type).with_uprobe_multi(
         path.as_ptr() as u64,
-        offsets.as_ptr() as u64,
-        0,
+        sites.offsets.as_ptr() as u64,
+        array(sites.ref_ctr_offsets)?,
+        array(sites.cookies)?,
         cnt,
         flags,
         pid,
     );
-    // SAFETY: the only addresses are the NUL-terminated `path` and `offsets` (`cnt`
-    // u64s), borrowed for the call and only read.
+    // SAFETY: the only addresses are the NUL-terminated `path` and the arrays of
+    // `sites` (each empty, passed as 0, or `cnt` u64s), borrowed for the call and only
+    // read.
     unsafe { bpf_fd(Cmd::LinkCreate, CALL, &mut attr) }
 }
 

@@ -281,14 +281,19 @@ impl LinkCreateAttr {
         }
     }
 
-    /// `uprobe_multi`: the path, `cnt` offsets (and optional per-offset cookies) as
-    /// addresses the caller keeps alive, `BPF_F_UPROBE_MULTI_RETURN` in `flags`, and a
-    /// pid filter (0 for every process).
+    /// `uprobe_multi`: the path, `cnt` offsets (and optional per-offset reference
+    /// counter offsets and cookies, 0 for none) as addresses the caller keeps alive,
+    /// `BPF_F_UPROBE_MULTI_RETURN` in `flags`, and a pid filter (0 for every process).
     #[must_use]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the kernel's uprobe_multi fields, one argument each"
+    )]
     pub fn with_uprobe_multi(
         mut self,
         path: u64,
         offsets: u64,
+        ref_ctr_offsets: u64,
         cookies: u64,
         cnt: u32,
         flags: u32,
@@ -302,10 +307,18 @@ impl LinkCreateAttr {
         };
         self.extra[0] = path;
         self.extra[1] = offsets;
-        self.extra[2] = 0; // ref_ctr_offsets
+        self.extra[2] = ref_ctr_offsets;
         self.extra[3] = cookies;
         self.extra[4] = pair(cnt, flags);
         self.extra[5] = pair(pid, 0);
+        self
+    }
+
+    /// `perf_event`: the BPF cookie the program reads with `bpf_get_attach_cookie()`
+    /// (5.15).
+    #[must_use]
+    pub fn with_perf_cookie(mut self, cookie: u64) -> LinkCreateAttr {
+        self.extra[0] = cookie;
         self
     }
 

@@ -51,7 +51,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             );
             continue;
         }
-        match attach(p, &args.attach) {
+        match attach(&loaded, p, &args.attach) {
             Ok(Some(a)) => {
                 let path = dir.join(format!("{}_link", pin_name(p.name())));
                 match a.link.pin(&path) {

@@ -514,6 +514,29 @@ fn dry_run_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
             p.prog_type.map_or("?".to_string(), |t| t.to_string()),
             p.name()
         ));
+        if p.section_flags() & oxbpf_loader::section::flags::USDT != 0 {
+            st.say(format!(
+                "  {} is a USDT program: loaded for uprobe_multi links where the kernel has them (6.6); attaching it ({}) reads the binary's .note.stapsdt, writes where each argument is into __bpf_usdt_specs (BPF_MAP_UPDATE_ELEM, one spec per distinct argument text), then puts a uprobe on every site: one uprobe_multi link (BPF_LINK_CREATE) or a perf event per site, the spec id as its BPF cookie (before 5.15: in __bpf_usdt_ip_to_spec_id by address)",
+                p.name(),
+                p.attach_target
+                    .as_deref()
+                    .map_or("a probe the caller names: Loaded::attach_usdt".to_string(), |t| format!("{t}, as `run` does")),
+            ));
+        }
+    }
+    for m in obj.maps.iter().filter(|m| m.autocreate) {
+        if let Some(ops) = &m.struct_ops {
+            st.say(format!(
+                "registering struct_ops map {} (by `run` and `attach`, not at load): BPF_MAP_UPDATE_ELEM of element 0 with the struct {} value{}",
+                m.name,
+                ops.type_name,
+                if ops.link {
+                    ", then BPF_LINK_CREATE (attach type struct_ops): the link unregisters it when closed"
+                } else {
+                    ": the update registers it, deleting the element unregisters it"
+                }
+            ));
+        }
     }
     st
 }
@@ -629,9 +652,16 @@ fn attach_stage_for(
     );
     let mut all = true;
     for p in &l.programs {
-        let (result, calls) = oxbpf_loader::trace::recording(|| crate::cmd::run::attach(p, where_));
+        let (result, calls) =
+            oxbpf_loader::trace::recording(|| crate::cmd::run::attach(l, p, where_));
         match &result {
             Ok(Some(a)) => st.say(format!("{}: attached — {}", p.name(), a.link.describe())),
+            Ok(None) if p.prog_type() == oxbpf_loader::uapi::ProgType::STRUCT_OPS => {
+                st.say(format!(
+                    "{}: runs when the kernel calls its struct_ops map's member (registered below)",
+                    p.name()
+                ))
+            }
             Ok(None) => st.say(format!("{}: nothing to attach", p.name())),
             Err(e) => {
                 all = false;
@@ -651,6 +681,33 @@ fn attach_stage_for(
                 "{}: detached by closing its link (the kernel detaches a bpf_link, or a perf event, when its last fd closes)",
                 p.name()
             ));
+        }
+    }
+    for v in &l.struct_ops {
+        let (result, calls) = oxbpf_loader::trace::recording(|| l.register_struct_ops(&v.map));
+        match &result {
+            Ok(link) => st.say(format!("struct_ops map {}: {}", v.map, link.describe())),
+            Err(e) => {
+                all = false;
+                st.say(format!(
+                    "struct_ops map {}: NOT REGISTERED: {}",
+                    v.map,
+                    crate::error_chain(e)
+                ));
+            }
+        }
+        say_calls(&mut st, &calls);
+        if let Ok(link) = result {
+            let ((), calls) = oxbpf_loader::trace::recording(|| drop(link));
+            if calls.is_empty() {
+                st.say(format!(
+                    "struct_ops map {}: unregistered by closing its link",
+                    v.map
+                ));
+            } else {
+                st.say(format!("struct_ops map {}: unregistered:", v.map));
+                say_calls(&mut st, &calls);
+            }
         }
     }
     (st, all)

@@ -133,6 +133,9 @@ fn prog_notes(p: &ProgramSpec) -> Vec<&'static str> {
     if p.section_flags() & oxbpf_loader::section::flags::XDP_FRAGS != 0 {
         notes.push("xdp frags");
     }
+    if p.section_flags() & oxbpf_loader::section::flags::USDT != 0 {
+        notes.push("USDT: a uprobe on each site of the probe, its arguments per __bpf_usdt_specs");
+    }
     if p.legacy_section {
         notes.push("section matched by libbpf 0.x prefix rules");
     }
@@ -380,6 +383,20 @@ fn map_row(m: &MapSpec) -> Vec<String> {
                 members.join(" ")
             }
         ));
+    }
+    match m.name.as_str() {
+        "__bpf_usdt_specs" => notes.push(format!(
+            "usdt.bpf.h: where each USDT argument is, per probe site, written at attach ({})",
+            match m.value_size {
+                208 => "libbpf 1.6 layout",
+                304 => "libbpf 1.7 layout, with scale-index-base arguments",
+                _ => "a layout oxbpf does not know",
+            }
+        )),
+        "__bpf_usdt_ip_to_spec_id" => notes.push(
+            "usdt.bpf.h: probe address → spec, on kernels without BPF cookies (before 5.15)".into(),
+        ),
+        _ => {}
     }
     if m.map_extra != 0 {
         notes.push(format!("map_extra {}", m.map_extra));

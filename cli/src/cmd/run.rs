@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use oxbpf_loader::Object;
+use oxbpf_loader::load::Loaded;
 use oxbpf_loader::prelude::*;
 use oxbpf_loader::uapi::{MapType, ProgType};
 use oxbpf_maps::Map;
 use oxbpf_maps::events::{TermSignals, poll};
 use oxbpf_maps::perfbuf::{PerfBuf, PerfRecord};
 use oxbpf_maps::ringbuf::RingBuf;
+use oxbpf_prog::attach::usdt::UsdtTarget;
 use oxbpf_prog::tracefs::TracePipe;
 use oxbpf_prog::{AutoAttach, Link, Program, TcDirection, XdpMode};
 
@@ -67,10 +69,29 @@ fn out(line: &str) {
 }
 
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
-pub(crate) fn attach(p: &Program, args: &AttachArgs) -> Result<Option<Attached>, String> {
+pub(crate) fn attach(
+    loaded: &Loaded,
+    p: &Program,
+    args: &AttachArgs,
+) -> Result<Option<Attached>, String> {
     // struct_ops programs run through their struct_ops map, which is registered instead.
     if p.prog_type() == ProgType::STRUCT_OPS {
         return Ok(None);
+    }
+    // USDT programs need the object's USDT maps, which the loaded object has.
+    let section = p.section().trim_start_matches('?');
+    if section == "usdt" || section.starts_with("usdt/") || section.starts_with("usdt.s") {
+        let Some(target) = p.attach_target().and_then(UsdtTarget::from_section) else {
+            return Err("needs a USDT probe in its section (usdt/PATH:PROVIDER:NAME)".into());
+        };
+        let link = loaded
+            .attach_usdt(p.name(), &target)
+            .map_err(|e| crate::error_chain(&e))?;
+        return Ok(Some(Attached {
+            link,
+            _keep: None,
+            packets: None,
+        }));
     }
     let need = match p.attach_auto().map_err(|e| crate::error_chain(&e))? {
         AutoAttach::Attached(link) => {
@@ -242,7 +263,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     for f in &loaded.failures {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }
-    let (mut attached, mut attached_all) = attach_all(&loaded.programs, &args.attach);
+    let (mut attached, mut attached_all) = attach_all(&loaded, &args.attach);
     // struct_ops maps: registered (their programs run when the kernel calls the struct).
     for v in &loaded.struct_ops {
         match loaded.register_struct_ops(&v.map) {
@@ -330,11 +351,11 @@ fn record_types<'o>(
 
 /// Attaches every program that can be attached; says why for each that cannot.
 /// Returns the attachments and whether every attempt succeeded.
-fn attach_all(programs: &[Program], where_: &AttachArgs) -> (Vec<Attached>, bool) {
+fn attach_all(loaded: &Loaded, where_: &AttachArgs) -> (Vec<Attached>, bool) {
     let mut attached = Vec::new();
     let mut all_ok = true;
-    for p in programs {
-        match attach(p, where_) {
+    for p in &loaded.programs {
+        match attach(loaded, p, where_) {
             Ok(Some(a)) => {
                 out(&format!("attached: {}", a.link.describe()));
                 attached.push(a);

@@ -23,6 +23,7 @@
 mod maps;
 mod progs;
 mod struct_ops;
+mod usdt;
 
 use crate::prelude::*;
 use std::borrow::Cow;
@@ -143,6 +144,9 @@ pub enum LoadError {
         #[source]
         source: oxbpf_prog::LinkError,
     },
+    /// A USDT program could not be attached (the error names the program and probe).
+    #[error(transparent)]
+    Usdt(Box<oxbpf_prog::ProgramError>),
     /// A struct_ops map's value cannot be built for this kernel.
     #[error("struct_ops map `{map}`: {why}")]
     StructOps {
@@ -296,6 +300,10 @@ pub struct Loaded {
     /// Each map's shared mapping, made on the first global variable access (`None`
     /// where the map cannot be mapped: the map syscalls are used instead).
     pub(crate) mapped: Vec<std::sync::OnceLock<Option<oxbpf_sys::mmap::MapMemory>>>,
+    /// The value `LINUX_HAS_BPF_COOKIE` was given: how USDT programs find their specs.
+    pub(crate) has_bpf_cookie: bool,
+    /// The object's USDT maps and spec ids, made by the first USDT attachment.
+    pub(crate) usdt: std::sync::OnceLock<oxbpf_prog::attach::usdt::UsdtMaps>,
 }
 
 /// A struct_ops map's value as the kernel takes it (the `bpf_struct_ops_<name>`
@@ -919,7 +927,12 @@ impl<'s> Loader<'s> {
         }
         maps.extend(made.data_maps.into_iter().flatten());
         maps.extend(made.kconfig);
+        // Only USDT attachments ask (the answer reads the kernel's BTF).
+        let has_bpf_cookie = maps.iter().any(|m| m.name() == usdt::SPECS_MAP)
+            && KernelFacts::detect(self.vmlinux.as_deref()).has_bpf_cookie;
         Loaded {
+            has_bpf_cookie,
+            usdt: std::sync::OnceLock::new(),
             mapped: maps.iter().map(|_| std::sync::OnceLock::new()).collect(),
             maps,
             programs: programs.programs,

@@ -9,6 +9,7 @@
 //! | `tracepoint.rs` | tracepoints, raw tracepoints, perf events | perf event + perf bpf_link or `PERF_EVENT_IOC_SET_BPF`; `BPF_RAW_TRACEPOINT_OPEN` |
 //! | `kprobe.rs` | kprobes, kprobe.multi | kprobe PMU or tracefs perf event; kprobe_multi bpf_link |
 //! | `uprobe.rs` | uprobes, uprobe.multi | uprobe PMU or tracefs perf event; uprobe_multi bpf_link |
+//! | `usdt/` | USDT probes (programs built with `usdt.bpf.h`) | the binary's `.note.stapsdt`; specs in the object's maps; uprobe_multi bpf_link or a uprobe perf event per site |
 //! | `probe_event.rs` | (shared by kprobe and uprobe) | tracefs `kprobe_events`/`uprobe_events` |
 //! | `tracing.rs` | tp_btf, fentry/fexit/fmod_ret, lsm | bpf_link over a BPF trampoline; `BPF_RAW_TRACEPOINT_OPEN` |
 //! | `cgroup.rs` | cgroup, netns, sockmap hooks | bpf_link or `BPF_PROG_ATTACH` |
@@ -34,6 +35,7 @@ mod tc;
 mod tracepoint;
 mod tracing;
 mod uprobe;
+pub mod usdt;
 mod xdp;
 
 use oxbpf_sys::SysError;
@@ -90,6 +92,11 @@ impl Program {
         let target = self.attach_target.clone().unwrap_or_default();
         let section = self.section.trim_start_matches('?');
         let ret = section.starts_with("kretprobe") || section.starts_with("uretprobe");
+        if section == "usdt" || section.starts_with("usdt/") || section.starts_with("usdt.s") {
+            return Ok(AutoAttach::NeedsTarget(
+                "its object's USDT maps (attach it with Loaded::attach_usdt)",
+            ));
+        }
         let link = match self.prog_type {
             ProgType::TRACEPOINT => match target.split_once('/') {
                 Some((category, name)) => self.attach_tracepoint(category, name)?,

@@ -181,7 +181,10 @@ impl Program {
             self.fd.as_fd(),
             AttachType::TRACE_UPROBE_MULTI,
             &c,
-            &offsets,
+            &bpf::UprobeSites {
+                offsets: &offsets,
+                ..Default::default()
+            },
             if retprobe {
                 BPF_F_UPROBE_MULTI_RETURN
             } else {
