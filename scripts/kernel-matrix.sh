@@ -138,6 +138,11 @@ else
 		--target "$target" --message-format=json 2>/dev/null |
 		grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
 fi
+# The command line too, static: tests that run it as a user does find it through
+# OXBPF_CLI (the sched_ext test runs `oxbpf run` until SIGINT).
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q -p oxbpf --target "$target" ||
+	log "could not build the static oxbpf"
+cli="$REPO/target/$target/debug/oxbpf"
 fi
 [ -x "$tests" ] || { log "could not build the test binary"; exit 1; }
 
@@ -149,6 +154,7 @@ mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$REPO/loa
 mkdir -p "$root$REPO/loader"
 cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$tests" "$root/it"
+[ -z "$conformance" ] && [ -x "$cli" ] && { strip -o "$root/oxbpf" "$cli" 2>/dev/null || cp "$cli" "$root/oxbpf"; }
 cp -r "$REPO/testdata" "$root$REPO/testdata"
 mkdir -p "$root$REPO/fuzz" "$root/boot"
 cp -r "$REPO/fuzz/regressions" "$root$REPO/fuzz/regressions"
@@ -228,6 +234,7 @@ features() {
 	grep -q '^CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y' "$1" && grep -q '^CONFIG_BPF_JIT=y' "$1" && f="$f,trampolines"
 	grep -q '^CONFIG_BPF_LSM=y' "$1" && f="$f,bpf_lsm"
 	grep -q '^CONFIG_FPROBE=y' "$1" && f="$f,kprobe_multi"
+	grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$1" && f="$f,sched_ext"
 	echo "${f#,}"
 }
 cat > "$root/init" <<'EOF'
@@ -248,6 +255,7 @@ for m in /modules/$(uname -r)/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; d
 features=$(sed -n 's/.*oxbpf_features=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 export OXBPF_EXPECT_FEATURES="$features"
 [ -x /usdt_target ] && export OXBPF_USDT_TARGET=/usdt_target
+[ -x /oxbpf ] && export OXBPF_CLI=/oxbpf
 echo "OXBPF-KERNEL $(uname -r)"
 if [ -x /conformance ]; then
 	corpora=testdata

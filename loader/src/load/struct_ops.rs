@@ -95,7 +95,8 @@ fn kern_value(
         err(
             m,
             format!(
-                "the kernel has no struct_ops type for struct {tname} (no struct {wrapper} in its BTF): this kernel cannot take it"
+                "the kernel has no struct_ops type for struct {tname} (no struct {wrapper} in its BTF): this kernel cannot take it{}",
+                missing_feature(tname)
             ),
         )
     })?;
@@ -356,4 +357,20 @@ pub(super) fn create(
         plan.vtype_id.0
     );
     Ok(Map::from_map_fd(fd).with_name(&spec.name))
+}
+
+/// What a kernel lacking struct_ops type `name` was most likely built without, for the
+/// kinds people load.
+fn missing_feature(name: &str) -> &'static str {
+    match name {
+        "sched_ext_ops" => {
+            " (sched_ext schedulers need a kernel built with CONFIG_SCHED_CLASS_EXT, 6.12 on)"
+        }
+        "tcp_congestion_ops" => {
+            " (TCP congestion controls need CONFIG_BPF_JIT and CONFIG_INET, 5.6 on)"
+        }
+        "hid_bpf_ops" => " (HID-BPF needs CONFIG_HID_BPF, 6.11 on)",
+        "Qdisc_ops" => " (BPF qdiscs need CONFIG_NET_SCH_BPF, 6.16 on)",
+        _ => "",
+    }
 }

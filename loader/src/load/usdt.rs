@@ -20,8 +20,8 @@ impl Loaded {
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use oxbpf_loader::Object;
-/// use oxbpf_loader::load::LoadOptions;
-/// use oxbpf_loader::prelude::*;
+    /// use oxbpf_loader::load::LoadOptions;
+    /// use oxbpf_loader::prelude::*;
     /// use oxbpf_prog::attach::usdt::UsdtTarget;
     /// let obj = Object::open("usdt.bpf.o")?;
     /// let loaded = obj.load(&LoadOptions::default())?;

@@ -1370,3 +1370,130 @@ fn set_congestion(fd: i32, cc: &str) -> Result<(), i32> {
         Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     }
 }
+
+/// `/sys/kernel/sched_ext/state` once it reads `want` (the kernel enables and disables
+/// a scheduler from a worker: give it a moment), or what it read last.
+fn sched_ext_state(want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = std::fs::read_to_string("/sys/kernel/sched_ext/state")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if last == want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    last
+}
+
+/// Work for the scheduler: threads that compute and sleep in turn, all joined.
+fn sched_ext_workload() {
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut x = i as u64;
+                for _ in 0..20 {
+                    for _ in 0..100_000 {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                x
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_sched_ext_scheduler_schedules_while_registered_and_the_kernel_takes_over_after() {
+    let _serial = crate::serial();
+    let test =
+        "attach::a_sched_ext_scheduler_schedules_while_registered_and_the_kernel_takes_over_after";
+    if !gate::require_bpf(test) {
+        return;
+    }
+    let obj = Object::open(crate::testdata("sched_ext.bpf.o")).unwrap();
+    let l = match obj.load(&LoadOptions::default()) {
+        Ok(l) => l,
+        Err(e) => {
+            // A kernel without sched_ext (this machine): refused, saying what it lacks.
+            let why = crate::chain(&e);
+            assert!(
+                why.contains("no struct bpf_struct_ops_sched_ext_ops in its BTF")
+                    && why.contains("CONFIG_SCHED_CLASS_EXT"),
+                "{why}"
+            );
+            assert!(!expected("sched_ext"), "{why}");
+            eprintln!("{test}: nothing to run here: {why}");
+            return;
+        }
+    };
+    let global = |name: &str| i64::from_ne_bytes(l.global(name).unwrap().try_into().unwrap());
+    assert_eq!(
+        sched_ext_state("disabled"),
+        "disabled",
+        "another scheduler runs"
+    );
+    let link = l
+        .register_struct_ops("oxsimple")
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    assert_eq!(sched_ext_state("enabled"), "enabled");
+    assert_eq!(
+        std::fs::read_to_string("/sys/kernel/sched_ext/root/ops")
+            .unwrap_or_default()
+            .trim(),
+        "oxsimple"
+    );
+    sched_ext_workload();
+    assert!(
+        global("enqueued") + global("local_inserts") > 0,
+        "no task went through oxsimple"
+    );
+    assert!(global("dispatched") > 0 || global("local_inserts") > 0);
+    assert_eq!(global("exit_kind"), -1, "exited early");
+    drop(link);
+    assert_eq!(sched_ext_state("disabled"), "disabled");
+    // exit() saw why: SCX_EXIT_UNREG (64), the struct unregistered by user space.
+    assert_eq!(global("exit_kind"), 64);
+    sched_ext_workload();
+
+    // The same through the command line, where the kernel matrix put it: `oxbpf run`
+    // until SIGINT, as a user runs a scheduler.
+    let Some(cli) = std::env::var_os("OXBPF_CLI") else {
+        return;
+    };
+    let mut run = std::process::Command::new(cli)
+        .args(["run", crate::testdata("sched_ext.bpf.o").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(run.stdout.take().unwrap());
+    let mut text = String::new();
+    while !text.contains("Ctrl-C to stop") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+            break;
+        }
+        text.push_str(&line);
+    }
+    assert!(
+        text.contains("attached: struct_ops map oxsimple registered through a link"),
+        "{text}"
+    );
+    assert_eq!(sched_ext_state("enabled"), "enabled", "{text}");
+    sched_ext_workload();
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(run.id() as i32, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(run.wait().unwrap().success(), "{text}{rest}");
+    assert!(rest.contains("detached 1"), "{rest}");
+    assert_eq!(sched_ext_state("disabled"), "disabled");
+}
