@@ -137,6 +137,9 @@ pub enum LinkError {
         #[source]
         source: DetachError,
     },
+    /// Only a struct_ops link's struct can be replaced this way.
+    #[error("{0}: not a struct_ops link, so there is no struct to replace")]
+    NotUpdatable(String),
     /// Only bpf_links can be pinned.
     #[error("{0}: only bpf_link attachments can be pinned; this one is held another way")]
     NotPinnable(String),

@@ -11,8 +11,8 @@ use crate::SysError;
 use crate::fd::ensure_high_fd;
 use crate::uapi::{
     AttachType, BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr,
-    LinkInfo, MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, MapType, ObjAttr, ProgAttachAttr,
-    ProgBindMapAttr, ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
+    LinkInfo, LinkUpdateAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, MapType, ObjAttr,
+    ProgAttachAttr, ProgBindMapAttr, ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -50,6 +50,7 @@ bpf_attrs!(
     RawTracepointAttr,
     ProgBindMapAttr,
     LinkFdAttr,
+    LinkUpdateAttr,
     ProgAttachAttr,
 );
 
@@ -1247,6 +1248,31 @@ pub fn link_detach(link: BorrowedFd<'_>) -> Result<(), SysError> {
     };
     // SAFETY: no addresses.
     unsafe { bpf_unit(Cmd::LinkDetach, "BPF_LINK_DETACH", &mut attr) }
+}
+
+/// `BPF_LINK_UPDATE`: puts `new` (a program, or for a struct_ops link a struct_ops map)
+/// in `link` in place of what it holds; with `old`, only if the link holds that
+/// (`BPF_F_REPLACE`).
+///
+/// # Errors
+/// `EINVAL` for a link kind that cannot be updated or a replacement of another kind
+/// (for struct_ops, another struct type or a map without `BPF_F_LINK`); `EPERM` when
+/// `old` is not what the link holds; what the kernel's subsystem refuses (a TCP
+/// congestion control of another name).
+pub fn link_update(
+    link: BorrowedFd<'_>,
+    new: BorrowedFd<'_>,
+    old: Option<BorrowedFd<'_>>,
+) -> Result<(), SysError> {
+    const BPF_F_REPLACE: u32 = 1 << 2;
+    let mut attr = LinkUpdateAttr {
+        link_fd: fd_u32(link),
+        new_fd: fd_u32(new),
+        flags: if old.is_some() { BPF_F_REPLACE } else { 0 },
+        old_fd: old.map_or(0, fd_u32),
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_unit(Cmd::LinkUpdate, "BPF_LINK_UPDATE", &mut attr) }
 }
 
 /// `BPF_PROG_BIND_MAP`: keeps `map` alive with `prog` though no instruction of it

@@ -405,6 +405,20 @@ pub struct LinkFdAttr {
     pub flags: u32,
 }
 
+/// `BPF_LINK_UPDATE`: a link's program (or a struct_ops link's map) replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct LinkUpdateAttr {
+    /// The link.
+    pub link_fd: u32,
+    /// The new program, or for a struct_ops link the new map.
+    pub new_fd: u32,
+    /// `BPF_F_REPLACE`: replace only if the link holds `old_fd`.
+    pub flags: u32,
+    /// The program (or map) expected in the link, with `BPF_F_REPLACE`.
+    pub old_fd: u32,
+}
+
 /// `BPF_PROG_ATTACH` and `BPF_PROG_DETACH`: the attachments that are not links
 /// (cgroups before 5.7, sockmap programs, flow dissector, lirc).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -16,9 +16,9 @@ pub mod insn;
 mod kinds;
 
 pub use attr::{
-    BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, LinkCreateAttr, LinkFdAttr, MapBatchAttr,
-    MapCreateAttr, MapElemAttr, ObjAttr, ProgAttachAttr, ProgBindMapAttr, ProgLoadAttr,
-    RawTracepointAttr, TestRunAttr,
+    BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, LinkCreateAttr, LinkFdAttr, LinkUpdateAttr,
+    MapBatchAttr, MapCreateAttr, MapElemAttr, ObjAttr, ProgAttachAttr, ProgBindMapAttr,
+    ProgLoadAttr, RawTracepointAttr, TestRunAttr,
 };
 pub use info::{BtfInfo, LinkInfo, MapInfo, ProgInfo, link_type_name, name_str};
 pub use insn::{Endian, Insn};

@@ -373,6 +373,36 @@ impl Loaded {
         )
     }
 
+    /// Makes the struct_ops link `link` register struct_ops map `name` of this object
+    /// instead of the struct it registers now (libbpf's `bpf_link__update_map`): the
+    /// kernel switches from one to the other with no gap.
+    ///
+    /// # Errors
+    /// No `.struct_ops.link` map of that name was loaded; `link` is not a struct_ops
+    /// link; the kernel refuses (another struct type; a congestion control of another
+    /// name).
+    #[doc(alias = "bpf_link__update_map")]
+    pub fn update_struct_ops(
+        &self,
+        link: &mut oxbpf_prog::Link,
+        name: &str,
+    ) -> Result<(), LoadError> {
+        let (Some(v), Some(map)) = (
+            self.struct_ops.iter().find(|v| v.map == name && v.link),
+            self.map(name),
+        ) else {
+            return Err(LoadError::StructOps {
+                map: name.to_string(),
+                why: "no .struct_ops.link map of that name was loaded (only link maps can replace a link's struct)".into(),
+            });
+        };
+        link.update_struct_ops(map.map_fd(), &v.value, name)
+            .map_err(|source| LoadError::Register {
+                map: name.to_string(),
+                source,
+            })
+    }
+
     fn slot(&self, name: &str) -> Result<(&GlobalSlot, &Map), LoadError> {
         let slot = self
             .globals

@@ -1497,3 +1497,88 @@ fn a_sched_ext_scheduler_schedules_while_registered_and_the_kernel_takes_over_af
     assert!(rest.contains("detached 1"), "{rest}");
     assert_eq!(sched_ext_state("disabled"), "disabled");
 }
+
+/// Sends 1 MiB over loopback on a TCP connection using congestion control `cc`.
+fn transfer_with_congestion(cc: &str) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+        all.len()
+    });
+    let mut stream = connect_with_congestion(addr, cc);
+    let data = vec![7u8; 1 << 20];
+    std::io::Write::write_all(&mut stream, &data).unwrap();
+    drop(stream);
+    assert_eq!(server.join().unwrap(), data.len());
+}
+
+#[test]
+fn a_struct_ops_link_switches_to_another_map_with_no_gap() {
+    let _serial = crate::serial();
+    let test = "attach::a_struct_ops_link_switches_to_another_map_with_no_gap";
+    if !gate::require_bpf(test)
+        || !crate::rerun_unshared(test, libc::CLONE_NEWNET, || {
+            crate::link_up(&mut oxbpf_sys::netlink::Socket::route().unwrap(), "lo");
+        })
+    {
+        return;
+    }
+    // struct_ops links came in 6.4.
+    if !crate::kernel_since(6, 4) {
+        eprintln!("{test}: no struct_ops links before 6.4");
+        return;
+    }
+    // The object twice: two `oxcc` link maps, each with its own programs and counters.
+    let load = || {
+        let mut obj = Object::open(crate::testdata("struct_ops.bpf.o")).unwrap();
+        obj.map_mut("oxcc_plain").unwrap().autocreate = false;
+        obj.load(&LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{}", crate::chain(&e)))
+    };
+    let (first, second) = (load(), load());
+    let count = |l: &Loaded| {
+        u64::from_ne_bytes(
+            l.global("cong_avoid_calls").unwrap()[..8]
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let mut link = match first.register_struct_ops("oxcc") {
+        Ok(link) => link,
+        Err(e) => {
+            let why = crate::chain(&e);
+            assert!(!expected("trampolines"), "{why}");
+            eprintln!("{test}: nothing to run here: {why}");
+            return;
+        }
+    };
+    transfer_with_congestion("oxcc");
+    let before = count(&first);
+    assert!(before > 0 && count(&second) == 0);
+    second
+        .update_struct_ops(&mut link, "oxcc")
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    assert_eq!(
+        link.describe(),
+        "struct_ops map oxcc registered through a link"
+    );
+    // The second map's programs run now; the first's no more.
+    transfer_with_congestion("oxcc");
+    assert!(count(&second) > 0, "the second map's cong_avoid never ran");
+    assert_eq!(
+        count(&first),
+        before,
+        "the first map's cong_avoid still runs"
+    );
+    // Only link maps can take a link's place.
+    let e = crate::chain(
+        &first
+            .update_struct_ops(&mut link, "oxcc_plain")
+            .unwrap_err(),
+    );
+    assert!(e.contains("no .struct_ops.link map of that name"), "{e}");
+    drop(link);
+}

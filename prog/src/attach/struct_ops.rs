@@ -56,4 +56,42 @@ impl Link {
             ),
         ))
     }
+
+    /// Replaces the struct this struct_ops link registers with struct_ops map `map`
+    /// (named `name` in messages) holding `value`, in one step: the kernel swaps the
+    /// two without a moment where neither is registered (libbpf's
+    /// `bpf_link__update_map`). `map` must be a `.struct_ops.link` map of the same
+    /// struct type; a TCP congestion control must keep its name.
+    ///
+    /// # Errors
+    /// Not a struct_ops link; the kernel's refusal of the value or of the update.
+    #[doc(alias = "bpf_link__update_map")]
+    pub fn update_struct_ops(
+        &mut self,
+        map: &MapFd,
+        value: &[u8],
+        name: &str,
+    ) -> Result<(), LinkError> {
+        let what = self.what.clone();
+        let sys = |op, source| LinkError::Sys {
+            what: what.clone(),
+            op,
+            source,
+        };
+        let Held::Bpf(link) = &self.held else {
+            return Err(LinkError::NotUpdatable(self.what.clone()));
+        };
+        // A map whose value was set before (it registered or updated a link already)
+        // keeps it: the kernel never changes a struct_ops value once set (EBUSY).
+        match bpf::map_update_elem(map, &0u32.to_ne_bytes(), value, 0) {
+            Err(e) if e.errno() != Some(libc::EBUSY) => {
+                return Err(sys("set the new map's value (update element 0)", e));
+            }
+            _ => {}
+        }
+        bpf::link_update(link.as_fd(), map.as_fd(), None).map_err(|e| sys("update", e))?;
+        log::debug!("{}: now struct_ops map {name}", self.what);
+        self.what = format!("struct_ops map {name} registered through a link");
+        Ok(())
+    }
 }
