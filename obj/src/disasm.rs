@@ -141,6 +141,14 @@ fn reloc_note(obj: &Object, kind: RelocKind, symbol: &str) -> String {
             },
             None => format!("data {symbol} + {offset}"),
         },
+        RelocKind::Arena { offset, .. } => match obj
+            .arena
+            .as_ref()
+            .and_then(|d| d.symbols.iter().find(|s| s.offset == offset))
+        {
+            Some(v) => format!("&{} (arena + {offset})", v.name),
+            None => format!("arena + {offset}"),
+        },
         RelocKind::Call {
             section_index,
             insn,

@@ -34,6 +34,10 @@ pub struct Object {
     pub maps: Vec<MapSpec>,
     /// Global data sections: `.data`, `.rodata`, `.bss` and their `.name` variants.
     pub data: Vec<DataSection>,
+    /// `.addr_space.1`: the `__arena` global variables, which live in the object's
+    /// arena map (its initial contents are copied to the start of the arena at load,
+    /// as libbpf does) rather than in a map of their own.
+    pub arena: Option<DataSection>,
     /// Symbols the object uses but does not define.
     pub externs: Vec<Extern>,
     /// Every named data symbol (variables, maps, the license) with where it lives: what
@@ -79,6 +83,8 @@ pub enum SectionKind {
     BtfExt,
     /// `.struct_ops`, `.struct_ops.link` (and their `?` forms): struct_ops map values.
     StructOps,
+    /// `.addr_space.1`: `__arena` global variables, kept in the arena map.
+    Arena,
     /// Relocations for another section (`.rel<name>`).
     Relocations,
     /// `.symtab`.
@@ -109,6 +115,7 @@ impl SectionKind {
             SectionKind::StructOps => {
                 "struct_ops maps: kernel structs of function pointers to programs"
             }
+            SectionKind::Arena => "__arena global variables, kept in the arena map",
             SectionKind::Relocations => "relocations",
             SectionKind::Symbols => "symbol table",
             SectionKind::Strings => "string table",
@@ -292,6 +299,14 @@ pub enum RelocKind {
         /// Byte offset within the section.
         offset: u64,
     },
+    /// `ld_imm64` of an `__arena` global variable: becomes the arena map's fd and the
+    /// variable's offset in the arena (`BPF_PSEUDO_MAP_VALUE`).
+    Arena {
+        /// Index into `Object::maps` of the arena map.
+        map: usize,
+        /// Byte offset within `.addr_space.1`, which is the offset in the arena.
+        offset: u64,
+    },
     /// `call` of another BPF function (`BPF_PSEUDO_CALL`).
     Call {
         /// Section header index of the callee.
@@ -324,6 +339,7 @@ impl RelocKind {
         match self {
             RelocKind::Map { .. } => "map",
             RelocKind::Data { .. } => "data",
+            RelocKind::Arena { .. } => "arena",
             RelocKind::Call { .. } => "call",
             RelocKind::FuncAddr { .. } => "func_addr",
             RelocKind::ExternVar { .. } => "extern",
@@ -469,7 +485,7 @@ impl MapSpec {
     }
 }
 
-/// The three kinds of global data section.
+/// The kinds of global data section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataKind {
     /// `.data*`: initialised, writable.
@@ -478,6 +494,9 @@ pub enum DataKind {
     Rodata,
     /// `.bss*`: zero-initialised, writable.
     Bss,
+    /// `.addr_space.1`: `__arena` variables, initialised, in the arena map
+    /// ([`Object::arena`]; never one of [`Object::data`]).
+    Arena,
 }
 
 /// A variable in a data section.

@@ -637,6 +637,24 @@ fn resolve(
             insns[at + 1].imm = offset as i32;
             format!("`{}`: BPF_PSEUDO_MAP_VALUE fd {fd} + {offset}", r.symbol)
         }
+        RelocKind::Arena { map, offset } => {
+            let fd = *resolver.map_fds.get(map).ok_or_else(|| {
+                unresolved(prog, at, format!("no fd for the arena of `{}`", r.symbol))
+            })?;
+            if fd < 0 {
+                // The arena map is not created: the instruction is poisoned as any
+                // reference to it (libbpf's RELO_DATA on a map without autocreate).
+                map_fd(insns, at, map, fd, &r.symbol)
+            } else {
+                insns[at].set_src(pseudo::MAP_VALUE);
+                insns[at].imm = fd;
+                insns[at + 1].imm = offset as i32;
+                format!(
+                    "`{}`: BPF_PSEUDO_MAP_VALUE arena fd {fd} + {offset}",
+                    r.symbol
+                )
+            }
+        }
         RelocKind::ExternVar { ext } => {
             let v = resolver.externs.get(ext).ok_or_else(|| {
                 unresolved(prog, at, format!("extern `{}` not resolved", r.symbol))

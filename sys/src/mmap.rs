@@ -147,6 +147,61 @@ impl MapMemory {
         })
     }
 
+    /// Maps a BPF arena (`BPF_MAP_TYPE_ARENA`, 6.9): all `len` bytes of it, shared
+    /// and writable, at `address` when the map was created with one (its `map_extra`;
+    /// programs and user space then see the same addresses), else where the kernel
+    /// picks — and the first mapping fixes where the programs' pointers point. Unlike
+    /// libbpf's `MAP_FIXED`, an address already in use is an error (`EEXIST`), not
+    /// silently replaced.
+    ///
+    /// # Errors
+    /// The kernel refuses (`EEXIST`: something is mapped there; `EINVAL`/`EBUSY`: a
+    /// size or address the arena does not have).
+    pub fn map_arena(
+        map: std::os::fd::BorrowedFd<'_>,
+        len: usize,
+        address: u64,
+    ) -> io::Result<MapMemory> {
+        let size =
+            NonZeroUsize::new(len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let at =
+            usize::try_from(address).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let flags = if at == 0 {
+            MapFlags::MAP_SHARED
+        } else {
+            MapFlags::MAP_SHARED | MapFlags::MAP_FIXED_NOREPLACE
+        };
+        // SAFETY: a new shared mapping of the arena; with an address, MAP_FIXED_NOREPLACE
+        // fails rather than replace anything mapped there, so no existing memory is
+        // affected.
+        let ptr = unsafe {
+            mmap(
+                NonZeroUsize::new(at),
+                size,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                flags,
+                map,
+                0,
+            )
+        }?;
+        if at != 0 && ptr.as_ptr() as usize != at {
+            // Kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint only.
+            unmap(ptr.as_ptr().cast(), len);
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        Ok(MapMemory {
+            ptr: ptr.as_ptr().cast(),
+            len,
+            writable: true,
+        })
+    }
+
+    /// The address the mapping starts at in this process: for an arena, what the
+    /// programs' pointers into it are relative to.
+    pub fn address(&self) -> usize {
+        self.ptr as usize
+    }
+
     /// The mapped length.
     pub fn len(&self) -> usize {
         self.len

@@ -259,6 +259,19 @@ fn say_definitions(st: &mut Stage, obj: &Object) {
             }
         ));
     }
+    if let Some(a) = &obj.arena {
+        let vars: Vec<String> = a
+            .symbols
+            .iter()
+            .map(|v| format!("{}@{}", v.name, v.offset))
+            .collect();
+        st.say(format!(
+            "__arena globals in {} ({} B) live at the start of the arena map, copied there once it is mapped: {}",
+            a.name,
+            a.size,
+            vars.join(", ")
+        ));
+    }
     for e in &obj.externs {
         st.say(format!(
             "Extern {}: {:?}{}, resolved by the loader",
@@ -431,6 +444,17 @@ fn reloc_stage(obj: &Object, selected: &dyn Fn(&str) -> bool) -> Stage {
                     format!(
                         "{var}offset {offset} in the {} map (BPF_PSEUDO_MAP_VALUE: fd and offset)",
                         d.map_or("?", |d| d.name.as_str())
+                    )
+                }
+                RelocKind::Arena { map, offset } => {
+                    let var = obj
+                        .arena
+                        .as_ref()
+                        .and_then(|d| d.symbols.iter().find(|s| s.offset == offset))
+                        .map_or(String::new(), |v| format!("`{}`, ", v.name));
+                    format!(
+                        "{var}offset {offset} in arena map `{}` (BPF_PSEUDO_MAP_VALUE: the arena's fd and the offset; the program casts it to a kernel address)",
+                        obj.maps.get(map).map_or("?", |m| m.name.as_str())
                     )
                 }
                 RelocKind::Call { .. } => format!(

@@ -119,6 +119,7 @@ fn data_kind_label(k: DataKind) -> &'static str {
         DataKind::Data => "data",
         DataKind::Rodata => "rodata",
         DataKind::Bss => "bss",
+        DataKind::Arena => "arena",
     }
 }
 
@@ -244,15 +245,20 @@ fn maps_text(obj: &Object, out: &mut String) {
 
 /// The global data sections and their variables.
 fn data_text(obj: &Object, out: &mut String) {
-    if !obj.data.is_empty() {
+    if !obj.data.is_empty() || obj.arena.is_some() {
         let n = obj.data.len();
         let _ = writeln!(
             out,
-            "\nGlobal data ({n} section{}, one array map each at load):",
-            if n == 1 { "" } else { "s" }
+            "\nGlobal data ({n} section{}, one array map each at load{}):",
+            if n == 1 { "" } else { "s" },
+            if obj.arena.is_some() {
+                "; .addr_space.1 at the start of the arena map"
+            } else {
+                ""
+            }
         );
         let mut t = Table::new(&["SECTION", "KIND", "SIZE", "VARIABLES"]);
-        for d in &obj.data {
+        for d in obj.data.iter().chain(&obj.arena) {
             let vars = d
                 .symbols
                 .iter()
@@ -398,7 +404,9 @@ fn map_row(m: &MapSpec) -> Vec<String> {
         ),
         _ => {}
     }
-    if m.map_extra != 0 {
+    if m.map_extra != 0 && m.map_type == oxbpf_loader::uapi::MapType::ARENA {
+        notes.push(format!("mapped at {:#x} (map_extra)", m.map_extra));
+    } else if m.map_extra != 0 {
         notes.push(format!("map_extra {}", m.map_extra));
     }
     if m.numa_node != 0 {
@@ -526,6 +534,7 @@ fn to_json(obj: &Object) -> Json {
     let data: Vec<Json> = obj
         .data
         .iter()
+        .chain(&obj.arena)
         .map(|d| {
             let vars: Vec<Json> = d
                 .symbols

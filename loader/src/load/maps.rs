@@ -27,6 +27,10 @@ pub(super) struct Made {
     pub data_maps: Vec<Option<Map>>,
     /// The `.kconfig` map.
     pub kconfig: Option<Map>,
+    /// The arena map's mapping (its index in `object_maps`), made right after the map:
+    /// before any program loads, as a program's arena pointers are relative to where
+    /// user space maps it.
+    pub arena: Option<(usize, oxbpf_sys::mmap::MapMemory)>,
 }
 
 pub(super) fn raw_fd(m: &Map) -> i32 {
@@ -191,6 +195,16 @@ impl Unset {
 fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
     let map_type = attr.map_type;
     match e.errno() {
+        // Arenas are refused with EPERM by kernels that cannot run them (no JIT
+        // support), privileged or not: say so rather than blame the privileges.
+        Some(libc::EPERM | libc::EOPNOTSUPP | libc::EINVAL)
+            if map_type == MapType::ARENA && oxbpf_sys::caps::can_bpf() =>
+        {
+            Some(
+                "this kernel refuses arena maps (they need Linux 6.9 or later and a BPF JIT that supports them, x86_64 or arm64; this process holds CAP_BPF)"
+                    .into(),
+            )
+        }
         Some(libc::EPERM) => Some(
             "creating maps needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8); run as root".into(),
         ),
@@ -520,6 +534,7 @@ pub(super) fn create_all(
         }
         object_maps.push(Some(create_spec(spec, opts, btf_fd)?));
     }
+    let arena = map_arena(obj, &object_maps)?;
     let mut data_maps = Vec::with_capacity(obj.data.len());
     for d in &obj.data {
         if d.size == 0 {
@@ -537,7 +552,61 @@ pub(super) fn create_all(
         object_maps,
         data_maps,
         kconfig: None,
+        arena,
     })
+}
+
+/// Maps the object's arena into this process (at its `map_extra` address, if it has
+/// one) and copies the `__arena` globals of `.addr_space.1` to its start, as libbpf's
+/// `bpf_object__create_maps` does.
+fn map_arena(
+    obj: &Object,
+    made: &[Option<Map>],
+) -> Result<Option<(usize, oxbpf_sys::mmap::MapMemory)>, LoadError> {
+    let Some((index, spec, map)) = obj.maps.iter().enumerate().find_map(|(i, spec)| {
+        let map = made.get(i)?.as_ref()?;
+        (spec.map_type == MapType::ARENA).then_some((i, spec, map))
+    }) else {
+        return Ok(None);
+    };
+    let setup = |why: String| LoadError::Arena {
+        map: spec.name.clone(),
+        why,
+    };
+    let page = oxbpf_sys::mmap::page_size();
+    let len = (map.max_entries() as usize)
+        .checked_mul(page)
+        .ok_or_else(|| setup(format!("{} pages do not fit in memory", map.max_entries())))?;
+    let data = obj.arena.as_ref().map_or(&[][..], |a| a.bytes.as_slice());
+    if data.len().next_multiple_of(page) > len {
+        return Err(setup(format!(
+            "its {} pages cannot hold the {} bytes of __arena globals in .addr_space.1",
+            map.max_entries(),
+            data.len()
+        )));
+    }
+    let memory =
+        oxbpf_sys::mmap::MapMemory::map_arena(map.as_fd(), len, spec.map_extra).map_err(|e| {
+            setup(format!(
+                "mapping its {len} bytes at {:#x}: {e}{}",
+                spec.map_extra,
+                if e.raw_os_error() == Some(libc::EEXIST) {
+                    " (something else is mapped there in this process)"
+                } else {
+                    ""
+                }
+            ))
+        })?;
+    memory
+        .write(0, data)
+        .map_err(|e| setup(format!("copying the __arena globals into it: {e}")))?;
+    log::debug!(
+        "map `{}`: arena mapped at {:#x} ({len} bytes), {} bytes of __arena globals copied to its start",
+        spec.name,
+        memory.address(),
+        data.len()
+    );
+    Ok(Some((index, memory)))
 }
 
 /// The `.kconfig` map: read-only for programs and frozen, like `.rodata`.

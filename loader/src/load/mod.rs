@@ -178,6 +178,14 @@ pub enum LoadError {
         #[source]
         source: oxbpf_maps::MapError,
     },
+    /// The arena cannot be mapped into this process or filled with its globals.
+    #[error("arena map `{map}`: {why}")]
+    Arena {
+        /// The map.
+        map: String,
+        /// What failed.
+        why: String,
+    },
     /// An initial slot of a prog array or map of maps cannot be filled.
     #[error("map `{map}`: slot {slot} {why}")]
     Slot {
@@ -401,6 +409,17 @@ impl Loaded {
                 map: name.to_string(),
                 source,
             })
+    }
+
+    /// The object's arena as this process maps it: the programs' arena pointers are
+    /// addresses in it ([`oxbpf_sys::mmap::MapMemory::address`] is where it starts),
+    /// read and written with volatile copies. `None` without an arena map. Its
+    /// `__arena` globals are also [`Loaded::global`]s by name.
+    pub fn arena(&self) -> Option<&oxbpf_sys::mmap::MapMemory> {
+        self.maps
+            .iter()
+            .position(|m| m.map_type() == oxbpf_sys::uapi::MapType::ARENA)
+            .and_then(|i| self.mapped.get(i)?.get()?.as_ref())
     }
 
     fn slot(&self, name: &str) -> Result<(&GlobalSlot, &Map), LoadError> {
@@ -940,8 +959,22 @@ impl<'s> Loader<'s> {
     /// Everything loaded, with where each global variable lives for reading and
     /// writing it after load.
     fn finish(self, made: maps::Made, programs: progs::ProgramsLoaded) -> Loaded {
+        // The arena's place among the maps created (those not created are skipped).
+        let arena = made.arena.map(|(i, memory)| {
+            let at = made.object_maps[..i].iter().flatten().count();
+            (at, memory)
+        });
         let mut maps: Vec<Map> = made.object_maps.into_iter().flatten().collect();
         let mut globals = Vec::new();
+        if let (Some((at, _)), Some(section)) = (&arena, &self.obj.arena) {
+            globals.extend(section.symbols.iter().map(|sym| GlobalSlot {
+                name: sym.name.clone(),
+                section: section.name.clone(),
+                map: *at,
+                offset: sym.offset as usize,
+                size: sym.size as usize,
+            }));
+        }
         let mut index = maps.len();
         for (section, map) in self.obj.data.iter().zip(&made.data_maps) {
             if map.is_some() {
@@ -960,10 +993,17 @@ impl<'s> Loader<'s> {
         // Only USDT attachments ask (the answer reads the kernel's BTF).
         let has_bpf_cookie = maps.iter().any(|m| m.name() == usdt::SPECS_MAP)
             && KernelFacts::detect(self.vmlinux.as_deref()).has_bpf_cookie;
+        let mapped: Vec<std::sync::OnceLock<Option<oxbpf_sys::mmap::MapMemory>>> =
+            maps.iter().map(|_| std::sync::OnceLock::new()).collect();
+        if let Some((at, memory)) = arena {
+            if let Some(slot) = mapped.get(at) {
+                let _ = slot.set(Some(memory));
+            }
+        }
         Loaded {
             has_bpf_cookie,
             usdt: std::sync::OnceLock::new(),
-            mapped: maps.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            mapped,
             maps,
             programs: programs.programs,
             failures: programs.failures,

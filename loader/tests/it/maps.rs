@@ -410,3 +410,58 @@ fn several_ring_buffers_are_read_through_one_epoll() {
     assert_eq!(got_a, [1, 2, 3]);
     assert_eq!(got_b, [1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn an_arena_holds_a_list_a_program_built_and_user_space_walks_it() {
+    let _serial = crate::serial();
+    let test = "maps::an_arena_holds_a_list_a_program_built_and_user_space_walks_it";
+    if !oxbpf_sys::gate::require_bpf(test) {
+        return;
+    }
+    let obj = oxbpf_loader::Object::open(crate::testdata("arena.bpf.o")).unwrap();
+    let l = match obj.load(&oxbpf_loader::load::LoadOptions::default()) {
+        Ok(l) => l,
+        Err(e) => {
+            // Kernels before 6.9, and this machine's, refuse arena maps: said so.
+            let why = crate::chain(&e);
+            assert!(why.contains("this kernel refuses arena maps"), "{why}");
+            // The matrix's kernels with BPF trampolines (a full JIT) from 6.9 on have them.
+            assert!(
+                !(crate::attach::expected("trampolines") && crate::kernel_since(6, 9)),
+                "{why}"
+            );
+            eprintln!("{test}: nothing to run here: {why}");
+            return;
+        }
+    };
+    let get = |name: &str| {
+        let v = l
+            .global(name)
+            .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+        let mut b = [0u8; 8];
+        b[..v.len()].copy_from_slice(&v);
+        i64::from_ne_bytes(b)
+    };
+    let arena = l.arena().expect("the arena is mapped");
+    // Where map_extra put it, with the __arena globals' initial values copied in.
+    assert_eq!(arena.address(), 1 << 44);
+    assert_eq!((get("total"), get("count"), get("head")), (1000, 10, 0));
+    // User space writes an __arena global in place; the program reads it.
+    l.set_global("count", &12i32.to_ne_bytes()).unwrap();
+    let run = l.program("build_list").unwrap().test_run(&[], &[]).unwrap();
+    assert_eq!(run.retval, 0, "the arena had no page to give");
+    assert_eq!(get("built"), 12);
+    assert_eq!(get("total"), 1000 + (1..=12).sum::<i64>());
+    // The list the program linked, walked through the same pointers from user space.
+    let word = |addr: u64| {
+        let off = usize::try_from(addr).unwrap() - arena.address();
+        u64::from_ne_bytes(arena.read(off, 8).unwrap().try_into().unwrap())
+    };
+    let mut values = Vec::new();
+    let mut at = get("head") as u64;
+    while at != 0 {
+        values.push(word(at + 8));
+        at = word(at);
+    }
+    assert_eq!(values, (1..=12).rev().collect::<Vec<u64>>());
+}

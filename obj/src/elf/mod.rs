@@ -23,7 +23,7 @@ use object::elf;
 use object::read::elf::{FileHeader, Rel as _, SectionHeader, SectionTable, Sym as _, SymbolTable};
 use object::{Endianness, ReadRef as _};
 use oxbpf_uapi::bytes::Bytes;
-use oxbpf_uapi::{Endian, Insn, pseudo};
+use oxbpf_uapi::{Endian, Insn, MapType, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
 
@@ -364,6 +364,9 @@ fn classify_section(index: usize, name: &str, sh_type: u32, flags: u64) -> Secti
     ) {
         // libbpf's four names (`?`: not created unless asked for).
         SectionKind::StructOps
+    } else if name == ".addr_space.1" {
+        // libbpf's ARENA_SEC: clang puts `__attribute__((address_space(1)))` globals here.
+        SectionKind::Arena
     } else if name == "license" {
         SectionKind::License
     } else if name == "version" {
@@ -398,15 +401,29 @@ impl<'d> Reader<'d> {
         let code = self.decode_code_sections()?;
         let mut functions = self.functions(&code)?;
         self.warn_code_without_functions(&functions, &mut warnings);
-        let data = self.data_sections()?;
+        let mut data = self.data_sections()?;
+        let arena = data
+            .iter()
+            .position(|d| d.kind == DataKind::Arena)
+            .map(|i| data.remove(i));
         let mut maps = self.legacy_maps(&mut warnings)?;
         let (btf_maps, values_offsets) = self.btf_maps(&mut warnings)?;
         let first_btf_map = maps.len();
         maps.extend(btf_maps);
+        let arena_map = self.arena_map(&maps, arena.as_ref())?;
         let externs = self.externs()?;
         let symbols = self.data_symbols();
 
-        self.code_relocations(&code, &mut functions, &maps, &data, &externs)?;
+        self.code_relocations(
+            &code,
+            &mut functions,
+            &Targets {
+                maps: &maps,
+                data: &data,
+                arena: arena.as_ref().zip(arena_map),
+                externs: &externs,
+            },
+        )?;
         self.map_init_relocations(&mut maps[first_btf_map..], &values_offsets, &functions)?;
         maps.extend(self.struct_ops_maps(&functions)?);
 
@@ -441,6 +458,7 @@ impl<'d> Reader<'d> {
             subprograms,
             maps,
             data,
+            arena,
             externs,
             symbols,
             btf: self.btf.take(),
@@ -658,6 +676,7 @@ impl<'d> Reader<'d> {
                 SectionKind::Data => DataKind::Data,
                 SectionKind::Rodata => DataKind::Rodata,
                 SectionKind::Bss => DataKind::Bss,
+                SectionKind::Arena => DataKind::Arena,
                 _ => continue,
             };
             let mut symbols = Vec::new();
@@ -776,13 +795,41 @@ impl<'d> Reader<'d> {
 
     /// Classifies every relocation of every code section and attaches it to the function
     /// that contains the instruction (libbpf `bpf_program__record_reloc`).
+    /// The object's arena map, as libbpf requires it: at most one `BPF_MAP_TYPE_ARENA`
+    /// map, and one whenever `.addr_space.1` holds `__arena` globals.
+    fn arena_map(
+        &self,
+        maps: &[MapSpec],
+        arena: Option<&DataSection>,
+    ) -> Result<Option<usize>, ElfError> {
+        let mut found = maps
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.map_type == MapType::ARENA);
+        let first = found.next();
+        if let (Some((_, a)), Some((_, b))) = (first, found.next()) {
+            return Err(self.err(ElfErrorKind::Section {
+                section: ".maps".into(),
+                what: format!(
+                    "maps `{}` and `{}` are both arenas; an object has at most one (libbpf's rule: `__arena` globals go in it)",
+                    a.name, b.name
+                ),
+            }));
+        }
+        if arena.is_some() && first.is_none() {
+            return Err(self.err(ElfErrorKind::Section {
+                section: ".addr_space.1".into(),
+                what: "it holds __arena global variables, but no BPF_MAP_TYPE_ARENA map is declared in .maps to hold them".into(),
+            }));
+        }
+        Ok(first.map(|(i, _)| i))
+    }
+
     fn code_relocations(
         &self,
         code: &HashMap<usize, Vec<Insn>>,
         functions: &mut [(Function, bool)],
-        maps: &[MapSpec],
-        data: &[DataSection],
-        externs: &[Extern],
+        targets: &Targets<'_>,
     ) -> Result<(), ElfError> {
         for rel_sec in &self.sections {
             let Some(target) = rel_sec.target else {
@@ -844,7 +891,7 @@ impl<'d> Reader<'d> {
                     continue;
                 };
                 let kind = self
-                    .classify_reloc(insn, insns, insn_idx as usize, sym, maps, data, externs)
+                    .classify_reloc(insn, insns, insn_idx as usize, sym, targets)
                     .map_err(|w| bad(&sym.name, w))?;
                 log::trace!(
                     "section `{sec_name}`: insn #{insn_idx} in `{}`: {} `{}`",
@@ -884,20 +931,20 @@ impl<'d> Reader<'d> {
             .collect())
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site; the arguments are the parse state"
-    )]
     fn classify_reloc(
         &self,
         insn: Insn,
         insns: &[Insn],
         insn_idx: usize,
         sym: &Symbol,
-        maps: &[MapSpec],
-        data: &[DataSection],
-        externs: &[Extern],
+        targets: &Targets<'_>,
     ) -> Result<RelocKind, String> {
+        let Targets {
+            maps,
+            data,
+            arena,
+            externs,
+        } = *targets;
         let is_ld64 = insn.is_ld_imm64();
         if !is_ld64 && !insn.is_call() {
             return Err(format!(
@@ -940,6 +987,21 @@ impl<'d> Reader<'d> {
                         format!("no map is defined at offset {off} of `{}`", target.name)
                     })
             }
+            SectionKind::Arena if is_ld64 => {
+                // An arena map exists: checked at open (`arena_map`).
+                let (_, map) = arena.ok_or("no ARENA map holds `.addr_space.1`")?;
+                let offset = sym.value as i64 + i64::from(insn.imm);
+                if offset < 0 || offset as u64 > target.size {
+                    return Err(format!(
+                        "offset {offset} is outside `{}` ({} bytes)",
+                        target.name, target.size
+                    ));
+                }
+                Ok(RelocKind::Arena {
+                    map,
+                    offset: offset as u64,
+                })
+            }
             SectionKind::Data | SectionKind::Rodata | SectionKind::Bss if is_ld64 => {
                 let d = data
                     .iter()
@@ -964,6 +1026,16 @@ impl<'d> Reader<'d> {
             )),
         }
     }
+}
+
+/// What code relocations can point at.
+#[derive(Clone, Copy)]
+struct Targets<'a> {
+    maps: &'a [MapSpec],
+    data: &'a [DataSection],
+    /// `.addr_space.1` and the index of the arena map holding it.
+    arena: Option<(&'a DataSection, usize)>,
+    externs: &'a [Extern],
 }
 
 /// A `.ksyms` VAR: typeless (`extern const void sym __ksym`) when its type is void.

@@ -879,3 +879,40 @@ fn a_struct_ops_relocation_into_a_data_member_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn arena_globals_are_kept_for_the_arena_map_and_their_relocations_point_into_it() {
+    let obj = open("arena.bpf.o");
+    // .addr_space.1 is not a data map of its own: its variables live in the arena.
+    assert!(obj.data.is_empty());
+    let arena = obj.arena.as_ref().unwrap();
+    assert_eq!(
+        (arena.name.as_str(), arena.kind, arena.size),
+        (".addr_space.1", DataKind::Arena, 28)
+    );
+    let at = |name: &str| {
+        arena
+            .symbols
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .offset
+    };
+    assert_eq!(&arena.bytes[..8], 1000i64.to_le_bytes());
+    assert_eq!(&arena.bytes[8..12], 10i32.to_le_bytes());
+    let map = obj.maps.iter().position(|m| m.name == "arena").unwrap();
+    assert_eq!(obj.maps[map].map_type, oxbpf_uapi::MapType::ARENA);
+    assert_eq!(obj.maps[map].map_extra, 1 << 44);
+    let relocs = &prog(&obj, "build_list").function.relocs;
+    for var in ["count", "head", "total", "built"] {
+        assert!(
+            relocs.iter().any(|r| r.symbol == var
+                && r.kind
+                    == RelocKind::Arena {
+                        map,
+                        offset: at(var)
+                    }),
+            "{var}: {relocs:?}"
+        );
+    }
+}
