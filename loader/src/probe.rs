@@ -399,6 +399,46 @@ fn probe_load(t: ProgType, insns: &[Insn]) -> Option<(i32, String)> {
     Some((errno, String::from_utf8_lossy(&log[..end]).into_owned()))
 }
 
+/// Whether the verifier takes any offset in an `ld_imm64` of a map value, as it does
+/// since it stopped limiting direct offsets into arenas (libbpf
+/// `probe_ldimm64_full_range_off`): an offset of 1 GiB into a 1-byte array must be
+/// refused as an invalid access, not as too large an offset. libbpf 1.7 then places an
+/// object's `__arena` globals at the end of its arena rather than at its start, and so
+/// does oxbpf. Once per process.
+pub fn ldimm64_full_range_offsets() -> bool {
+    static CACHE: OnceLock<bool> = OnceLock::new();
+    *CACHE.get_or_init(|| {
+        let array = MapCreateAttr {
+            map_type: MapType::ARRAY,
+            key_size: 4,
+            value_size: 1,
+            max_entries: 1,
+            ..Default::default()
+        };
+        let Ok(map) = oxbpf_sys::bpf::map_create(&array) else {
+            return false;
+        };
+        let insns = [
+            Insn::new(
+                oxbpf_sys::uapi::insn::LD_IMM64,
+                1,
+                oxbpf_sys::uapi::pseudo::MAP_VALUE,
+                0,
+                map.as_raw_fd(),
+            ),
+            Insn::new(0, 0, 0, 0, 1 << 30),
+            EXIT_0[1],
+        ];
+        let answer = probe_load(ProgType::SOCKET_FILTER, &insns).is_some_and(|(errno, log)| {
+            errno != 0
+                && !log.contains("direct value offset of")
+                && log.contains("invalid access to map value pointer")
+        });
+        log::debug!("probe: ld_imm64 map value offsets of any size: {answer}");
+        answer
+    })
+}
+
 const EXIT_0: [Insn; 2] = [
     Insn::new(0xb7, 0, 0, 0, 0), // r0 = 0
     Insn::new(0x95, 0, 0, 0, 0), // exit

@@ -35,8 +35,8 @@ pub struct Object {
     /// Global data sections: `.data`, `.rodata`, `.bss` and their `.name` variants.
     pub data: Vec<DataSection>,
     /// `.addr_space.1`: the `__arena` global variables, which live in the object's
-    /// arena map (its initial contents are copied to the start of the arena at load,
-    /// as libbpf does) rather than in a map of their own.
+    /// arena map (its initial contents are copied into the arena at load, as libbpf
+    /// does: at its end, or its start on older kernels) rather than a map of their own.
     pub arena: Option<DataSection>,
     /// Symbols the object uses but does not define.
     pub externs: Vec<Extern>,

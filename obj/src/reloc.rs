@@ -98,6 +98,9 @@ pub struct Resolver {
     /// The kernel reads BTF decl tags (5.16): only then are exception callbacks
     /// (`exception_callback:NAME` tags) appended to their programs, as libbpf does.
     pub decl_tags: bool,
+    /// Where `.addr_space.1` starts in the arena: 0, or on kernels that take any
+    /// ld_imm64 offset its last pages (libbpf 1.7's `arena_data_off`).
+    pub arena_offset: u64,
 }
 
 impl Resolver {
@@ -112,6 +115,7 @@ impl Resolver {
             kconfig_fd: Some(300),
             externs: vec![ExternValue::Missing; obj.externs.len()],
             decl_tags: true,
+            arena_offset: 0,
         }
     }
 }
@@ -646,6 +650,7 @@ fn resolve(
                 // reference to it (libbpf's RELO_DATA on a map without autocreate).
                 map_fd(insns, at, map, fd, &r.symbol)
             } else {
+                let offset = resolver.arena_offset + offset;
                 insns[at].set_src(pseudo::MAP_VALUE);
                 insns[at].imm = fd;
                 insns[at + 1].imm = offset as i32;

@@ -266,7 +266,7 @@ fn say_definitions(st: &mut Stage, obj: &Object) {
             .map(|v| format!("{}@{}", v.name, v.offset))
             .collect();
         st.say(format!(
-            "__arena globals in {} ({} B) live at the start of the arena map, copied there once it is mapped: {}",
+            "__arena globals in {} ({} B) live in the arena map, copied into its last pages once it is mapped (its first pages on kernels that limit ld_imm64 offsets, before 6.15): {}",
             a.name,
             a.size,
             vars.join(", ")

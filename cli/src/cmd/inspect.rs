@@ -252,7 +252,7 @@ fn data_text(obj: &Object, out: &mut String) {
             "\nGlobal data ({n} section{}, one array map each at load{}):",
             if n == 1 { "" } else { "s" },
             if obj.arena.is_some() {
-                "; .addr_space.1 at the start of the arena map"
+                "; .addr_space.1 in the arena map"
             } else {
                 ""
             }

@@ -27,10 +27,19 @@ pub(super) struct Made {
     pub data_maps: Vec<Option<Map>>,
     /// The `.kconfig` map.
     pub kconfig: Option<Map>,
-    /// The arena map's mapping (its index in `object_maps`), made right after the map:
-    /// before any program loads, as a program's arena pointers are relative to where
-    /// user space maps it.
-    pub arena: Option<(usize, oxbpf_sys::mmap::MapMemory)>,
+    /// The arena, mapped right after the map is made: before any program loads, as a
+    /// program's arena pointers are relative to where user space maps it.
+    pub arena: Option<Arena>,
+}
+
+/// The object's arena map, mapped into this process.
+pub(super) struct Arena {
+    /// Its index in [`Made::object_maps`].
+    pub index: usize,
+    /// Where the `__arena` globals of `.addr_space.1` start in it.
+    pub offset: u64,
+    /// The mapping.
+    pub memory: oxbpf_sys::mmap::MapMemory,
 }
 
 pub(super) fn raw_fd(m: &Map) -> i32 {
@@ -557,12 +566,10 @@ pub(super) fn create_all(
 }
 
 /// Maps the object's arena into this process (at its `map_extra` address, if it has
-/// one) and copies the `__arena` globals of `.addr_space.1` to its start, as libbpf's
-/// `bpf_object__create_maps` does.
-fn map_arena(
-    obj: &Object,
-    made: &[Option<Map>],
-) -> Result<Option<(usize, oxbpf_sys::mmap::MapMemory)>, LoadError> {
+/// one) and copies the `__arena` globals of `.addr_space.1` into it, as libbpf's
+/// `bpf_object__create_maps` does: at its end where the kernel takes ld_imm64 offsets
+/// of any size (libbpf 1.7: a stray NULL pointer then finds no data), else at its start.
+fn map_arena(obj: &Object, made: &[Option<Map>]) -> Result<Option<Arena>, LoadError> {
     let Some((index, spec, map)) = obj.maps.iter().enumerate().find_map(|(i, spec)| {
         let map = made.get(i)?.as_ref()?;
         (spec.map_type == MapType::ARENA).then_some((i, spec, map))
@@ -578,13 +585,19 @@ fn map_arena(
         .checked_mul(page)
         .ok_or_else(|| setup(format!("{} pages do not fit in memory", map.max_entries())))?;
     let data = obj.arena.as_ref().map_or(&[][..], |a| a.bytes.as_slice());
-    if data.len().next_multiple_of(page) > len {
+    let size = obj.arena.as_ref().map_or(0, |a| a.size as usize);
+    let pages = size.next_multiple_of(page);
+    if pages > len {
         return Err(setup(format!(
-            "its {} pages cannot hold the {} bytes of __arena globals in .addr_space.1",
+            "its {} pages cannot hold the {size} bytes of __arena globals in .addr_space.1",
             map.max_entries(),
-            data.len()
         )));
     }
+    let offset = if crate::probe::ldimm64_full_range_offsets() {
+        len - pages
+    } else {
+        0
+    };
     let memory =
         oxbpf_sys::mmap::MapMemory::map_arena(map.as_fd(), len, spec.map_extra).map_err(|e| {
             setup(format!(
@@ -598,15 +611,18 @@ fn map_arena(
             ))
         })?;
     memory
-        .write(0, data)
+        .write(offset, data)
         .map_err(|e| setup(format!("copying the __arena globals into it: {e}")))?;
     log::debug!(
-        "map `{}`: arena mapped at {:#x} ({len} bytes), {} bytes of __arena globals copied to its start",
+        "map `{}`: arena mapped at {:#x} ({len} bytes), {size} bytes of __arena globals at offset {offset:#x}",
         spec.name,
         memory.address(),
-        data.len()
     );
-    Ok(Some((index, memory)))
+    Ok(Some(Arena {
+        index,
+        offset: offset as u64,
+        memory,
+    }))
 }
 
 /// The `.kconfig` map: read-only for programs and frozen, like `.rodata`.

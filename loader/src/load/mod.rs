@@ -720,6 +720,7 @@ impl<'s> Loader<'s> {
             kconfig_fd: made.kconfig.as_ref().map(maps::raw_fd),
             externs,
             decl_tags: self.features.decl_tag,
+            arena_offset: made.arena.as_ref().map_or(0, |a| a.offset),
         };
         oxbpf_sys::trace::mark(
             "programs, with their relocations applied (and any probe a program needs)",
@@ -960,18 +961,18 @@ impl<'s> Loader<'s> {
     /// writing it after load.
     fn finish(self, made: maps::Made, programs: progs::ProgramsLoaded) -> Loaded {
         // The arena's place among the maps created (those not created are skipped).
-        let arena = made.arena.map(|(i, memory)| {
-            let at = made.object_maps[..i].iter().flatten().count();
-            (at, memory)
+        let arena = made.arena.map(|a| {
+            let at = made.object_maps[..a.index].iter().flatten().count();
+            (at, a.offset, a.memory)
         });
         let mut maps: Vec<Map> = made.object_maps.into_iter().flatten().collect();
         let mut globals = Vec::new();
-        if let (Some((at, _)), Some(section)) = (&arena, &self.obj.arena) {
+        if let (Some((at, start, _)), Some(section)) = (&arena, &self.obj.arena) {
             globals.extend(section.symbols.iter().map(|sym| GlobalSlot {
                 name: sym.name.clone(),
                 section: section.name.clone(),
                 map: *at,
-                offset: sym.offset as usize,
+                offset: (start + sym.offset) as usize,
                 size: sym.size as usize,
             }));
         }
@@ -995,7 +996,7 @@ impl<'s> Loader<'s> {
             && KernelFacts::detect(self.vmlinux.as_deref()).has_bpf_cookie;
         let mapped: Vec<std::sync::OnceLock<Option<oxbpf_sys::mmap::MapMemory>>> =
             maps.iter().map(|_| std::sync::OnceLock::new()).collect();
-        if let Some((at, memory)) = arena {
+        if let Some((at, _, memory)) = arena {
             if let Some(slot) = mapped.get(at) {
                 let _ = slot.set(Some(memory));
             }
