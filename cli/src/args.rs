@@ -118,6 +118,13 @@ const LOAD_OPTS: &[Opt] = &[
          or an ELF with `.BTF`",
     ),
     one(
+        "token",
+        "PATH",
+        "Load with a BPF token from the bpffs at PATH, mounted with delegate_* options: \
+         how a process in a user namespace loads (default: $LIBBPF_BPF_TOKEN_PATH, else \
+         /sys/fs/bpf when it delegates; an empty PATH: none)",
+    ),
+    one(
         "pin-maps",
         "DIR",
         "Pin every map under DIR (a bpffs); `LIBBPF_PIN_BY_NAME` maps are pinned and \

@@ -149,6 +149,7 @@ fn load_args(a: &Args) -> Result<cmd::load::LoadArgs, CliError> {
         btf: a.path("btf"),
         pin_maps: a.path("pin-maps"),
         pin: a.path("pin"),
+        token: a.path("token"),
         set: a.strings("set")?,
         max_entries: a.strings("max-entries")?,
         skip_maps: a.strings("skip-map")?,
@@ -206,6 +207,7 @@ fn cli_hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     match err.downcast_ref::<LoadError>()? {
         LoadError::NoCoreTarget(_) => Some("--btf PATH".into()),
         LoadError::NoType { prog, .. } => Some(format!("--type {prog}=TYPE, e.g. xdp")),
+        LoadError::NoToken(_) => Some("--token PATH".into()),
         LoadError::StructOps { map, .. } => Some(format!("--skip-map {map} to load the rest")),
         LoadError::MapCreate {
             map,

@@ -13,6 +13,7 @@ use crate::uapi::{
     AttachType, BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr,
     LinkInfo, LinkUpdateAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, MapType, ObjAttr,
     ProgAttachAttr, ProgBindMapAttr, ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
+    TokenCreateAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -51,6 +52,7 @@ bpf_attrs!(
     ProgBindMapAttr,
     LinkFdAttr,
     LinkUpdateAttr,
+    TokenCreateAttr,
     ProgAttachAttr,
 );
 
@@ -120,8 +122,57 @@ unsafe fn bpf_fd<A: BpfAttr>(
 /// `ENOMEM` or `EPERM` for memlock limits on kernels before 5.11.
 pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, SysError> {
     let mut attr = *attr;
+    if let Some(token) = current_token() {
+        attr.map_flags |= TOKEN_FD_FLAG;
+        attr.map_token_fd = token;
+    }
     // SAFETY: MapCreateAttr holds no addresses.
     unsafe { bpf_fd(Cmd::MapCreate, "BPF_MAP_CREATE", &mut attr) }
+}
+
+thread_local! {
+    /// The BPF token this thread's `BPF_MAP_CREATE`, `BPF_PROG_LOAD` and `BPF_BTF_LOAD`
+    /// carry, set by [`with_token`].
+    static TOKEN: std::cell::Cell<Option<i32>> = const { std::cell::Cell::new(None) };
+}
+
+/// `BPF_F_TOKEN_FD`: the attr's token field holds a BPF token (6.9).
+const TOKEN_FD_FLAG: u32 = 1 << 16;
+
+fn current_token() -> Option<i32> {
+    TOKEN.with(std::cell::Cell::get)
+}
+
+/// Runs `f` with every map creation, program load and BTF load this thread makes
+/// carrying `token` (as libbpf passes `obj->token_fd` to each, feature probes
+/// included): what a process without `CAP_BPF` in the initial user namespace needs,
+/// where a bpffs delegates those commands to its user namespace. `None` runs `f` with
+/// no token. The previous setting is restored after.
+pub fn with_token<R>(token: Option<BorrowedFd<'_>>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<i32>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TOKEN.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(TOKEN.with(|t| t.replace(token.map(|fd| fd.as_raw_fd()))));
+    f()
+}
+
+/// `BPF_TOKEN_CREATE` (6.9): a BPF token from `bpffs`, a bpffs mounted with
+/// `delegate_cmds`, `delegate_maps`, `delegate_progs` and `delegate_attachs`: it
+/// carries, for its user namespace, the commands and types those allow.
+///
+/// # Errors
+/// `ENOENT` when the bpffs delegates nothing; `EINVAL` before 6.9 or for an fd that is
+/// not a bpffs; `EPERM` without `CAP_BPF` in the bpffs's user namespace.
+pub fn token_create(bpffs: BorrowedFd<'_>) -> Result<OwnedFd, SysError> {
+    let mut attr = TokenCreateAttr {
+        flags: 0,
+        bpffs_fd: fd_u32(bpffs),
+    };
+    // SAFETY: no addresses.
+    unsafe { bpf_fd(Cmd::TokenCreate, "BPF_TOKEN_CREATE", &mut attr) }
 }
 
 /// What `BPF_PROG_LOAD` reads through the addresses in its attr: borrowed for the call,
@@ -154,6 +205,10 @@ pub struct ProgLoadData<'a> {
 pub fn prog_load(attr: &ProgLoadAttr, data: ProgLoadData<'_>) -> Result<OwnedFd, SysError> {
     const CALL: &str = "BPF_PROG_LOAD";
     let mut attr = *attr;
+    if let Some(token) = current_token() {
+        attr.prog_flags |= TOKEN_FD_FLAG;
+        attr.prog_token_fd = token;
+    }
     let len = |n: usize| u32::try_from(n).map_err(|_| too_big(CALL));
     attr.insns = data.insns.as_ptr() as u64;
     attr.insn_cnt = len(data.insns.len())?;
@@ -219,6 +274,10 @@ pub fn btf_load(btf: &[u8], log: &mut [u8]) -> Result<OwnedFd, SysError> {
         btf_size: u32::try_from(btf.len()).map_err(|_| too_big("BPF_BTF_LOAD"))?,
         ..Default::default()
     };
+    if let Some(token) = current_token() {
+        attr.btf_flags |= TOKEN_FD_FLAG;
+        attr.btf_token_fd = token;
+    }
     if !log.is_empty() {
         attr.btf_log_buf = log.as_mut_ptr() as u64;
         attr.btf_log_size = u32::try_from(log.len()).map_err(|_| too_big("BPF_BTF_LOAD"))?;

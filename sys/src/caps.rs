@@ -60,6 +60,16 @@ pub fn can_bpf() -> bool {
     has(Cap::BPF) || has(Cap::SYS_ADMIN)
 }
 
+/// Whether this process runs in a user namespace other than the initial one (its
+/// `uid_map` is not the identity over all ids): there the kernel takes `bpf()` only
+/// with a BPF token, whatever capabilities the namespace gives.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let fields: Vec<&str> = m.split_whitespace().collect();
+        fields != ["0", "0", "4294967295"]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

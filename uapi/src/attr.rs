@@ -405,6 +405,16 @@ pub struct LinkFdAttr {
     pub flags: u32,
 }
 
+/// `BPF_TOKEN_CREATE` (6.9): a token from a bpffs mounted with `delegate_*` options.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TokenCreateAttr {
+    /// No flags are defined.
+    pub flags: u32,
+    /// An fd of the bpffs (its root directory, or an `fsmount` fd).
+    pub bpffs_fd: u32,
+}
+
 /// `BPF_LINK_UPDATE`: a link's program (or a struct_ops link's map) replaced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]

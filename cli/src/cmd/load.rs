@@ -33,6 +33,8 @@ pub struct LoadArgs {
     pub pin_maps: Option<PathBuf>,
     /// Pin every program under DIR (a bpffs), so it stays loaded after oxbpf exits.
     pub pin: Option<PathBuf>,
+    /// A delegating bpffs to make a BPF token from (`LoadOptions::bpf_token_path`).
+    pub token: Option<PathBuf>,
     /// Set a global variable before load, typically a `const volatile` setting in
     /// `.rodata`: an integer, bool, enumerator name or string, by its BTF type.
     pub set: Vec<String>,
@@ -78,6 +80,7 @@ pub(crate) fn prepare(args: &LoadArgs, obj: &mut Object) -> Result<LoadOptions, 
     if let Some(dir) = &args.pin_maps {
         opts.pin_root.clone_from(dir);
     }
+    opts.bpf_token_path.clone_from(&args.token);
     for s in &args.set {
         let (name, text) = split("set", s)?;
         let value = encode_global(obj, name, text)?;

@@ -23,6 +23,7 @@
 mod maps;
 mod progs;
 mod struct_ops;
+mod token;
 mod usdt;
 
 use crate::prelude::*;
@@ -71,6 +72,12 @@ pub struct LoadOptions {
     pub keep_going: bool,
     /// Verifier log level for successful loads (0: no log kept).
     pub log_level: u32,
+    /// A bpffs mounted with `delegate_*` options to make a BPF token from, carried by
+    /// every map, program and BTF load and feature probe (libbpf's `bpf_token_path`):
+    /// how a process in a user namespace loads. `None`: the path in
+    /// `LIBBPF_BPF_TOKEN_PATH` if set, else `/sys/fs/bpf` if it delegates anything
+    /// (silently without a token otherwise); an empty path: no token.
+    pub bpf_token_path: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -80,6 +87,7 @@ impl Default for LoadOptions {
             pin_root: PathBuf::from("/sys/fs/bpf"),
             keep_going: false,
             log_level: 0,
+            bpf_token_path: None,
         }
     }
 }
@@ -106,6 +114,19 @@ pub enum LoadError {
         "not permitted: loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing programs; run as root"
     )]
     NoPrivileges(#[source] ProbeError),
+    /// The kernel refuses `bpf()` in this user namespace, and no BPF token was given.
+    #[error(
+        "not permitted: this process runs in a user namespace, where the kernel takes bpf() only with a BPF token (Linux 6.9+): have a privileged process mount a bpffs with delegate_cmds, delegate_maps, delegate_progs and delegate_attachs for this namespace, and give its path (LoadOptions::bpf_token_path or LIBBPF_BPF_TOKEN_PATH)"
+    )]
+    NoToken(#[source] ProbeError),
+    /// The BPF token asked for cannot be made.
+    #[error("BPF token from {path}: {why}")]
+    Token {
+        /// The bpffs path.
+        path: String,
+        /// What failed.
+        why: String,
+    },
     /// The kernel's BTF is needed and cannot be read.
     #[error("the kernel's BTF is needed ({why}) and cannot be read")]
     KernelBtf {
@@ -613,7 +634,10 @@ pub trait ObjectLoad {
 
 impl ObjectLoad for Object {
     fn load(&self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
-        Loader::new(self, opts)?.load()
+        let token = token::prepare(opts)?;
+        oxbpf_sys::bpf::with_token(token.as_ref().map(std::os::fd::AsFd::as_fd), || {
+            Loader::new(self, opts)?.load()
+        })
     }
 }
 
@@ -673,7 +697,9 @@ impl<'s> Loader<'s> {
             "feature probes: which BTF kinds this kernel parses (once per process)",
         );
         let features = btf_features().map_err(|e| {
-            if e.is_permission_denied() {
+            if e.is_permission_denied() && oxbpf_sys::caps::in_user_namespace() {
+                LoadError::NoToken(e)
+            } else if e.is_permission_denied() {
                 LoadError::NoPrivileges(e)
             } else {
                 LoadError::Probe(e)

@@ -10,6 +10,7 @@ mod leaks;
 mod load;
 mod maps;
 mod oracle;
+mod token;
 mod usdt;
 
 /// Every test of this binary takes this lock first: tests that count the process's fds
