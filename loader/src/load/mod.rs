@@ -634,6 +634,7 @@ pub trait ObjectLoad {
 
 impl ObjectLoad for Object {
     fn load(&self, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+        Loader::check(self)?;
         let token = token::prepare(opts)?;
         oxbpf_sys::bpf::with_token(token.as_ref().map(std::os::fd::AsFd::as_fd), || {
             Loader::new(self, opts)?.load()
@@ -677,9 +678,9 @@ struct Loader<'s> {
 }
 
 impl<'s> Loader<'s> {
-    /// Checks that this kernel can take the object at all: its byte order, and the
-    /// privileges and BTF features the first probe finds.
-    fn new(spec: &'s Object, opts: &'s LoadOptions) -> Result<Loader<'s>, LoadError> {
+    /// What can be told of the object before any system call: a byte order this kernel
+    /// runs, and a `.BTF.ext` that could be read.
+    fn check(spec: &Object) -> Result<(), LoadError> {
         // The kernel runs instructions in its own byte order; a big-endian build cannot
         // run on a little-endian machine (libbpf refuses it the same way).
         if spec.endian != Endian::NATIVE {
@@ -693,6 +694,12 @@ impl<'s> Loader<'s> {
         if let Some(Err(e)) = &spec.btf_ext {
             return Err(LoadError::BtfExt(e.clone()));
         }
+        Ok(())
+    }
+
+    /// Checks that this kernel can take the object at all: the privileges and BTF
+    /// features the first probe finds.
+    fn new(spec: &'s Object, opts: &'s LoadOptions) -> Result<Loader<'s>, LoadError> {
         oxbpf_sys::trace::mark(
             "feature probes: which BTF kinds this kernel parses (once per process)",
         );
