@@ -866,64 +866,359 @@ echo "== gone"; cat gone.$$; rm gone.$$
     assert!(gone.contains(&format!("no program with id {id}")), "{out}");
 }
 
-#[test]
-fn without_privileges_the_error_says_which_capability() {
-    if !can_load("without_privileges_the_error_says_which_capability") {
-        return; // needs root to drop to nobody
-    }
-    // Copies readable by nobody, in a directory nobody may enter.
-    let dir = std::env::temp_dir().join(format!("oxbpf-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("oxbpf");
-    std::fs::copy(env!("CARGO_BIN_EXE_oxbpf"), &bin).unwrap();
-    std::fs::copy(testdata().join("sockex1.bpf.o"), dir.join("sockex1.bpf.o")).unwrap();
-    for (p, mode) in [
-        (&dir, 0o755),
-        (&bin, 0o755),
-        (&dir.join("sockex1.bpf.o"), 0o644),
-    ] {
+/// The oxbpf binary and some testdata objects, copied into a directory uid 65534
+/// (nobody) can read, to run there as nobody with exactly the capabilities given:
+/// ambient (so they survive the exec of a non-root program), and a bounding set with
+/// no others. The directory goes when this does. docs/privileges.md lists what each
+/// command needs; these tests are where its rows are verified.
+struct AsNobody {
+    dir: PathBuf,
+}
+
+impl AsNobody {
+    fn new(test: &str, objects: &[&str]) -> AsNobody {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        let dir = std::env::temp_dir().join(format!("oxbpf-nobody-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path, m| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        mode(&dir, 0o755);
+        // Copied by cp, not by this process: a write descriptor of ours on the copy could
+        // be inherited by a child another test forks at that moment, and exec of the
+        // copy would then fail with ETXTBSY until that child execs in turn.
+        let copied = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_oxbpf"))
+            .arg(dir.join("oxbpf"))
+            .status()
+            .expect("cp");
+        assert!(copied.success());
+        mode(&dir.join("oxbpf"), 0o755);
+        for o in objects {
+            std::fs::copy(testdata().join(o), dir.join(o)).unwrap();
+            mode(&dir.join(o), 0o644);
+        }
+        AsNobody { dir }
     }
-    let as_nobody = |args: &[&str]| {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(&bin)
+
+    /// The `setpriv` command line (as words) that runs `oxbpf` as nobody holding `caps`
+    /// (setpriv's names: `bpf`, `perfmon`, `net_admin`...) and no other capability.
+    fn argv(&self, caps: &[&str]) -> Vec<String> {
+        let set: String = std::iter::once("-all".to_string())
+            .chain(caps.iter().map(|c| format!("+{c}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        vec![
+            "setpriv".into(),
+            "--reuid=65534".into(),
+            "--regid=65534".into(),
+            "--clear-groups".into(),
+            format!("--inh-caps={set}"),
+            format!("--ambient-caps={set}"),
+            format!("--bounding-set={set}"),
+            self.dir.join("oxbpf").display().to_string(),
+        ]
+    }
+
+    /// Runs `oxbpf ARGS` as nobody with `caps`, in the copies' directory: (success,
+    /// stdout, stderr). Without setpriv (util-linux) the test fails, CI or not.
+    fn run(&self, caps: &[&str], args: &[&str]) -> (bool, String, String) {
+        let argv = self.argv(caps);
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
             .args(args)
-            .current_dir(&dir)
+            .current_dir(&self.dir)
             .output()
-            .expect("setpriv (util-linux)");
+            .expect("setpriv (util-linux) is needed");
         (
             out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
-    };
-    let (ok, err) = as_nobody(&["load", "sockex1.bpf.o"]);
+    }
+
+    /// The shell words of [`AsNobody::run`], for scripts that prepare a namespace as
+    /// root first; prints `rc=N` after the output.
+    fn shell(&self, caps: &[&str], args: &str) -> String {
+        format!("{} {args} 2>&1; echo \"rc=$?\"", self.argv(caps).join(" "))
+    }
+
+    /// Runs `script` (sh, as root) in the copies' directory inside new namespaces
+    /// (`unshare` flags such as `--net`, `--mount`): the machine's interfaces and mounts
+    /// never change. Returns its output.
+    fn script(&self, unshare: &[&str], script: &str) -> String {
+        let out = Command::new("unshare")
+            .args(unshare)
+            .args(["sh", "-c", script])
+            .current_dir(&self.dir)
+            .output()
+            .expect("unshare (util-linux) is needed");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+}
+
+impl Drop for AsNobody {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What each part of `AsNobody::script` output printed: the text between `== name`
+/// and the next `== `.
+fn section<'a>(text: &'a str, name: &str) -> &'a str {
+    let from = text
+        .find(&format!("== {name}\n"))
+        .map(|i| i + name.len() + 4)
+        .unwrap_or_else(|| panic!("no section {name} in:\n{text}"));
+    let rest = &text[from..];
+    &rest[..rest.find("\n== ").map_or(rest.len(), |i| i + 1)]
+}
+
+/// Dropping to nobody needs root (CAP_SETUID and the capabilities to hand on).
+fn can_drop_privileges(test: &str) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    can_load(test)
+        && (std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+            || oxbpf_sys::gate::skip(test, "needs root to run oxbpf as another user"))
+}
+
+#[test]
+fn without_privileges_the_error_says_which_capability() {
+    if !can_drop_privileges("without_privileges_the_error_says_which_capability") {
+        return;
+    }
+    let nobody = AsNobody::new("none", &["sockex1.bpf.o"]);
+    let (ok, _, err) = nobody.run(&[], &["load", "sockex1.bpf.o"]);
     assert!(!ok);
     assert!(
         err.starts_with(
-            "oxbpf: error: not permitted: loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8)"
+            "oxbpf: error: not permitted: loading needs CAP_BPF (this process lacks CAP_BPF), or CAP_SYS_ADMIN before Linux 5.8"
         ),
         "{err}"
     );
-    let (ok, err) = as_nobody(&["prog", "list"]);
+    let (ok, _, err) = nobody.run(&[], &["prog", "list"]);
     assert!(!ok);
     assert!(
         err.contains("listing what is loaded needs CAP_SYS_ADMIN"),
         "{err}"
     );
-    let (ok, err) = as_nobody(&["demo"]);
+    let (ok, _, err) = nobody.run(&[], &["demo"]);
     assert!(!ok);
     assert!(
         err.contains("(the object was read; loading it into the kernel needs root)"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn least_privilege_tracing_objects_load_with_cap_bpf_and_cap_perfmon_only() {
+    if !can_drop_privileges(
+        "least_privilege_tracing_objects_load_with_cap_bpf_and_cap_perfmon_only",
+    ) {
+        return;
+    }
+    let nobody = AsNobody::new("load", &["minimal.bpf.o"]);
+    // A tracepoint program and its two global data maps: exactly CAP_BPF + CAP_PERFMON.
+    let (ok, out, err) = nobody.run(&["bpf", "perfmon"], &["load", "minimal.bpf.o"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("minimal.bpf.o: loaded 1 program and 2 maps"),
+        "{out}"
+    );
+    // Without CAP_PERFMON the maps are created, and the program's load names what is
+    // missing.
+    let (ok, _, err) = nobody.run(&["bpf"], &["load", "minimal.bpf.o"]);
+    assert!(!ok);
+    assert!(
+        err.contains("program `handle_tp` (tp/syscalls/sys_enter_write): BPF_PROG_LOAD failed: Operation not permitted (os error 1); loading tracepoint programs needs CAP_BPF and CAP_PERFMON (this process has CAP_BPF but not CAP_PERFMON)"),
+        "{err}"
+    );
+    // Without CAP_BPF nothing loads.
+    let (ok, _, err) = nobody.run(&["perfmon"], &["load", "minimal.bpf.o"]);
+    assert!(!ok);
+    assert!(
+        err.contains("not permitted: loading needs CAP_BPF (this process lacks CAP_BPF)"),
+        "{err}"
+    );
+    // Listing by id is CAP_SYS_ADMIN's, whatever else is held.
+    let (ok, _, err) = nobody.run(&["bpf", "perfmon", "net_admin"], &["prog", "list"]);
+    assert!(!ok && err.contains("needs CAP_SYS_ADMIN"), "{err}");
+    let (ok, out, err) = nobody.run(&["sys_admin"], &["prog", "list"]);
+    assert!(ok && out.starts_with("  ID  "), "{out}{err}");
+}
+
+#[test]
+fn least_privilege_run_attaches_tracing_programs_with_cap_bpf_and_cap_perfmon() {
+    let _pipe = trace_pipe_lock();
+    if !can_drop_privileges(
+        "least_privilege_run_attaches_tracing_programs_with_cap_bpf_and_cap_perfmon",
+    ) {
+        return;
+    }
+    let nobody = AsNobody::new("run", &["attach.bpf.o", "minimal.bpf.o"]);
+    // A raw tracepoint needs no tracefs: CAP_BPF + CAP_PERFMON is all.
+    let (ok, out, err) = nobody.run(
+        &["bpf", "perfmon"],
+        &[
+            "run",
+            "attach.bpf.o",
+            "--only",
+            "on_sys_enter",
+            "--duration",
+            "1",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("attached: on_sys_enter on raw tracepoint sys_enter\n")
+            && out.contains("1 attached")
+            && out.contains("detached 1"),
+        "{out}"
+    );
+    // bpf_printk lines come through tracefs too (see below): without access, `run` says
+    // which capability it lacks instead of showing none.
+    assert!(
+        out.contains("bpf_printk output unavailable: cannot open the trace pipe: ")
+            && out.contains("CAP_SYS_ADMIN"),
+        "{out}"
+    );
+    // A tracepoint's perf event is opened on the id tracefs publishes. tracefs mounted
+    // as systemd mounts it (here in a private mount namespace) is open to root only:
+    // reading it takes CAP_DAC_READ_SEARCH, and the error says so; with it, the
+    // tracepoint attaches (perf_event_open itself is allowed by CAP_PERFMON).
+    let tp = "run minimal.bpf.o --duration 1";
+    let script = format!(
+        "set -e\nmount -t tracefs nodev /sys/kernel/tracing\nset +e\n\
+         echo '== perfmon'; {}\n\
+         echo '== dac_read_search'; {}\n",
+        nobody.shell(&["bpf", "perfmon"], tp),
+        nobody.shell(&["bpf", "perfmon", "dac_read_search"], tp),
+    );
+    let out = nobody.script(&["--mount", "--propagation", "private"], &script);
+    let refused = section(&out, "perfmon");
+    assert!(
+        refused.contains("handle_tp: program `handle_tp`: cannot attach to tracepoint syscalls/sys_enter_write (reading tracefs needs CAP_DAC_READ_SEARCH (the tracefs at /sys/kernel/tracing is open to root only) or CAP_SYS_ADMIN (to mount one privately); this process has neither)")
+            && refused.contains("0 attached"),
+        "{out}"
+    );
+    let attached = section(&out, "dac_read_search");
+    assert!(
+        attached.contains("attached: handle_tp on tracepoint syscalls/sys_enter_write\n1 attached")
+            && attached.contains("detached 1")
+            && attached.contains("rc=0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn least_privilege_network_programs_need_cap_net_admin_to_load_and_attach() {
+    let _pipe = trace_pipe_lock();
+    if !can_drop_privileges(
+        "least_privilege_network_programs_need_cap_net_admin_to_load_and_attach",
+    ) {
+        return;
+    }
+    let nobody = AsNobody::new("net", &["attach.bpf.o", "xdp_pass.bpf.o", "sockex1.bpf.o"]);
+    let xdp_tc = "run attach.bpf.o --only xdp_count --only tc_count --iface veth0 --duration 1";
+    // A veth pair in a network namespace of the test's own, made as root; then each
+    // case as nobody.
+    let script = format!(
+        "set -e\nip link add veth0 type veth peer name veth1\nip link set veth0 up\nip link set veth1 up\nset +e\n\
+         echo '== no net_admin'; {}\n\
+         echo '== links'; {}\n\
+         echo '== netlink'; {}\n\
+         echo '== xdp_pass no perfmon'; {}\n\
+         echo '== xdp_pass'; {}\n\
+         echo '== socket no net_raw'; {}\n\
+         echo '== socket'; {}\n\
+         ./oxbpf run attach.bpf.o --only xdp_count --iface veth1 --netlink --xdp-mode skb > left 2>&1 &\n\
+         p=$!; for i in $(seq 100); do grep -q '1 attached' left && break; sleep 0.05; done\n\
+         kill -KILL $p; wait $p; rm left\n\
+         echo '== net detach no net_admin'; {}\n\
+         echo '== net detach'; {}\n",
+        nobody.shell(&["bpf", "perfmon"], xdp_tc),
+        nobody.shell(&["bpf", "net_admin"], xdp_tc),
+        nobody.shell(&["bpf", "net_admin"], &format!("{xdp_tc} --netlink")),
+        nobody.shell(&["bpf", "net_admin"], "load xdp_pass.bpf.o"),
+        nobody.shell(&["bpf", "net_admin", "perfmon"], "load xdp_pass.bpf.o"),
+        nobody.shell(&["bpf"], "run sockex1.bpf.o --iface veth0 --duration 1"),
+        nobody.shell(
+            &["bpf", "net_raw"],
+            "run sockex1.bpf.o --iface veth0 --duration 1"
+        ),
+        nobody.shell(&[], "net detach veth1 --xdp --xdp-mode skb"),
+        nobody.shell(&["net_admin"], "net detach veth1 --xdp --xdp-mode skb"),
+    );
+    let out = nobody.script(&["--net"], &script);
+    // XDP and tc programs do not even load without CAP_NET_ADMIN.
+    let s = section(&out, "no net_admin");
+    assert!(
+        s.contains("program `xdp_count` (xdp): BPF_PROG_LOAD failed: Operation not permitted (os error 1); loading xdp programs needs CAP_BPF and CAP_NET_ADMIN (this process has CAP_BPF but not CAP_NET_ADMIN)")
+            && s.contains("rc=1"),
+        "{out}"
+    );
+    // With it they load and attach: bpf_links, and over rtnetlink.
+    let s = section(&out, "links");
+    assert!(
+        s.contains("attached: xdp_count on XDP on veth0 (auto mode)\n")
+            && s.contains("attached: tc_count on TCX ingress of veth0\n")
+            && s.contains("detached 2")
+            && s.contains("rc=0"),
+        "{out}"
+    );
+    let s = section(&out, "netlink");
+    assert!(
+        s.contains("attached: xdp_count on XDP on veth0 (auto mode, netlink)\n")
+            && s.contains("attached: tc_count on tc ingress of veth0 (priority 1)\n")
+            && s.contains("detached 2")
+            && s.contains("rc=0"),
+        "{out}"
+    );
+    // xdp_pass subtracts packet pointers and calls bpf_printk: the verifier allows
+    // both only to a loader with CAP_PERFMON.
+    let s = section(&out, "xdp_pass no perfmon");
+    assert!(
+        s.contains("R3 pointer -= pointer prohibited; the verifier allows that only when the loader holds CAP_PERFMON: this program needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (this process has CAP_BPF and CAP_NET_ADMIN but not CAP_PERFMON)")
+            && s.contains("rc=1"),
+        "{out}"
+    );
+    let s = section(&out, "xdp_pass");
+    assert!(
+        s.starts_with("xdp_pass.bpf.o: loaded 1 program") && s.contains("rc=0"),
+        "{out}"
+    );
+    // A socket filter loads with CAP_BPF; its raw socket needs CAP_NET_RAW.
+    let s = section(&out, "socket no net_raw");
+    assert!(
+        s.contains("bpf_prog1: socket(AF_PACKET) failed: Operation not permitted (os error 1); a raw socket needs CAP_NET_RAW (this process lacks CAP_NET_RAW)"),
+        "{out}"
+    );
+    let s = section(&out, "socket");
+    assert!(
+        s.contains("attached: bpf_prog1 on a socket\n")
+            && s.contains("1 attached")
+            && s.contains("rc=0"),
+        "{out}"
+    );
+    // What a killed process left on an interface goes with CAP_NET_ADMIN alone
+    // (rtnetlink's check), and without it the error says so.
+    let s = section(&out, "net detach no net_admin");
+    assert!(
+        s.contains("RTM_SETLINK failed: Operation not permitted (os error 1) (changing an interface over rtnetlink needs CAP_NET_ADMIN (this process lacks CAP_NET_ADMIN))")
+            && s.contains("rc=1"),
+        "{out}"
+    );
+    let s = section(&out, "net detach");
+    assert!(
+        s.contains("removed xdp (skb mode) from veth1") && s.contains("rc=0"),
+        "{out}"
+    );
 }
 
 #[test]

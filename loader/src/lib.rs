@@ -32,6 +32,10 @@ pub mod trace {
     pub use oxbpf_sys::trace::{Call, mark, recording};
 }
 
+/// Which capabilities this process holds, and which ones the kernel checks for each
+/// program and map type: for naming the missing one when a step is refused.
+pub use oxbpf_sys::caps;
+
 /// The kernel's ABI types (`ProgType`, `MapType`, `bpf_prog_info`...), as the loader
 /// and the kernel exchange them.
 pub use oxbpf_sys::uapi;

@@ -220,8 +220,26 @@ pub(crate) struct Refused {
 
 impl From<NetlinkError> for Refused {
     fn from(source: NetlinkError) -> Refused {
-        Refused { source, hint: None }
+        Refused {
+            hint: not_permitted(&source),
+            source,
+        }
     }
+}
+
+/// What an `EPERM` from rtnetlink means for this process: changing an interface (its XDP
+/// program, its tc filters) needs `CAP_NET_ADMIN` in its network namespace's user
+/// namespace, and `CAP_SYS_ADMIN` does not stand in for it there. `None` for another
+/// errno, or when this process holds it.
+pub fn not_permitted(e: &NetlinkError) -> Option<String> {
+    use oxbpf_sys::caps::{self, Cap};
+    let eff = caps::effective()?;
+    (e.errno() == Some(libc::EPERM) && eff & (1 << Cap::NET_ADMIN.0) == 0).then(|| {
+        format!(
+            "changing an interface over rtnetlink needs {0} (this process lacks {0})",
+            Cap::NET_ADMIN
+        )
+    })
 }
 
 /// Sets `prog` as the XDP program of interface `ifindex` in `mode`, as `ip link set dev
@@ -251,7 +269,7 @@ pub(crate) fn add_xdp(
             }),
             Some(libc::EOPNOTSUPP) => Some(format!("the device does not support {mode:?} mode")),
             Some(libc::ENODEV) => Some("there is no such interface".into()),
-            _ => None,
+            _ => not_permitted(&e),
         };
         Refused { source: e, hint }
     })
@@ -302,9 +320,13 @@ pub(crate) fn add_tc_filter(
         .attr_u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)
         .end_nest();
     if let Err(e) = sock.request("RTM_NEWTFILTER", &mut msg) {
-        let hint = (e.errno() == Some(libc::EEXIST)).then(|| {
-            format!("a filter with priority {priority} is there already; choose another priority")
-        });
+        let hint = (e.errno() == Some(libc::EEXIST))
+            .then(|| {
+                format!(
+                    "a filter with priority {priority} is there already; choose another priority"
+                )
+            })
+            .or_else(|| not_permitted(&e));
         if created_qdisc {
             let _ = delete_clsact(&mut sock, ifindex);
         }

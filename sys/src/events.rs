@@ -137,7 +137,8 @@ impl TracePipe {
     /// Opens the trace pipe (non-blocking).
     ///
     /// # Errors
-    /// tracefs is unreachable (no privileges to mount it).
+    /// tracefs is unreachable (no privileges to mount it): the error names the
+    /// capability this process lacks.
     pub fn open() -> io::Result<TracePipe> {
         for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
             let path = std::path::Path::new(root).join("trace_pipe");
@@ -151,6 +152,11 @@ impl TracePipe {
                     child: None,
                 });
             }
+        }
+        // The child would fail to mount tracefs, and its pipe would just end: say why
+        // here instead, while it can be said.
+        if let Some(why) = crate::perf::tracefs_refusal(false) {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
         }
         let (fd, pid) = crate::perf::stream_tracefs("trace_pipe")?;
         set_nonblock(fd.as_fd())?;

@@ -239,6 +239,50 @@ pub fn read_tracefs(relative: &str) -> io::Result<Vec<u8>> {
     read_tracefs_privately(relative)
 }
 
+/// What a refused tracefs access (`EACCES`, `EPERM`) means for this process, naming the
+/// capability it lacks; `None` if it holds what the access needs (or procfs cannot
+/// tell). [`read_tracefs`] and [`write_tracefs`] use a mounted tracefs, which is open to
+/// root only (`drwx------`): `CAP_DAC_READ_SEARCH` reads it, `CAP_DAC_OVERRIDE` writes
+/// it. Without one they mount tracefs privately, which needs `CAP_SYS_ADMIN`.
+pub fn tracefs_refusal(write: bool) -> Option<String> {
+    use crate::caps::{self, Cap};
+    let eff = caps::effective()?;
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                let mut f = l.split_whitespace();
+                let (at, fstype) = (f.nth(1)?, f.next()?);
+                (fstype == "tracefs" && TRACEFS_MOUNTS.contains(&at)).then(|| at.to_string())
+            })
+        });
+    let (dac, verb) = if write {
+        (Cap::DAC_OVERRIDE, "writing")
+    } else {
+        (Cap::DAC_READ_SEARCH, "reading")
+    };
+    let mount = caps::describe(&[Cap::SYS_ADMIN], eff)?;
+    Some(match mounted {
+        Some(at) => {
+            caps::describe(&[dac], eff)?;
+            format!(
+                "{verb} tracefs needs {dac} (the tracefs at {at} is open to root only) or {} (to mount one privately); this process has neither",
+                Cap::SYS_ADMIN
+            )
+        }
+        None => format!("no tracefs is mounted, and mounting one privately {mount}"),
+    })
+}
+
+/// `kernel.perf_event_paranoid`: who may open which perf events without `CAP_PERFMON`.
+pub fn perf_event_paranoid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The child-process path of [`read_tracefs`].
 fn read_tracefs_privately(relative: &str) -> io::Result<Vec<u8>> {
     let (rd, pid) = stream_tracefs(relative)?;

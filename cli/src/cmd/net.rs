@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use oxbpf_loader::inventory;
-use oxbpf_prog::netlink::{NetAttachment, NetHook, net_attachments, net_detach};
+use oxbpf_prog::netlink::{NetAttachment, NetHook, net_attachments, net_detach, not_permitted};
 use oxbpf_prog::{TcDirection, XdpMode};
 
 use crate::CliError;
@@ -105,7 +105,10 @@ pub fn detach(
         }
         _ => return Err("say what to remove: --xdp, or --tc ingress|egress".into()),
     };
-    net_detach(ifindex, &hook)?;
+    net_detach(ifindex, &hook).map_err(|e| match not_permitted(&e) {
+        Some(why) => format!("{} ({why})", crate::error_chain(&e)),
+        None => crate::error_chain(&e),
+    })?;
     Ok(format!("removed {} from {iface}\n", self::hook(&hook)))
 }
 

@@ -149,7 +149,15 @@ pub(crate) fn attach(
             let Some(iface) = &args.iface else {
                 return Err(format!("needs {need}: give --iface"));
             };
-            let sock = oxbpf_prog::socket::open_raw_sock(iface).map_err(|e| err(&e))?;
+            // A raw socket needs CAP_NET_RAW, whatever the program needed to load.
+            let sock = oxbpf_prog::socket::open_raw_sock(iface).map_err(|e| {
+                match oxbpf_loader::caps::missing(&[oxbpf_loader::caps::Cap::NET_RAW]) {
+                    Some(needs) if e.errno() == Some(libc::EPERM) => {
+                        format!("{}; a raw socket {needs}", err(&e))
+                    }
+                    _ => err(&e),
+                }
+            })?;
             let link = p.attach_socket(sock.as_fd()).map_err(|e| err(&e))?;
             return Ok(Some(Attached {
                 link,

@@ -214,8 +214,14 @@ fn hint(name: &str, attr: &MapCreateAttr, e: &SysError) -> Option<String> {
                     .into(),
             )
         }
+        // The capabilities the kernel checks for the type, where this process lacks one.
         Some(libc::EPERM) => Some(
-            "creating maps needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8); run as root".into(),
+            oxbpf_sys::caps::missing(oxbpf_sys::caps::needed_to_create(map_type))
+                .map(|needs| format!("creating {map_type} maps {needs}"))
+                .unwrap_or_else(|| {
+                    "creating maps needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8); run as root"
+                        .into()
+                }),
         ),
         Some(libc::EINVAL) if crate::probe::map_type_supported(map_type) == Some(false) => {
             Some(format!("this kernel does not support {map_type} maps"))

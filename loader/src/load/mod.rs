@@ -109,10 +109,9 @@ pub enum LoadError {
     /// Feature probing failed.
     #[error("cannot probe the kernel")]
     Probe(#[source] ProbeError),
-    /// The kernel refuses this process any `bpf()` call that loads something.
-    #[error(
-        "not permitted: loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing programs; run as root"
-    )]
+    /// The kernel refuses this process any `bpf()` call that loads something (the first,
+    /// a BTF load, needs `CAP_BPF`). The message says what this process lacks.
+    #[error("not permitted: {}", not_permitted())]
     NoPrivileges(#[source] ProbeError),
     /// The kernel refuses `bpf()` in this user namespace, and no BPF token was given.
     #[error(
@@ -277,6 +276,21 @@ pub struct NoCoreTarget {
     pub kind: String,
     /// Why the kernel's BTF cannot be read.
     pub why: String,
+}
+
+/// The text of [`LoadError::NoPrivileges`]: `BPF_BTF_LOAD`, the first call, needs
+/// `CAP_BPF`; the message says whether this process lacks it (read when shown).
+fn not_permitted() -> String {
+    use oxbpf_sys::caps::{self, Cap};
+    match caps::effective() {
+        Some(eff) => match caps::describe(&[Cap::BPF], eff) {
+            Some(needs) => format!(
+                "loading {needs}, or CAP_SYS_ADMIN before Linux 5.8; tracing programs need CAP_PERFMON too, network programs CAP_NET_ADMIN"
+            ),
+            None => "the kernel refuses this process BPF objects although it holds CAP_BPF: a security module (lockdown, SELinux, a BPF LSM) may forbid it".into(),
+        },
+        None => "loading needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing programs; run as root".into(),
+    }
 }
 
 /// The kernel refused a program; `log` is the verifier's explanation.

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use oxbpf_prog::Program;
 use oxbpf_sys::SysError;
 use oxbpf_sys::bpf::{self, ProgLoadData};
+use oxbpf_sys::caps;
 use oxbpf_sys::uapi::helpers::helper_name;
 use oxbpf_sys::uapi::{AttachType, Insn, ProgLoadAttr, ProgType, prog_flags};
 
@@ -125,6 +126,7 @@ fn explain(
     poisoned_core(log, linked, core)
         .or_else(|| unknown_to_this_kernel(log, linked))
         .or_else(|| poisoned_map_or_kfunc(log, obj))
+        .or_else(|| needs_perfmon(log, p))
         .or_else(|| known_log_line(log, obj))
         .or_else(|| refusal_without_log(log, p, errno))
 }
@@ -265,6 +267,62 @@ fn known_log_line(log: &str, obj: &Object) -> Option<String> {
     None
 }
 
+/// The base helpers the kernel offers a program only when its loader holds
+/// `CAP_PERFMON` (`bpf_base_func_proto`, kernel/bpf/helpers.c): a network program
+/// calling one is refused as if the helper did not exist for its type.
+const PERFMON_HELPERS: &[&str] = &[
+    "bpf_trace_printk",
+    "bpf_trace_vprintk",
+    "bpf_get_current_task",
+    "bpf_get_current_task_btf",
+    "bpf_get_current_comm",
+    "bpf_probe_read_user",
+    "bpf_probe_read_kernel",
+    "bpf_probe_read_user_str",
+    "bpf_probe_read_kernel_str",
+    "bpf_copy_from_user",
+    "bpf_copy_from_user_task",
+    "bpf_snprintf",
+    "bpf_snprintf_btf",
+    "bpf_task_pt_regs",
+    "bpf_per_cpu_ptr",
+    "bpf_this_cpu_ptr",
+];
+
+/// A verifier refusal that holds only for a loader without `CAP_PERFMON`: the verifier
+/// lets such a loader neither combine or compare pointers nor leak them into maps
+/// (`allow_ptr_leaks`, "... prohibited", "leaks addr"), and the kernel hides the
+/// [`PERFMON_HELPERS`] from it. A network program computing `data_end - data` meets
+/// the first; one calling `bpf_printk` the second.
+fn needs_perfmon(log: &str, p: &ProgramSpec) -> Option<String> {
+    let t = p.prog_type?;
+    let last = last_line(log)?;
+    let pointer_rule = last.contains(" pointer prohibited")
+        || last.contains("pointer comparison prohibited")
+        || last.contains("prohibited for !root")
+        || last.contains("leaks addr");
+    let helper = last
+        .strip_prefix("program of this type cannot use helper ")
+        .and_then(|h| h.split('#').next())
+        .filter(|h| PERFMON_HELPERS.contains(h));
+    if !pointer_rule && helper.is_none() {
+        return None;
+    }
+    let mut needed = caps::needed_to_load(t).to_vec();
+    if !needed.contains(&caps::Cap::PERFMON) {
+        needed.push(caps::Cap::PERFMON);
+    }
+    let needs = caps::missing(&needed)?;
+    Some(match helper {
+        Some(h) => format!(
+            "the kernel offers {h} to {t} programs only when the loader holds CAP_PERFMON: this program {needs}"
+        ),
+        None => format!(
+            "the verifier allows that only when the loader holds CAP_PERFMON: this program {needs}"
+        ),
+    })
+}
+
 /// A refusal the log does not explain: an unsupported type or flag, privileges.
 fn refusal_without_log(log: &str, p: &ProgramSpec, errno: Option<i32>) -> Option<String> {
     if let Some(t) = p.prog_type
@@ -285,15 +343,39 @@ fn refusal_without_log(log: &str, p: &ProgramSpec, errno: Option<i32>) -> Option
         );
     }
     match errno {
-        Some(libc::EPERM) if log.trim().is_empty() => Some(match p.prog_type {
-            Some(ProgType::TRACING | ProgType::LSM | ProgType::EXT) => format!(
-                "the kernel refused it with no verifier log: it cannot build BPF trampolines for {} programs (BPF JIT or ftrace direct calls missing), or the target cannot be traced",
-                p.section_def.map_or("tracing", |d| d.pattern.trim_end_matches(['+', '/']))
-            ),
-            _ => "loading programs needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing; run as root".into(),
-        }),
+        Some(libc::EPERM) if log.trim().is_empty() => Some(not_permitted(p)),
         Some(libc::E2BIG) => Some("the program is too large for this kernel".into()),
         _ => None,
+    }
+}
+
+/// Why the kernel answered `EPERM` with no verifier log. `bpf_prog_load` checks the
+/// capabilities of the program's type before the verifier runs, so that is the first
+/// suspect: the message names the ones this process lacks. Holding them all, a tracing
+/// program is refused that way where the kernel cannot build a trampoline; other
+/// refusals come from a security module.
+fn not_permitted(p: &ProgramSpec) -> String {
+    let Some(t) = p.prog_type else {
+        return "loading programs needs CAP_BPF (or CAP_SYS_ADMIN before Linux 5.8), and CAP_PERFMON for tracing; run as root".into();
+    };
+    let needed = caps::needed_to_load(t);
+    if let Some(needs) = caps::missing(needed) {
+        return format!("loading {t} programs {needs}");
+    }
+    match t {
+        ProgType::TRACING | ProgType::LSM | ProgType::EXT => format!(
+            "the kernel refused it with no verifier log: it cannot build BPF trampolines for {} programs (BPF JIT or ftrace direct calls missing), or the target cannot be traced",
+            p.section_def
+                .map_or("tracing", |d| d.pattern.trim_end_matches(['+', '/']))
+        ),
+        _ => format!(
+            "the kernel refused it although this process holds {}, which it checks for {t} programs: a security module (lockdown, SELinux, a BPF LSM) may forbid it",
+            needed
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
     }
 }
 

@@ -190,12 +190,42 @@ fn hint(prog_type: ProgType, op: &str, e: &SysError) -> Option<String> {
         libc::EPERM if op == "BPF_LINK_CREATE" && matches!(prog_type, ProgType::TRACING | ProgType::LSM | ProgType::EXT) => {
             "the kernel cannot build BPF trampolines (no BPF JIT or ftrace direct calls)".into()
         }
-        libc::EPERM | libc::EACCES => "attaching needs root (CAP_BPF with CAP_PERFMON or CAP_NET_ADMIN for the hook)".into(),
+        libc::EPERM | libc::EACCES => return Some(not_permitted(prog_type, op)),
         libc::EBUSY | libc::EEXIST => "another program is attached there already; detach it first or attach with a mode that allows several".into(),
         libc::EOPNOTSUPP => "the device or kernel does not support this attachment mode".into(),
         libc::ENODEV => "there is no such interface".into(),
         libc::EINVAL if op == "BPF_LINK_CREATE" => format!("the kernel refused this attachment for {prog_type} programs (wrong program type for the hook, or a kernel too old for this link)"),
         _ => return None,
+    })
+}
+
+/// The `op` of an attach error from opening a perf event on the uprobe PMU, which the
+/// kernel guards more strictly than the others.
+pub(crate) const UPROBE_PMU_OPEN: &str = "perf_event_open (uprobe PMU)";
+
+/// An `EPERM` or `EACCES`: the capability this process lacks for the step, named.
+/// The perf event of a tracepoint or kprobe needs `CAP_PERFMON` (or a
+/// `kernel.perf_event_paranoid` low enough); one on the uprobe PMU `CAP_SYS_ADMIN`
+/// (since the kernel fix "perf: Require CAP_SYS_ADMIN for uprobes", also in stable
+/// kernels; `CAP_PERFMON` before); a `bpf()` attach, what
+/// `oxbpf_sys::caps::needed_to_attach` says.
+fn not_permitted(prog_type: ProgType, op: &str) -> String {
+    use oxbpf_sys::caps::{self, Cap};
+    let named = match op {
+        UPROBE_PMU_OPEN => caps::missing(&[Cap::SYS_ADMIN]).map(|needs| {
+            format!("opening a uprobe perf event {needs} (older kernels took CAP_PERFMON)")
+        }),
+        "perf_event_open" => caps::missing(&[Cap::PERFMON]).map(|needs| {
+            let paranoid = oxbpf_sys::perf::perf_event_paranoid()
+                .map(|p| format!(" (kernel.perf_event_paranoid is {p})"))
+                .unwrap_or_default();
+            format!("opening its perf event {needs}{paranoid}")
+        }),
+        _ => caps::missing(caps::needed_to_attach(prog_type))
+            .map(|needs| format!("attaching {prog_type} programs {needs}")),
+    };
+    named.unwrap_or_else(|| {
+        "attaching needs root (CAP_BPF with CAP_PERFMON or CAP_NET_ADMIN for the hook)".into()
     })
 }
 

@@ -59,10 +59,16 @@ impl Program {
                 prog: self.name.clone(),
                 what: what.to_string(),
                 op: "create the probe event through tracefs",
-                hint: Some(format!(
-                    "the kernel refused `{}` in {control} (no such function or address?)",
-                    line.trim_end()
-                )),
+                hint: match e.raw_os_error() {
+                    Some(libc::EACCES | libc::EPERM) => perf::tracefs_refusal(true),
+                    _ => None,
+                }
+                .or_else(|| {
+                    Some(format!(
+                        "the kernel refused `{}` in {control} (no such function or address?)",
+                        line.trim_end()
+                    ))
+                }),
                 source: SysError::new("tracefs", e),
             }));
         }

@@ -26,12 +26,12 @@ impl Program {
     pub fn attach_tracepoint(&self, category: &str, name: &str) -> Result<Link, ProgramError> {
         let what = format!("tracepoint {category}/{name}");
         let id = perf::tracepoint_id(category, name).map_err(|e| {
-            let hint = if e.raw_os_error() == Some(libc::ENOENT) {
-                Some(format!(
+            let hint = match e.raw_os_error() {
+                Some(libc::ENOENT) => Some(format!(
                     "the kernel has no tracepoint {category}/{name} (see tracefs events/)"
-                ))
-            } else {
-                None
+                )),
+                Some(libc::EACCES | libc::EPERM) => perf::tracefs_refusal(false),
+                _ => None,
             };
             ProgramError::Attach {
                 prog: self.name.clone(),

@@ -139,7 +139,7 @@ impl Program {
             None => (-1, 0),
         };
         let event = perf::perf_event_open(&attr, pid, cpu)
-            .map_err(|e| self.attach_error(&what, "perf_event_open", e))?;
+            .map_err(|e| self.attach_error(&what, super::UPROBE_PMU_OPEN, e))?;
         self.attach_perf_event(event, &what)
     }
 
