@@ -1178,3 +1178,31 @@ mod tests {
         walk(&COMMANDS, "oxbpf");
     }
 }
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Args, Exit> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn link_takes_an_output_and_inputs_beside_its_list_and_show_subcommands() {
+        let a = parse_str(&["link", "out.o", "a.o", "b.o", "-v"]).unwrap();
+        assert_eq!(a.words, ["link"]);
+        assert_eq!(a.required_path("OUT"), PathBuf::from("out.o"));
+        assert_eq!(a.paths("IN"), [PathBuf::from("a.o"), PathBuf::from("b.o")]);
+        assert_eq!(a.verbose, 1);
+        let a = parse_str(&["link", "list"]).unwrap();
+        assert_eq!(a.words, ["link", "list"]);
+        // An output alone is not enough: at least one input.
+        assert!(matches!(parse_str(&["link", "out.o"]), Err(Exit::Usage(_))));
+        assert!(matches!(parse_str(&["link"]), Err(Exit::MissingCommand(_))));
+        let Err(Exit::Help(h)) = parse_str(&["link", "--help"]) else {
+            panic!("no help")
+        };
+        assert!(h.contains("oxbpf link <OUT> <IN>..."), "{h}");
+        assert!(h.contains("list") && h.contains("show"), "{h}");
+    }
+}

@@ -528,24 +528,7 @@ fn types_match(
             if !exact {
                 return Ok(());
             }
-            if x.members.len() != y.members.len() {
-                return Err(format!(
-                    "`{}` has {} members here and {} there",
-                    ta.name,
-                    x.members.len(),
-                    y.members.len()
-                ));
-            }
-            for (i, (m, n)) in x.members.iter().zip(&y.members).enumerate() {
-                if m.name != n.name || m.bit_offset != n.bit_offset {
-                    return Err(format!(
-                        "member #{i} of `{}` differs (`{}` and `{}`)",
-                        ta.name, m.name, n.name
-                    ));
-                }
-                next(m.ty, n.ty, exact)?;
-            }
-            Ok(())
+            members_match(&ta.name, x, y, |m, n| next(m, n, exact))
         }
         (
             TypeKind::FuncProto { ret: x, params: px },
@@ -561,6 +544,33 @@ fn types_match(
         }
         _ => Err(format!("unsupported BTF kind {}", kind_name(Some(ta)))),
     }
+}
+
+/// Members of two structs (or unions) named `name`: same names and offsets, types
+/// matched by `next`.
+fn members_match(
+    name: &str,
+    x: &crate::btf::types::Composite,
+    y: &crate::btf::types::Composite,
+    mut next: impl FnMut(TypeId, TypeId) -> Result<(), String>,
+) -> Result<(), String> {
+    if x.members.len() != y.members.len() {
+        return Err(format!(
+            "`{name}` has {} members in one and {} in the other",
+            x.members.len(),
+            y.members.len()
+        ));
+    }
+    for (i, (m, n)) in x.members.iter().zip(&y.members).enumerate() {
+        if m.name != n.name || m.bit_offset != n.bit_offset {
+            return Err(format!(
+                "member #{i} of `{name}` differs (`{}` and `{}`)",
+                m.name, n.name
+            ));
+        }
+        next(m.ty, n.ty)?;
+    }
+    Ok(())
 }
 
 fn sizes(t: &Type, x: u32, y: u32) -> Result<(), String> {

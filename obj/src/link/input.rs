@@ -20,6 +20,9 @@ const SHT_LLVM_ADDRSIG: u32 = 0x6fff_4c03;
 /// Relocation types a BPF object may use (libbpf's check): `R_BPF_64_64`,
 /// `R_BPF_64_ABS64`, `R_BPF_64_ABS32`, `R_BPF_64_32`.
 const RELOC_TYPES: [u32; 4] = [1, 2, 3, 10];
+/// The largest section alignment taken: BPF sections align to 8, and padding to a
+/// larger one is memory a crafted file could make the linker allocate.
+const MAX_ALIGN: u64 = 4096;
 /// `STV_INTERNAL`, `STV_HIDDEN`.
 pub(super) const STV_INTERNAL: u8 = 1;
 pub(super) const STV_HIDDEN: u8 = 2;
@@ -321,6 +324,15 @@ impl<'d> Input<'d> {
                 return Err(self.section_err(
                     &s.name,
                     format!("alignment {} is not a power of two", s.align),
+                ));
+            }
+            if s.align > MAX_ALIGN {
+                return Err(self.section_err(
+                    &s.name,
+                    format!(
+                        "alignment {} is larger than the {MAX_ALIGN} the linker pads to",
+                        s.align
+                    ),
                 ));
             }
             if s.sh_type == c::SHT_PROGBITS && s.flags & c::SHF_EXECINSTR != 0 && s.size % 8 != 0 {

@@ -111,45 +111,74 @@ struct Header<'a> {
     data: std::borrow::Cow<'a, [u8]>,
 }
 
+/// A header with no link, info or entry size.
+fn plain<'a>(name: &str, sh_type: u32, flags: u64, align: u64, data: Vec<u8>) -> Header<'a> {
+    Header {
+        name: name.into(),
+        sh_type,
+        flags,
+        link: 0,
+        info: 0,
+        align,
+        entsize: 0,
+        size: data.len() as u64,
+        data: data.into(),
+    }
+}
+
 /// The linked object.
 pub(super) fn write(l: &Linker) -> Result<Vec<u8>, LinkError> {
     let endian = l.endian.unwrap_or(Endian::Little);
     let (btf, ext) = btf_sections(l, endian)?;
-    // ELF order: 1 .strtab, 2 .symtab, code and data, relocations, .BTF, .BTF.ext.
-    let mut order: Vec<usize> = (0..l.sections.len())
-        .filter(|&i| !l.sections[i].ephemeral && l.sections[i].sh_type != c::SHT_REL)
-        .collect();
-    order.extend(
-        (0..l.sections.len())
-            .filter(|&i| !l.sections[i].ephemeral && l.sections[i].sh_type == c::SHT_REL),
+    let (mut headers, elf_index) = section_headers(l);
+    for (name, bytes) in [(".BTF", btf), (".BTF.ext", ext)] {
+        if let Some(bytes) = bytes {
+            headers.push(plain(name, c::SHT_PROGBITS, 0, 8, bytes));
+        }
+    }
+    if headers.len() + 1 >= usize::from(c::SHN_LORESERVE) {
+        return Err(LinkError::Output(format!(
+            "{} sections are more than an ELF section index holds",
+            headers.len() + 1
+        )));
+    }
+    let mut strtab = Strings::from_section(&[0]);
+    let names: Vec<u32> = headers.iter().map(|h| strtab.add(&h.name)).collect();
+    let symtab = symbol_table(l, endian, &elf_index, &mut strtab);
+    headers[0] = plain(".strtab", c::SHT_STRTAB, c::SHF_STRINGS, 1, strtab.bytes);
+    headers[1].size = symtab.len() as u64;
+    headers[1].data = symtab.into();
+    let out = elf_file(endian, &headers, &names);
+    log::debug!(
+        "link: wrote {} bytes: {} sections, {} symbols, {} BTF types",
+        out.len(),
+        headers.len() + 1,
+        l.symbols.len(),
+        l.types.len()
     );
+    Ok(out)
+}
+
+/// Headers of `.strtab` and `.symtab` (contents to come), then of the code and data
+/// sections, then of the relocation sections; and each output section's ELF index
+/// (0 for ephemeral ones, which have none).
+fn section_headers(l: &Linker) -> (Vec<Header<'_>>, Vec<u32>) {
+    let real = |rel: bool| {
+        (0..l.sections.len()).filter(move |&i| {
+            !l.sections[i].ephemeral && (l.sections[i].sh_type == c::SHT_REL) == rel
+        })
+    };
+    let order: Vec<usize> = real(false).chain(real(true)).collect();
     let mut elf_index = vec![0u32; l.sections.len()];
     for (k, &i) in order.iter().enumerate() {
         elf_index[i] = k as u32 + 3;
     }
+    let mut symtab = plain(".symtab", c::SHT_SYMTAB, 0, 8, Vec::new());
+    symtab.link = 1;
+    symtab.entsize = 24;
     let mut headers = vec![
-        Header {
-            name: ".strtab".into(),
-            sh_type: c::SHT_STRTAB,
-            flags: c::SHF_STRINGS,
-            link: 0,
-            info: 0,
-            align: 1,
-            entsize: 0,
-            size: 0,
-            data: Vec::new().into(),
-        },
-        Header {
-            name: ".symtab".into(),
-            sh_type: c::SHT_SYMTAB,
-            flags: 0,
-            link: 1,
-            info: 0,
-            align: 8,
-            entsize: 24,
-            size: 0,
-            data: Vec::new().into(),
-        },
+        plain(".strtab", c::SHT_STRTAB, c::SHF_STRINGS, 1, Vec::new()),
+        symtab,
     ];
     for &i in &order {
         let s = &l.sections[i];
@@ -166,29 +195,12 @@ pub(super) fn write(l: &Linker) -> Result<Vec<u8>, LinkError> {
             data: std::borrow::Cow::Borrowed(&s.data),
         });
     }
-    for (name, bytes) in [(".BTF", btf), (".BTF.ext", ext)] {
-        if let Some(bytes) = bytes {
-            headers.push(Header {
-                name: name.into(),
-                sh_type: c::SHT_PROGBITS,
-                flags: 0,
-                link: 0,
-                info: 0,
-                align: 8,
-                entsize: 0,
-                size: bytes.len() as u64,
-                data: bytes.into(),
-            });
-        }
-    }
-    if headers.len() + 1 >= usize::from(c::SHN_LORESERVE) {
-        return Err(LinkError::Output(format!(
-            "{} sections are more than an ELF section index holds",
-            headers.len() + 1
-        )));
-    }
-    let mut strtab = Strings::from_section(&[0]);
-    let names: Vec<u32> = headers.iter().map(|h| strtab.add(&h.name)).collect();
+    (headers, elf_index)
+}
+
+/// `.symtab`'s bytes, in the order symbols were added (libbpf's order: locals are not
+/// moved first, and `sh_info` stays 0, as in `bpftool gen object`'s output).
+fn symbol_table(l: &Linker, endian: Endian, elf_index: &[u32], strtab: &mut Strings) -> Vec<u8> {
     let mut symtab = Buf::new(endian);
     for s in &l.symbols {
         let name = if s.name.is_empty() {
@@ -206,19 +218,7 @@ pub(super) fn write(l: &Linker) -> Result<Vec<u8>, LinkError> {
         symtab.u64(s.value);
         symtab.u64(s.size);
     }
-    headers[0].size = strtab.bytes.len() as u64;
-    headers[0].data = strtab.bytes.into();
-    headers[1].size = symtab.bytes.len() as u64;
-    headers[1].data = symtab.bytes.into();
-    let out = elf_file(endian, &headers, &names);
-    log::debug!(
-        "link: wrote {} bytes: {} sections, {} symbols, {} BTF types",
-        out.len(),
-        headers.len() + 1,
-        l.symbols.len(),
-        l.types.len()
-    );
-    Ok(out)
+    symtab.bytes
 }
 
 /// Header, section contents (each at its alignment), section header table.
@@ -275,12 +275,12 @@ fn elf_file(endian: Endian, headers: &[Header<'_>], names: &[u32]) -> Vec<u8> {
     f.bytes
 }
 
+/// The `.BTF` and `.BTF.ext` sections' bytes, each when there is one.
+type BtfSections = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// `.BTF` (types, then a DATASEC per section some input described: real sections in
 /// order, then ephemeral ones) and `.BTF.ext`, when there is anything to put in them.
-fn btf_sections(
-    l: &Linker,
-    endian: Endian,
-) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), LinkError> {
+fn btf_sections(l: &Linker, endian: Endian) -> Result<BtfSections, LinkError> {
     if l.types.is_empty() {
         return Ok((None, None));
     }
