@@ -4,6 +4,7 @@
 # tests never need clang; run this after changing a source.
 #
 # Objects:   NAME.bpf.c -> NAME.bpf.o     (little-endian, what the kernel here runs)
+#            link/NAME.bpf.c -> link/NAME.bpf.o (inputs of the static linker's tests)
 #            NAME.bpf.c -> NAME.bpfeb.o   (big-endian, for the listed parser tests only)
 set -eu
 cd "$(dirname "$0")"
@@ -37,6 +38,14 @@ for src in *.bpf.c; do
 		$CLANG $CFLAGS --target=bpfeb -c "$src" -o "$name.bpfeb.o"
 		;;
 	esac
+done
+
+# Halves of programs for the static linker (oxbpf link): link/NAME.bpf.c -> .bpf.o; the
+# tests link them (loader/tests/it/link.rs, obj/src/link/tests.rs).
+for src in link/*.bpf.c; do
+	name=${src%.bpf.c}
+	echo "  CLANG  $name.bpf.o"
+	$CLANG $CFLAGS --target=bpfel -c "$src" -o "$name.bpf.o"
 done
 
 # usdt.bpf.c again with libbpf 1.7's usdt.bpf.h, whose argument specs are 24 bytes (with

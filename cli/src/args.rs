@@ -72,6 +72,11 @@ pub struct Cmd {
     args: &'static [(&'static str, &'static str)],
     /// Option lists (commands share some: `run` takes all of `load`'s).
     opts: &'static [&'static [Opt]],
+    /// The last positional argument takes one value or more (`IN...`).
+    variadic: bool,
+    /// Subcommands. A command may have both: a first word that names none of them is
+    /// then its first positional argument (`oxbpf link OUT IN...` beside
+    /// `oxbpf link list`).
     subs: &'static [Cmd],
 }
 
@@ -86,6 +91,7 @@ const fn leaf(
         about,
         args,
         opts,
+        variadic: false,
         subs: &[],
     }
 }
@@ -96,6 +102,25 @@ const fn group(name: &'static str, about: &'static str, subs: &'static [Cmd]) ->
         about,
         args: &[],
         opts: &[],
+        variadic: false,
+        subs,
+    }
+}
+
+/// A group whose first word may instead start its own positional arguments, the last
+/// of which takes one value or more.
+const fn group_with_args(
+    name: &'static str,
+    about: &'static str,
+    args: &'static [(&'static str, &'static str)],
+    subs: &'static [Cmd],
+) -> Cmd {
+    Cmd {
+        name,
+        about,
+        args,
+        opts: &[],
+        variadic: true,
         subs,
     }
 }
@@ -454,9 +479,19 @@ pub const COMMANDS: Cmd = group(
                 leaf("clean", "Remove the events whose process is gone", &[], &[]),
             ],
         ),
-        group(
+        group_with_args(
             "link",
-            "bpf_links in the kernel (like `bpftool link`). Needs CAP_SYS_ADMIN",
+            "Link BPF objects into one, as `bpftool gen object` does (libbpf's static \
+             linker): `oxbpf link OUT IN...`. With `list` or `show`: the bpf_links in the \
+             kernel (like `bpftool link`; needs CAP_SYS_ADMIN)",
+            &[
+                ("OUT", "The object to write (`*.bpf.o`)"),
+                (
+                    "IN",
+                    "The objects to link, in order (`*.bpf.o`); a global symbol takes the \
+                     first strong definition, externs resolve across them",
+                ),
+            ],
             KERNEL_OBJECTS,
         ),
         group(
@@ -651,7 +686,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
                 ));
             }
             args.given.push((found.long, value));
-        } else if !cmd.subs.is_empty() {
+        } else if !cmd.subs.is_empty() && !starts_positionals(cmd, text, &args) {
             if text == "help" {
                 // `help [COMMAND...]`: the help of the command named.
                 for word in argv.by_ref() {
@@ -663,7 +698,8 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
             cmd = sub(cmd, &token.to_string_lossy(), &mut args)?;
         } else {
             let n = args.given.iter().filter(|(k, _)| is_positional(k)).count();
-            let Some((name, _)) = cmd.args.get(n) else {
+            let last = cmd.args.last().filter(|_| cmd.variadic);
+            let Some((name, _)) = cmd.args.get(n).or(last) else {
                 return Err(usage(
                     format!(
                         "unexpected argument `{}` for `{}`",
@@ -676,7 +712,8 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
             args.given.push((name, token));
         }
     }
-    if !cmd.subs.is_empty() {
+    let n = args.given.iter().filter(|(k, _)| is_positional(k)).count();
+    if !cmd.subs.is_empty() && n == 0 {
         return Err(Exit::MissingCommand(help(cmd, &args.path)));
     }
     let n = args.given.iter().filter(|(k, _)| is_positional(k)).count();
@@ -688,6 +725,15 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
         ));
     }
     Ok(args)
+}
+
+/// Whether `word`, met where `cmd` expects a subcommand, is rather its first positional
+/// argument: `cmd` takes some, and `word` names no subcommand (or positional arguments
+/// have begun).
+fn starts_positionals(cmd: &Cmd, word: &str, args: &Args) -> bool {
+    !cmd.args.is_empty()
+        && (args.given.iter().any(|(k, _)| is_positional(k))
+            || (word != "help" && !cmd.subs.iter().any(|c| c.name == word)))
 }
 
 /// The subcommand `word` of `cmd`, added to `args`' path.
@@ -741,6 +787,11 @@ impl Args {
     /// The value of a path argument or option.
     pub fn path(&self, key: &str) -> Option<PathBuf> {
         self.raw(key).next().map(PathBuf::from)
+    }
+
+    /// Every value of a repeated positional argument (`IN...`), as paths.
+    pub fn paths(&self, key: &str) -> Vec<PathBuf> {
+        self.raw(key).map(PathBuf::from).collect()
     }
 
     /// The value of a required positional path argument.
@@ -899,12 +950,18 @@ pub fn help(cmd: &Cmd, path: &str) -> String {
     out.push_str("\nUsage: ");
     out.push_str(path);
     out.push_str(" [OPTIONS]");
-    if cmd.subs.is_empty() {
-        for (name, _) in cmd.args {
-            out.push_str(&format!(" <{name}>"));
-        }
-    } else {
+    if !cmd.subs.is_empty() {
         out.push_str(" <COMMAND>");
+        if !cmd.args.is_empty() {
+            out.push_str("\n       ");
+            out.push_str(path);
+        }
+    }
+    for (name, _) in cmd.args {
+        out.push_str(&format!(" <{name}>"));
+    }
+    if cmd.variadic && !cmd.args.is_empty() {
+        out.push_str("...");
     }
     out.push('\n');
     // (section, left column, help): one row per command, argument and option.
@@ -1119,5 +1176,33 @@ mod tests {
             }
         }
         walk(&COMMANDS, "oxbpf");
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Args, Exit> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn link_takes_an_output_and_inputs_beside_its_list_and_show_subcommands() {
+        let a = parse_str(&["link", "out.o", "a.o", "b.o", "-v"]).unwrap();
+        assert_eq!(a.words, ["link"]);
+        assert_eq!(a.required_path("OUT"), PathBuf::from("out.o"));
+        assert_eq!(a.paths("IN"), [PathBuf::from("a.o"), PathBuf::from("b.o")]);
+        assert_eq!(a.verbose, 1);
+        let a = parse_str(&["link", "list"]).unwrap();
+        assert_eq!(a.words, ["link", "list"]);
+        // An output alone is not enough: at least one input.
+        assert!(matches!(parse_str(&["link", "out.o"]), Err(Exit::Usage(_))));
+        assert!(matches!(parse_str(&["link"]), Err(Exit::MissingCommand(_))));
+        let Err(Exit::Help(h)) = parse_str(&["link", "--help"]) else {
+            panic!("no help")
+        };
+        assert!(h.contains("oxbpf link <OUT> <IN>..."), "{h}");
+        assert!(h.contains("list") && h.contains("show"), "{h}");
     }
 }

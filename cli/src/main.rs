@@ -79,6 +79,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
             .map(|(output, success)| Outcome { output, success }),
         ["prog", "list"] => cmd::kernel::progs(None, json).map(Outcome::from),
         ["prog", "show"] => cmd::kernel::progs(a.number("ID")?, json).map(Outcome::from),
+        ["link"] => cmd::link::run(&a.required_path("OUT"), &a.paths("IN")).map(Outcome::from),
         ["link", "list"] => cmd::kernel::links(None, json).map(Outcome::from),
         ["link", "show"] => cmd::kernel::links(a.number("ID")?, json).map(Outcome::from),
         ["map", "list"] => cmd::kernel::maps(None, json).map(Outcome::from),

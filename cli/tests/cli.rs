@@ -1969,3 +1969,36 @@ fn run_attaches_usdt_programs_from_their_section() {
         "{text}"
     );
 }
+
+#[test]
+fn link_writes_one_object_from_two_and_fails_with_a_sentence_and_status_1() {
+    let dir = std::env::temp_dir().join(format!("oxbpf-cli-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = |n: &str| testdata().join("link").join(n).display().to_string();
+    let out = dir.join("linked.bpf.o").display().to_string();
+    let (ok, stdout, stderr) = oxbpf(
+        &["link", &out, &input("link1.bpf.o"), &input("link2.bpf.o")],
+        &dir,
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("linked from 2 objects"), "{stdout}");
+    let (ok, stdout, stderr) = oxbpf(&["inspect", &out], &dir);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("entry1") && stdout.contains("entry2"),
+        "{stdout}"
+    );
+    // Two strong definitions of the same globals: exit 1, the symbol and both files named.
+    let bad = dir.join("bad.bpf.o").display().to_string();
+    let (ok, _, stderr) = oxbpf(
+        &["link", &bad, &input("link2.bpf.o"), &input("link2.bpf.o")],
+        &dir,
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("is defined in both") && stderr.contains("link2.bpf.o"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&bad).exists(), "nothing written on failure");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,12 +15,14 @@
 //! CORPUS: `testdata`, `debian` (libbpf-tools, xdp-tools, cilium/ebpf's test objects),
 //! `selftests` (what `scripts/selftests-corpus.sh` built), or paths of objects,
 //! directories of them, or programs with embedded objects. `oxbpf-conformance link`
-//! links objects with libbpf's linker, for the corpus.
+//! links objects with libbpf's linker, for the corpus; `oxbpf-conformance check-linked`
+//! compares it with oxbpf's linker (see `linked.rs`).
 
 mod compare;
 mod corpus;
 mod facts;
 mod libbpf;
+mod linked;
 mod outcome;
 mod oxbpf;
 mod report;
@@ -37,7 +39,8 @@ use crate::outcome::ObjectRun;
 
 const USAGE: &str = "usage: oxbpf-conformance check [--jobs N] [--timeout SECONDS] [--expected FILE] [--results FILE] [--report FILE] CORPUS...
 CORPUS: testdata | debian | selftests | an object, a directory of objects, or a program with embedded objects
-       oxbpf-conformance link OUT.o IN.o... (libbpf 1.7's static linker, as `bpftool gen object`)";
+       oxbpf-conformance link OUT.o IN.o... (libbpf 1.7's static linker, as `bpftool gen object`)
+       oxbpf-conformance check-linked [--expected FILE] NAME IN.o... (libbpf's link loaded by libbpf vs oxbpf's by oxbpf)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -53,6 +56,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some("check-linked") => match linked::check_linked(&args[1..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("oxbpf-conformance: {e}");
+                ExitCode::from(2)
+            }
+        },
         Some("check") => match check(&args[1..]) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
@@ -117,7 +128,7 @@ pub struct ChildEnd {
     pub elapsed: Duration,
 }
 
-fn run_child(loader: &str, object: &Path, timeout: Duration) -> ChildEnd {
+pub fn run_child(loader: &str, object: &Path, timeout: Duration) -> ChildEnd {
     let started = Instant::now();
     let exe = match std::env::current_exe() {
         Ok(e) => e,

@@ -26,6 +26,7 @@ pub mod edit;
 mod elf;
 pub mod embedded;
 pub mod globals;
+pub mod link;
 pub mod object;
 pub mod reloc;
 pub mod section;

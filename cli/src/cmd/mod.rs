@@ -7,6 +7,7 @@ pub mod explain;
 pub mod extract;
 pub mod inspect;
 pub mod kernel;
+pub mod link;
 pub mod load;
 pub mod mapcmd;
 pub mod net;

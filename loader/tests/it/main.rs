@@ -7,6 +7,7 @@ mod core_relo;
 mod fuzz_regressions;
 mod inventory;
 mod leaks;
+mod link;
 mod load;
 mod maps;
 mod oracle;

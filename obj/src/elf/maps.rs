@@ -238,6 +238,22 @@ impl Reader<'_> {
     }
 }
 
+/// The map definition a `.maps` variable of struct type `def_type` declares, for the
+/// static linker's check that two declarations of one map agree (libbpf's
+/// `map_defs_match` re-parses both with `parse_btf_map_def` the same way).
+pub(crate) fn btf_map_def(btf: &Btf, name: &str, def_type: TypeId) -> Result<MapSpec, String> {
+    let mut warnings = Vec::new();
+    let (mut spec, values) =
+        parse_btf_map_def(btf, name, def_type, &mut warnings).map_err(|e| match e {
+            MapDefError::Btf(_, e) => e.to_string(),
+            MapDefError::Def(_, what) => what,
+        })?;
+    if let Some((_, ValuesDecl::InnerMap(inner))) = values {
+        spec.inner = Some(inner);
+    }
+    Ok(spec)
+}
+
 enum MapDefError {
     Btf(String, BtfError),
     Def(String, String),

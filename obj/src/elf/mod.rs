@@ -26,6 +26,7 @@ use oxbpf_uapi::bytes::Bytes;
 use oxbpf_uapi::{Endian, Insn, MapType, pseudo};
 
 pub use error::{ElfError, ElfErrorKind};
+pub(crate) use maps::btf_map_def;
 
 use crate::btf::ext::{BtfExt, BtfExtError};
 use crate::btf::{Btf, BtfError, BtfType, Kind, Linkage, TypeId};
