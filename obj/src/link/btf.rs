@@ -470,31 +470,7 @@ fn types_match(
     if !exact && fwd(ta) != fwd(tb) {
         return fwd_matches(ta, tb);
     }
-    if ta.kind.kind() != tb.kind.kind() {
-        return Err(format!(
-            "incompatible BTF kinds {} and {}",
-            kind_name(Some(ta)),
-            kind_name(Some(tb))
-        ));
-    }
-    let named = matches!(
-        ta.kind,
-        TypeKind::Struct(_)
-            | TypeKind::Union(_)
-            | TypeKind::Enum(_)
-            | TypeKind::Enum64(_)
-            | TypeKind::Fwd { .. }
-            | TypeKind::Func { .. }
-            | TypeKind::Var { .. }
-    );
-    if named && ta.name != tb.name {
-        return Err(format!(
-            "incompatible {} names `{}` and `{}`",
-            kind_name(Some(ta)),
-            ta.name,
-            tb.name
-        ));
-    }
+    kinds_and_names_match(ta, tb)?;
     let next = |x: TypeId, y: TypeId, exact: bool| types_match(sa, x, sb, y, exact, depth + 1);
     match (&ta.kind, &tb.kind) {
         (TypeKind::Fwd { .. }, _) => Ok(()),
@@ -544,6 +520,36 @@ fn types_match(
         }
         _ => Err(format!("unsupported BTF kind {}", kind_name(Some(ta)))),
     }
+}
+
+/// The first test of [`types_match`]: the same kind, and for named kinds the same name.
+fn kinds_and_names_match(ta: &Type, tb: &Type) -> Result<(), String> {
+    if ta.kind.kind() != tb.kind.kind() {
+        return Err(format!(
+            "incompatible BTF kinds {} and {}",
+            kind_name(Some(ta)),
+            kind_name(Some(tb))
+        ));
+    }
+    let named = matches!(
+        ta.kind,
+        TypeKind::Struct(_)
+            | TypeKind::Union(_)
+            | TypeKind::Enum(_)
+            | TypeKind::Enum64(_)
+            | TypeKind::Fwd { .. }
+            | TypeKind::Func { .. }
+            | TypeKind::Var { .. }
+    );
+    if named && ta.name != tb.name {
+        return Err(format!(
+            "incompatible {} names `{}` and `{}`",
+            kind_name(Some(ta)),
+            ta.name,
+            tb.name
+        ));
+    }
+    Ok(())
 }
 
 /// Members of two structs (or unions) named `name`: same names and offsets, types
