@@ -16,10 +16,10 @@ if [ -n "$target" ]; then
 	# read by musl >= 1.2.4) stores its ~2000 relative relocations in under 1 KiB
 	# instead of 24 bytes each (47 KiB). The binary stays position-independent.
 	RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,pack-relative-relocs" \
-		cargo build --profile small --target "$target" -p oxbpf "$@" >&2
+		cargo build --profile small --target "$target" -p oxbpf-cli "$@" >&2
 else
 	target="$arch-unknown-linux-gnu"
 	RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build --profile small --target "$target" -p oxbpf "$@" >&2
+		cargo build --profile small --target "$target" -p oxbpf-cli "$@" >&2
 fi
 echo "target/$target/small/oxbpf"

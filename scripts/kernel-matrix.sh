@@ -140,7 +140,7 @@ else
 fi
 # The command line too, static: tests that run it as a user does find it through
 # OXBPF_CLI (the sched_ext test runs `oxbpf run` until SIGINT).
-RUSTFLAGS="-C target-feature=+crt-static" cargo build -q -p oxbpf --target "$target" ||
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q -p oxbpf-cli --target "$target" ||
 	log "could not build the static oxbpf"
 cli="$REPO/target/$target/debug/oxbpf"
 fi

@@ -42,8 +42,8 @@ pub use oxbpf_sys::uapi;
 
 pub use files::{BtfFile, ObjectFile};
 pub use oxbpf_obj::{
-    ElfError, ElfErrorKind, Object, btf, core, disasm, embedded, globals, link, object, reloc,
-    section,
+    EditError, ElfError, ElfErrorKind, Object, btf, core, disasm, embedded, globals, link, object,
+    reloc, section,
 };
 
 /// The traits that let `Object::open`, `Btf::from_file`/`from_sysfs` and `object.load()`

@@ -8,12 +8,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::{TermSignals, poll};
-use oxbpf_maps::ringbuf::RingBuf;
-use oxbpf_prog::AutoAttach;
+use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::maps::ringbuf::RingBuf;
+use oxbpf::prelude::*;
+use oxbpf::program::AutoAttach;
+use oxbpf::{LoadOptions, Object};
 
 /// `struct connect_event` of connect.bpf.c, read field by field from a record.
 struct Event {

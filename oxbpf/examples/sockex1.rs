@@ -8,10 +8,9 @@
 use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::{TermSignals, poll};
+use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::prelude::*;
+use oxbpf::{LoadOptions, Object};
 
 const USAGE: &str = "usage: sockex1 IFACE [--seconds N]";
 
@@ -44,12 +43,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prog = loaded.program("bpf_prog1").ok_or("no bpf_prog1")?;
     // An AF_PACKET socket seeing every packet on the interface, as samples/bpf's
     // open_raw_sock() makes; the filter runs on each one (and keeps none).
-    let sock = oxbpf_prog::socket::open_raw_sock(&iface)
+    let sock = oxbpf::program::socket::open_raw_sock(&iface)
         .map_err(|e| format!("raw socket on {iface:?}: {}: {}", e.call, e.source))?;
     let link = prog.attach_socket(sock.as_fd())?;
     println!("attached: {}", link.describe());
     let counts = loaded.map("my_map").ok_or("no map my_map")?;
-    let bytes = |proto: i32| -> Result<u64, oxbpf_maps::MapError> {
+    let bytes = |proto: i32| -> Result<u64, oxbpf::maps::MapError> {
         Ok(counts.get::<u32, u64>(&(proto as u32))?.unwrap_or(0))
     };
     // A line each second, and one at the end.

@@ -7,12 +7,11 @@
 use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::{TermSignals, poll};
-use oxbpf_prog::XdpMode;
-use oxbpf_prog::tracefs::TracePipe;
+use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::prelude::*;
+use oxbpf::program::XdpMode;
+use oxbpf::program::tracefs::TracePipe;
+use oxbpf::{LoadOptions, Object};
 
 const USAGE: &str = "usage: xdp_pass IFACE [--seconds N]";
 
@@ -40,7 +39,7 @@ fn args() -> Result<(String, Duration), String> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (iface, run_for) = args()?;
-    let ifindex = oxbpf_prog::iface::ifindex(&iface)
+    let ifindex = oxbpf::program::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     let signals = TermSignals::new()?;
     // Opened before attaching, and emptied: what it holds now is from before us.

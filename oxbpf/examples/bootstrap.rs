@@ -5,11 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::ringbuf::RingBuf;
-use oxbpf_prog::AutoAttach;
+use oxbpf::maps::ringbuf::RingBuf;
+use oxbpf::prelude::*;
+use oxbpf::program::AutoAttach;
+use oxbpf::{LoadOptions, Object};
 
 /// `struct event` of bootstrap.bpf.c, read field by field from a record.
 struct Event {

@@ -10,10 +10,9 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsFd as _, OwnedFd};
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::{TermSignals, poll};
+use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::prelude::*;
+use oxbpf::{LoadOptions, Object};
 
 const USAGE: &str = "usage: http_filter IFACE [--seconds N]";
 
@@ -66,7 +65,7 @@ fn request(p: &[u8]) -> Option<String> {
 
 /// The next packet waiting on `sock`, or `None` when there is none.
 fn receive<'b>(sock: &OwnedFd, buf: &'b mut [u8]) -> io::Result<Option<&'b [u8]>> {
-    match oxbpf_prog::socket::recv_nowait(sock.as_fd(), buf) {
+    match oxbpf::program::socket::recv_nowait(sock.as_fd(), buf) {
         Ok(n) => Ok(Some(&buf[..n.min(buf.len())])),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
@@ -78,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let signals = TermSignals::new()?;
     let loaded = Object::open("http_filter.bpf.o")?.load(&LoadOptions::default())?;
     let prog = loaded.program("http_filter").ok_or("no http_filter")?;
-    let sock = oxbpf_prog::socket::open_raw_sock(&iface)
+    let sock = oxbpf::program::socket::open_raw_sock(&iface)
         .map_err(|e| format!("raw socket on {iface:?}: {}: {}", e.call, e.source))?;
     let link = prog.attach_socket(sock.as_fd())?;
     println!("attached: {}", link.describe());

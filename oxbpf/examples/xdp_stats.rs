@@ -9,11 +9,10 @@
 use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::{TermSignals, poll};
-use oxbpf_prog::XdpMode;
+use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::prelude::*;
+use oxbpf::program::XdpMode;
+use oxbpf::{LoadOptions, Object};
 
 const USAGE: &str = "usage: xdp_stats IFACE [--seconds N]";
 
@@ -63,7 +62,7 @@ fn sum(value: &[u8]) -> (u64, u64) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (iface, run_for) = args()?;
-    let ifindex = oxbpf_prog::iface::ifindex(&iface)
+    let ifindex = oxbpf::program::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     // Before attaching: on Ctrl-C the loop ends and the program is taken off the
     // interface (a netlink attachment, unlike a bpf_link, outlives the process).

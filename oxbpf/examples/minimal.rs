@@ -7,12 +7,11 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use oxbpf_loader::Object;
-use oxbpf_loader::load::LoadOptions;
-use oxbpf_loader::prelude::*;
-use oxbpf_maps::events::poll;
-use oxbpf_prog::AutoAttach;
-use oxbpf_prog::tracefs::TracePipe;
+use oxbpf::maps::events::poll;
+use oxbpf::prelude::*;
+use oxbpf::program::AutoAttach;
+use oxbpf::program::tracefs::TracePipe;
+use oxbpf::{LoadOptions, Object};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut obj = Object::open("minimal.bpf.o")?;
