@@ -14,6 +14,7 @@
 
 pub mod perfbuf;
 pub mod ringbuf;
+pub mod typed;
 
 /// Waiting for records: `poll` over ring buffer, perf buffer and other fds, and
 /// SIGINT/SIGTERM as an fd to wait on beside them (how a consumer loop stops cleanly).
@@ -77,6 +78,15 @@ pub enum MapError {
         /// The map.
         map: String,
         /// Why.
+        why: String,
+    },
+    /// A typed view of the map does not fit it (`typed`): the error names the map's
+    /// size and the Rust type's.
+    #[error("map `{map}` as a typed map: {why}")]
+    Typed {
+        /// The map.
+        map: String,
+        /// What does not fit.
         why: String,
     },
     /// The map is not of the type the operation needs.

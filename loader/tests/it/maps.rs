@@ -473,3 +473,76 @@ fn an_arena_holds_a_list_a_program_built_and_user_space_walks_it() {
     }
     assert_eq!(values, (1..=12).rev().collect::<Vec<u64>>());
 }
+
+#[test]
+fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
+    use oxbpf_maps::typed::{Array, HashMap, PerCpuArray};
+    let _serial = crate::serial();
+    if !oxbpf_sys::gate::require_bpf(
+        "typed_maps_check_their_types_and_sizes_then_work_on_rust_values",
+    ) {
+        return;
+    }
+    // bootstrap's exec_start: pid_t -> u64.
+    let l = oxbpf_loader::Object::open(crate::testdata("bootstrap.bpf.o"))
+        .unwrap()
+        .load(&oxbpf_loader::load::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let map = l.map("exec_start").unwrap();
+    let starts: HashMap<'_, i32, u64> = HashMap::new(map).unwrap();
+    starts.insert(&7, &70, 0).unwrap();
+    starts.insert(&8, &80, 0).unwrap();
+    assert_eq!(starts.get(&7).unwrap(), Some(70));
+    assert_eq!(starts.get(&9).unwrap(), None);
+    let mut all = starts.iter().unwrap();
+    all.sort_unstable();
+    assert_eq!(all, [(7, 70), (8, 80)]);
+    starts.remove(&7).unwrap();
+    assert_eq!(starts.keys().unwrap(), [8]);
+    // Sizes and types are checked, naming the map's and the Rust type's.
+    let e = HashMap::<'_, u64, u64>::new(map).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "map `exec_start` as a typed map: its keys are 4 bytes, and u64 is 8"
+    );
+    let e = HashMap::<'_, i32, u32>::new(map).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "map `exec_start` as a typed map: its values are 8 bytes, and u32 is 4"
+    );
+    let e = Array::<'_, u64>::new(map).unwrap_err().to_string();
+    assert_eq!(e, "map `exec_start` is a hash, not an array");
+
+    // sockex1's my_map: an array of 256 longs; maps_btf's percpu_counts: per-CPU u64s.
+    let l = oxbpf_loader::Object::open(crate::testdata("sockex1.bpf.o"))
+        .unwrap()
+        .load(&oxbpf_loader::load::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let counts: Array<'_, i64> = Array::new(l.map("my_map").unwrap()).unwrap();
+    assert_eq!(counts.len(), 256);
+    counts.set(6, &-5).unwrap();
+    assert_eq!((counts.get(6).unwrap(), counts.get(17).unwrap()), (-5, 0));
+    assert!(
+        counts
+            .get(256)
+            .unwrap_err()
+            .to_string()
+            .contains("index 256 is past its 256 elements")
+    );
+    let mut obj = oxbpf_loader::Object::open(crate::testdata("maps_btf.bpf.o")).unwrap();
+    obj.load_only::<&str>(&[]).unwrap();
+    // (pinned_counts is pinned by name, jump_table names programs: not wanted here.)
+    for m in crate::newer_maps("maps_btf.bpf.o")
+        .into_iter()
+        .chain(["pinned_counts".to_string(), "jump_table".to_string()])
+    {
+        obj.map_mut(&m).unwrap().autocreate = false;
+    }
+    let l = obj
+        .load(&oxbpf_loader::load::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let percpu: PerCpuArray<'_, u64> = PerCpuArray::new(l.map("percpu_counts").unwrap()).unwrap();
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap() as usize;
+    assert_eq!(percpu.get(0).unwrap(), vec![0u64; cpus]);
+    assert_eq!(percpu.sum(0, |a, b| a + b).unwrap(), Some(0));
+}

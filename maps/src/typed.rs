@@ -1,0 +1,258 @@
+//! Typed maps: a loaded [`Map`] seen as `HashMap<K, V>`, `Array<V>`, ... after a check
+//! that its type and its key and value sizes are those of `K` and `V`, so every later
+//! operation is on Rust values, with no byte offset. `K` and `V` are
+//! [`bytemuck::Pod`]: plain old data whose every bit pattern is a value and whose bytes
+//! are all initialised (derive it with `#[derive(Pod, Zeroable, Clone, Copy)]` on a
+//! `#[repr(C)]` struct without padding). The values cross the kernel boundary as bytes,
+//! copied, never reinterpreted in place: no `unsafe` here.
+//!
+//! ```no_run
+//! # fn f(loaded: &oxbpf_maps::Map) -> Result<(), oxbpf_maps::MapError> {
+//! use oxbpf_maps::typed::HashMap;
+//! let counts: HashMap<'_, u32, u64> = HashMap::new(loaded)?;
+//! for (pid, n) in counts.iter()? {
+//!     println!("{pid}: {n}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::marker::PhantomData;
+
+use bytemuck::Pod;
+use oxbpf_sys::uapi::MapType;
+
+use crate::{Map, MapError};
+
+/// Checks that `map` is one of `types` with `K`-sized keys (`u32` indexes for arrays) and
+/// `V`-sized values (for per-CPU maps, one CPU's value).
+fn check<K, V>(map: &Map, types: &[MapType], want: &'static str) -> Result<(), MapError> {
+    if !types.contains(&map.map_type()) {
+        return Err(MapError::WrongType {
+            map: map.name().to_string(),
+            got: map.map_type(),
+            want,
+        });
+    }
+    let sized = |what: &'static str, rust: usize, map_size: u32, ty: &str| {
+        if rust == map_size as usize {
+            Ok(())
+        } else {
+            Err(MapError::Typed {
+                map: map.name().to_string(),
+                why: format!("its {what}s are {map_size} bytes, and {ty} is {rust}"),
+            })
+        }
+    };
+    if !types
+        .iter()
+        .any(|t| matches!(*t, MapType::ARRAY | MapType::PERCPU_ARRAY))
+    {
+        sized(
+            "key",
+            size_of::<K>(),
+            map.key_size(),
+            std::any::type_name::<K>(),
+        )?;
+    } else if map.key_size() != 4 {
+        sized("key", 4, map.key_size(), "u32")?;
+    }
+    sized(
+        "value",
+        size_of::<V>(),
+        map.value_size(),
+        std::any::type_name::<V>(),
+    )
+}
+
+/// A hash map (`BPF_MAP_TYPE_HASH`, or `LRU_HASH`) of `K` to `V`.
+#[derive(Debug, Clone, Copy)]
+pub struct HashMap<'m, K, V> {
+    map: &'m Map,
+    _types: PhantomData<(K, V)>,
+}
+
+impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
+    /// `map` as a hash map of `K` to `V`.
+    ///
+    /// # Errors
+    /// Not a hash or LRU hash map; key or value sizes other than `K`'s and `V`'s (the
+    /// error names both).
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        check::<K, V>(map, &[MapType::HASH, MapType::LRU_HASH], "a hash map")?;
+        Ok(HashMap {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// The value at `key`, if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
+        Ok(self
+            .map
+            .lookup(bytemuck::bytes_of(key))?
+            .map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+
+    /// Sets `key` to `value` (`flags`: 0, `BPF_NOEXIST` 1, `BPF_EXIST` 2, `BPF_F_LOCK` 4).
+    ///
+    /// # Errors
+    /// The kernel's errno (`E2BIG` when full, `EEXIST`/`ENOENT` per `flags`).
+    pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
+        self.map
+            .update(bytemuck::bytes_of(key), bytemuck::bytes_of(value), flags)
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    /// The kernel's errno (`ENOENT` when absent).
+    pub fn remove(&self, key: &K) -> Result<(), MapError> {
+        self.map.delete(bytemuck::bytes_of(key))
+    }
+
+    /// Every key.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn keys(&self) -> Result<Vec<K>, MapError> {
+        Ok(self
+            .map
+            .keys()?
+            .iter()
+            .map(|k| bytemuck::pod_read_unaligned(k))
+            .collect())
+    }
+
+    /// Every entry, read in batches where the kernel has them.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn iter(&self) -> Result<Vec<(K, V)>, MapError> {
+        Ok(self
+            .map
+            .entries(64)?
+            .iter()
+            .map(|e| {
+                (
+                    bytemuck::pod_read_unaligned(&e.0),
+                    bytemuck::pod_read_unaligned(&e.1),
+                )
+            })
+            .collect())
+    }
+
+    /// The untyped map.
+    pub fn map(&self) -> &'m Map {
+        self.map
+    }
+}
+
+/// An array (`BPF_MAP_TYPE_ARRAY`) of `V`, indexed from 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Array<'m, V> {
+    map: &'m Map,
+    _types: PhantomData<V>,
+}
+
+impl<'m, V: Pod> Array<'m, V> {
+    /// `map` as an array of `V`.
+    ///
+    /// # Errors
+    /// Not an array; a value size other than `V`'s.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        check::<u32, V>(map, &[MapType::ARRAY], "an array")?;
+        Ok(Array {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> u32 {
+        self.map.max_entries()
+    }
+
+    /// Whether the array has no element (never: the kernel refuses empty arrays).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `index`.
+    ///
+    /// # Errors
+    /// `index` past the end (`ENOENT`); the kernel's errno.
+    pub fn get(&self, index: u32) -> Result<V, MapError> {
+        self.map
+            .lookup(&index.to_ne_bytes())?
+            .map(|v| bytemuck::pod_read_unaligned(&v))
+            .ok_or_else(|| MapError::Typed {
+                map: self.map.name().to_string(),
+                why: format!("index {index} is past its {} elements", self.len()),
+            })
+    }
+
+    /// Sets element `index`.
+    ///
+    /// # Errors
+    /// `index` past the end; the kernel's errno.
+    pub fn set(&self, index: u32, value: &V) -> Result<(), MapError> {
+        self.map
+            .update(&index.to_ne_bytes(), bytemuck::bytes_of(value), 0)
+    }
+}
+
+/// A per-CPU array (`BPF_MAP_TYPE_PERCPU_ARRAY`): each element holds one `V` per
+/// possible CPU.
+#[derive(Debug, Clone, Copy)]
+pub struct PerCpuArray<'m, V> {
+    map: &'m Map,
+    _types: PhantomData<V>,
+}
+
+impl<'m, V: Pod> PerCpuArray<'m, V> {
+    /// `map` as a per-CPU array of `V`.
+    ///
+    /// # Errors
+    /// Not a per-CPU array; a value size other than `V`'s.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        check::<u32, V>(map, &[MapType::PERCPU_ARRAY], "a per-CPU array")?;
+        Ok(PerCpuArray {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// Element `index`: its value on each possible CPU, in CPU order.
+    ///
+    /// # Errors
+    /// `index` past the end; the kernel's errno.
+    pub fn get(&self, index: u32) -> Result<Vec<V>, MapError> {
+        let all = self
+            .map
+            .lookup(&index.to_ne_bytes())?
+            .ok_or_else(|| MapError::Typed {
+                map: self.map.name().to_string(),
+                why: format!(
+                    "index {index} is past its {} elements",
+                    self.map.max_entries()
+                ),
+            })?;
+        // The kernel rounds each CPU's value up to 8 bytes.
+        let stride = size_of::<V>().next_multiple_of(8);
+        Ok(all
+            .chunks(stride)
+            .map(|c| bytemuck::pod_read_unaligned(&c[..size_of::<V>()]))
+            .collect())
+    }
+
+    /// Element `index` summed over the CPUs with `add` (what a per-CPU counter is for).
+    ///
+    /// # Errors
+    /// As [`PerCpuArray::get`].
+    pub fn sum(&self, index: u32, add: impl Fn(V, V) -> V) -> Result<Option<V>, MapError> {
+        Ok(self.get(index)?.into_iter().reduce(add))
+    }
+}
