@@ -256,3 +256,209 @@ impl<'m, V: Pod> PerCpuArray<'m, V> {
         Ok(self.get(index)?.into_iter().reduce(add))
     }
 }
+
+/// A per-CPU hash map (`BPF_MAP_TYPE_PERCPU_HASH`, or `LRU_PERCPU_HASH`) of `K` to one
+/// `V` per possible CPU.
+#[derive(Debug, Clone, Copy)]
+pub struct PerCpuHashMap<'m, K, V> {
+    map: &'m Map,
+    _types: PhantomData<(K, V)>,
+}
+
+impl<'m, K: Pod, V: Pod> PerCpuHashMap<'m, K, V> {
+    /// `map` as a per-CPU hash map of `K` to `V`.
+    ///
+    /// # Errors
+    /// Not a per-CPU hash map; key or value sizes other than `K`'s and `V`'s.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        check::<K, V>(
+            map,
+            &[MapType::PERCPU_HASH, MapType::LRU_PERCPU_HASH],
+            "a per-CPU hash map",
+        )?;
+        Ok(PerCpuHashMap {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// The values at `key` on each possible CPU, in CPU order, if the key is there.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn get(&self, key: &K) -> Result<Option<Vec<V>>, MapError> {
+        Ok(self
+            .map
+            .lookup(bytemuck::bytes_of(key))?
+            .map(|all| per_cpu(&all)))
+    }
+}
+
+/// One `V` per CPU from a per-CPU value as the kernel copies it: each rounded up to 8
+/// bytes.
+fn per_cpu<V: Pod>(all: &[u8]) -> Vec<V> {
+    let stride = size_of::<V>().next_multiple_of(8);
+    all.chunks(stride)
+        .filter(|c| c.len() >= size_of::<V>())
+        .map(|c| bytemuck::pod_read_unaligned(&c[..size_of::<V>()]))
+        .collect()
+}
+
+/// A queue (`BPF_MAP_TYPE_QUEUE`, first in first out) or stack (`STACK`, last in first
+/// out) of `V`.
+#[derive(Debug, Clone, Copy)]
+pub struct Queue<'m, V> {
+    map: &'m Map,
+    _types: PhantomData<V>,
+}
+
+impl<'m, V: Pod> Queue<'m, V> {
+    /// `map` as a queue or stack of `V`.
+    ///
+    /// # Errors
+    /// Not a queue or stack; a value size other than `V`'s.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        if !matches!(map.map_type(), MapType::QUEUE | MapType::STACK) {
+            return Err(MapError::WrongType {
+                map: map.name().to_string(),
+                got: map.map_type(),
+                want: "a queue or stack",
+            });
+        }
+        check_value::<V>(map)?;
+        Ok(Queue {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// Adds `value` (at the back of a queue, on top of a stack).
+    ///
+    /// # Errors
+    /// The kernel's errno (`E2BIG` when full).
+    pub fn push(&self, value: &V) -> Result<(), MapError> {
+        self.map.push(bytemuck::bytes_of(value))
+    }
+
+    /// Takes the next value out, if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn pop(&self) -> Result<Option<V>, MapError> {
+        Ok(self.map.pop()?.map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+
+    /// The next value, left in place, if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn peek(&self) -> Result<Option<V>, MapError> {
+        Ok(self.map.peek()?.map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+}
+
+/// The key of an LPM trie: a prefix length in bits, then the address bytes (`struct
+/// bpf_lpm_trie_key` with its data, e.g. `LpmKey<[u8; 4]>` for IPv4), sent as the
+/// kernel lays it out: the 4-byte length, then the address, no padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LpmKey<A> {
+    /// How many leading bits of `addr` the entry matches.
+    pub prefix_len: u32,
+    /// The address, in network byte order.
+    pub addr: A,
+}
+
+impl<A: Pod> LpmKey<A> {
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = self.prefix_len.to_ne_bytes().to_vec();
+        b.extend_from_slice(bytemuck::bytes_of(&self.addr));
+        b
+    }
+}
+
+/// A longest-prefix-match trie (`BPF_MAP_TYPE_LPM_TRIE`) from addresses `A` to `V`.
+#[derive(Debug, Clone, Copy)]
+pub struct LpmTrie<'m, A, V> {
+    map: &'m Map,
+    _types: PhantomData<(A, V)>,
+}
+
+impl<'m, A: Pod, V: Pod> LpmTrie<'m, A, V> {
+    /// `map` as an LPM trie from `A` to `V` (its keys are [`LpmKey<A>`]).
+    ///
+    /// # Errors
+    /// Not an LPM trie; key or value sizes other than those of `LpmKey<A>` and `V`.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        if map.map_type() != MapType::LPM_TRIE {
+            return Err(MapError::WrongType {
+                map: map.name().to_string(),
+                got: map.map_type(),
+                want: "an LPM trie",
+            });
+        }
+        check_value::<V>(map)?;
+        // The key: 4 bytes of prefix length, then an `A`.
+        if map.key_size() as usize != 4 + size_of::<A>() {
+            return Err(MapError::Typed {
+                map: map.name().to_string(),
+                why: format!(
+                    "its keys are {} bytes, and a prefix length with {} is {}",
+                    map.key_size(),
+                    std::any::type_name::<A>(),
+                    4 + size_of::<A>()
+                ),
+            });
+        }
+        Ok(LpmTrie {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// The value of the longest prefix that matches `addr` (all its bits), if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn longest_match(&self, addr: &A) -> Result<Option<V>, MapError> {
+        let key = LpmKey {
+            prefix_len: (size_of::<A>() * 8) as u32,
+            addr: *addr,
+        };
+        Ok(self
+            .map
+            .lookup(&key.bytes())?
+            .map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+
+    /// Sets the entry for `key` (a prefix) to `value`.
+    ///
+    /// # Errors
+    /// The kernel's errno (a prefix longer than the address: `EINVAL`).
+    pub fn insert(&self, key: &LpmKey<A>, value: &V) -> Result<(), MapError> {
+        self.map.update(&key.bytes(), bytemuck::bytes_of(value), 0)
+    }
+
+    /// Removes the entry for `key` (the exact prefix).
+    ///
+    /// # Errors
+    /// The kernel's errno (`ENOENT` when absent).
+    pub fn remove(&self, key: &LpmKey<A>) -> Result<(), MapError> {
+        self.map.delete(&key.bytes())
+    }
+}
+
+/// Checks only the value size (maps without keys).
+fn check_value<V>(map: &Map) -> Result<(), MapError> {
+    if size_of::<V>() == map.value_size() as usize {
+        return Ok(());
+    }
+    Err(MapError::Typed {
+        map: map.name().to_string(),
+        why: format!(
+            "its values are {} bytes, and {} is {}",
+            map.value_size(),
+            std::any::type_name::<V>(),
+            size_of::<V>()
+        ),
+    })
+}

@@ -545,4 +545,50 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
     let cpus = oxbpf_sys::cpu::possible_cpus().unwrap() as usize;
     assert_eq!(percpu.get(0).unwrap(), vec![0u64; cpus]);
     assert_eq!(percpu.sum(0, |a, b| a + b).unwrap(), Some(0));
+    // lpm_map: u64 keys (prefix length + 4 address bytes) to u32; queue of u32.
+    use oxbpf_maps::typed::{LpmKey, LpmTrie, Queue};
+    let routes: LpmTrie<'_, [u8; 4], u32> = LpmTrie::new(l.map("lpm_map").unwrap()).unwrap();
+    routes
+        .insert(
+            &LpmKey {
+                prefix_len: 8,
+                addr: [10, 0, 0, 0],
+            },
+            &1,
+        )
+        .unwrap();
+    routes
+        .insert(
+            &LpmKey {
+                prefix_len: 24,
+                addr: [10, 1, 2, 0],
+            },
+            &2,
+        )
+        .unwrap();
+    assert_eq!(routes.longest_match(&[10, 1, 2, 3]).unwrap(), Some(2));
+    assert_eq!(routes.longest_match(&[10, 9, 9, 9]).unwrap(), Some(1));
+    assert_eq!(routes.longest_match(&[192, 168, 0, 1]).unwrap(), None);
+    let e = LpmTrie::<'_, [u8; 16], u32>::new(l.map("lpm_map").unwrap()).unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("its keys are 8 bytes, and a prefix length with [u8; 16] is 20"),
+        "{e}"
+    );
+    let queue: Queue<'_, u32> = Queue::new(l.map("queue").unwrap()).unwrap();
+    queue.push(&5).unwrap();
+    queue.push(&6).unwrap();
+    assert_eq!(
+        (queue.peek().unwrap(), queue.pop().unwrap()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(
+        (queue.pop().unwrap(), queue.pop().unwrap()),
+        (Some(6), None)
+    );
+    let e = Queue::<'_, u64>::new(l.map("queue").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `queue` as a typed map: its values are 4 bytes, and u64 is 8"
+    );
 }
