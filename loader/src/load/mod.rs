@@ -520,6 +520,50 @@ impl Loaded {
         Ok(value[slot.offset..slot.offset + slot.size].to_vec())
     }
 
+    /// Global variable `name` as a `T` (its size checked against the variable's, from
+    /// the object): read in place where its data map is mapped into this process.
+    ///
+    /// # Errors
+    /// No such variable; `T` of another size (the error names both); the map cannot
+    /// be read.
+    pub fn read_global<T: bytemuck::Pod>(&self, name: &str) -> Result<T, LoadError> {
+        self.check_global_size::<T>(name)?;
+        Ok(bytemuck::pod_read_unaligned(&self.global(name)?))
+    }
+
+    /// Writes global variable `name` from a `T`: in place where mapped, so the programs
+    /// see it at once and the other variables are untouched.
+    ///
+    /// # Errors
+    /// As [`Loaded::set_global`]; `T` of another size.
+    pub fn write_global<T: bytemuck::Pod>(&self, name: &str, value: &T) -> Result<(), LoadError> {
+        self.check_global_size::<T>(name)?;
+        self.set_global(name, bytemuck::bytes_of(value))
+    }
+
+    /// Whether global variable `name` is read and written as memory (its data map is
+    /// mmapable and mapped), rather than through map lookups and updates.
+    pub fn global_in_memory(&self, name: &str) -> bool {
+        self.slot(name)
+            .is_ok_and(|(slot, _)| self.memory(slot).is_some())
+    }
+
+    fn check_global_size<T>(&self, name: &str) -> Result<(), LoadError> {
+        let (slot, _) = self.slot(name)?;
+        if slot.size == size_of::<T>() {
+            return Ok(());
+        }
+        Err(LoadError::Global {
+            name: name.to_string(),
+            why: format!(
+                "is {} bytes, and {} is {}",
+                slot.size,
+                std::any::type_name::<T>(),
+                size_of::<T>()
+            ),
+        })
+    }
+
     /// The one value of a data map, checked to hold `slot`: the kernel made the map
     /// with the section's size, so anything else is an error, not a default.
     fn section_value(name: &str, slot: &GlobalSlot, map: &Map) -> Result<Vec<u8>, LoadError> {

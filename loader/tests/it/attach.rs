@@ -1582,3 +1582,37 @@ fn a_struct_ops_link_switches_to_another_map_with_no_gap() {
     assert!(e.contains("no .struct_ops.link map of that name"), "{e}");
     drop(link);
 }
+
+#[test]
+fn globals_are_memory_read_and_written_while_the_program_runs() {
+    let _serial = crate::serial();
+    if !gate::require_bpf("globals_are_memory_read_and_written_while_the_program_runs") {
+        return;
+    }
+    let (l, _) = load(&["on_getppid"]);
+    // .bss is mmapable (5.5+): the counter is this process's memory, shared.
+    assert!(l.global_in_memory("tp_calls") || !crate::kernel_since(5, 5));
+    let _link = l
+        .program("on_getppid")
+        .unwrap()
+        .attach_tracepoint("syscalls", "sys_enter_getppid")
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    getppid_times(2);
+    assert_eq!(l.read_global::<u64>("tp_calls").unwrap(), 2);
+    // Written while attached: the program goes on counting from there.
+    l.write_global("tp_calls", &100u64).unwrap();
+    getppid_times(3);
+    assert_eq!(l.read_global::<u64>("tp_calls").unwrap(), 103);
+    // The size is the variable's: a u32 does not read a __u64.
+    let e = crate::chain(&l.read_global::<u32>("tp_calls").unwrap_err());
+    assert_eq!(e, "global variable `tp_calls`: is 8 bytes, and u32 is 4");
+    // .rodata is frozen once loaded: read, not written.
+    assert_eq!(
+        l.read_global::<i32>("target_tgid").unwrap(),
+        std::process::id() as i32
+    );
+    assert!(
+        crate::chain(&l.write_global("target_tgid", &0i32).unwrap_err())
+            .contains("read-only once loaded")
+    );
+}
