@@ -462,3 +462,18 @@ fn check_value<V>(map: &Map) -> Result<(), MapError> {
         ),
     })
 }
+
+/// A ring or perf buffer record as a `T` (the struct the program sends), or `None` for
+/// a record shorter than `T` (the program sent something else). Longer records (perf
+/// buffers pad to 8 bytes) are read from their start.
+pub fn record<T: Pod>(bytes: &[u8]) -> Option<T> {
+    bytes
+        .get(..size_of::<T>())
+        .map(bytemuck::pod_read_unaligned)
+}
+
+/// The text of a fixed-size C string field (`char comm[16]`): up to its first NUL.
+pub fn c_str(field: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    String::from_utf8_lossy(&field[..end])
+}

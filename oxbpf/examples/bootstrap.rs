@@ -6,48 +6,29 @@
 use std::time::{Duration, Instant};
 
 use oxbpf::maps::ringbuf::RingBuf;
+use oxbpf::maps::typed::{c_str, record};
 use oxbpf::prelude::*;
 use oxbpf::program::AutoAttach;
 use oxbpf::{LoadOptions, Object};
 
-/// `struct event` of bootstrap.bpf.c, read field by field from a record.
+/// `struct event` of bootstrap.bpf.c, as the program lays it out (the C compiler's
+/// padding after `exit_code` spelled out, so the struct is plain old data).
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 struct Event {
     pid: i32,
     ppid: i32,
     exit_code: u32,
+    _pad: u32,
     duration_ns: u64,
-    comm: String,
-    filename: String,
-    exit_event: bool,
-}
-
-impl Event {
-    fn parse(r: &[u8]) -> Option<Event> {
-        let u32_at = |o: usize| {
-            r.get(o..o + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_ne_bytes)
-        };
-        let text = |o: usize, n: usize| {
-            let b = r.get(o..o + n).unwrap_or(&[]);
-            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-            String::from_utf8_lossy(&b[..end]).into_owned()
-        };
-        Some(Event {
-            pid: u32_at(0)? as i32,
-            ppid: u32_at(4)? as i32,
-            exit_code: u32_at(8)?,
-            duration_ns: r.get(16..24)?.try_into().ok().map(u64::from_ne_bytes)?,
-            comm: text(24, 16),
-            filename: text(40, 127),
-            exit_event: *r.get(167)? != 0,
-        })
-    }
+    comm: [u8; 16],
+    filename: [u8; 127],
+    exit_event: u8,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut obj = Object::open("bootstrap.bpf.o")?;
-    obj.set_global("min_duration_ns", &0u64.to_ne_bytes())?;
+    obj.set_global("min_duration_ns", bytemuck::bytes_of(&0u64))?;
     let loaded = obj.load(&LoadOptions::default())?;
     let mut links = Vec::new();
     for p in &loaded.programs {
@@ -63,14 +44,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut done = false;
     while Instant::now() < deadline && !done {
         ring.consume(|r| {
-            let Some(e) = Event::parse(r) else { return };
-            if e.comm != "true" {
+            let Some(e) = record::<Event>(r) else { return };
+            let comm = c_str(&e.comm);
+            if comm != "true" {
                 return; // other processes on the machine
             }
-            if e.exit_event {
+            if e.exit_event != 0 {
                 println!(
                     "EXIT {} pid {} ppid {} exit code {} after {} ms",
-                    e.comm,
+                    comm,
                     e.pid,
                     e.ppid,
                     e.exit_code,
@@ -80,7 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 println!(
                     "EXEC {} pid {} ppid {} {}",
-                    e.comm, e.pid, e.ppid, e.filename
+                    comm,
+                    e.pid,
+                    e.ppid,
+                    c_str(&e.filename)
                 );
             }
         })?;
