@@ -9,6 +9,7 @@ use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
 use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::maps::typed::Array;
 use oxbpf::prelude::*;
 use oxbpf::{LoadOptions, Object};
 
@@ -47,10 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("raw socket on {iface:?}: {}: {}", e.call, e.source))?;
     let link = prog.attach_socket(sock.as_fd())?;
     println!("attached: {}", link.describe());
-    let counts = loaded.map("my_map").ok_or("no map my_map")?;
-    let bytes = |proto: i32| -> Result<u64, oxbpf::maps::MapError> {
-        Ok(counts.get::<u32, u64>(&(proto as u32))?.unwrap_or(0))
-    };
+    // Bytes per IP protocol number, counted by the filter.
+    let counts = Array::<u64>::new(loaded.map("my_map").ok_or("no map my_map")?)?;
+    let bytes = |proto: i32| counts.get(proto as u32);
     // A line each second, and one at the end.
     let start = Instant::now();
     let mut shown = Duration::ZERO;

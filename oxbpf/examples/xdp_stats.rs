@@ -10,6 +10,7 @@ use std::os::fd::AsFd as _;
 use std::time::{Duration, Instant};
 
 use oxbpf::maps::events::{TermSignals, poll};
+use oxbpf::maps::typed::PerCpuArray;
 use oxbpf::prelude::*;
 use oxbpf::program::XdpMode;
 use oxbpf::{LoadOptions, Object};
@@ -47,17 +48,12 @@ fn args() -> Result<(String, Duration), String> {
     Ok((iface.ok_or(USAGE)?, secs))
 }
 
-/// Sums a per-CPU value of `struct datarec { __u64 rx_packets; __u64 rx_bytes; }`: one
-/// 16-byte record per possible CPU.
-fn sum(value: &[u8]) -> (u64, u64) {
-    let u64_at = |c: &[u8], o: usize| {
-        c.get(o..o + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_ne_bytes)
-    };
-    value.chunks(16).fold((0, 0), |(p, b), cpu| {
-        (p + u64_at(cpu, 0), b + u64_at(cpu, 8))
-    })
+/// `struct datarec` of the program: what each CPU counted for one XDP action.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Datarec {
+    rx_packets: u64,
+    rx_bytes: u64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -88,12 +84,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Removes our program from the interface (and only ours).
     link.detach()?;
     println!("detached");
-    let stats = loaded.map("xdp_stats_map").ok_or("no map xdp_stats_map")?;
+    let stats =
+        PerCpuArray::<Datarec>::new(loaded.map("xdp_stats_map").ok_or("no map xdp_stats_map")?)?;
     for (key, action) in (0u32..).zip(ACTIONS) {
-        let Some(value) = stats.lookup(&key.to_ne_bytes())? else {
-            continue;
-        };
-        let (packets, bytes) = sum(&value);
+        let (packets, bytes) = stats
+            .get(key)?
+            .iter()
+            .fold((0, 0), |(p, b), cpu| (p + cpu.rx_packets, b + cpu.rx_bytes));
         if packets > 0 {
             println!("{action}: {packets} packets, {bytes} bytes");
         }
