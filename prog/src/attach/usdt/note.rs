@@ -227,3 +227,70 @@ pub fn runtime_address(pid: i32, path: &Path, offset: u64) -> Result<u64, String
         want.display()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(pc: u64, base: u64, sema: u64, strings: &[u8]) -> Vec<u8> {
+        let mut d = Vec::new();
+        for v in [pc, base, sema] {
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        d.extend_from_slice(strings);
+        d
+    }
+
+    const SEGMENTS: [Segment; 2] = [
+        Segment {
+            start: 0x1000,
+            end: 0x2000,
+            offset: 0x1000,
+            exec: true,
+        },
+        Segment {
+            start: 0x4000,
+            end: 0x5000,
+            offset: 0x3000,
+            exec: false,
+        },
+    ];
+
+    #[test]
+    fn a_note_gives_the_file_offsets_of_the_probe_and_its_semaphore() {
+        let d = desc(0x1234, 0x2000, 0x4010, b"prov\0name\0-4@%edi\0");
+        // .stapsdt.base moved by 0x10 since link time (prelink): so did the probe.
+        let site = parse_note(&d, false, Some(0x2010), &SEGMENTS).unwrap();
+        assert_eq!(
+            (
+                site.provider.as_str(),
+                site.name.as_str(),
+                site.args.as_str()
+            ),
+            ("prov", "name", "-4@%edi")
+        );
+        assert_eq!(
+            (site.address, site.file_offset, site.semaphore_offset),
+            (0x1244, 0x1244, 0x3010)
+        );
+        // No arguments: an empty (or `:`-led) text.
+        let site = parse_note(&desc(0x1000, 0, 0, b"p\0n\0\0"), false, None, &SEGMENTS).unwrap();
+        assert_eq!((site.args.as_str(), site.semaphore_offset), ("", 0));
+    }
+
+    #[test]
+    fn malformed_notes_are_refused_with_what_is_wrong() {
+        let e = |d: &[u8]| parse_note(d, false, None, &SEGMENTS).unwrap_err();
+        assert!(e(&[0; 20]).contains("too short for its three addresses"));
+        assert!(e(&desc(0x1000, 0, 0, b"prov\0\0args\0")).contains("empty probe"));
+        assert!(e(&desc(0x1000, 0, 0, b"prov")).contains("no name"));
+        assert!(e(&desc(0x9000, 0, 0, b"p\0n\0\0")).contains("is in no loadable segment"));
+        assert!(e(&desc(0x4000, 0, 0, b"p\0n\0\0")).contains("not executable"));
+        assert!(e(&desc(0x1000, 0, 0x1800, b"p\0n\0\0")).contains("in an executable segment"));
+        // Every truncation: an answer, never a panic.
+        let d = desc(0x1234, 0x2000, 0x4010, b"prov\0name\0-4@%edi\0");
+        for n in 0..d.len() {
+            let _ = parse_note(&d[..n], false, Some(0x2000), &SEGMENTS);
+        }
+    }
+}
