@@ -477,3 +477,119 @@ pub fn c_str(field: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end])
 }
+
+/// A program array (`BPF_MAP_TYPE_PROG_ARRAY`): the programs `bpf_tail_call` jumps to,
+/// by index.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgArray<'m> {
+    map: &'m Map,
+}
+
+impl<'m> ProgArray<'m> {
+    /// `map` as a program array.
+    ///
+    /// # Errors
+    /// Not a program array.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        expect_type(map, &[MapType::PROG_ARRAY], "a program array")?;
+        Ok(ProgArray { map })
+    }
+
+    /// Puts program `prog` (its fd) at `index`.
+    ///
+    /// # Errors
+    /// `index` past the end; a program of another type than the array's first one.
+    pub fn set(&self, index: u32, prog: std::os::fd::BorrowedFd<'_>) -> Result<(), MapError> {
+        use std::os::fd::AsRawFd as _;
+        self.map
+            .update(&index.to_ne_bytes(), &prog.as_raw_fd().to_ne_bytes(), 0)
+    }
+
+    /// Empties slot `index`.
+    ///
+    /// # Errors
+    /// The kernel's errno (`ENOENT` when already empty).
+    pub fn clear(&self, index: u32) -> Result<(), MapError> {
+        self.map.delete(&index.to_ne_bytes())
+    }
+
+    /// The kernel id of the program at `index`, if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn program_id(&self, index: u32) -> Result<Option<u32>, MapError> {
+        Ok(self
+            .map
+            .lookup(&index.to_ne_bytes())?
+            .map(|v| bytemuck::pod_read_unaligned(&v[..4])))
+    }
+}
+
+/// A map of maps (`BPF_MAP_TYPE_ARRAY_OF_MAPS` by `u32` index, `HASH_OF_MAPS` by `K`).
+#[derive(Debug, Clone, Copy)]
+pub struct MapOfMaps<'m, K> {
+    map: &'m Map,
+    _types: PhantomData<K>,
+}
+
+impl<'m, K: Pod> MapOfMaps<'m, K> {
+    /// `map` as a map of maps keyed by `K` (`u32` for an array of maps).
+    ///
+    /// # Errors
+    /// Not a map of maps; a key size other than `K`'s.
+    pub fn new(map: &'m Map) -> Result<Self, MapError> {
+        expect_type(
+            map,
+            &[MapType::ARRAY_OF_MAPS, MapType::HASH_OF_MAPS],
+            "a map of maps",
+        )?;
+        if size_of::<K>() != map.key_size() as usize {
+            return Err(MapError::Typed {
+                map: map.name().to_string(),
+                why: format!(
+                    "its keys are {} bytes, and {} is {}",
+                    map.key_size(),
+                    std::any::type_name::<K>(),
+                    size_of::<K>()
+                ),
+            });
+        }
+        Ok(MapOfMaps {
+            map,
+            _types: PhantomData,
+        })
+    }
+
+    /// Puts map `inner` (its fd) at `key`.
+    ///
+    /// # Errors
+    /// A map unlike the inner map template; the kernel's errno.
+    pub fn set(&self, key: &K, inner: std::os::fd::BorrowedFd<'_>) -> Result<(), MapError> {
+        use std::os::fd::AsRawFd as _;
+        self.map
+            .update(bytemuck::bytes_of(key), &inner.as_raw_fd().to_ne_bytes(), 0)
+    }
+
+    /// The kernel id of the map at `key`, if any.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn map_id(&self, key: &K) -> Result<Option<u32>, MapError> {
+        Ok(self
+            .map
+            .lookup(bytemuck::bytes_of(key))?
+            .map(|v| bytemuck::pod_read_unaligned(&v[..4])))
+    }
+}
+
+fn expect_type(map: &Map, types: &[MapType], want: &'static str) -> Result<(), MapError> {
+    if types.contains(&map.map_type()) {
+        Ok(())
+    } else {
+        Err(MapError::WrongType {
+            map: map.name().to_string(),
+            got: map.map_type(),
+            want,
+        })
+    }
+}

@@ -591,4 +591,37 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
         e.to_string(),
         "map `queue` as a typed map: its values are 4 bytes, and u64 is 8"
     );
+
+    // maps_btf's jump_table (tail_a, tail_b in its slots) and outer (inner_a, inner_b).
+    use oxbpf_maps::typed::{MapOfMaps, ProgArray};
+    use std::os::fd::AsFd as _;
+    let mut obj = oxbpf_loader::Object::open(crate::testdata("maps_btf.bpf.o")).unwrap();
+    obj.load_only(&["tail_a", "tail_b"]).unwrap();
+    for m in crate::newer_maps("maps_btf.bpf.o")
+        .into_iter()
+        .chain(["pinned_counts".to_string()])
+    {
+        obj.map_mut(&m).unwrap().autocreate = false;
+    }
+    let l = obj
+        .load(&oxbpf_loader::load::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let (a, b) = (l.program("tail_a").unwrap(), l.program("tail_b").unwrap());
+    let jumps = ProgArray::new(l.map("jump_table").unwrap()).unwrap();
+    assert_eq!(jumps.program_id(0).unwrap(), Some(a.id().unwrap()));
+    jumps.set(0, b.as_fd()).unwrap();
+    assert_eq!(jumps.program_id(0).unwrap(), Some(b.id().unwrap()));
+    jumps.clear(1).unwrap();
+    assert_eq!(jumps.program_id(1).unwrap(), None);
+    let outer: MapOfMaps<'_, u32> = MapOfMaps::new(l.map("outer").unwrap()).unwrap();
+    let (ia, ib) = (l.map("inner_a").unwrap(), l.map("inner_b").unwrap());
+    assert_eq!(outer.map_id(&0).unwrap(), Some(ia.id().unwrap()));
+    outer.set(&0, ib.as_fd()).unwrap();
+    assert_eq!(outer.map_id(&0).unwrap(), Some(ib.id().unwrap()));
+    assert!(
+        ProgArray::new(ia)
+            .unwrap_err()
+            .to_string()
+            .contains("not a program array")
+    );
 }
