@@ -204,6 +204,67 @@ impl AsFd for RingBufs<'_> {
     }
 }
 
+impl std::os::fd::AsRawFd for RingBufs<'_> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.epoll.as_fd().as_raw_fd()
+    }
+}
+
+/// A [`RingBufs`] set awaited in a tokio runtime (the `tokio` feature), as aya's
+/// `AsyncFd`-based ring buffers are: the set's epoll fd sits in tokio's reactor, and
+/// each [`AsyncRingBufs::next`] waits until a ring has records, then hands them to
+/// their handlers, without copying them.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub struct AsyncRingBufs<'a> {
+    set: tokio::io::unix::AsyncFd<RingBufs<'a>>,
+}
+
+#[cfg(feature = "tokio")]
+impl<'a> AsyncRingBufs<'a> {
+    /// `set` in the current tokio runtime's reactor.
+    ///
+    /// # Errors
+    /// Outside a runtime with I/O enabled; the registration failed ([`MapError::Wait`]).
+    #[expect(
+        deprecated,
+        reason = "tokio 1.54 deprecates the safe registration for types whose fd may change or close; RingBufs owns its epoll fd for its whole life and always returns that one, the condition the unsafe `register_with_interest` asks for, which this crate (no unsafe) cannot call"
+    )]
+    pub fn new(set: RingBufs<'a>) -> Result<AsyncRingBufs<'a>, MapError> {
+        Ok(AsyncRingBufs {
+            set: tokio::io::unix::AsyncFd::with_interest(set, tokio::io::Interest::READABLE)
+                .map_err(MapError::Wait)?,
+        })
+    }
+
+    /// Waits until some ring has records and hands them to their handlers; returns how
+    /// many were handled (at least one).
+    ///
+    /// # Errors
+    /// The reactor failed ([`MapError::Wait`]); a ring is corrupt.
+    pub async fn next(&mut self) -> Result<usize, MapError> {
+        loop {
+            let mut ready = self.set.readable_mut().await.map_err(MapError::Wait)?;
+            let n = ready.get_inner_mut().consume()?;
+            if n > 0 {
+                return Ok(n);
+            }
+            // Nothing (yet): forget this readiness, then look once more, so records
+            // that came between the look and the forgetting still wake us.
+            ready.clear_ready();
+            let n = ready.get_inner_mut().consume()?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// The set, for adding rings or polling it directly.
+    pub fn get_mut(&mut self) -> &mut RingBufs<'a> {
+        self.set.get_mut()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

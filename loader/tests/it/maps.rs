@@ -625,3 +625,61 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
             .contains("not a program array")
     );
 }
+
+#[test]
+fn ring_buffer_records_of_a_tracepoint_program_reach_an_async_consumer() {
+    use oxbpf_loader::load::LoadOptions;
+    use oxbpf_maps::ringbuf::{AsyncRingBufs, RingBufs};
+    let _serial = crate::serial();
+    if !oxbpf_sys::gate::require_bpf(
+        "ring_buffer_records_of_a_tracepoint_program_reach_an_async_consumer",
+    ) {
+        return;
+    }
+    // bootstrap: an exec event (comm at offset 24, 16 bytes) through its ring buffer.
+    let mut obj = oxbpf_loader::Object::open(crate::testdata("bootstrap.bpf.o")).unwrap();
+    obj.set_global("min_duration_ns", &0u64.to_ne_bytes())
+        .unwrap();
+    let l = obj
+        .load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    let _link = l
+        .program("handle_exec")
+        .unwrap()
+        .attach_tracepoint("sched", "sched_process_exec")
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .unwrap();
+    let seen = std::cell::RefCell::new(Vec::new());
+    runtime.block_on(async {
+        let mut set = RingBufs::new().unwrap();
+        set.add(l.map("rb").unwrap(), |r: &[u8]| {
+            let comm = &r[24..40];
+            let end = comm.iter().position(|&b| b == 0).unwrap_or(16);
+            seen.borrow_mut()
+                .push(String::from_utf8_lossy(&comm[..end]).into_owned());
+        })
+        .unwrap();
+        let mut events = AsyncRingBufs::new(set).unwrap();
+        // The exec happens while the consumer waits.
+        let child = std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::process::Command::new("/bin/true").status().unwrap()
+        });
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while !seen.borrow().iter().any(|c| c == "true") {
+                events.next().await.unwrap();
+            }
+        })
+        .await;
+        child.join().unwrap();
+        assert!(
+            waited.is_ok(),
+            "no exec event within 5 s: {:?}",
+            seen.borrow()
+        );
+    });
+}
