@@ -171,3 +171,72 @@ fn consume_ring(
     }
     n
 }
+
+/// A [`PerfBuf`] awaited in a tokio runtime (the `tokio` feature): its rings' fds in one
+/// epoll set, that set in tokio's reactor; [`AsyncPerfBuf::next`] waits until a ring
+/// has records, then hands every ring's records (and losses) to `f`.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub struct AsyncPerfBuf {
+    epoll: tokio::io::unix::AsyncFd<Epoll>,
+    buf: PerfBuf,
+}
+
+/// The epoll set of a perf buffer's rings, owned for its whole life.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+struct Epoll(oxbpf_sys::events::EpollSet);
+
+#[cfg(feature = "tokio")]
+impl std::os::fd::AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncPerfBuf {
+    /// `buf`, its rings watched by the current tokio runtime's reactor.
+    ///
+    /// # Errors
+    /// `epoll_create1`/`epoll_ctl` failed, or the registration ([`MapError::Wait`]).
+    #[expect(
+        deprecated,
+        reason = "tokio 1.54 deprecates the safe registration for types whose fd may change or close; the epoll set is owned here for its whole life and always returns that fd, the condition the unsafe `register_with_interest` asks for, which this crate (no unsafe) cannot call"
+    )]
+    pub fn new(buf: PerfBuf) -> Result<AsyncPerfBuf, MapError> {
+        let set = oxbpf_sys::events::EpollSet::new().map_err(MapError::Wait)?;
+        for (i, fd) in buf.fds().into_iter().enumerate() {
+            set.add(fd, i as u64).map_err(MapError::Wait)?;
+        }
+        Ok(AsyncPerfBuf {
+            epoll: tokio::io::unix::AsyncFd::with_interest(
+                Epoll(set),
+                tokio::io::Interest::READABLE,
+            )
+            .map_err(MapError::Wait)?,
+            buf,
+        })
+    }
+
+    /// Waits until a ring has records, hands every record now in the rings to `f`,
+    /// and returns how many (at least one).
+    ///
+    /// # Errors
+    /// The reactor failed ([`MapError::Wait`]).
+    pub async fn next(&mut self, mut f: impl FnMut(PerfRecord<'_>)) -> Result<usize, MapError> {
+        loop {
+            let mut ready = self.epoll.readable_mut().await.map_err(MapError::Wait)?;
+            let n = self.buf.consume(&mut f);
+            if n > 0 {
+                return Ok(n);
+            }
+            // As AsyncRingBufs::next: forget the readiness, then look once more.
+            ready.clear_ready();
+            let n = self.buf.consume(&mut f);
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}

@@ -683,3 +683,52 @@ fn ring_buffer_records_of_a_tracepoint_program_reach_an_async_consumer() {
         );
     });
 }
+
+#[test]
+fn perf_buffer_records_reach_an_async_consumer() {
+    use oxbpf_maps::perfbuf::{AsyncPerfBuf, PerfBuf, PerfRecord};
+    let _serial = crate::serial();
+    if !gate::require_bpf("perf_buffer_records_reach_an_async_consumer") {
+        return;
+    }
+    let l = Object::open(crate::testdata("events.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions::default())
+        .unwrap();
+    let emit = l.program("emit").unwrap();
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut samples = 0;
+    std::thread::scope(|s| {
+        // Three records, sent while the consumer waits.
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            for _ in 0..3 {
+                emit.test_run(&[0u8; 64], &[]).unwrap();
+            }
+        });
+        runtime.block_on(async {
+            let mut events =
+                AsyncPerfBuf::new(PerfBuf::new(l.map("pb").unwrap(), cpus, 2).unwrap()).unwrap();
+            let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                while samples < 3 {
+                    events
+                        .next(|r| {
+                            if let PerfRecord::Sample { .. } = r {
+                                samples += 1;
+                            }
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+            assert!(waited.is_ok(), "{samples} of 3 records within 5 s");
+        });
+    });
+    assert_eq!(samples, 3);
+}
