@@ -10,33 +10,24 @@ use std::time::{Duration, Instant};
 
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::maps::ringbuf::RingBuf;
+use oxbpf::maps::typed::{c_str, record};
 use oxbpf::prelude::*;
 use oxbpf::program::AutoAttach;
 use oxbpf::{LoadOptions, Object};
 
-/// `struct connect_event` of connect.bpf.c, read field by field from a record.
+/// `struct connect_event` of connect.bpf.c, as the program lays it out.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 struct Event {
     pid: u32,
     fd: i32,
     family: u16,
     /// The `sockaddr`'s `sa_data`: the first 14 bytes after the family.
     addr: [u8; 14],
-    comm: String,
+    comm: [u8; 16],
 }
 
 impl Event {
-    fn parse(r: &[u8]) -> Option<Event> {
-        let comm = r.get(24..40)?;
-        let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
-        Some(Event {
-            pid: u32::from_ne_bytes(r.get(0..4)?.try_into().ok()?),
-            fd: i32::from_ne_bytes(r.get(4..8)?.try_into().ok()?),
-            family: u16::from_ne_bytes(r.get(8..10)?.try_into().ok()?),
-            addr: r.get(10..24)?.try_into().ok()?,
-            comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
-        })
-    }
-
     /// The address as `connect()` was given it, as far as 14 bytes of it tell.
     fn address(&self) -> String {
         let a = &self.addr;
@@ -101,8 +92,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if signals.take().is_some() {
             break;
         }
-        ring.consume(|r| match Event::parse(r) {
-            Some(e) => println!("{} (pid {}) fd {} → {}", e.comm, e.pid, e.fd, e.address()),
+        ring.consume(|r| match record::<Event>(r) {
+            Some(e) => println!(
+                "{} (pid {}) fd {} → {}",
+                c_str(&e.comm),
+                e.pid,
+                e.fd,
+                e.address()
+            ),
             None => println!("a record of {} bytes, too short for an event", r.len()),
         })?;
     }
