@@ -1288,19 +1288,7 @@ fn a_struct_ops_congestion_control_registers_and_carries_a_tcp_connection() {
         }
     };
     // The congestion control is the kernel's now: a connection over loopback uses it.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut all = Vec::new();
-        std::io::Read::read_to_end(&mut s, &mut all).unwrap();
-        all.len()
-    });
-    let mut stream = connect_with_congestion(addr, cc);
-    let data = vec![7u8; 4 << 20];
-    std::io::Write::write_all(&mut stream, &data).unwrap();
-    drop(stream);
-    assert_eq!(server.join().unwrap(), data.len());
+    transfer_with_congestion(cc, 4 << 20);
     let count = |name: &str| {
         let v = l.global(name).unwrap();
         u64::from_ne_bytes(v[..8].try_into().unwrap())
@@ -1498,8 +1486,9 @@ fn a_sched_ext_scheduler_schedules_while_registered_and_the_kernel_takes_over_af
     assert_eq!(sched_ext_state("disabled"), "disabled");
 }
 
-/// Sends 1 MiB over loopback on a TCP connection using congestion control `cc`.
-fn transfer_with_congestion(cc: &str) {
+/// Sends `bytes` over loopback on a TCP connection using congestion control `cc`, and
+/// checks that all of them arrived.
+fn transfer_with_congestion(cc: &str, bytes: usize) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = std::thread::spawn(move || {
@@ -1509,7 +1498,7 @@ fn transfer_with_congestion(cc: &str) {
         all.len()
     });
     let mut stream = connect_with_congestion(addr, cc);
-    let data = vec![7u8; 1 << 20];
+    let data = vec![7u8; bytes];
     std::io::Write::write_all(&mut stream, &data).unwrap();
     drop(stream);
     assert_eq!(server.join().unwrap(), data.len());
@@ -1555,7 +1544,7 @@ fn a_struct_ops_link_switches_to_another_map_with_no_gap() {
             return;
         }
     };
-    transfer_with_congestion("oxcc");
+    transfer_with_congestion("oxcc", 1 << 20);
     let before = count(&first);
     assert!(before > 0 && count(&second) == 0);
     second
@@ -1566,7 +1555,7 @@ fn a_struct_ops_link_switches_to_another_map_with_no_gap() {
         "struct_ops map oxcc registered through a link"
     );
     // The second map's programs run now; the first's no more.
-    transfer_with_congestion("oxcc");
+    transfer_with_congestion("oxcc", 1 << 20);
     assert!(count(&second) > 0, "the second map's cong_avoid never ran");
     assert_eq!(
         count(&first),
