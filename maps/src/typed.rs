@@ -26,13 +26,7 @@ use crate::{Map, MapError};
 /// Checks that `map` is one of `types` with `K`-sized keys (`u32` indexes for arrays) and
 /// `V`-sized values (for per-CPU maps, one CPU's value).
 fn check<K, V>(map: &Map, types: &[MapType], want: &'static str) -> Result<(), MapError> {
-    if !types.contains(&map.map_type()) {
-        return Err(MapError::WrongType {
-            map: map.name().to_string(),
-            got: map.map_type(),
-            want,
-        });
-    }
+    expect_type(map, types, want)?;
     let sized = |what: &'static str, rust: usize, map_size: u32, ty: &str| {
         if rust == map_size as usize {
             Ok(())
@@ -318,13 +312,7 @@ impl<'m, V: Pod> Queue<'m, V> {
     /// # Errors
     /// Not a queue or stack; a value size other than `V`'s.
     pub fn new(map: &'m Map) -> Result<Self, MapError> {
-        if !matches!(map.map_type(), MapType::QUEUE | MapType::STACK) {
-            return Err(MapError::WrongType {
-                map: map.name().to_string(),
-                got: map.map_type(),
-                want: "a queue or stack",
-            });
-        }
+        expect_type(map, &[MapType::QUEUE, MapType::STACK], "a queue or stack")?;
         check_value::<V>(map)?;
         Ok(Queue {
             map,
@@ -389,13 +377,7 @@ impl<'m, A: Pod, V: Pod> LpmTrie<'m, A, V> {
     /// # Errors
     /// Not an LPM trie; key or value sizes other than those of `LpmKey<A>` and `V`.
     pub fn new(map: &'m Map) -> Result<Self, MapError> {
-        if map.map_type() != MapType::LPM_TRIE {
-            return Err(MapError::WrongType {
-                map: map.name().to_string(),
-                got: map.map_type(),
-                want: "an LPM trie",
-            });
-        }
+        expect_type(map, &[MapType::LPM_TRIE], "an LPM trie")?;
         check_value::<V>(map)?;
         // The key: 4 bytes of prefix length, then an `A`.
         if map.key_size() as usize != 4 + size_of::<A>() {

@@ -230,18 +230,9 @@ impl UsdtMaps {
                 "__bpf_usdt_specs or __bpf_usdt_ip_to_spec_id is not as usdt.bpf.h declares it (int → spec, long → u32)".into(),
             ));
         }
-        let dup = |m: &MapFd| -> Result<MapFd, ProgramError> {
-            let fd = m
-                .as_fd()
-                .try_clone_to_owned()
-                .map_err(|e| bad_maps(format!("duplicating a map fd: {e}")))?;
-            MapFd::from_fd(fd)
-                .map(|(m, _)| m)
-                .map_err(|e| bad_maps(e.to_string()))
-        };
         Ok(UsdtMaps {
-            specs: dup(specs)?,
-            ip_to_spec_id: dup(ip_to_spec_id)?,
+            specs: clone_map(specs).map_err(bad_maps)?,
+            ip_to_spec_id: clone_map(ip_to_spec_id).map_err(bad_maps)?,
             layout,
             has_bpf_cookie,
             ids: Arc::new(Mutex::new(SpecIds {
