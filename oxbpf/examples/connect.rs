@@ -6,7 +6,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::maps::ringbuf::RingBuf;
@@ -14,6 +14,9 @@ use oxbpf::maps::typed::{c_str, record};
 use oxbpf::prelude::*;
 use oxbpf::program::AutoAttach;
 use oxbpf::{LoadOptions, Object};
+
+#[path = "common/args.rs"]
+mod args;
 
 /// `struct connect_event` of connect.bpf.c, as the program lays it out.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -51,29 +54,8 @@ impl Event {
     }
 }
 
-/// `[--seconds N]`: how long to trace.
-fn seconds() -> Result<Duration, String> {
-    let mut secs = Duration::from_secs(5);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a != "--seconds" {
-            return Err(format!(
-                "unexpected argument {a:?}; usage: connect [--seconds N]"
-            ));
-        }
-        let v = args.next().ok_or("--seconds needs a value")?;
-        secs = v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| (0.0..=1e9).contains(s))
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
-    }
-    Ok(secs)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let run_for = seconds()?;
+    let (_, run_for) = args::parse("usage: connect [--seconds N]", false)?;
     // Ctrl-C and SIGTERM arrive through an fd, so the loop below ends cleanly.
     let signals = TermSignals::new()?;
     let loaded = Object::open("connect.bpf.o")?.load(&LoadOptions::default())?;

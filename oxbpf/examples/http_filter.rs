@@ -8,35 +8,16 @@
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsFd as _, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::prelude::*;
 use oxbpf::{LoadOptions, Object};
 
-const USAGE: &str = "usage: http_filter IFACE [--seconds N]";
+#[path = "common/args.rs"]
+mod args;
 
-/// `IFACE [--seconds N]`: where to listen, and for how long.
-fn args() -> Result<(String, Duration), String> {
-    let (mut iface, mut secs) = (None, Duration::from_secs(5));
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--seconds" {
-            let v = args.next().ok_or("--seconds needs a value")?;
-            secs = v
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=1e9).contains(s))
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
-        } else if iface.is_none() && !a.starts_with('-') {
-            iface = Some(a);
-        } else {
-            return Err(format!("unexpected argument {a:?}; {USAGE}"));
-        }
-    }
-    Ok((iface.ok_or(USAGE)?, secs))
-}
+const USAGE: &str = "usage: http_filter IFACE [--seconds N]";
 
 /// `SRC:PORT → DST:PORT: REQUEST LINE` for an Ethernet + IPv4 + TCP packet, or `None`
 /// when it is not one (the filter checked, but the bytes come from the kernel: trust
@@ -73,7 +54,7 @@ fn receive<'b>(sock: &OwnedFd, buf: &'b mut [u8]) -> io::Result<Option<&'b [u8]>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (iface, run_for) = args()?;
+    let (iface, run_for) = args::iface_and_seconds(USAGE)?;
     let signals = TermSignals::new()?;
     let loaded = Object::open("http_filter.bpf.o")?.load(&LoadOptions::default())?;
     let prog = loaded.program("http_filter").ok_or("no http_filter")?;

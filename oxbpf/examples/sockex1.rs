@@ -13,32 +13,13 @@ use oxbpf::maps::typed::Array;
 use oxbpf::prelude::*;
 use oxbpf::{LoadOptions, Object};
 
+#[path = "common/args.rs"]
+mod args;
+
 const USAGE: &str = "usage: sockex1 IFACE [--seconds N]";
 
-/// `IFACE [--seconds N]`: where to listen, and for how long.
-fn args() -> Result<(String, Duration), String> {
-    let (mut iface, mut secs) = (None, Duration::from_secs(5));
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--seconds" {
-            let v = args.next().ok_or("--seconds needs a value")?;
-            secs = v
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=1e9).contains(s))
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
-        } else if iface.is_none() && !a.starts_with('-') {
-            iface = Some(a);
-        } else {
-            return Err(format!("unexpected argument {a:?}; {USAGE}"));
-        }
-    }
-    Ok((iface.ok_or(USAGE)?, secs))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (iface, run_for) = args()?;
+    let (iface, run_for) = args::iface_and_seconds(USAGE)?;
     let signals = TermSignals::new()?;
     let loaded = Object::open("sockex1.bpf.o")?.load(&LoadOptions::default())?;
     let prog = loaded.program("bpf_prog1").ok_or("no bpf_prog1")?;

@@ -5,7 +5,7 @@
 //! root: `cargo run -q -p oxbpf --example xdp_pass -- IFACE --seconds 5`.
 
 use std::os::fd::AsFd as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::prelude::*;
@@ -13,32 +13,13 @@ use oxbpf::program::XdpMode;
 use oxbpf::program::tracefs::TracePipe;
 use oxbpf::{LoadOptions, Object};
 
+#[path = "common/args.rs"]
+mod args;
+
 const USAGE: &str = "usage: xdp_pass IFACE [--seconds N]";
 
-/// `IFACE [--seconds N]`: where to attach, and for how long.
-fn args() -> Result<(String, Duration), String> {
-    let (mut iface, mut secs) = (None, Duration::from_secs(5));
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--seconds" {
-            let v = args.next().ok_or("--seconds needs a value")?;
-            secs = v
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=1e9).contains(s))
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
-        } else if iface.is_none() && !a.starts_with('-') {
-            iface = Some(a);
-        } else {
-            return Err(format!("unexpected argument {a:?}; {USAGE}"));
-        }
-    }
-    Ok((iface.ok_or(USAGE)?, secs))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (iface, run_for) = args()?;
+    let (iface, run_for) = args::iface_and_seconds(USAGE)?;
     let ifindex = oxbpf::program::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     let signals = TermSignals::new()?;

@@ -7,13 +7,16 @@
 //! `cargo run -q -p oxbpf --example xdp_stats -- IFACE --seconds 5`.
 
 use std::os::fd::AsFd as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::maps::typed::PerCpuArray;
 use oxbpf::prelude::*;
 use oxbpf::program::XdpMode;
 use oxbpf::{LoadOptions, Object};
+
+#[path = "common/args.rs"]
+mod args;
 
 const USAGE: &str = "usage: xdp_stats IFACE [--seconds N]";
 
@@ -26,28 +29,6 @@ const ACTIONS: [&str; 5] = [
     "XDP_REDIRECT",
 ];
 
-/// `IFACE [--seconds N]`: where to attach, and for how long.
-fn args() -> Result<(String, Duration), String> {
-    let (mut iface, mut secs) = (None, Duration::from_secs(5));
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--seconds" {
-            let v = args.next().ok_or("--seconds needs a value")?;
-            secs = v
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=1e9).contains(s))
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("--seconds {v:?}: not a number of seconds"))?;
-        } else if iface.is_none() && !a.starts_with('-') {
-            iface = Some(a);
-        } else {
-            return Err(format!("unexpected argument {a:?}; {USAGE}"));
-        }
-    }
-    Ok((iface.ok_or(USAGE)?, secs))
-}
-
 /// `struct datarec` of the program: what each CPU counted for one XDP action.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
@@ -57,7 +38,7 @@ struct Datarec {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (iface, run_for) = args()?;
+    let (iface, run_for) = args::iface_and_seconds(USAGE)?;
     let ifindex = oxbpf::program::iface::ifindex(&iface)
         .map_err(|e| format!("interface {iface:?}: {}", e.source))?;
     // Before attaching: on Ctrl-C the loop ends and the program is taken off the
