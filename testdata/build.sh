@@ -5,6 +5,7 @@
 #
 # Objects:   NAME.bpf.c -> NAME.bpf.o     (little-endian, what the kernel here runs)
 #            link/NAME.bpf.c -> link/NAME.bpf.o (inputs of the static linker's tests)
+#            skel/dup_{a,b}.bpf.c -> skel_dup.bpf.o (linked with `oxbpf link`)
 #            NAME.bpf.c -> NAME.bpfeb.o   (big-endian, for the listed parser tests only)
 set -eu
 cd "$(dirname "$0")"
@@ -47,6 +48,16 @@ for src in link/*.bpf.c; do
 	echo "  CLANG  $name.bpf.o"
 	$CLANG $CFLAGS --target=bpfel -c "$src" -o "$name.bpf.o"
 done
+
+# Halves of skel_dup.bpf.o, linked by oxbpf's own static linker (two different `struct
+# config` in one object, for the skeleton generator's naming; oxbpf-skel-tests).
+for src in skel/*.bpf.c; do
+	name=${src%.bpf.c}
+	echo "  CLANG  $name.bpf.o"
+	$CLANG $CFLAGS --target=bpfel -c "$src" -o "$name.bpf.o"
+done
+echo "  LINK   skel_dup.bpf.o"
+cargo run -q -p oxbpf-cli -- link skel_dup.bpf.o skel/dup_a.bpf.o skel/dup_b.bpf.o >/dev/null
 
 # usdt.bpf.c again with libbpf 1.7's usdt.bpf.h, whose argument specs are 24 bytes (with
 # scale-index-base arguments) where Debian's libbpf 1.1 has 16: the loader writes specs

@@ -466,6 +466,37 @@ pub const COMMANDS: Cmd = group(
             ],
         ),
         group(
+            "gen",
+            "Generate code from a BPF object",
+            &[leaf(
+                "skeleton",
+                "Write a Rust skeleton of the object to stdout (as `bpftool gen skeleton` \
+                 writes a C one): its types with layout assertions, its global variables \
+                 as typed fields, its maps and programs by name, the object embedded with \
+                 include_bytes!. Use it with the `oxbpf` crate: `include!(\"NAME_skel.rs\")`",
+                &[("OBJECT", "The BPF object (`*.bpf.o`)")],
+                &[&[
+                    one(
+                        "name",
+                        "NAME",
+                        "The module's name [default: the file name up to its first `.`]",
+                    ),
+                    one(
+                        "embed",
+                        "PATH",
+                        "The path include_bytes! embeds, relative to the generated file \
+                         [default: OBJECT as given]",
+                    ),
+                    many(
+                        "type",
+                        "NAME",
+                        "Also generate this struct, union or enum, though no global \
+                         variable or map uses it (a ring buffer's record type)",
+                    ),
+                ]],
+            )],
+        ),
+        group(
             "probes",
             "kprobe and uprobe events oxbpf created through tracefs: list them, or remove \
              those a killed process left behind",

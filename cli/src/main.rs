@@ -124,6 +124,22 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
             a.string("handle")?,
         )
         .map(Outcome::from),
+        ["gen", "skeleton"] => {
+            let object = a.required_path("OBJECT");
+            let embed = a
+                .string("embed")?
+                .unwrap_or_else(|| object.display().to_string());
+            let mut skeleton = oxbpf_build::Skeleton::new(&object)
+                .embed_path(&embed)
+                .types(&a.strings("type")?);
+            if let Some(name) = a.string("name")? {
+                skeleton = skeleton.name(&name);
+            }
+            skeleton
+                .generate()
+                .map(Outcome::from)
+                .map_err(CliError::from)
+        }
         ["probes", "list"] => cmd::probes::list().map(Outcome::from),
         ["probes", "clean"] => cmd::probes::clean().map(Outcome::from),
         ["btf", "dump"] => {

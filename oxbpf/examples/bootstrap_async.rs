@@ -1,46 +1,28 @@
-//! libbpf-bootstrap's "bootstrap" again, its ring buffer awaited in a tokio runtime
-//! (the `tokio` feature): the same events as `bootstrap`, read by an async task. Run
-//! from `testdata/` as root: `cargo run -q -p oxbpf --example bootstrap_async`.
+//! libbpf-bootstrap's "bootstrap" again, on the same generated skeleton, its ring
+//! buffer awaited in a tokio runtime (the `tokio` feature): the same events as
+//! `bootstrap`, read by an async task. Run as root:
+//! `cargo run -q -p oxbpf --example bootstrap_async`.
 
 use std::cell::Cell;
 use std::time::Duration;
 
 use oxbpf::maps::ringbuf::{AsyncRingBufs, RingBufs};
 use oxbpf::maps::typed::{c_str, record};
-use oxbpf::prelude::*;
-use oxbpf::program::AutoAttach;
-use oxbpf::{LoadOptions, Object};
 
-/// `struct event` of bootstrap.bpf.c (see the `bootstrap` example).
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Event {
-    pid: i32,
-    ppid: i32,
-    exit_code: u32,
-    _pad: u32,
-    duration_ns: u64,
-    comm: [u8; 16],
-    filename: [u8; 127],
-    exit_event: u8,
-}
+include!("skel/bootstrap_skel.rs");
+use bootstrap::types::event;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut obj = Object::open("bootstrap.bpf.o")?;
-    obj.set_global("min_duration_ns", bytemuck::bytes_of(&0u64))?;
-    let loaded = obj.load(&LoadOptions::default())?;
-    let mut links = Vec::new();
-    for p in &loaded.programs {
-        if let AutoAttach::Attached(link) = p.attach_auto()? {
-            println!("attached: {}", link.describe());
-            links.push(link);
-        }
+    let mut skel = bootstrap::OpenSkel::open()?.load()?;
+    skel.attach()?;
+    for link in &skel.links {
+        println!("attached: {}", link.describe());
     }
     let done = Cell::new(false);
     let mut set = RingBufs::new()?;
-    set.add(loaded.map("rb").ok_or("no map rb")?, |r: &[u8]| {
-        let Some(e) = record::<Event>(r) else { return };
+    set.add(skel.maps()?.rb, |r: &[u8]| {
+        let Some(e) = record::<event>(r) else { return };
         let comm = c_str(&e.comm);
         if comm != "true" {
             return; // other processes on the machine
@@ -63,7 +45,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await??;
     child.wait()?;
-    drop(links);
+    drop(events);
+    drop(skel);
     println!("detached");
     Ok(())
 }

@@ -41,6 +41,7 @@
 //! | [`maps`] | maps (lookup, update, iteration, batches, pinning), ring and perf buffers, polling |
 //! | [`object`], [`btf`], [`section`], [`core`], [`link`](mod@link) | the object model, BTF, the `SEC()` table, CO-RE, static linking: pure, no system call |
 //! | [`inventory`] | what is loaded in the kernel (by id, by pin) |
+//! | [`skel`] | what the skeletons `oxbpf gen skeleton` and `oxbpf-build` generate call |
 //! | [`uapi`] | the kernel's ABI types: `ProgType`, `MapType`, `AttachType`, ... |
 //!
 //! The crate is a facade over oxbpf's layered crates (`oxbpf-obj`, `-sys`, `-maps`,
@@ -77,6 +78,8 @@ pub mod maps {
 
 pub use oxbpf_loader::{btf, core, embedded, inventory, link, object, section, uapi};
 
+pub mod skel;
+
 /// The traits that make `Object::open`, `object.load()` and `Btf::from_sysfs()` read as
 /// methods: `use oxbpf::prelude::*;`.
 pub mod prelude {
@@ -84,26 +87,60 @@ pub mod prelude {
 }
 
 /// Any error of oxbpf, so an application can use `?` across opening, loading, attaching
-/// and reading maps. Each variant keeps the error of the step, with its source chain.
+/// and reading maps. Each variant keeps the error of the step, with its source chain,
+/// boxed: the steps' errors are large, and `Result<T, Error>` stays two words (what
+/// clippy's `result_large_err` asks of every function returning it).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Opening or parsing an object.
     #[error(transparent)]
-    Object(#[from] ElfError),
+    Object(Box<ElfError>),
     /// Loading an object, or a step on the loaded object (globals, registration).
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     /// Attaching a program, or another program operation.
     #[error(transparent)]
-    Program(#[from] ProgramError),
+    Program(Box<ProgramError>),
     /// Detaching, pinning or updating a link.
     #[error(transparent)]
-    Link(#[from] LinkError),
+    Link(Box<LinkError>),
     /// A map operation.
     #[error(transparent)]
-    Map(#[from] MapError),
+    Map(Box<MapError>),
     /// An edit of the object before load (`set_global`, `map_mut`, ...).
     #[error(transparent)]
-    Edit(#[from] oxbpf_loader::EditError),
+    Edit(Box<oxbpf_loader::EditError>),
+    /// A generated skeleton does not fit the object or what the load made (a map or
+    /// program left out before load).
+    #[error("skeleton: {0}")]
+    Skeleton(String),
+}
+
+/// `From` each step's error, boxing it.
+macro_rules! boxed_from {
+    ($($variant:ident($ty:ty)),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Error {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Object(ElfError),
+    Load(LoadError),
+    Program(ProgramError),
+    Link(LinkError),
+    Map(MapError),
+    Edit(oxbpf_loader::EditError),
+);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_is_small_enough_to_return_everywhere() {
+        assert!(size_of::<super::Error>() <= 3 * size_of::<usize>());
+    }
 }
