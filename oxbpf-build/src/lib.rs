@@ -39,6 +39,10 @@
 //! skel.attach()?;
 //! ```
 //!
+//! Given the C source instead, [`Source`] compiles it with clang first (as
+//! libbpf-cargo does): `Source::new("src/bpf/bootstrap.bpf.c").compile_to(&out)?`
+//! returns the object's [`Skeleton`].
+//!
 //! From the command line: `oxbpf gen skeleton bootstrap.bpf.o > bootstrap_skel.rs`.
 
 #![forbid(unsafe_code)]
@@ -75,6 +79,14 @@ pub enum BuildError {
         /// What is wrong, naming the type or variable.
         why: String,
     },
+    /// Compiling a source with clang failed (the message holds clang's).
+    #[error("{}: {why}", source_file.display())]
+    Compile {
+        /// The C source.
+        source_file: PathBuf,
+        /// What clang said, or why it could not run.
+        why: String,
+    },
     /// Writing the skeleton failed.
     #[error("{}: {error}", path.display())]
     Write {
@@ -87,11 +99,91 @@ pub enum BuildError {
 
 /// A skeleton to generate for one object.
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct Skeleton {
     object: PathBuf,
     name: Option<String>,
     embed: Option<String>,
     types: Vec<String>,
+}
+
+/// A `.bpf.c` source to compile with clang before generating its skeleton, as
+/// libbpf-cargo's `SkeletonBuilder` does: for projects that build their BPF side in the
+/// same `cargo build`. (With an object already built, [`Skeleton::new`] needs no C
+/// compiler.)
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Source {
+    source: PathBuf,
+    clang: String,
+    args: Vec<String>,
+}
+
+impl Source {
+    /// The source at `source`, compiled by `clang` (override with [`Source::clang`] or
+    /// the `CLANG` environment variable) with `-O2 -g --target=bpf` (libbpf's flags:
+    /// `-g` makes the BTF the skeleton is generated from).
+    pub fn new(source: impl AsRef<Path>) -> Source {
+        Source {
+            source: source.as_ref().to_path_buf(),
+            clang: std::env::var("CLANG").unwrap_or_else(|_| "clang".into()),
+            args: Vec::new(),
+        }
+    }
+
+    /// The clang to run (`clang-19`, a path).
+    pub fn clang(mut self, clang: &str) -> Source {
+        self.clang = clang.to_string();
+        self
+    }
+
+    /// More arguments for clang (`-I` directories, `-D__TARGET_ARCH_x86`).
+    pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Source {
+        self.args
+            .extend(args.iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    /// Compiles the source to `DIR/NAME.bpf.o` (NAME: the source's file name up to its
+    /// first `.`), returning the skeleton of that object.
+    ///
+    /// # Errors
+    /// clang cannot be run, or fails (its messages in the error).
+    pub fn compile_to(&self, dir: impl AsRef<Path>) -> Result<Skeleton, BuildError> {
+        let err = |why: String| BuildError::Compile {
+            source_file: self.source.clone(),
+            why,
+        };
+        let stem = self
+            .source
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let object = dir.as_ref().join(format!("{stem}.bpf.o"));
+        let out = std::process::Command::new(&self.clang)
+            .args(["-O2", "-g", "--target=bpf", "-c"])
+            .args(&self.args)
+            .arg(&self.source)
+            .arg("-o")
+            .arg(&object)
+            .output()
+            .map_err(|e| err(format!("running {}: {e}", self.clang)))?;
+        if !out.status.success() {
+            return Err(err(format!(
+                "{} failed ({}):\n{}",
+                self.clang,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            )));
+        }
+        Ok(Skeleton::new(object))
+    }
 }
 
 impl Skeleton {
