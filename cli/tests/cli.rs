@@ -2004,28 +2004,26 @@ fn link_writes_one_object_from_two_and_fails_with_a_sentence_and_status_1() {
 }
 
 #[test]
-fn gen_skeleton_writes_the_examples_skeleton_as_committed() {
-    // The bootstrap examples include a skeleton made by this command: regenerating it
-    // gives the same text, so the committed file is current.
+fn gen_skeleton_writes_the_examples_skeletons_as_committed() {
+    // The examples include skeletons made by this command: regenerating each gives the
+    // same text, so the committed files are current.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../oxbpf/examples/skel");
-    let (ok, out, err) = oxbpf(
-        &[
-            "gen",
-            "skeleton",
-            "../../../testdata/bootstrap.bpf.o",
-            "--type",
-            "event",
-        ],
-        &dir,
-    );
-    assert!(ok, "{err}");
-    let committed = std::fs::read_to_string(dir.join("bootstrap_skel.rs")).unwrap();
-    assert!(
-        out == committed,
-        "oxbpf/examples/skel/bootstrap_skel.rs is stale: regenerate it with the command above"
-    );
-    assert!(out.contains("pub struct event {"));
-    assert!(out.contains("include_bytes!(\"../../../testdata/bootstrap.bpf.o\")"));
+    for (file, object, record) in [
+        ("bootstrap_skel.rs", "bootstrap.bpf.o", "event"),
+        ("connect_skel.rs", "connect.bpf.o", "connect_event"),
+    ] {
+        let path = format!("../../../testdata/{object}");
+        let (ok, out, err) = oxbpf(&["gen", "skeleton", &path, "--type", record], &dir);
+        assert!(ok, "{err}");
+        let committed = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            out == committed,
+            "oxbpf/examples/skel/{file} is stale: regenerate it there with \
+             `oxbpf gen skeleton {path} --type {record} > {file}`"
+        );
+        assert!(out.contains(&format!("pub struct {record} {{")));
+        assert!(out.contains(&format!("include_bytes!(\"{path}\")")));
+    }
 }
 
 #[test]

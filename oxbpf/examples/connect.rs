@@ -1,8 +1,8 @@
-//! The connect(2) tracer, user-space side, with the oxbpf library: load
-//! `connect.bpf.o`, attach its tracepoint from the section name, and print each
+//! The connect(2) tracer, user-space side, on its generated skeleton: load
+//! `connect.bpf.o` (embedded), attach its tracepoint from the section name, and print each
 //! `struct connect_event` the program sends through the ring buffer (who called
 //! `connect()`, on which fd, to which address), for a few seconds or until Ctrl-C. Run
-//! from `testdata/` as root: `cargo run -q -p oxbpf --example connect -- --seconds 5`.
+//! as root: `cargo run -q -p oxbpf --example connect -- --seconds 5`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd as _;
@@ -11,27 +11,18 @@ use std::time::Instant;
 use oxbpf::maps::events::{TermSignals, poll};
 use oxbpf::maps::ringbuf::RingBuf;
 use oxbpf::maps::typed::{c_str, record};
-use oxbpf::prelude::*;
-use oxbpf::program::AutoAttach;
-use oxbpf::{LoadOptions, Object};
 
 #[path = "common/args.rs"]
 mod args;
 
-/// `struct connect_event` of connect.bpf.c, as the program lays it out.
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Event {
-    pid: u32,
-    fd: i32,
-    family: u16,
-    /// The `sockaddr`'s `sa_data`: the first 14 bytes after the family.
-    addr: [u8; 14],
-    comm: [u8; 16],
-}
+// `oxbpf gen skeleton connect.bpf.o --type connect_event`: the object embedded, and
+// `struct connect_event` as the program lays it out.
+include!("skel/connect_skel.rs");
+use connect::types::connect_event;
 
-impl Event {
-    /// The address as `connect()` was given it, as far as 14 bytes of it tell.
+impl connect_event {
+    /// The address as `connect()` was given it, as far as the 14 bytes of `sa_data`
+    /// (after the family) tell.
     fn address(&self) -> String {
         let a = &self.addr;
         let port = u16::from_be_bytes([a[0], a[1]]);
@@ -58,13 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, run_for) = args::parse("usage: connect [--seconds N]", false)?;
     // Ctrl-C and SIGTERM arrive through an fd, so the loop below ends cleanly.
     let signals = TermSignals::new()?;
-    let loaded = Object::open("connect.bpf.o")?.load(&LoadOptions::default())?;
-    let prog = loaded.program("trace_connect").ok_or("no trace_connect")?;
-    let AutoAttach::Attached(link) = prog.attach_auto()? else {
-        return Err("trace_connect's section names no tracepoint".into());
-    };
-    println!("attached: {}", link.describe());
-    let events = loaded.map("events").ok_or("no map events")?;
+    let mut skel = connect::OpenSkel::open()?.load()?;
+    skel.attach()?;
+    for link in &skel.links {
+        println!("attached: {}", link.describe());
+    }
+    let events = skel.maps()?.events;
     let mut ring = RingBuf::new(events)?;
     let deadline = Instant::now() + run_for;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -74,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if signals.take().is_some() {
             break;
         }
-        ring.consume(|r| match record::<Event>(r) {
+        ring.consume(|r| match record::<connect_event>(r) {
             Some(e) => println!(
                 "{} (pid {}) fd {} → {}",
                 c_str(&e.comm),
@@ -85,7 +75,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => println!("a record of {} bytes, too short for an event", r.len()),
         })?;
     }
-    drop(link);
+    drop(ring);
+    drop(skel);
     println!("detached");
     Ok(())
 }
