@@ -138,11 +138,72 @@ impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
             .collect())
     }
 
+    /// The value at `key` read under its `bpf_spin_lock` (`BPF_F_LOCK`), for values
+    /// that hold one; write one the same way with `insert(key, value, F_LOCK)`.
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` when the value holds no spin lock).
+    pub fn get_locked(&self, key: &K) -> Result<Option<V>, MapError> {
+        Ok(self
+            .map
+            .lookup_locked(bytemuck::bytes_of(key))?
+            .map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+
+    /// Takes the value at `key` out of the map, if any (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`).
+    ///
+    /// # Errors
+    /// The kernel's errno (hash maps only since 5.14).
+    pub fn take(&self, key: &K) -> Result<Option<V>, MapError> {
+        Ok(self
+            .map
+            .lookup_and_delete(bytemuck::bytes_of(key))?
+            .map(|v| bytemuck::pod_read_unaligned(&v)))
+    }
+
+    /// Sets every `(key, value)` in batches where the kernel has them (one call per
+    /// element before 5.6), as [`Map::update_all`] does.
+    ///
+    /// # Errors
+    /// The kernel's errno for the first element refused.
+    pub fn insert_all(&self, entries: &[(K, V)], flags: u64) -> Result<(), MapError> {
+        let raw: Vec<crate::Entry> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    bytemuck::bytes_of(k).to_vec(),
+                    bytemuck::bytes_of(v).to_vec(),
+                )
+            })
+            .collect();
+        self.map.update_all(&raw, flags)
+    }
+
+    /// Removes every key of `keys`, in batches where the kernel has them.
+    ///
+    /// # Errors
+    /// The kernel's errno (`ENOENT` for a key that is absent).
+    pub fn remove_all(&self, keys: &[K]) -> Result<(), MapError> {
+        let raw: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| bytemuck::bytes_of(k).to_vec())
+            .collect();
+        self.map.delete_all(&raw)
+    }
+
     /// The untyped map.
     pub fn map(&self) -> &'m Map {
         self.map
     }
 }
+
+/// An LRU hash map (`BPF_MAP_TYPE_LRU_HASH`): the same handle as [`HashMap`], which
+/// takes both kinds (the kernel evicts; user space reads and writes them alike).
+pub type LruHashMap<'m, K, V> = HashMap<'m, K, V>;
+
+/// A stack (`BPF_MAP_TYPE_STACK`): the same handle as [`Queue`], which takes both
+/// kinds (`pop` takes the last pushed).
+pub type Stack<'m, V> = Queue<'m, V>;
 
 /// An array (`BPF_MAP_TYPE_ARRAY`) of `V`, indexed from 0.
 #[derive(Debug, Clone, Copy)]

@@ -178,3 +178,55 @@ fn bitfields_set_in_rust_read_back_and_leave_their_neighbours() {
     f.set_a(9);
     assert_eq!((f.a(), f.b()), (1, -16));
 }
+
+#[test]
+fn typed_maps_of_a_skeleton_take_locked_values_batches_and_stacks() {
+    use maps_more::types::locked_value;
+    use oxbpf_skel_tests::maps_more;
+    let _serial = serial();
+    if !gate::require_bpf("typed_maps_of_a_skeleton_take_locked_values_batches_and_stacks") {
+        return;
+    }
+    let skel = maps_more::OpenSkel::open()
+        .unwrap()
+        .load()
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let maps = skel.maps().unwrap();
+    // `locked`: u32 -> struct locked_value { struct bpf_spin_lock lock; ...; u64 count }.
+    let v = locked_value {
+        count: 41,
+        ..Default::default()
+    };
+    maps.locked
+        .insert(&1, &v, oxbpf::maps::F_LOCK)
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_eq!(
+        maps.locked.get_locked(&1).unwrap().map(|v| v.count),
+        Some(41)
+    );
+    // Batches: three in, two out, one taken.
+    let three: Vec<(u32, locked_value)> = (2..5)
+        .map(|k| {
+            let v = locked_value {
+                count: u64::from(k) * 10,
+                ..Default::default()
+            };
+            (k, v)
+        })
+        .collect();
+    maps.locked
+        .insert_all(&three, 0)
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let mut keys = maps.locked.keys().unwrap();
+    keys.sort_unstable();
+    assert_eq!(keys, [1, 2, 3, 4]);
+    maps.locked.remove_all(&[2, 3]).unwrap();
+    assert_eq!(maps.locked.take(&4).unwrap().map(|v| v.count), Some(40));
+    assert_eq!(maps.locked.keys().unwrap(), [1]);
+    // `value_stack` is a Stack: last in, first out.
+    maps.value_stack.push(&1).unwrap();
+    maps.value_stack.push(&2).unwrap();
+    assert_eq!(maps.value_stack.pop().unwrap(), Some(2));
+    assert_eq!(maps.value_stack.pop().unwrap(), Some(1));
+    assert_eq!(maps.value_stack.pop().unwrap(), None);
+}
