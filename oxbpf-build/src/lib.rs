@@ -154,18 +154,9 @@ impl Source {
             source_file: self.source.clone(),
             why,
         };
-        let stem = self
-            .source
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy()
-                    .split('.')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .unwrap_or_default();
-        let object = dir.as_ref().join(format!("{stem}.bpf.o"));
+        let object = dir
+            .as_ref()
+            .join(format!("{}.bpf.o", file_stem(&self.source)));
         let out = std::process::Command::new(&self.clang)
             .args(["-O2", "-g", "--target=bpf", "-c"])
             .args(&self.args)
@@ -249,10 +240,7 @@ impl Skeleton {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| base.split('.').next().unwrap_or_default().to_string());
+        let name = self.name.clone().unwrap_or_else(|| file_stem(&self.object));
         skel::generate(&skel::Input {
             object: &object,
             file_name: &base,
@@ -269,18 +257,7 @@ impl Skeleton {
     /// As [`Skeleton::generate`]; the file cannot be written.
     pub fn generate_to(&self, dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
         let text = self.generate()?;
-        let name = self.name.clone().unwrap_or_else(|| {
-            self.object
-                .file_name()
-                .map(|n| {
-                    n.to_string_lossy()
-                        .split('.')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-                .unwrap_or_default()
-        });
+        let name = self.name.clone().unwrap_or_else(|| file_stem(&self.object));
         let path = dir.as_ref().join(format!("{name}.skel.rs"));
         std::fs::write(&path, text).map_err(|error| BuildError::Write {
             path: path.clone(),
@@ -288,4 +265,15 @@ impl Skeleton {
         })?;
         Ok(path)
     }
+}
+
+/// A file's name up to its first `.`, as libbpf names objects (`bootstrap.bpf.o` is
+/// `bootstrap`).
+fn file_stem(path: &Path) -> String {
+    path.file_name()
+        .map(|n| {
+            let n = n.to_string_lossy();
+            n.split('.').next().unwrap_or_default().to_string()
+        })
+        .unwrap_or_default()
 }

@@ -127,20 +127,12 @@ impl<'a> TypeGen<'a> {
         match &t.kind {
             TypeKind::Int { size, encoding, .. } => {
                 let signed = encoding & 1 != 0;
-                let text = match (size, signed) {
-                    // C `char` is text whatever its sign on this target.
-                    (1, _) if encoding & 6 != 0 || t.name == "char" => "u8",
-                    (1, true) => "i8",
-                    (1, false) => "u8",
-                    (2, true) => "i16",
-                    (2, false) => "u16",
-                    (4, true) => "i32",
-                    (4, false) => "u32",
-                    (8, true) => "i64",
-                    (8, false) => "u64",
-                    (16, true) => "i128",
-                    (16, false) => "u128",
-                    _ => return Err(format!("`{}` is a {size}-byte integer", t.name)),
+                // C `char` is text whatever its sign on this target.
+                let text = if *size == 1 && (encoding & 6 != 0 || t.name == "char") {
+                    "u8"
+                } else {
+                    int_text(*size, signed)
+                        .ok_or_else(|| format!("`{}` is a {size}-byte integer", t.name))?
                 };
                 Ok(plain(text, u64::from(*size), signed && text != "u8"))
             }
@@ -714,7 +706,7 @@ impl<'a> TypeGen<'a> {
 }
 
 /// `#[repr(...)]` and the derives every generated type has.
-fn write_pod_header(o: &mut String, repr: &str) {
+pub(crate) fn write_pod_header(o: &mut String, repr: &str) {
     let _ = writeln!(o, "#[repr({repr})]");
     let _ = writeln!(
         o,
@@ -794,6 +786,8 @@ fn int_text(size: u32, signed: bool) -> Option<&'static str> {
         (4, false) => "u32",
         (8, true) => "i64",
         (8, false) => "u64",
+        (16, true) => "i128",
+        (16, false) => "u128",
         _ => return None,
     })
 }

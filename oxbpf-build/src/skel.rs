@@ -306,13 +306,7 @@ fn write_section_struct(o: &mut String, s: &Section) {
         o,
         "/// between them (static variables, padding) are kept as the object has them."
     );
-    let repr = if s.packed { "C, packed" } else { "C" };
-    let _ = writeln!(o, "#[repr({repr})]");
-    let _ = writeln!(
-        o,
-        "#[derive(Clone, Copy, Debug, PartialEq, oxbpf::skel::bytemuck::Pod, oxbpf::skel::bytemuck::Zeroable)]"
-    );
-    let _ = writeln!(o, "#[bytemuck(crate = \"oxbpf::skel::bytemuck\")]");
+    crate::rust_types::write_pod_header(o, if s.packed { "C, packed" } else { "C" });
     let _ = writeln!(o, "pub struct {} {{", s.ident);
     let mut asserts = Vec::new();
     let mut items: Vec<(u64, String)> = Vec::new();
