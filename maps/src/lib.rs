@@ -119,6 +119,28 @@ pub enum MapError {
 pub struct Map {
     fd: bpf::MapFd,
     name: String,
+    btf: MapBtfTypes,
+}
+
+/// A map key's or value's type as the object's BTF declares it (`__type(key, pid_t)`):
+/// what typed views check `K` and `V` against, and name in their errors, so a mismatch
+/// reads in the program's words (`struct stats`), not only in byte counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapBtfType {
+    /// The C name of the type (`struct stats`, `u32`, `char[16]`).
+    pub name: String,
+    /// Its size in bytes (one CPU's value for per-CPU maps).
+    pub size: u32,
+}
+
+/// The BTF key and value types a map was created with, when it was (maps loaded from
+/// an object with `__type(...)` definitions); empty for maps opened by fd, id or pin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MapBtfTypes {
+    /// The key's type.
+    pub key: Option<MapBtfType>,
+    /// The value's type.
+    pub value: Option<MapBtfType>,
 }
 
 impl Map {
@@ -157,6 +179,7 @@ impl Map {
         Ok(Map {
             fd,
             name: name_str(&info.name),
+            btf: MapBtfTypes::default(),
         })
     }
 
@@ -166,6 +189,7 @@ impl Map {
         Map {
             name: fd.name(),
             fd,
+            btf: MapBtfTypes::default(),
         }
     }
 
@@ -196,6 +220,19 @@ impl Map {
     pub fn with_name(mut self, name: &str) -> Map {
         self.name = name.to_string();
         self
+    }
+
+    /// Records the BTF key and value types the map was created with (the loader does,
+    /// for maps defined with `__type(...)`), for typed views to check against.
+    #[must_use]
+    pub fn with_btf_types(mut self, types: MapBtfTypes) -> Map {
+        self.btf = types;
+        self
+    }
+
+    /// The BTF key and value types the map was created with, as far as known.
+    pub fn btf_types(&self) -> &MapBtfTypes {
+        &self.btf
     }
 
     /// The map's name: its full name in the object for maps loaded from one, else the
