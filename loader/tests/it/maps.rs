@@ -500,15 +500,16 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
     starts.remove(&7).unwrap();
     assert_eq!(starts.keys().unwrap(), [8]);
     // Sizes and types are checked, naming the map's and the Rust type's.
+    // (exec_start is `__type(key, pid_t)`, `__type(value, u64)`: its BTF types are named.)
     let e = HashMap::<'_, u64, u64>::new(map).unwrap_err().to_string();
     assert_eq!(
         e,
-        "map `exec_start` as a typed map: its keys are 4 bytes, and u64 is 8"
+        "map `exec_start` as a typed map: key type `pid_t` (BTF) is 4 bytes, u64 is 8"
     );
     let e = HashMap::<'_, i32, u32>::new(map).unwrap_err().to_string();
     assert_eq!(
         e,
-        "map `exec_start` as a typed map: its values are 8 bytes, and u32 is 4"
+        "map `exec_start` as a typed map: value type `u64` (BTF) is 8 bytes, u32 is 4"
     );
     let e = Array::<'_, u64>::new(map).unwrap_err().to_string();
     assert_eq!(e, "map `exec_start` is a hash, not an array");
@@ -571,8 +572,9 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
     assert_eq!(routes.longest_match(&[192, 168, 0, 1]).unwrap(), None);
     let e = LpmTrie::<'_, [u8; 16], u32>::new(l.map("lpm_map").unwrap()).unwrap_err();
     assert!(
-        e.to_string()
-            .ends_with("its keys are 8 bytes, and a prefix length with [u8; 16] is 20"),
+        e.to_string().ends_with(
+            "key type `struct lpm_key` (BTF) is 8 bytes, a prefix length with [u8; 16] is 20"
+        ),
         "{e}"
     );
     let queue: Queue<'_, u32> = Queue::new(l.map("queue").unwrap()).unwrap();
@@ -623,6 +625,193 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
             .unwrap_err()
             .to_string()
             .contains("not a program array")
+    );
+}
+
+/// `testdata/maps_more.bpf.c`'s `struct locked_value`: a `bpf_spin_lock` (a u32), the
+/// padding the C compiler puts after it, then the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct LockedValue {
+    lock: u32,
+    pad: u32,
+    count: u64,
+}
+
+/// maps_more.bpf.o loaded with no program, only its maps (those of types this kernel has).
+fn maps_more_maps() -> oxbpf_loader::load::Loaded {
+    let mut obj = crate::skip_maps(
+        Object::open(crate::testdata("maps_more.bpf.o")).unwrap(),
+        &crate::newer_maps("maps_more.bpf.o"),
+    );
+    obj.load_only::<&str>(&[]).unwrap();
+    obj.load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)))
+}
+
+#[test]
+fn typed_maps_check_sizes_against_the_btf_types_naming_them() {
+    use oxbpf_maps::typed::{Array, HashMap, Queue};
+    use oxbpf_maps::{MapBtfType, MapBtfTypes};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_maps_check_sizes_against_the_btf_types_naming_them") {
+        return;
+    }
+    let l = maps_more_maps();
+    let locked = l.map("locked").unwrap();
+    // The loader keeps the BTF types the map was created with (`__type(...)`).
+    assert_eq!(
+        locked.btf_types(),
+        &MapBtfTypes {
+            key: Some(MapBtfType {
+                name: "u32".into(),
+                size: 4
+            }),
+            value: Some(MapBtfType {
+                name: "struct locked_value".into(),
+                size: 16
+            }),
+        }
+    );
+    // A stack has no BTF types (the kernel refuses them for it, as libbpf knows).
+    assert_eq!(
+        l.map("value_stack").unwrap().btf_types(),
+        &MapBtfTypes::default()
+    );
+    // A Rust type of another size than the BTF type: the error names both.
+    let e = HashMap::<'_, u32, u64>::new(locked)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `locked` as a typed map: value type `struct locked_value` (BTF) is 16 bytes, u64 is 8"
+    );
+    let e = HashMap::<'_, u16, LockedValue>::new(locked)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `locked` as a typed map: key type `u32` (BTF) is 4 bytes, u16 is 2"
+    );
+    let e = Array::<'_, u32>::new(l.map("on_node_zero").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `on_node_zero` as a typed map: value type `u64` (BTF) is 8 bytes, u32 is 4"
+    );
+    // A map without BTF types is checked against its sizes, as before.
+    let e = Queue::<'_, u32>::new(l.map("value_stack").unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "map `value_stack` is a stack, not a queue");
+}
+
+#[test]
+fn typed_lru_hash_maps_and_stacks_take_only_their_kind() {
+    use oxbpf_maps::typed::{HashMap, LruHashMap, Queue, Stack};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_lru_hash_maps_and_stacks_take_only_their_kind") {
+        return;
+    }
+    let mut obj = Object::open(crate::testdata("maps_btf.bpf.o")).unwrap();
+    obj.load_only::<&str>(&[]).unwrap();
+    let l = crate::skip_maps(
+        obj,
+        &[
+            crate::newer_maps("maps_btf.bpf.o"),
+            vec!["pinned_counts".into(), "jump_table".into()],
+        ]
+        .concat(),
+    )
+    .load(&LoadOptions::default())
+    .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    // lru_map: __u64 -> __u32, 128 entries; an LRU map evicts rather than refuse.
+    let lru: LruHashMap<'_, u64, u32> = LruHashMap::new(l.map("lru_map").unwrap()).unwrap();
+    for k in 0..1000u64 {
+        lru.insert(&k, &(k as u32), 0).unwrap();
+    }
+    let kept = lru.keys().unwrap();
+    assert!(!kept.is_empty() && kept.len() <= 128, "{}", kept.len());
+    assert_eq!(lru.get(&999).unwrap(), Some(999), "the newest is kept");
+    // A hash map view takes an LRU map too (as aya's does); an LRU view only LRU maps.
+    assert!(HashMap::<'_, u64, u32>::new(l.map("lru_map").unwrap()).is_ok());
+    let e = LruHashMap::<'_, u32, u64>::new(l.map("hash_map").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `hash_map` is a hash, not an LRU hash map"
+    );
+
+    // maps_more's value_stack: u64, 8 deep; last in, first out.
+    let l = maps_more_maps();
+    let stack: Stack<'_, u64> = Stack::new(l.map("value_stack").unwrap()).unwrap();
+    for v in [1u64, 2, 3] {
+        stack.push(&v).unwrap();
+    }
+    assert_eq!(stack.peek().unwrap(), Some(3));
+    let popped: Vec<u64> = std::iter::from_fn(|| stack.pop().unwrap()).collect();
+    assert_eq!(popped, [3, 2, 1]);
+    let e = Stack::<'_, u32>::new(l.map("value_stack").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `value_stack` as a typed map: its values are 8 bytes, and u32 is 4"
+    );
+    let e = Stack::<'_, u64>::new(l.map("locked").unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "map `locked` is a hash, not a stack");
+    assert!(Queue::<'_, u64>::new(l.map("value_stack").unwrap()).is_err());
+}
+
+#[test]
+fn typed_ring_and_perf_buffers_hand_out_records_as_rust_values() {
+    use oxbpf_maps::typed::{PerfEvent, PerfEventArray, RingBuf};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_ring_and_perf_buffers_hand_out_records_as_rust_values") {
+        return;
+    }
+    let l = Object::open(crate::testdata("events.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions::default())
+        .unwrap();
+    let emit = l.program("emit").unwrap();
+    // Each record starts with its sequence number (8 to 40 bytes, see `expected`).
+    let mut seqs: RingBuf<u64> = RingBuf::new(l.map("rb").unwrap()).unwrap();
+    let mut samples: PerfEventArray<u64> = PerfEventArray::new(l.map("pb").unwrap(), 2).unwrap();
+    // Nothing yet: the wait times out with nothing handed over.
+    assert_eq!(seqs.poll(10, |_| panic!("no record yet")).unwrap(), 0);
+    pin_to_this_cpu();
+    for _ in 0..20 {
+        emit.test_run(&[0u8; 64], &[]).unwrap();
+    }
+    let mut got = Vec::new();
+    assert_eq!(seqs.poll(1000, |s| got.push(s)).unwrap(), 20);
+    assert_eq!(got, (1..=20).collect::<Vec<u64>>());
+    let mut sampled = Vec::new();
+    samples
+        .poll(1000, |e| match e {
+            PerfEvent::Sample { value, .. } => sampled.push(value),
+            PerfEvent::Lost { count, .. } => panic!("lost {count}"),
+        })
+        .unwrap();
+    assert_eq!(sampled, (1..=20).collect::<Vec<u64>>());
+    drop(seqs);
+    // Records shorter than the type (sequence numbers divisible by 5 are 8 bytes, not
+    // 16) are counted, not handed over.
+    let mut pairs: RingBuf<[u64; 2]> = RingBuf::new(l.map("rb").unwrap()).unwrap();
+    for _ in 0..10 {
+        emit.test_run(&[0u8; 64], &[]).unwrap();
+    }
+    let mut firsts = Vec::new();
+    assert_eq!(pairs.consume(|[s, _]| firsts.push(s)).unwrap(), 8);
+    assert_eq!(firsts, [21, 22, 23, 24, 26, 27, 28, 29]);
+    assert_eq!(pairs.short_records(), 2);
+    // Map types are checked.
+    let e = RingBuf::<u64>::new(l.map("pb").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `pb` is a perf_event_array, not a ring buffer"
+    );
+    let e = PerfEventArray::<u64>::new(l.map("rb").unwrap(), 2).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `rb` is a ringbuf, not a perf event array"
     );
 }
 
