@@ -15,7 +15,8 @@
 //! # fn f(loaded: &oxbpf_maps::Map) -> Result<(), oxbpf_maps::MapError> {
 //! use oxbpf_maps::typed::HashMap;
 //! let counts: HashMap<'_, u32, u64> = HashMap::new(loaded)?;
-//! for (pid, n) in counts.iter()? {
+//! for entry in counts.batch_iter(1024) {
+//!     let (pid, n) = entry?;
 //!     println!("{pid}: {n}");
 //! }
 //! # Ok(()) }
@@ -28,7 +29,7 @@ use bytemuck::Pod;
 use oxbpf_sys::uapi::MapType;
 
 use crate::perfbuf::{PerfBuf, PerfRecord};
-use crate::{Map, MapBtfType, MapError};
+use crate::{EntryBatches, F_LOCK, Map, MapBtfType, MapError};
 
 /// Checks that `map` is one of `types` with `K`-sized keys (`u32` indexes for arrays) and
 /// `V`-sized values (for per-CPU maps, one CPU's value).
@@ -136,6 +137,21 @@ impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
             .transpose()
     }
 
+    /// The value at `key` read under its `bpf_spin_lock` (`BPF_F_LOCK`): a consistent
+    /// copy while programs update it under the lock. (The kernel leaves the lock's
+    /// own bytes zero in the copy.)
+    ///
+    /// # Errors
+    /// `EINVAL` when the value type has no `bpf_spin_lock` (the map needs BTF for
+    /// that); the kernel's errno.
+    #[doc(alias = "BPF_F_LOCK")]
+    pub fn get_locked(&self, key: &K) -> Result<Option<V>, MapError> {
+        self.map
+            .lookup_locked(bytemuck::bytes_of(key))?
+            .map(|v| pod(self.map, &v))
+            .transpose()
+    }
+
     /// Sets `key` to `value` (`flags`: 0, `BPF_NOEXIST` 1, `BPF_EXIST` 2, `BPF_F_LOCK` 4).
     ///
     /// # Errors
@@ -143,6 +159,16 @@ impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
     pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
         self.map
             .update(bytemuck::bytes_of(key), bytemuck::bytes_of(value), flags)
+    }
+
+    /// Sets `key` to `value` under the value's `bpf_spin_lock` (`BPF_F_LOCK` added to
+    /// `flags`): the kernel copies all but the lock while holding it.
+    ///
+    /// # Errors
+    /// As [`HashMap::get_locked`]; as [`HashMap::insert`].
+    #[doc(alias = "BPF_F_LOCK")]
+    pub fn insert_locked(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
+        self.insert(key, value, flags | F_LOCK)
     }
 
     /// Removes `key`.
@@ -153,6 +179,18 @@ impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
         self.map.delete(bytemuck::bytes_of(key))
     }
 
+    /// The value at `key`, removed in the same step (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`,
+    /// hash maps since Linux 5.14).
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` on kernels without it for hash maps).
+    pub fn take(&self, key: &K) -> Result<Option<V>, MapError> {
+        self.map
+            .lookup_and_delete(bytemuck::bytes_of(key))?
+            .map(|v| pod(self.map, &v))
+            .transpose()
+    }
+
     /// Every key.
     ///
     /// # Errors
@@ -161,16 +199,63 @@ impl<'m, K: Pod, V: Pod> HashMap<'m, K, V> {
         self.map.keys()?.iter().map(|k| pod(self.map, k)).collect()
     }
 
-    /// Every entry, read in batches where the kernel has them.
+    /// Every entry, read in batches where the kernel has them (see
+    /// [`HashMap::batch_iter`] for the same without collecting).
     ///
     /// # Errors
     /// The kernel's errno.
     pub fn iter(&self) -> Result<Vec<(K, V)>, MapError> {
-        self.map
-            .entries(64)?
-            .iter()
-            .map(|(k, v)| Ok((pod(self.map, k)?, pod(self.map, v)?)))
-            .collect()
+        self.batch_iter(64).collect()
+    }
+
+    /// An iterator over the entries, reading `batch` of them at a time with
+    /// `BPF_MAP_LOOKUP_BATCH` (key by key where the kernel has no batch lookup): no
+    /// allocation per entry, and it stops reading when dropped. A map that programs
+    /// change meanwhile may show an entry twice or miss one, as any walk of it does.
+    pub fn batch_iter(&self, batch: u32) -> Entries<'m, K, V> {
+        Entries::new(self.map, batch, pod_value::<V>)
+    }
+
+    /// Calls `f` with each entry, read `batch` at a time as [`HashMap::batch_iter`]
+    /// does; returns how many there were.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn for_each(&self, batch: u32, mut f: impl FnMut(K, V)) -> Result<usize, MapError> {
+        let mut bad = None;
+        let n =
+            self.map
+                .for_each_entry(batch, |k, v| match (pod(self.map, k), pod(self.map, v)) {
+                    (Ok(k), Ok(v)) => f(k, v),
+                    (Err(e), _) | (_, Err(e)) => bad = Some(e),
+                })?;
+        bad.map_or(Ok(n), Err)
+    }
+
+    /// Sets every `(key, value)` of `entries` with one `BPF_MAP_UPDATE_BATCH` (one at
+    /// a time on kernels without it); `flags`: 0, or `BPF_F_LOCK` (4), the only flag
+    /// the kernel's batch update takes.
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` for other flags; `E2BIG` when the map fills up: the
+    /// entries before are set).
+    pub fn insert_batch(&self, entries: &[(K, V)], flags: u64) -> Result<(), MapError> {
+        let mut keys = Vec::with_capacity(entries.len() * size_of::<K>());
+        let mut values = Vec::with_capacity(entries.len() * size_of::<V>());
+        for (k, v) in entries {
+            keys.extend_from_slice(bytemuck::bytes_of(k));
+            values.extend_from_slice(bytemuck::bytes_of(v));
+        }
+        self.map.update_flat(&keys, &values, entries.len(), flags)
+    }
+
+    /// Removes every key of `keys` with one `BPF_MAP_DELETE_BATCH` (one at a time on
+    /// kernels without it).
+    ///
+    /// # Errors
+    /// The kernel's errno (`ENOENT` for an absent key: the keys before are removed).
+    pub fn remove_batch(&self, keys: &[K]) -> Result<(), MapError> {
+        self.map.delete_flat(bytemuck::cast_slice(keys), keys.len())
     }
 
     /// The untyped map.
@@ -207,6 +292,79 @@ impl<'m, K, V> std::ops::Deref for LruHashMap<'m, K, V> {
         &self.0
     }
 }
+
+/// A value as stored: a `V` (the sizes were checked).
+fn pod_value<V: Pod>(bytes: &[u8]) -> Option<V> {
+    bytemuck::try_pod_read_unaligned(bytes).ok()
+}
+
+/// A typed map's entries, read a batch at a time ([`HashMap::batch_iter`],
+/// [`PerCpuHashMap::batch_iter`], [`Array::batch_iter`]). Each item is a key and its
+/// value, or the error that ended the walk (the last item).
+#[derive(Debug)]
+pub struct Entries<'m, K, V> {
+    walk: EntryBatches<'m>,
+    /// The next entry of the batch read last, and how many it has.
+    at: usize,
+    len: usize,
+    done: bool,
+    value: fn(&[u8]) -> Option<V>,
+    _key: PhantomData<fn() -> K>,
+}
+
+impl<'m, K, V> Entries<'m, K, V> {
+    fn new(map: &'m Map, batch: u32, value: fn(&[u8]) -> Option<V>) -> Self {
+        Entries {
+            walk: map.batches(batch),
+            at: 0,
+            len: 0,
+            done: false,
+            value,
+            _key: PhantomData,
+        }
+    }
+}
+
+impl<K: Pod, V> Iterator for Entries<'_, K, V> {
+    type Item = Result<(K, V), MapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.at == self.len {
+            match self.walk.next_batch() {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(n) => (self.len, self.at) = (n, 0),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let entry = self
+            .walk
+            .get(self.at)
+            .and_then(|(k, v)| Some((bytemuck::try_pod_read_unaligned(k).ok()?, (self.value)(v)?)));
+        self.at += 1;
+        Some(entry.ok_or_else(|| {
+            self.done = true;
+            MapError::Typed {
+                map: self.walk.map.name().to_string(),
+                why: format!(
+                    "an entry the kernel gave does not read as {} and {}",
+                    std::any::type_name::<K>(),
+                    std::any::type_name::<V>()
+                ),
+            }
+        }))
+    }
+}
+
+impl<K: Pod, V> std::iter::FusedIterator for Entries<'_, K, V> {}
 
 /// An array (`BPF_MAP_TYPE_ARRAY`) of `V`, indexed from 0.
 #[derive(Debug, Clone, Copy)]
@@ -257,6 +415,35 @@ impl<'m, V: Pod> Array<'m, V> {
     pub fn set(&self, index: u32, value: &V) -> Result<(), MapError> {
         self.map
             .update(&index.to_ne_bytes(), bytemuck::bytes_of(value), 0)
+    }
+
+    /// Element `index` read under its `bpf_spin_lock` (`BPF_F_LOCK`).
+    ///
+    /// # Errors
+    /// `EINVAL` when the value type has no `bpf_spin_lock`; `index` past the end.
+    #[doc(alias = "BPF_F_LOCK")]
+    pub fn get_locked(&self, index: u32) -> Result<V, MapError> {
+        self.map
+            .lookup_locked(&index.to_ne_bytes())?
+            .map(|v| pod(self.map, &v))
+            .transpose()?
+            .ok_or_else(|| self.past_end(index))
+    }
+
+    /// Sets element `index` under its `bpf_spin_lock` (`BPF_F_LOCK`).
+    ///
+    /// # Errors
+    /// As [`Array::get_locked`].
+    #[doc(alias = "BPF_F_LOCK")]
+    pub fn set_locked(&self, index: u32, value: &V) -> Result<(), MapError> {
+        self.map
+            .update(&index.to_ne_bytes(), bytemuck::bytes_of(value), F_LOCK)
+    }
+
+    /// An iterator over `(index, value)`, reading `batch` elements at a time with
+    /// `BPF_MAP_LOOKUP_BATCH` (one by one on kernels without it).
+    pub fn batch_iter(&self, batch: u32) -> Entries<'m, u32, V> {
+        Entries::new(self.map, batch, pod_value::<V>)
     }
 
     #[cold]
@@ -355,6 +542,12 @@ impl<'m, K: Pod, V: Pod> PerCpuHashMap<'m, K, V> {
             .map
             .lookup(bytemuck::bytes_of(key))?
             .map(|all| per_cpu(&all)))
+    }
+
+    /// An iterator over the entries, each key with its values on each possible CPU,
+    /// reading `batch` entries at a time (see [`HashMap::batch_iter`]).
+    pub fn batch_iter(&self, batch: u32) -> Entries<'m, K, Vec<V>> {
+        Entries::new(self.map, batch, |all| Some(per_cpu(all)))
     }
 }
 

@@ -650,11 +650,13 @@ fn maps_more_maps() -> oxbpf_loader::load::Loaded {
 }
 
 #[test]
-fn typed_maps_check_sizes_against_the_btf_types_naming_them() {
+fn typed_maps_check_sizes_against_the_btf_types_and_read_under_the_spin_lock() {
     use oxbpf_maps::typed::{Array, HashMap, Queue};
     use oxbpf_maps::{MapBtfType, MapBtfTypes};
     let _serial = crate::serial();
-    if !gate::require_bpf("typed_maps_check_sizes_against_the_btf_types_naming_them") {
+    if !gate::require_bpf(
+        "typed_maps_check_sizes_against_the_btf_types_and_read_under_the_spin_lock",
+    ) {
         return;
     }
     let l = maps_more_maps();
@@ -703,6 +705,25 @@ fn typed_maps_check_sizes_against_the_btf_types_naming_them() {
     // A map without BTF types is checked against its sizes, as before.
     let e = Queue::<'_, u32>::new(l.map("value_stack").unwrap()).unwrap_err();
     assert_eq!(e.to_string(), "map `value_stack` is a stack, not a queue");
+
+    // BPF_F_LOCK: written and read under the value's spin lock (the kernel copies all
+    // but the lock itself, which reads as zero).
+    let values: HashMap<'_, u32, LockedValue> = HashMap::new(locked).unwrap();
+    let v = LockedValue {
+        lock: 0,
+        pad: 0,
+        count: 42,
+    };
+    values.insert_locked(&1, &v, 0).unwrap();
+    assert_eq!(values.get_locked(&1).unwrap(), Some(v));
+    assert_eq!(values.get_locked(&2).unwrap(), None);
+    let v2 = LockedValue { count: 43, ..v };
+    values.insert_locked(&1, &v2, 2 /* BPF_EXIST */).unwrap();
+    assert_eq!(values.get(&1).unwrap(), Some(v2));
+    // A value without a spin lock cannot be read under one: the kernel says EINVAL.
+    let counts: Array<'_, u64> = Array::new(l.map("on_node_zero").unwrap()).unwrap();
+    let e = counts.get_locked(0).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL), "{e}");
 }
 
 #[test]
@@ -757,6 +778,87 @@ fn typed_lru_hash_maps_and_stacks_take_only_their_kind() {
     let e = Stack::<'_, u64>::new(l.map("locked").unwrap()).unwrap_err();
     assert_eq!(e.to_string(), "map `locked` is a hash, not a stack");
     assert!(Queue::<'_, u64>::new(l.map("value_stack").unwrap()).is_err());
+}
+
+#[test]
+fn typed_maps_iterate_update_and_delete_in_batches() {
+    use oxbpf_maps::typed::{Array, HashMap, PerCpuHashMap};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_maps_iterate_update_and_delete_in_batches") {
+        return;
+    }
+    // u32 -> u64, 10,000 entries (no BTF: checked against the map's sizes).
+    let m = create(MapType::HASH, 4, 8, 10_000, 0);
+    let h: HashMap<'_, u32, u64> = HashMap::new(&m).unwrap();
+    let entries: Vec<(u32, u64)> = (0..5000u32).map(|k| (k, u64::from(k) * 3)).collect();
+    h.insert_batch(&entries, 0).unwrap();
+    // The iterator reads 64 at a time; every entry once.
+    let mut got: Vec<(u32, u64)> = h.batch_iter(64).collect::<Result<_, _>>().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, entries);
+    // It stops reading when the caller stops.
+    assert_eq!(h.batch_iter(64).take(10).count(), 10);
+    let (mut n, mut sum) = (0, 0u64);
+    assert_eq!(
+        h.for_each(1000, |_, v| {
+            n += 1;
+            sum += v;
+        })
+        .unwrap(),
+        5000
+    );
+    assert_eq!((n, sum), (5000, (0..5000u64).map(|k| k * 3).sum()));
+    // A batch update takes no flag but BPF_F_LOCK (kernel/bpf/syscall.c,
+    // generic_map_update_batch): BPF_NOEXIST is refused whole.
+    let e = h.insert_batch(&entries[..2], 1).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL), "{e}");
+    // Remove the even keys in one batch; take one more.
+    let even: Vec<u32> = (0..5000).step_by(2).collect();
+    h.remove_batch(&even).unwrap();
+    assert_eq!(h.take(&1).unwrap(), Some(3));
+    assert_eq!(h.take(&1).unwrap(), None);
+    let mut left: Vec<u32> = h.batch_iter(4096).map(|e| e.unwrap().0).collect();
+    left.sort_unstable();
+    assert_eq!(left, (3..5000).step_by(2).collect::<Vec<u32>>());
+    // An empty map: nothing, and no error.
+    let empty = create(MapType::HASH, 4, 8, 16, 0);
+    let empty: HashMap<'_, u32, u64> = HashMap::new(&empty).unwrap();
+    assert_eq!(empty.batch_iter(8).count(), 0);
+
+    // An LPM trie has no batch lookup: the walk goes key by key, lazily too.
+    let lpm = create(MapType::LPM_TRIE, 8, 4, 16, map_flags::NO_PREALLOC);
+    for (len, v) in [(8u32, 1u32), (16, 2), (24, 3)] {
+        let mut k = len.to_ne_bytes().to_vec();
+        k.extend_from_slice(&[10, 1, 2, 0]);
+        lpm.update(&k, &v.to_ne_bytes(), 0).unwrap();
+    }
+    let mut walk = lpm.batches(64);
+    let mut values = Vec::new();
+    while walk.next_batch().unwrap() > 0 {
+        values.extend(walk.iter().map(|(_, v)| v[0]));
+    }
+    values.sort_unstable();
+    assert_eq!(values, [1, 2, 3]);
+
+    // An array: every index, in order.
+    let a = create(MapType::ARRAY, 4, 8, 100, 0);
+    let a: Array<'_, u64> = Array::new(&a).unwrap();
+    a.set(7, &70).unwrap();
+    let all: Vec<(u32, u64)> = a.batch_iter(16).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all.len(), 100);
+    assert!(all.iter().enumerate().all(|(i, &(k, _))| k as usize == i));
+    assert_eq!(all[7], (7, 70));
+
+    // A per-CPU hash map: each key with its value on each possible CPU.
+    let p = create(MapType::PERCPU_HASH, 4, 8, 16, 0);
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap() as usize;
+    let per_cpu: Vec<u8> = (0..cpus as u64)
+        .flat_map(|c| (c + 10).to_ne_bytes())
+        .collect();
+    p.update(&5u32.to_ne_bytes(), &per_cpu, 0).unwrap();
+    let p: PerCpuHashMap<'_, u32, u64> = PerCpuHashMap::new(&p).unwrap();
+    let all: Vec<(u32, Vec<u64>)> = p.batch_iter(4).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all, [(5, (10..10 + cpus as u64).collect::<Vec<_>>())]);
 }
 
 #[test]
