@@ -3,7 +3,7 @@
 # no zlib, nothing but the kernel. musl when the Rust target for it can be had (the
 # smallest binary), static glibc otherwise; the `small` profile (the release profile
 # optimized for size). Extra arguments go to cargo (`-p oxbpf-bench-minimal` builds the
-# minimal loader too). Prints the path of the binary.
+# minimal loader too). Prints the path of the binary (under CARGO_TARGET_DIR if set).
 set -eu
 cd "$(dirname "$0")/.."
 arch=$(uname -m)
@@ -22,4 +22,6 @@ else
 	RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build --profile small --target "$target" -p oxbpf-cli "$@" >&2
 fi
-echo "target/$target/small/oxbpf"
+# Where cargo put it: CARGO_TARGET_DIR when set (relative to the repository, as cargo
+# reads it from here), else target/.
+echo "${CARGO_TARGET_DIR:-target}/$target/small/oxbpf"

@@ -119,6 +119,28 @@ pub enum MapError {
 pub struct Map {
     fd: bpf::MapFd,
     name: String,
+    btf: MapBtfTypes,
+}
+
+/// A map key's or value's type as the object's BTF declares it (`__type(key, pid_t)`):
+/// what typed views check `K` and `V` against, and name in their errors, so a mismatch
+/// reads in the program's words (`struct stats`), not only in byte counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapBtfType {
+    /// The C name of the type (`struct stats`, `u32`, `char[16]`).
+    pub name: String,
+    /// Its size in bytes (one CPU's value for per-CPU maps).
+    pub size: u32,
+}
+
+/// The BTF key and value types a map was created with, when it was (maps loaded from
+/// an object with `__type(...)` definitions); empty for maps opened by fd, id or pin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MapBtfTypes {
+    /// The key's type.
+    pub key: Option<MapBtfType>,
+    /// The value's type.
+    pub value: Option<MapBtfType>,
 }
 
 impl Map {
@@ -157,6 +179,7 @@ impl Map {
         Ok(Map {
             fd,
             name: name_str(&info.name),
+            btf: MapBtfTypes::default(),
         })
     }
 
@@ -166,6 +189,7 @@ impl Map {
         Map {
             name: fd.name(),
             fd,
+            btf: MapBtfTypes::default(),
         }
     }
 
@@ -196,6 +220,19 @@ impl Map {
     pub fn with_name(mut self, name: &str) -> Map {
         self.name = name.to_string();
         self
+    }
+
+    /// Records the BTF key and value types the map was created with (the loader does,
+    /// for maps defined with `__type(...)`), for typed views to check against.
+    #[must_use]
+    pub fn with_btf_types(mut self, types: MapBtfTypes) -> Map {
+        self.btf = types;
+        self
+    }
+
+    /// The BTF key and value types the map was created with, as far as known.
+    pub fn btf_types(&self) -> &MapBtfTypes {
+        &self.btf
     }
 
     /// The map's name: its full name in the object for maps loaded from one, else the
@@ -447,82 +484,43 @@ impl Map {
         batch: u32,
         mut f: impl FnMut(&[u8], &[u8]),
     ) -> Result<usize, MapError> {
+        let mut walk = self.batches(batch);
         let mut seen = 0;
-        match self.for_each_batched(batch.max(1), |k, v| {
-            seen += 1;
-            f(k, v);
-        }) {
-            Err(MapError::Sys { source, .. })
-                if seen == 0
-                    && matches!(
-                        source.errno(),
-                        Some(libc::EINVAL | libc::ENOTSUP | 524 | libc::EPERM)
-                    ) =>
-            {
-                log::debug!(
-                    "map `{}`: no batch lookup ({source}); reading key by key",
-                    self.name
-                );
-                for k in self.keys()? {
-                    if let Some(v) = self.lookup(&k)? {
-                        seen += 1;
-                        f(&k, &v);
-                    }
-                }
-                Ok(seen)
+        loop {
+            let n = walk.next_batch()?;
+            if n == 0 {
+                return Ok(seen);
             }
-            r => r.map(|()| seen),
+            seen += n;
+            for (k, v) in walk.iter() {
+                f(k, v);
+            }
         }
     }
 
-    fn for_each_batched(
-        &self,
-        batch: u32,
-        mut f: impl FnMut(&[u8], &[u8]),
-    ) -> Result<(), MapError> {
-        let (ks, vs) = (self.fd.key_size() as usize, self.user_value_size()?);
-        if ks == 0 || vs == 0 {
+    /// A walk over the map's entries a batch of `batch` at a time, each batch read
+    /// with one `BPF_MAP_LOOKUP_BATCH` (one key at a time on kernels or map types
+    /// without it): what [`Map::for_each_entry`] and the typed iterators read from,
+    /// for callers that want to stop early or hold no closure.
+    pub fn batches(&self, batch: u32) -> EntryBatches<'_> {
+        let batch = batch.max(1);
+        let (ks, vs) = (self.fd.key_size() as usize, self.fd.value_len());
+        EntryBatches {
+            map: self,
+            batch,
+            keys: vec![0u8; ks * batch as usize],
+            values: vec![0u8; vs * batch as usize],
+            pos_in: None,
+            // Hash maps keep a u32 bucket as the position, the generic batch code a key.
+            pos_out: vec![0u8; ks.max(4)],
+            len: 0,
+            seen: 0,
             // Keyless maps (queues, stacks) have no batch lookup.
-            return Err(self.sys(
-                "lookup batch",
-                SysError::new(
-                    "BPF_MAP_LOOKUP_BATCH",
-                    std::io::Error::from_raw_os_error(libc::EINVAL),
-                ),
-            ));
-        }
-        let mut keys = vec![0u8; ks * batch as usize];
-        let mut values = vec![0u8; vs * batch as usize];
-        // Hash maps use a key-sized position, arrays a u32 index: key size covers both.
-        let pos_len = ks.max(4);
-        let mut pos_in: Option<Vec<u8>> = None;
-        let mut pos_out = vec![0u8; pos_len];
-        loop {
-            let b = bpf::Batch {
-                keys: &mut keys,
-                values: &mut values,
-                in_batch: pos_in.as_deref(),
-                out_batch: &mut pos_out,
-            };
-            let (n, done) = match bpf::map_lookup_batch(&self.fd, b, batch) {
-                Ok(n) => (n, false),
-                Err((e, n)) if e.errno() == Some(libc::ENOENT) => (n, true),
-                Err((e, _)) => return Err(self.sys("lookup batch", e)),
-            };
-            for (k, v) in keys
-                .chunks_exact(ks)
-                .zip(values.chunks_exact(vs))
-                .take(n as usize)
-            {
-                f(k, v);
-            }
-            if done {
-                return Ok(());
-            }
-            match &mut pos_in {
-                Some(p) => p.copy_from_slice(&pos_out),
-                None => pos_in = Some(pos_out.clone()),
-            }
+            mode: if ks == 0 || vs == 0 {
+                Walk::KeyByKey { prev: None }
+            } else {
+                Walk::Batched
+            },
         }
     }
 
@@ -540,16 +538,42 @@ impl Map {
             keys.extend_from_slice(k);
             values.extend_from_slice(v);
         }
-        match bpf::map_update_batch(&self.fd, &keys, &values, entries.len() as u32, flags) {
+        self.update_flat(&keys, &values, entries.len(), flags)
+    }
+
+    /// Sets `count` entries whose keys and values lie end to end in `keys` and
+    /// `values` (sizes checked by the caller), with one `BPF_MAP_UPDATE_BATCH` where the
+    /// kernel has it, else one at a time.
+    pub(crate) fn update_flat(
+        &self,
+        keys: &[u8],
+        values: &[u8],
+        count: usize,
+        flags: u64,
+    ) -> Result<(), MapError> {
+        let (ks, vs) = (self.fd.key_size() as usize, self.fd.value_len());
+        self.check("keys", keys.len(), count * ks)?;
+        self.check("values", values.len(), count * vs)?;
+        let n = u32::try_from(count).map_err(|_| MapError::Size {
+            map: self.name.clone(),
+            what: "batch",
+            got: count,
+            want: u32::MAX as usize,
+        })?;
+        match bpf::map_update_batch(&self.fd, keys, values, n, flags) {
             Ok(_) => Ok(()),
             Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
                 log::debug!(
                     "map `{}`: no batch update ({e}); one key at a time",
                     self.name
                 );
-                entries
-                    .iter()
-                    .try_for_each(|(k, v)| self.update(k, v, flags))
+                (0..count).try_for_each(|i| {
+                    self.update(
+                        &keys[i * ks..(i + 1) * ks],
+                        &values[i * vs..(i + 1) * vs],
+                        flags,
+                    )
+                })
             }
             Err((e, _)) => Err(self.sys("update batch", e)),
         }
@@ -566,14 +590,28 @@ impl Map {
             self.check("key", k.len(), self.fd.key_size() as usize)?;
             flat.extend_from_slice(k);
         }
-        match bpf::map_delete_batch(&self.fd, &flat, keys.len() as u32) {
+        self.delete_flat(&flat, keys.len())
+    }
+
+    /// Removes `count` keys lying end to end in `keys`, with one
+    /// `BPF_MAP_DELETE_BATCH` where the kernel has it, else one at a time.
+    pub(crate) fn delete_flat(&self, keys: &[u8], count: usize) -> Result<(), MapError> {
+        let ks = self.fd.key_size() as usize;
+        self.check("keys", keys.len(), count * ks)?;
+        let n = u32::try_from(count).map_err(|_| MapError::Size {
+            map: self.name.clone(),
+            what: "batch",
+            got: count,
+            want: u32::MAX as usize,
+        })?;
+        match bpf::map_delete_batch(&self.fd, keys, n) {
             Ok(_) => Ok(()),
             Err((e, 0)) if matches!(e.errno(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {
                 log::debug!(
                     "map `{}`: no batch delete ({e}); one key at a time",
                     self.name
                 );
-                keys.iter().try_for_each(|k| self.delete(k))
+                (0..count).try_for_each(|i| self.delete(&keys[i * ks..(i + 1) * ks]))
             }
             Err((e, _)) => Err(self.sys("delete batch", e)),
         }
@@ -595,6 +633,150 @@ impl Map {
     /// Sizes that do not match the map, before any syscall; the kernel's errno.
     pub fn set<K: Plain, V: Plain>(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
         self.update(&key.to_bytes(), &value.to_bytes(), flags)
+    }
+}
+
+/// A walk over a map's entries, a batch at a time ([`Map::batches`]): each
+/// [`EntryBatches::next_batch`] reads the next batch into buffers reused from one batch
+/// to the next, whose entries [`EntryBatches::iter`] then lends out. Where the kernel has
+/// no batch lookup for the map (before Linux 5.6, or a map type without it) the walk goes
+/// key by key (`BPF_MAP_GET_NEXT_KEY`, then a lookup), one entry per batch.
+#[derive(Debug)]
+pub struct EntryBatches<'m> {
+    map: &'m Map,
+    batch: u32,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    pos_in: Option<Vec<u8>>,
+    pos_out: Vec<u8>,
+    /// Entries in the buffers now.
+    len: usize,
+    /// Entries read so far: a batch lookup refused before any is a missing feature,
+    /// after some a real failure.
+    seen: usize,
+    mode: Walk,
+}
+
+#[derive(Debug)]
+enum Walk {
+    Batched,
+    KeyByKey { prev: Option<Vec<u8>> },
+    Done,
+}
+
+impl EntryBatches<'_> {
+    /// Reads the next batch; returns how many entries it holds, 0 when the walk is over.
+    ///
+    /// # Errors
+    /// The kernel's errno (the walk is then over).
+    pub fn next_batch(&mut self) -> Result<usize, MapError> {
+        self.len = 0;
+        let got = match self.mode {
+            Walk::Done => return Ok(0),
+            Walk::Batched => self.next_batched(),
+            Walk::KeyByKey { .. } => self.next_key(),
+        };
+        match got {
+            Ok(n) => {
+                self.len = n;
+                self.seen += n;
+                Ok(n)
+            }
+            Err(e) => {
+                self.mode = Walk::Done;
+                Err(e)
+            }
+        }
+    }
+
+    fn next_batched(&mut self) -> Result<usize, MapError> {
+        let b = bpf::Batch {
+            keys: &mut self.keys,
+            values: &mut self.values,
+            in_batch: self.pos_in.as_deref(),
+            out_batch: &mut self.pos_out,
+        };
+        let n = match bpf::map_lookup_batch(&self.map.fd, b, self.batch) {
+            Ok(0) => {
+                // Not an answer the kernel gives; ending here keeps the walk finite.
+                self.mode = Walk::Done;
+                0
+            }
+            Ok(n) => {
+                match &mut self.pos_in {
+                    Some(p) => p.copy_from_slice(&self.pos_out),
+                    None => self.pos_in = Some(self.pos_out.clone()),
+                }
+                n
+            }
+            Err((e, n)) if e.errno() == Some(libc::ENOENT) => {
+                self.mode = Walk::Done;
+                n
+            }
+            Err((e, _))
+                if self.seen == 0
+                    && matches!(
+                        e.errno(),
+                        Some(libc::EINVAL | libc::ENOTSUP | 524 | libc::EPERM)
+                    ) =>
+            {
+                log::debug!(
+                    "map `{}`: no batch lookup ({e}); reading key by key",
+                    self.map.name
+                );
+                self.mode = Walk::KeyByKey { prev: None };
+                return self.next_key();
+            }
+            Err((e, _)) => return Err(self.map.sys("lookup batch", e)),
+        };
+        // The kernel never reports more than it was asked for; clamp all the same.
+        Ok((n as usize).min(self.batch as usize))
+    }
+
+    fn next_key(&mut self) -> Result<usize, MapError> {
+        let (ks, vs) = (self.map.fd.key_size() as usize, self.map.fd.value_len());
+        let Walk::KeyByKey { prev } = &mut self.mode else {
+            return Ok(0);
+        };
+        let mut next = vec![0u8; ks];
+        loop {
+            match bpf::map_get_next_key(&self.map.fd, prev.as_deref(), &mut next) {
+                Ok(()) => {}
+                Err(e) if e.errno() == Some(libc::ENOENT) => {
+                    self.mode = Walk::Done;
+                    return Ok(0);
+                }
+                Err(e) => return Err(self.map.sys("iterate", e)),
+            }
+            let value = &mut self.values[..vs];
+            match bpf::map_lookup_elem(&self.map.fd, &next, value, 0) {
+                Ok(()) => {
+                    self.keys[..ks].copy_from_slice(&next);
+                    *prev = Some(next);
+                    return Ok(1);
+                }
+                // Deleted since its key was read: go on from it.
+                Err(e) if e.errno() == Some(libc::ENOENT) => *prev = Some(next.clone()),
+                Err(e) => return Err(self.map.sys("lookup", e)),
+            }
+        }
+    }
+
+    /// Entry `i` of the batch read last: its key and value bytes.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        if i >= self.len {
+            return None;
+        }
+        let (ks, vs) = (self.map.fd.key_size() as usize, self.map.fd.value_len());
+        Some((
+            self.keys.get(i * ks..(i + 1) * ks)?,
+            self.values.get(i * vs..(i + 1) * vs)?,
+        ))
+    }
+
+    /// The entries of the batch read last.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        (0..self.len).filter_map(|i| self.get(i))
     }
 }
 

@@ -384,15 +384,17 @@ fn map_fields(typegen: &mut TypeGen<'_>, obj: &Object) -> Result<Vec<MapField>, 
             .unwrap_or(None);
         let q = |t: &crate::rust_types::RustType| qualify_type(&t.text);
         let typed = match (m.map_type, &key, &value) {
-            (MapType::HASH | MapType::LRU_HASH, Some(k), Some(v)) => {
-                Some(format!("HashMap<'a, {}, {}>", q(k), q(v)))
+            (MapType::HASH, Some(k), Some(v)) => Some(format!("HashMap<'a, {}, {}>", q(k), q(v))),
+            (MapType::LRU_HASH, Some(k), Some(v)) => {
+                Some(format!("LruHashMap<'a, {}, {}>", q(k), q(v)))
             }
             (MapType::PERCPU_HASH | MapType::LRU_PERCPU_HASH, Some(k), Some(v)) => {
                 Some(format!("PerCpuHashMap<'a, {}, {}>", q(k), q(v)))
             }
             (MapType::ARRAY, _, Some(v)) => Some(format!("Array<'a, {}>", q(v))),
             (MapType::PERCPU_ARRAY, _, Some(v)) => Some(format!("PerCpuArray<'a, {}>", q(v))),
-            (MapType::QUEUE | MapType::STACK, _, Some(v)) => Some(format!("Queue<'a, {}>", q(v))),
+            (MapType::QUEUE, _, Some(v)) => Some(format!("Queue<'a, {}>", q(v))),
+            (MapType::STACK, _, Some(v)) => Some(format!("Stack<'a, {}>", q(v))),
             _ => None,
         };
         let (ty, make) = match typed {

@@ -215,12 +215,12 @@ fn typed_maps_of_a_skeleton_take_locked_values_batches_and_stacks() {
         })
         .collect();
     maps.locked
-        .insert_all(&three, 0)
+        .insert_batch(&three, 0)
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     let mut keys = maps.locked.keys().unwrap();
     keys.sort_unstable();
     assert_eq!(keys, [1, 2, 3, 4]);
-    maps.locked.remove_all(&[2, 3]).unwrap();
+    maps.locked.remove_batch(&[2, 3]).unwrap();
     assert_eq!(maps.locked.take(&4).unwrap().map(|v| v.count), Some(40));
     assert_eq!(maps.locked.keys().unwrap(), [1]);
     // `value_stack` is a Stack: last in, first out.

@@ -8,7 +8,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-use oxbpf_maps::Map;
+use oxbpf_maps::{Map, MapBtfType, MapBtfTypes};
 use oxbpf_prog::Program;
 use oxbpf_sys::SysError;
 use oxbpf_sys::bpf;
@@ -424,6 +424,72 @@ fn create_spec(
     Ok(map)
 }
 
+/// The BTF key and value types map `spec` was created with (as [`attr_for`] passes
+/// them), named and sized for typed views to check and name; a type whose size is not
+/// the map's (the user resized the map, so it was created without them) is left out.
+fn btf_types(obj: &Object, spec: &MapSpec, map: &Map, loaded_btf: bool) -> MapBtfTypes {
+    let Some(btf) = obj
+        .btf
+        .as_ref()
+        .filter(|_| loaded_btf && spec.value_type.is_some() && takes_btf_types(spec.map_type))
+    else {
+        return MapBtfTypes::default();
+    };
+    let describe = |id: Option<crate::btf::TypeId>, map_size: u32| {
+        let id = id?;
+        let size = u32::try_from(btf.size_of(id).ok()?).ok()?;
+        (size == map_size).then(|| MapBtfType {
+            name: c_type_name(btf, id, 0),
+            size,
+        })
+    };
+    MapBtfTypes {
+        key: describe(spec.key_type, map.key_size()),
+        value: describe(spec.value_type, map.value_size()),
+    }
+}
+
+/// A BTF type as C spells it (`struct stats`, `pid_t`, `char[16]`, `u8 *`), for
+/// messages; qualifiers are left out.
+fn c_type_name(btf: &crate::btf::Btf, id: crate::btf::TypeId, depth: u32) -> String {
+    let Ok(t) = btf.type_by_id(id) else {
+        return format!("type {id}");
+    };
+    let name = t.name().unwrap_or("");
+    let named = |what: &str| {
+        if name.is_empty() {
+            format!("anonymous {what}")
+        } else {
+            format!("{what} {name}")
+        }
+    };
+    // Deeper than any C type is spelled: a loop in bad BTF.
+    if depth > 16 {
+        return "...".into();
+    }
+    match t.kind() {
+        Kind::Void => "void".into(),
+        Kind::Struct => named("struct"),
+        Kind::Union => named("union"),
+        Kind::Enum | Kind::Enum64 => named("enum"),
+        Kind::Fwd => named(if t.kind_flag() { "union" } else { "struct" }),
+        Kind::Ptr => match t.ref_type() {
+            Ok(to) => format!("{} *", c_type_name(btf, to, depth + 1)),
+            Err(_) => "void *".into(),
+        },
+        Kind::Array => match t.array() {
+            Ok(a) => format!("{}[{}]", c_type_name(btf, a.elem_type, depth + 1), a.nelems),
+            Err(_) => "array".into(),
+        },
+        Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag => match t.ref_type() {
+            Ok(to) => c_type_name(btf, to, depth + 1),
+            Err(_) => format!("type {id}"),
+        },
+        _ if !name.is_empty() => name.to_string(),
+        k => format!("anonymous {}", k.name().to_ascii_lowercase()),
+    }
+}
+
 fn datasec_id(types: Option<&[Type]>, name: &str) -> Option<u32> {
     types?
         .iter()
@@ -547,7 +613,9 @@ pub(super) fn create_all(
             object_maps.push(None);
             continue;
         }
-        object_maps.push(Some(create_spec(spec, opts, btf_fd)?));
+        let map = create_spec(spec, opts, btf_fd)?;
+        let types = btf_types(obj, spec, &map, btf_fd.is_some());
+        object_maps.push(Some(map.with_btf_types(types)));
     }
     let arena = map_arena(obj, &object_maps)?;
     let mut data_maps = Vec::with_capacity(obj.data.len());
@@ -768,6 +836,30 @@ mod tests {
         ] {
             assert!(takes_btf_types(t), "{t}");
         }
+    }
+
+    #[test]
+    fn map_key_and_value_types_are_named_as_c_spells_them() {
+        use crate::btf::TypeId;
+        use crate::btf::builder::BtfBuilder;
+        let mut b = BtfBuilder::new(oxbpf_sys::uapi::Endian::Little);
+        let int = b.int("int", 4, true);
+        let pid = b.typedef("pid_t", int);
+        let chr = b.int("char", 1, true);
+        let comm = b.array(chr, int, 16);
+        let stats = b.strukt("stats", 16, &[("n", int, 0)]);
+        let anon = b.strukt("", 4, &[("n", int, 0)]);
+        let ptr = b.ptr(stats);
+        let konst = b.ty("", Kind::Const, 0, false, pid);
+        let btf = b.btf().unwrap();
+        let name = |id| c_type_name(&btf, TypeId(id), 0);
+        assert_eq!(name(pid), "pid_t");
+        assert_eq!(name(comm), "char[16]");
+        assert_eq!(name(stats), "struct stats");
+        assert_eq!(name(anon), "anonymous struct");
+        assert_eq!(name(ptr), "struct stats *");
+        assert_eq!(name(konst), "pid_t", "qualifiers are left out");
+        assert_eq!(name(99), "type [99]", "a bad id is named, not a panic");
     }
 
     #[test]

@@ -500,15 +500,16 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
     starts.remove(&7).unwrap();
     assert_eq!(starts.keys().unwrap(), [8]);
     // Sizes and types are checked, naming the map's and the Rust type's.
+    // (exec_start is `__type(key, pid_t)`, `__type(value, u64)`: its BTF types are named.)
     let e = HashMap::<'_, u64, u64>::new(map).unwrap_err().to_string();
     assert_eq!(
         e,
-        "map `exec_start` as a typed map: its keys are 4 bytes, and u64 is 8"
+        "map `exec_start` as a typed map: key type `pid_t` (BTF) is 4 bytes, u64 is 8"
     );
     let e = HashMap::<'_, i32, u32>::new(map).unwrap_err().to_string();
     assert_eq!(
         e,
-        "map `exec_start` as a typed map: its values are 8 bytes, and u32 is 4"
+        "map `exec_start` as a typed map: value type `u64` (BTF) is 8 bytes, u32 is 4"
     );
     let e = Array::<'_, u64>::new(map).unwrap_err().to_string();
     assert_eq!(e, "map `exec_start` is a hash, not an array");
@@ -571,8 +572,9 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
     assert_eq!(routes.longest_match(&[192, 168, 0, 1]).unwrap(), None);
     let e = LpmTrie::<'_, [u8; 16], u32>::new(l.map("lpm_map").unwrap()).unwrap_err();
     assert!(
-        e.to_string()
-            .ends_with("its keys are 8 bytes, and a prefix length with [u8; 16] is 20"),
+        e.to_string().ends_with(
+            "key type `struct lpm_key` (BTF) is 8 bytes, a prefix length with [u8; 16] is 20"
+        ),
         "{e}"
     );
     let queue: Queue<'_, u32> = Queue::new(l.map("queue").unwrap()).unwrap();
@@ -623,6 +625,295 @@ fn typed_maps_check_their_types_and_sizes_then_work_on_rust_values() {
             .unwrap_err()
             .to_string()
             .contains("not a program array")
+    );
+}
+
+/// `testdata/maps_more.bpf.c`'s `struct locked_value`: a `bpf_spin_lock` (a u32), the
+/// padding the C compiler puts after it, then the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct LockedValue {
+    lock: u32,
+    pad: u32,
+    count: u64,
+}
+
+/// maps_more.bpf.o loaded with no program, only its maps (those of types this kernel has).
+fn maps_more_maps() -> oxbpf_loader::load::Loaded {
+    let mut obj = crate::skip_maps(
+        Object::open(crate::testdata("maps_more.bpf.o")).unwrap(),
+        &crate::newer_maps("maps_more.bpf.o"),
+    );
+    obj.load_only::<&str>(&[]).unwrap();
+    obj.load(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", crate::chain(&e)))
+}
+
+#[test]
+fn typed_maps_check_sizes_against_the_btf_types_and_read_under_the_spin_lock() {
+    use oxbpf_maps::typed::{Array, HashMap, Queue};
+    use oxbpf_maps::{MapBtfType, MapBtfTypes};
+    let _serial = crate::serial();
+    if !gate::require_bpf(
+        "typed_maps_check_sizes_against_the_btf_types_and_read_under_the_spin_lock",
+    ) {
+        return;
+    }
+    let l = maps_more_maps();
+    let locked = l.map("locked").unwrap();
+    // The loader keeps the BTF types the map was created with (`__type(...)`).
+    assert_eq!(
+        locked.btf_types(),
+        &MapBtfTypes {
+            key: Some(MapBtfType {
+                name: "u32".into(),
+                size: 4
+            }),
+            value: Some(MapBtfType {
+                name: "struct locked_value".into(),
+                size: 16
+            }),
+        }
+    );
+    // A stack has no BTF types (the kernel refuses them for it, as libbpf knows).
+    assert_eq!(
+        l.map("value_stack").unwrap().btf_types(),
+        &MapBtfTypes::default()
+    );
+    // A Rust type of another size than the BTF type: the error names both.
+    let e = HashMap::<'_, u32, u64>::new(locked)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `locked` as a typed map: value type `struct locked_value` (BTF) is 16 bytes, u64 is 8"
+    );
+    let e = HashMap::<'_, u16, LockedValue>::new(locked)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `locked` as a typed map: key type `u32` (BTF) is 4 bytes, u16 is 2"
+    );
+    let e = Array::<'_, u32>::new(l.map("on_node_zero").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "map `on_node_zero` as a typed map: value type `u64` (BTF) is 8 bytes, u32 is 4"
+    );
+    // A map without BTF types is checked against its sizes, as before.
+    let e = Queue::<'_, u32>::new(l.map("value_stack").unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "map `value_stack` is a stack, not a queue");
+
+    // BPF_F_LOCK: written and read under the value's spin lock (the kernel copies all
+    // but the lock itself, which reads as zero).
+    let values: HashMap<'_, u32, LockedValue> = HashMap::new(locked).unwrap();
+    let v = LockedValue {
+        lock: 0,
+        pad: 0,
+        count: 42,
+    };
+    values.insert_locked(&1, &v, 0).unwrap();
+    assert_eq!(values.get_locked(&1).unwrap(), Some(v));
+    assert_eq!(values.get_locked(&2).unwrap(), None);
+    let v2 = LockedValue { count: 43, ..v };
+    values.insert_locked(&1, &v2, 2 /* BPF_EXIST */).unwrap();
+    assert_eq!(values.get(&1).unwrap(), Some(v2));
+    // A value without a spin lock cannot be read under one: the kernel says EINVAL.
+    let counts: Array<'_, u64> = Array::new(l.map("on_node_zero").unwrap()).unwrap();
+    let e = counts.get_locked(0).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL), "{e}");
+}
+
+#[test]
+fn typed_lru_hash_maps_and_stacks_take_only_their_kind() {
+    use oxbpf_maps::typed::{HashMap, LruHashMap, Queue, Stack};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_lru_hash_maps_and_stacks_take_only_their_kind") {
+        return;
+    }
+    let mut obj = Object::open(crate::testdata("maps_btf.bpf.o")).unwrap();
+    obj.load_only::<&str>(&[]).unwrap();
+    let l = crate::skip_maps(
+        obj,
+        &[
+            crate::newer_maps("maps_btf.bpf.o"),
+            vec!["pinned_counts".into(), "jump_table".into()],
+        ]
+        .concat(),
+    )
+    .load(&LoadOptions::default())
+    .unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
+    // lru_map: __u64 -> __u32, 128 entries; an LRU map evicts rather than refuse.
+    let lru: LruHashMap<'_, u64, u32> = LruHashMap::new(l.map("lru_map").unwrap()).unwrap();
+    for k in 0..1000u64 {
+        lru.insert(&k, &(k as u32), 0).unwrap();
+    }
+    let kept = lru.keys().unwrap();
+    assert!(!kept.is_empty() && kept.len() <= 128, "{}", kept.len());
+    assert_eq!(lru.get(&999).unwrap(), Some(999), "the newest is kept");
+    // A hash map view takes an LRU map too (as aya's does); an LRU view only LRU maps.
+    assert!(HashMap::<'_, u64, u32>::new(l.map("lru_map").unwrap()).is_ok());
+    let e = LruHashMap::<'_, u32, u64>::new(l.map("hash_map").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `hash_map` is a hash, not an LRU hash map"
+    );
+
+    // maps_more's value_stack: u64, 8 deep; last in, first out.
+    let l = maps_more_maps();
+    let stack: Stack<'_, u64> = Stack::new(l.map("value_stack").unwrap()).unwrap();
+    for v in [1u64, 2, 3] {
+        stack.push(&v).unwrap();
+    }
+    assert_eq!(stack.peek().unwrap(), Some(3));
+    let popped: Vec<u64> = std::iter::from_fn(|| stack.pop().unwrap()).collect();
+    assert_eq!(popped, [3, 2, 1]);
+    let e = Stack::<'_, u32>::new(l.map("value_stack").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `value_stack` as a typed map: its values are 8 bytes, and u32 is 4"
+    );
+    let e = Stack::<'_, u64>::new(l.map("locked").unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "map `locked` is a hash, not a stack");
+    assert!(Queue::<'_, u64>::new(l.map("value_stack").unwrap()).is_err());
+}
+
+#[test]
+fn typed_maps_iterate_update_and_delete_in_batches() {
+    use oxbpf_maps::typed::{Array, HashMap, PerCpuHashMap};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_maps_iterate_update_and_delete_in_batches") {
+        return;
+    }
+    // u32 -> u64, 10,000 entries (no BTF: checked against the map's sizes).
+    let m = create(MapType::HASH, 4, 8, 10_000, 0);
+    let h: HashMap<'_, u32, u64> = HashMap::new(&m).unwrap();
+    let entries: Vec<(u32, u64)> = (0..5000u32).map(|k| (k, u64::from(k) * 3)).collect();
+    h.insert_batch(&entries, 0).unwrap();
+    // The iterator reads 64 at a time; every entry once.
+    let mut got: Vec<(u32, u64)> = h.batch_iter(64).collect::<Result<_, _>>().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, entries);
+    // It stops reading when the caller stops.
+    assert_eq!(h.batch_iter(64).take(10).count(), 10);
+    let (mut n, mut sum) = (0, 0u64);
+    assert_eq!(
+        h.for_each(1000, |_, v| {
+            n += 1;
+            sum += v;
+        })
+        .unwrap(),
+        5000
+    );
+    assert_eq!((n, sum), (5000, (0..5000u64).map(|k| k * 3).sum()));
+    // A batch update takes no flag but BPF_F_LOCK (kernel/bpf/syscall.c,
+    // generic_map_update_batch): BPF_NOEXIST is refused whole.
+    let e = h.insert_batch(&entries[..2], 1).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL), "{e}");
+    // Remove the even keys in one batch; take one more.
+    let even: Vec<u32> = (0..5000).step_by(2).collect();
+    h.remove_batch(&even).unwrap();
+    assert_eq!(h.take(&1).unwrap(), Some(3));
+    assert_eq!(h.take(&1).unwrap(), None);
+    let mut left: Vec<u32> = h.batch_iter(4096).map(|e| e.unwrap().0).collect();
+    left.sort_unstable();
+    assert_eq!(left, (3..5000).step_by(2).collect::<Vec<u32>>());
+    // An empty map: nothing, and no error.
+    let empty = create(MapType::HASH, 4, 8, 16, 0);
+    let empty: HashMap<'_, u32, u64> = HashMap::new(&empty).unwrap();
+    assert_eq!(empty.batch_iter(8).count(), 0);
+
+    // An LPM trie has no batch lookup: the walk goes key by key, lazily too.
+    let lpm = create(MapType::LPM_TRIE, 8, 4, 16, map_flags::NO_PREALLOC);
+    for (len, v) in [(8u32, 1u32), (16, 2), (24, 3)] {
+        let mut k = len.to_ne_bytes().to_vec();
+        k.extend_from_slice(&[10, 1, 2, 0]);
+        lpm.update(&k, &v.to_ne_bytes(), 0).unwrap();
+    }
+    let mut walk = lpm.batches(64);
+    let mut values = Vec::new();
+    while walk.next_batch().unwrap() > 0 {
+        values.extend(walk.iter().map(|(_, v)| v[0]));
+    }
+    values.sort_unstable();
+    assert_eq!(values, [1, 2, 3]);
+
+    // An array: every index, in order.
+    let a = create(MapType::ARRAY, 4, 8, 100, 0);
+    let a: Array<'_, u64> = Array::new(&a).unwrap();
+    a.set(7, &70).unwrap();
+    let all: Vec<(u32, u64)> = a.batch_iter(16).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all.len(), 100);
+    assert!(all.iter().enumerate().all(|(i, &(k, _))| k as usize == i));
+    assert_eq!(all[7], (7, 70));
+
+    // A per-CPU hash map: each key with its value on each possible CPU.
+    let p = create(MapType::PERCPU_HASH, 4, 8, 16, 0);
+    let cpus = oxbpf_sys::cpu::possible_cpus().unwrap() as usize;
+    let per_cpu: Vec<u8> = (0..cpus as u64)
+        .flat_map(|c| (c + 10).to_ne_bytes())
+        .collect();
+    p.update(&5u32.to_ne_bytes(), &per_cpu, 0).unwrap();
+    let p: PerCpuHashMap<'_, u32, u64> = PerCpuHashMap::new(&p).unwrap();
+    let all: Vec<(u32, Vec<u64>)> = p.batch_iter(4).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all, [(5, (10..10 + cpus as u64).collect::<Vec<_>>())]);
+}
+
+#[test]
+fn typed_ring_and_perf_buffers_hand_out_records_as_rust_values() {
+    use oxbpf_maps::typed::{PerfEvent, PerfEventArray, RingBuf};
+    let _serial = crate::serial();
+    if !gate::require_bpf("typed_ring_and_perf_buffers_hand_out_records_as_rust_values") {
+        return;
+    }
+    let l = Object::open(crate::testdata("events.bpf.o"))
+        .unwrap()
+        .load(&LoadOptions::default())
+        .unwrap();
+    let emit = l.program("emit").unwrap();
+    // Each record starts with its sequence number (8 to 40 bytes, see `expected`).
+    let mut seqs: RingBuf<u64> = RingBuf::new(l.map("rb").unwrap()).unwrap();
+    let mut samples: PerfEventArray<u64> = PerfEventArray::new(l.map("pb").unwrap(), 2).unwrap();
+    // Nothing yet: the wait times out with nothing handed over.
+    assert_eq!(seqs.poll(10, |_| panic!("no record yet")).unwrap(), 0);
+    pin_to_this_cpu();
+    for _ in 0..20 {
+        emit.test_run(&[0u8; 64], &[]).unwrap();
+    }
+    let mut got = Vec::new();
+    assert_eq!(seqs.poll(1000, |s| got.push(s)).unwrap(), 20);
+    assert_eq!(got, (1..=20).collect::<Vec<u64>>());
+    let mut sampled = Vec::new();
+    samples
+        .poll(1000, |e| match e {
+            PerfEvent::Sample { value, .. } => sampled.push(value),
+            PerfEvent::Lost { count, .. } => panic!("lost {count}"),
+        })
+        .unwrap();
+    assert_eq!(sampled, (1..=20).collect::<Vec<u64>>());
+    drop(seqs);
+    // Records shorter than the type (sequence numbers divisible by 5 are 8 bytes, not
+    // 16) are counted, not handed over.
+    let mut pairs: RingBuf<[u64; 2]> = RingBuf::new(l.map("rb").unwrap()).unwrap();
+    for _ in 0..10 {
+        emit.test_run(&[0u8; 64], &[]).unwrap();
+    }
+    let mut firsts = Vec::new();
+    assert_eq!(pairs.consume(|[s, _]| firsts.push(s)).unwrap(), 8);
+    assert_eq!(firsts, [21, 22, 23, 24, 26, 27, 28, 29]);
+    assert_eq!(pairs.short_records(), 2);
+    // Map types are checked.
+    let e = RingBuf::<u64>::new(l.map("pb").unwrap()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `pb` is a perf_event_array, not a ring buffer"
+    );
+    let e = PerfEventArray::<u64>::new(l.map("rb").unwrap(), 2).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "map `rb` is a ringbuf, not a perf event array"
     );
 }
 
