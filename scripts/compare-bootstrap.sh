@@ -17,8 +17,9 @@
 #
 # Needs: cargo with the x86_64-unknown-linux-musl target, cloc, and for the libbpf-rs
 # version clang (CLANG, default clang-19), a C compiler, pkg-config, libelf and zlib
-# headers and static libraries. If oxbpf's bootstrap example gains dependencies or a build
-# script (a generated skeleton), update `lay_out_oxbpf_example` below to match.
+# headers and static libraries. oxbpf's bootstrap example runs on its committed skeleton
+# (oxbpf/examples/skel/), copied beside it by `lay_out_oxbpf_example`; the same-behaviour
+# oxbpf version generates its skeleton in build.rs (oxbpf-build, no clang).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +51,7 @@ declare -A DIR=(
 declare -A SOURCES=(
 	[libbpf-rs]="src/main.rs build.rs"
 	[aya]="src/main.rs"
-	[oxbpf]="src/main.rs"
+	[oxbpf]="src/main.rs build.rs"
 	[oxbpf-example]="src/main.rs"
 )
 declare -A BIN=(
@@ -139,7 +140,7 @@ cp "$ROOT/testdata/bootstrap.bpf.o" "${DIR[aya]}/src/"
 
 lay_out oxbpf "$ROOT/docs/comparison/oxbpf"
 cp "$ROOT/testdata/bootstrap.bpf.o" "${DIR[oxbpf]}/src/"
-sed -i "s|path = \"../../../oxbpf\"|path = \"$ROOT/oxbpf\"|" "${DIR[oxbpf]}/Cargo.toml"
+sed -i "s|path = \"../../../oxbpf|path = \"$ROOT/oxbpf|" "${DIR[oxbpf]}/Cargo.toml"
 
 lay_out_oxbpf_example() {
 	local d=${DIR[oxbpf-example]}
@@ -147,6 +148,11 @@ lay_out_oxbpf_example() {
 	mkdir -p "$d/src"
 	cp "$ROOT/oxbpf/examples/bootstrap.rs" "$d/src/main.rs"
 	cp -r "$ROOT/oxbpf/examples/common" "$d/src/" 2>/dev/null || true
+	# Its committed skeleton (generated, not counted, like libbpf-rs's), embedding the
+	# object by a path relative to the repository: made absolute here.
+	mkdir -p "$d/src/skel"
+	sed "s|include_bytes!(\"../../../testdata/|include_bytes!(\"$ROOT/testdata/|" \
+		"$ROOT/oxbpf/examples/skel/bootstrap_skel.rs" >"$d/src/skel/bootstrap_skel.rs"
 	cat >"$d/Cargo.toml" <<-EOF
 		# oxbpf/examples/bootstrap.rs as a standalone binary (scripts/compare-bootstrap.sh).
 		[package]
@@ -156,7 +162,6 @@ lay_out_oxbpf_example() {
 		publish = false
 
 		[dependencies]
-		bytemuck = { version = "1", features = ["derive"] }
 		oxbpf = { path = "$ROOT/oxbpf" }
 
 		[workspace]

@@ -1,5 +1,5 @@
 //! libbpf-bootstrap's "bootstrap" user space with oxbpf: set `min_duration_ns` (`-d MS`),
-//! load the clang-built object, attach both tracepoints, print each exec and exit event
+//! load the clang-built object through its generated skeleton, attach both tracepoints, print each exec and exit event
 //! from the ring buffer until Ctrl-C (or SIGTERM).
 
 use std::error::Error;
@@ -8,24 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use oxbpf::maps::events::TermSignals;
 use oxbpf::maps::ringbuf::RingBufs;
 use oxbpf::maps::typed::{c_str, record};
-use oxbpf::prelude::*;
-use oxbpf::program::AutoAttach;
-use oxbpf::{LoadOptions, Object};
 
-/// `struct event` of bootstrap.bpf.c, the C compiler's padding after `exit_code` spelled
-/// out so the struct is plain old data.
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Event {
-    pid: i32,
-    ppid: i32,
-    exit_code: u32,
-    _pad: u32,
-    duration_ns: u64,
-    comm: [u8; 16],
-    filename: [u8; 127],
-    exit_event: u8,
-}
+include!(concat!(env!("OUT_DIR"), "/bootstrap.skel.rs"));
+use bootstrap::types::event;
 
 /// `-d MS`: report only processes that lived at least MS milliseconds.
 fn min_duration_ns() -> Result<u64, Box<dyn Error>> {
@@ -46,7 +31,7 @@ fn time_of_day() -> String {
 }
 
 fn handle_event(data: &[u8]) {
-    let Some(e) = record::<Event>(data) else {
+    let Some(e) = record::<event>(data) else {
         return;
     };
     let ts = time_of_day();
@@ -73,18 +58,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let min_duration_ns = min_duration_ns()?;
     let term = TermSignals::new()?; // SIGINT and SIGTERM, read from an fd
 
-    let mut obj = Object::parse("bootstrap.bpf.o", include_bytes!("bootstrap.bpf.o"))?;
-    obj.set_global("min_duration_ns", bytemuck::bytes_of(&min_duration_ns))?;
-    let loaded = obj.load(&LoadOptions::default())?;
-    let mut links = Vec::new();
-    for p in &loaded.programs {
-        if let AutoAttach::Attached(link) = p.attach_auto()? {
-            links.push(link);
-        }
-    }
+    let mut open = bootstrap::OpenSkel::open()?; // the object, embedded
+    open.rodata.min_duration_ns = min_duration_ns;
+    let mut skel = open.load()?;
+    skel.attach()?;
 
     let mut rings = RingBufs::new()?;
-    rings.add(loaded.map("rb").ok_or("no map rb")?, handle_event)?;
+    rings.add(skel.maps()?.rb, handle_event)?;
     println!(
         "{:<8} {:<5} {:<16} {:<7} {:<7} FILENAME/EXIT CODE",
         "TIME", "EVENT", "COMM", "PID", "PPID"
