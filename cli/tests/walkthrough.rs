@@ -80,6 +80,10 @@ fn example_command(command: &str, examples: &Path) -> String {
         .to_string()
 }
 
+/// How many more lines than the document shows a command may print (lines the
+/// document leaves out, such as other processes' events) before it counts as a flood.
+const FLOOD: usize = 100;
+
 #[test]
 fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
     let test = "every_command_of_the_walkthrough_prints_what_the_document_shows";
@@ -127,6 +131,16 @@ fn every_command_of_the_walkthrough_prints_what_the_document_shows() {
                 .split_once(&start)
                 .map(|(_, rest)| rest.split("@@@ ").next().unwrap_or(""))
                 .unwrap_or_else(|| panic!("block {b}: `{}` did not run:\n{text}", s.command));
+            // A command that floods (a program firing on oxbpf's own output, say) fails
+            // even when the lines shown are among what it printed.
+            assert!(
+                output.lines().count() <= s.shown.len() + FLOOD,
+                "block {b}, `{}` printed {} lines where the document shows {}:\n{}",
+                s.command,
+                output.lines().count(),
+                s.shown.len(),
+                output.lines().take(40).collect::<Vec<_>>().join("\n")
+            );
             let mut lines = output.lines();
             for want in &s.shown {
                 assert!(

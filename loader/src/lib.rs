@@ -36,6 +36,10 @@ pub mod trace {
 /// program and map type: for naming the missing one when a step is refused.
 pub use oxbpf_sys::caps;
 
+/// Whether a directory can hold pins (a bpffs), and creating one's missing directories
+/// there: for pin directories given by the user.
+pub use oxbpf_sys::bpffs;
+
 /// The kernel's ABI types (`ProgType`, `MapType`, `bpf_prog_info`...), as the loader
 /// and the kernel exchange them.
 pub use oxbpf_sys::uapi;

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod bpf;
+pub mod bpffs;
 pub mod caps;
 pub mod cpu;
 mod error;

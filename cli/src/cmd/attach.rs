@@ -29,21 +29,24 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             "netlink attachments cannot be pinned; drop --netlink to use XDP and TCX links".into(),
         );
     }
+    crate::cmd::run::check_iface(&args.attach)?;
     let mut obj = Object::open(&args.load.object)?;
     let opts = prepare(&args.load, &mut obj)?;
     let loaded = obj
         .load(&opts)
         .map_err(crate::cmd::load::with_verifier_log)?;
     // Only once something loaded: a refused load leaves no directory behind.
-    crate::cmd::load::ensure_pin_dir(&dir);
+    let created_dir = crate::cmd::load::ensure_pin_dir(&dir)?;
     let mut out = String::new();
-    let mut ok = loaded.failures.is_empty();
     for f in &loaded.failures {
         let _ = writeln!(out, "not loaded: {}", crate::error_chain(&f.error));
     }
+    // Each link pinned so far: removed again if any attachment fails.
+    let mut link_pins = Vec::new();
+    let mut attach_failed = false;
     for p in &loaded.programs {
         if p.prog_type() == oxbpf_loader::uapi::ProgType::SOCKET_FILTER {
-            ok = false;
+            attach_failed = true;
             let _ = writeln!(
                 out,
                 "{}: a socket filter lives and dies with its socket; use `oxbpf run`",
@@ -62,9 +65,10 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
                             a.link.describe(),
                             path.display()
                         );
+                        link_pins.push(path);
                     }
                     Err(e) => {
-                        ok = false;
+                        attach_failed = true;
                         let _ = writeln!(
                             out,
                             "{}: attached, but {}; detached again",
@@ -76,43 +80,65 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
             }
             Ok(None) => {}
             Err(why) => {
-                ok = false;
+                attach_failed = true;
                 let _ = writeln!(out, "{}: {why}", p.name());
             }
         }
     }
     for v in &loaded.struct_ops {
-        ok &= register_pinned(&loaded, v, &dir, &mut out);
+        match register_pinned(&loaded, v, &dir, &mut out) {
+            Some(path) => link_pins.push(path),
+            None => attach_failed = true,
+        }
+    }
+    if attach_failed {
+        // All or nothing: what was pinned is unpinned, so the programs go away with
+        // this process, and a directory made for them is removed.
+        for path in &link_pins {
+            if let Err(e) = std::fs::remove_file(path) {
+                let _ = writeln!(out, "{}: {e}", path.display());
+            }
+        }
+        if created_dir {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        let _ = writeln!(
+            out,
+            "not attached: nothing is left pinned in {}",
+            dir.display()
+        );
+        return Ok((out, false));
     }
     for (kind, name, path) in pin_all(&args.load, &loaded)? {
         let _ = writeln!(out, "pinned {kind} `{name}` at {}", path.display());
     }
     let _ = writeln!(out, "Remove with: oxbpf detach {}", dir.display());
-    Ok((out, ok))
+    Ok((out, loaded.failures.is_empty()))
 }
 
 /// Registers a `.struct_ops.link` map and pins its link, so the struct stays registered
 /// after oxbpf exits (as `bpftool struct_ops register` does); `oxbpf detach` removes
-/// it. A plain `.struct_ops` map has no link to pin: it is refused, saying so.
+/// it. A plain `.struct_ops` map has no link to pin: it is refused, saying so. Returns
+/// the pin's path, or `None` if it failed.
 fn register_pinned(
     loaded: &oxbpf_loader::load::Loaded,
     v: &oxbpf_loader::load::StructOpsValue,
     dir: &Path,
     out: &mut String,
-) -> bool {
+) -> Option<PathBuf> {
     if !v.link {
         let _ = writeln!(
             out,
             "struct_ops map {}: a plain .struct_ops map has no link to pin, so it cannot stay registered after oxbpf exits; declare it in .struct_ops.link, or use `oxbpf run`",
             v.map
         );
-        return false;
+        return None;
     }
     let link = match loaded.register_struct_ops(&v.map) {
         Ok(link) => link,
         Err(e) => {
             let _ = writeln!(out, "{}", crate::error_chain(&e));
-            return false;
+            return None;
         }
     };
     let path = dir.join(format!("{}_link", pin_name(&v.map)));
@@ -124,7 +150,7 @@ fn register_pinned(
                 link.describe(),
                 path.display()
             );
-            true
+            Some(path)
         }
         Err(e) => {
             let _ = writeln!(
@@ -133,7 +159,7 @@ fn register_pinned(
                 v.map,
                 crate::error_chain(&e)
             );
-            false
+            None
         }
     }
 }

@@ -176,14 +176,11 @@ fn indented_log(prog: &str, log: &str) -> String {
     out
 }
 
-/// Creates a pin directory that does not exist yet (as libbpf and bpftool do). Inside a
-/// bpffs that works; anywhere else it fails, and the pin that follows says why.
-pub(crate) fn ensure_pin_dir(dir: &Path) {
-    if !dir.exists() {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            log::debug!("cannot create {}: {e}", dir.display());
-        }
-    }
+/// Makes a pin directory ready: on a bpffs, created there if missing (as libbpf and
+/// bpftool do); anywhere else the error says what to mount. Returns whether it was
+/// created.
+pub(crate) fn ensure_pin_dir(dir: &Path) -> Result<bool, CliError> {
+    Ok(oxbpf_loader::bpffs::prepare_pin_dir(dir)?)
 }
 
 /// Pins programs and maps where asked; returns `(kind, name, path)` for each pin.
@@ -193,8 +190,11 @@ pub(crate) fn pin_all(
 ) -> Result<Vec<(&'static str, String, PathBuf)>, CliError> {
     let mut pins = Vec::new();
     for dir in [&args.pin, &args.pin_maps].into_iter().flatten() {
-        ensure_pin_dir(dir);
+        ensure_pin_dir(dir)?;
     }
+    let pin_error = |path: &Path, e: &(dyn std::error::Error + 'static)| -> CliError {
+        format!("{}: {}", path.display(), crate::error_chain(e)).into()
+    };
     if let Some(dir) = &args.pin {
         for p in &l.programs {
             let path = dir.join(pin_name(p.name()));
@@ -215,15 +215,6 @@ pub(crate) fn pin_all(
         }
     }
     Ok(pins)
-}
-
-fn pin_error(path: &Path, e: &(dyn std::error::Error + 'static)) -> CliError {
-    let dir = path.parent().unwrap_or(path).display();
-    format!(
-        "{}; is a bpffs mounted at {dir}? (mount -t bpf bpf {dir})",
-        crate::error_chain(e)
-    )
-    .into()
 }
 
 fn to_text(

@@ -85,14 +85,14 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, CliError> {
 }
 
 /// What is known to format a map's keys and values.
-struct Types {
+pub(crate) struct Types {
     btf: Option<Btf>,
     key: Option<TypeId>,
     value: Option<TypeId>,
 }
 
 impl Types {
-    fn of(info: &MapInfo) -> Types {
+    pub(crate) fn of(info: &MapInfo) -> Types {
         let btf = map_btf(info);
         let id = |t: u32| (t != 0 && btf.is_some()).then_some(TypeId(t));
         Types {
@@ -135,6 +135,9 @@ fn to_json(v: &Value) -> Json {
     }
 }
 
+/// `BPF_F_RDONLY`: the map cannot be written through the bpf() syscall.
+const BPF_F_RDONLY: u32 = 1 << 3;
+
 fn is_per_cpu(t: MapType) -> bool {
     matches!(
         t,
@@ -143,6 +146,33 @@ fn is_per_cpu(t: MapType) -> bool {
             | MapType::LRU_PERCPU_HASH
             | MapType::PERCPU_CGROUP_STORAGE
     )
+}
+
+/// One entry in one line, typed where the map's BTF allows (hex otherwise), as `run`
+/// shows a map when it ends: `KEY => VALUE`, a per-CPU value as `[CPU0, CPU1, ...]`.
+pub(crate) fn entry_line(types: &Types, info: &MapInfo, key: &[u8], value: &[u8]) -> String {
+    let shown = |id, b: &[u8]| types.show(id, b).map_or_else(|| hex(b), |v| v.to_string());
+    let vsize = info.value_size as usize;
+    let value = if is_per_cpu(info.map_type) {
+        let stride = vsize.div_ceil(8) * 8;
+        let cpus: Vec<String> = value
+            .chunks(stride)
+            .map(|c| shown(types.value, &c[..vsize.min(c.len())]))
+            .collect();
+        format!("[{}]", cpus.join(", "))
+    } else {
+        shown(types.value, value)
+    };
+    // An array's key is its index, whether or not the BTF says so (internal maps and
+    // legacy definitions carry no key type).
+    let index = matches!(info.map_type, MapType::ARRAY | MapType::PERCPU_ARRAY)
+        .then(|| <[u8; 4]>::try_from(key).ok())
+        .flatten()
+        .filter(|_| types.key.is_none());
+    match index {
+        Some(i) => format!("{} => {value}", u32::from_ne_bytes(i)),
+        None => format!("{} => {value}", shown(types.key, key)),
+    }
 }
 
 /// One entry as text or JSON.
@@ -196,6 +226,18 @@ fn entry(types: &Types, info: &MapInfo, key: &[u8], value: &[u8], json: bool) ->
 /// `oxbpf map dump MAP`.
 pub fn dump(spec: &str, json: bool) -> Result<String, CliError> {
     let (map, info) = open(spec)?;
+    if matches!(info.map_type, MapType::RINGBUF | MapType::USER_RINGBUF) {
+        // Records go through it; none is kept by key (bpftool dumps nothing either).
+        if json {
+            return Ok("[]\n".into());
+        }
+        return Ok(format!(
+            "{} `{}` (id {}) has no elements to dump: its records pass through it to a reader; `oxbpf run OBJECT` prints them as they arrive\n",
+            info.map_type,
+            name_str(&info.name),
+            info.id
+        ));
+    }
     let types = Types::of(&info);
     let mut text = String::new();
     let mut all = Vec::new();
@@ -298,8 +340,23 @@ pub fn update(
         "exist" => 2,
         f => return Err(format!("--flags {f}: one of any, noexist, exist").into()),
     };
-    map.update(&k, &v, flags)?;
-    Ok(format!("updated key {}\n", hex(&k)))
+    let eperm = |e: &oxbpf_maps::MapError| matches!(e, oxbpf_maps::MapError::Sys { source, .. } if source.errno() == Some(libc::EPERM));
+    match map.update(&k, &v, flags) {
+        Ok(()) => Ok(format!("updated key {}\n", hex(&k))),
+        Err(e) if eperm(&e) && info.map_flags & BPF_F_RDONLY != 0 => Err(format!(
+            "{}: the map is read-only from user space (created with BPF_F_RDONLY)",
+            crate::error_chain(&e),
+        )
+        .into()),
+        // Root may update any map but a frozen one: `.rodata` and `.kconfig` are
+        // frozen at load so the verifier can trust their values.
+        Err(e) if eperm(&e) => Err(format!(
+            "{}: the map is frozen (BPF_MAP_FREEZE): a loader freezes `.rodata` and `.kconfig` once their values are set, and the programs were verified with them; set a `.rodata` value before load (`oxbpf load OBJ --set VAR=VALUE`)",
+            crate::error_chain(&e),
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `oxbpf map delete MAP --key K`.

@@ -68,6 +68,16 @@ fn out(line: &str) {
     let _ = o.flush();
 }
 
+/// Fails at once when `--iface` names no interface, before anything is loaded.
+pub(crate) fn check_iface(args: &AttachArgs) -> Result<(), CliError> {
+    match &args.iface {
+        Some(i) => oxbpf_prog::iface::ifindex(i)
+            .map(drop)
+            .map_err(|_| format!("--iface {i}: no such interface").into()),
+        None => Ok(()),
+    }
+}
+
 /// Attaches `p`, using the interface or cgroup given where its section cannot say.
 pub(crate) fn attach(
     loaded: &Loaded,
@@ -198,7 +208,7 @@ pub(crate) fn attach(
 pub(crate) fn packet_line(p: &[u8]) -> String {
     let summary = || {
         let head = &p[..p.len().min(32)];
-        format!("{} bytes: {}", p.len(), hex(head))
+        format!("packet of {} bytes: {}", p.len(), hex(head))
     };
     // Ethernet, IPv4.
     if p.len() < 34 || p[12..14] != [0x08, 0x00] || p[14] >> 4 != 4 {
@@ -223,10 +233,11 @@ pub(crate) fn packet_line(p: &[u8]) -> String {
         .filter(|l| !l.is_empty() && l.iter().all(|b| b.is_ascii_graphic() || *b == b' '))
         .map(|l| String::from_utf8_lossy(l).into_owned());
     format!(
-        "{name} {src}:{} → {dst}:{}, {} bytes{}",
+        "{name} {src}:{} → {dst}:{}, {} bytes of {name} payload ({} with headers){}",
         port(l4),
         port(l4 + 2),
         payload.len(),
+        p.len(),
         text.map_or(String::new(), |t| format!(": {t}"))
     )
 }
@@ -261,6 +272,7 @@ pub(crate) fn hex(data: &[u8]) -> String {
 pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     // Before anything else, so no thread misses the mask.
     let signals = TermSignals::new()?;
+    check_iface(&args.attach)?;
     let mut obj = Object::open(&args.load.object)?;
     let opts = prepare(&args.load, &mut obj)?;
     // Record types are resolved before anything is loaded, so a wrong name stops here.
@@ -288,6 +300,14 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
                 out(&crate::error_chain(&e));
             }
         }
+    }
+    if attached.is_empty() {
+        // Nothing would ever report: say why (each program's reason is above) and stop.
+        return Err(format!(
+            "nothing attached: {} has no program that could be attached here",
+            args.load.object.display()
+        )
+        .into());
     }
     let mut sources = Sources::open(&loaded.maps);
     for (map, t) in &record_types {
@@ -542,9 +562,12 @@ fn print_packets(attached: &[Attached]) {
     }
 }
 
-/// Prints the non-zero entries of a map (up to 16), so counting programs show counts.
+/// Prints the non-zero entries of a map (up to 16), so counting programs show counts;
+/// typed by the map's BTF as `map dump` shows them, in hex where it has none.
 fn summarize(m: &Map) {
     let Ok(keys) = m.keys() else { return };
+    let info = m.info().ok();
+    let types = info.as_ref().map(crate::cmd::mapcmd::Types::of);
     let mut shown = 0;
     for k in keys {
         let Ok(Some(v)) = m.lookup(&k) else { continue };
@@ -559,7 +582,13 @@ fn summarize(m: &Map) {
             out("  ...");
             break;
         }
-        out(&format!("  {} => {}", hex(&k), hex(&v)));
+        match (&types, &info) {
+            (Some(t), Some(i)) => out(&format!(
+                "  {}",
+                crate::cmd::mapcmd::entry_line(t, i, &k, &v)
+            )),
+            _ => out(&format!("  {} => {}", hex(&k), hex(&v))),
+        }
     }
 }
 
@@ -584,9 +613,9 @@ mod tests {
         p.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(
             packet_line(&p),
-            "TCP 127.0.0.1:40000 → 127.0.0.1:8000, 27 bytes: GET / HTTP/1.1"
+            "TCP 127.0.0.1:40000 → 127.0.0.1:8000, 27 bytes of TCP payload (81 with headers): GET / HTTP/1.1"
         );
-        assert_eq!(packet_line(&[1, 2, 3]), "3 bytes: 01 02 03");
+        assert_eq!(packet_line(&[1, 2, 3]), "packet of 3 bytes: 01 02 03");
     }
 
     #[test]

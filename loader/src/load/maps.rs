@@ -394,6 +394,13 @@ fn create_spec(
                 hook(path);
             }
         }
+        if let Some(dir) = path.parent() {
+            oxbpf_sys::bpffs::prepare_pin_dir(dir).map_err(|e| LoadError::Pin {
+                map: spec.name.clone(),
+                path: path.display().to_string(),
+                why: e.to_string(),
+            })?;
+        }
         let pinned = map.pin(path);
         // Another process loading the same object pinned its map between our look and
         // our pin: use that one (if compatible), so both share it as they would have
@@ -414,9 +421,9 @@ fn create_spec(
             map: spec.name.clone(),
             path: path.display().to_string(),
             why: format!(
-                "cannot pin ({}); is a bpffs mounted there? (mount -t bpf bpf {}, or choose another directory)",
-                e.source().map_or_else(String::new, crate::load::progs::chain),
-                opts.pin_root.display()
+                "cannot pin ({})",
+                e.source()
+                    .map_or_else(String::new, crate::load::progs::chain),
             ),
         })?;
         log::debug!("map `{}`: pinned at {}", spec.name, path.display());

@@ -935,7 +935,8 @@ fn failed_loads_close_every_fd_they_opened() {
         })
         .unwrap_err();
     assert!(
-        err.to_string().contains("is a bpffs mounted there?"),
+        err.to_string()
+            .contains("/nonexistent does not exist, and / is not a bpffs to create it in"),
         "{err}"
     );
     // Successful loads, dropped.
