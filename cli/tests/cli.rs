@@ -885,6 +885,133 @@ echo "== bss"
     assert_eq!(section("bss"), "updated key 00 00 00 00\nexit 0\n");
 }
 
+/// `bootstrap.bpf.o` with one edit of the bytes of its section `name`, written
+/// to a temporary file; returns its path.
+fn corrupted_bootstrap(file: &str, name: &str, edit: impl Fn(&mut [u8])) -> PathBuf {
+    let mut data = std::fs::read(testdata().join("bootstrap.bpf.o")).unwrap();
+    let elf = goblin::elf::Elf::parse(&data).unwrap();
+    let sh = elf
+        .section_headers
+        .iter()
+        .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(name))
+        .unwrap();
+    let range = sh.file_range().unwrap();
+    edit(&mut data[range]);
+    let path = std::env::temp_dir().join(format!("{}-{file}", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+#[test]
+fn errors_in_an_objects_btf_and_co_re_records_name_the_file() {
+    if !can_load("errors_in_an_objects_btf_and_co_re_records_name_the_file") {
+        return;
+    }
+    // The DATASEC of `.bss` renamed `.bsq`: no section gives its size.
+    let datasec = corrupted_bootstrap("datasec.bpf.o", ".BTF", |btf| {
+        let at = btf.windows(5).position(|w| w == b".bss\0").unwrap();
+        btf[at + 3] = b'q';
+    });
+    // The first CO-RE record's type id past the last type.
+    let core = corrupted_bootstrap("core.bpf.o", ".BTF.ext", |ext| {
+        let u32_at = |o: usize| u32::from_ne_bytes(ext[o..o + 4].try_into().unwrap()) as usize;
+        let (hdr_len, core_off) = (u32_at(4), u32_at(24));
+        // rec_size, then the first block's sec_name_off and num_info, then the record:
+        // insn_off, type_id.
+        let type_id = hdr_len + core_off + 4 + 8 + 4;
+        ext[type_id..type_id + 4].copy_from_slice(&0x7fff_ffffu32.to_ne_bytes());
+    });
+    let (ok, _, err) = oxbpf(&["load", datasec.to_str().unwrap()], &testdata());
+    assert!(!ok);
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: error: {}: BTF fix-up: DATASEC `.bsq`: no ELF section of that name",
+            datasec.display()
+        )),
+        "{err}"
+    );
+    let (ok, _, err) = oxbpf(&["load", core.to_str().unwrap()], &testdata());
+    assert!(!ok);
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: error: {}: CO-RE: program `handle_exec` (tp/sched/sched_process_exec): CO-RE relocation #0",
+            core.display()
+        )) && err.contains("malformed BTF"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(datasec);
+    let _ = std::fs::remove_file(core);
+}
+
+#[test]
+fn a_tracepoint_in_a_chroot_without_tracefs_says_what_to_mount() {
+    if !can_load("a_tracepoint_in_a_chroot_without_tracefs_says_what_to_mount") {
+        return;
+    }
+    // A chroot of the machine's /usr (bind-mounted, in a private mount namespace): its
+    // root is no mount point, so oxbpf cannot make a mount namespace private there to
+    // mount tracefs of its own.
+    let script = r#"set -e
+root=$(mktemp -d)
+mkdir -p "$root/usr" "$root/proc"
+ln -s usr/lib "$root/lib"; ln -s usr/lib64 "$root/lib64"; ln -s usr/bin "$root/bin"
+mount --bind /usr "$root/usr"
+mount -t proc proc "$root/proc"
+cp "$OXBPF" "$root/oxbpf"; cp minimal.bpf.o "$root/"
+set +e
+chroot "$root" /oxbpf run /minimal.bpf.o --duration 1 2>&1; echo "rc=$?"
+# Unmounted before anything is removed, and nothing removed recursively.
+umount "$root/proc" "$root/usr"
+rm -f "$root/oxbpf" "$root/minimal.bpf.o" "$root/lib" "$root/lib64" "$root/bin"
+rmdir "$root/usr" "$root/proc" "$root"
+"#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .current_dir(testdata())
+        .output()
+        .expect("unshare (util-linux) is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("handle_tp: program `handle_tp`: cannot attach to tracepoint syscalls/sys_enter_write: tracefs failed: no tracefs is mounted and oxbpf cannot mount one of its own: / is not a mount point here (a chroot?), so a private mount namespace cannot be made; mount one where it runs: mount -t tracefs nodev /sys/kernel/tracing")
+            && text.contains("rc=1"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn extract_to_a_missing_directory_says_so() {
+    let (ok, _, err) = oxbpf(
+        &["extract", "--out", "/nonexistent/dir", "bootstrap.bpf.o"],
+        &testdata(),
+    );
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "oxbpf: error: --out /nonexistent/dir: no such directory (create it first; without --out, objects go to the current directory)"
+    );
+}
+
+#[test]
+fn demo_without_proc_says_what_it_cannot_check() {
+    if !can_load("demo_without_proc_says_what_it_cannot_check") {
+        return;
+    }
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs none /proc && \"$OXBPF\" demo 2>&1; echo \"rc=$?\"")
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .output()
+        .expect("unshare (util-linux) is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("oxbpf: error: the programs ran, but their results cannot be checked: /proc/thread-self: No such file or directory (os error 2) (is /proc mounted? `mount -t proc proc /proc`)")
+            && text.contains("rc=1"),
+        "{text}"
+    );
+}
+
 #[test]
 fn concurrent_loads_share_a_pinned_by_name_map() {
     if !can_load("concurrent_loads_share_a_pinned_by_name_map") {

@@ -367,9 +367,72 @@ fn wait_child(pid: libc::pid_t) -> io::Result<()> {
     };
     match code {
         0 => Ok(()),
-        e => Err(io::Error::from_raw_os_error(e)),
+        e => {
+            Err(SetupStep::decode(e)
+                .map_or_else(|| io::Error::from_raw_os_error(e), io::Error::other))
+        }
     }
 }
+
+/// The mount steps of a tracefs child, as exit codes: the step's base plus the errno
+/// (every errno these calls return is below [`SetupStep::SPAN`]; the others exit with
+/// the bare errno, which stays below the first base).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SetupStep {
+    /// Making the new mount namespace private (`mount("/", MS_REC | MS_PRIVATE)`).
+    MakePrivate = 150,
+    /// Mounting tracefs at [`PRIVATE_TRACEFS`].
+    MountTracefs = 200,
+}
+
+impl SetupStep {
+    const SPAN: i32 = 50;
+
+    fn decode(code: i32) -> Option<PrivateTracefsError> {
+        let step = match code {
+            150..200 => SetupStep::MakePrivate,
+            200..250 => SetupStep::MountTracefs,
+            _ => return None,
+        };
+        Some(PrivateTracefsError {
+            step,
+            source: io::Error::from_raw_os_error(code - step as i32),
+        })
+    }
+}
+
+/// No tracefs is mounted and none could be mounted privately; says what to mount.
+#[derive(Debug)]
+pub struct PrivateTracefsError {
+    step: SetupStep,
+    source: io::Error,
+}
+
+impl std::fmt::Display for PrivateTracefsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = match (self.step, self.source.raw_os_error()) {
+            (SetupStep::MakePrivate, Some(libc::EINVAL)) => {
+                "/ is not a mount point here (a chroot?), so a private mount namespace cannot be made".to_string()
+            }
+            (SetupStep::MakePrivate, _) => {
+                format!("making a private mount namespace failed: {}", self.source)
+            }
+            (SetupStep::MountTracefs, Some(libc::ENOENT)) => {
+                format!("{PRIVATE_TRACEFS} does not exist here (a chroot without /sys?)")
+            }
+            (SetupStep::MountTracefs, _) => format!(
+                "mounting tracefs at {PRIVATE_TRACEFS} failed: {}",
+                self.source
+            ),
+        };
+        write!(
+            f,
+            "no tracefs is mounted and oxbpf cannot mount one of its own: {why}; mount one where it runs: mount -t tracefs nodev {PRIVATE_TRACEFS}"
+        )
+    }
+}
+
+impl std::error::Error for PrivateTracefsError {}
 
 /// What a tracefs child does with its file.
 #[derive(Clone, Copy)]
@@ -426,8 +489,28 @@ unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp, parent: libc:
             TracefsOp::Write { .. } => -1,
         };
         close_all_but(keep);
-        if crate::ns::unshare(libc::CLONE_NEWNS).is_err() {
+        // The two mount steps exit with codes of their own (see `SetupStep`), so the
+        // parent can say which failed.
+        let fail_at = |step: SetupStep| {
+            let errno = *libc::__errno_location();
+            libc::_exit(if errno < SetupStep::SPAN {
+                step as i32 + errno
+            } else {
+                errno
+            })
+        };
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
             fail();
+        }
+        if libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            fail_at(SetupStep::MakePrivate);
         }
         if libc::mount(
             c"tracefs".as_ptr(),
@@ -437,7 +520,7 @@ unsafe fn child_tracefs(target: &CStr, path: &CStr, op: TracefsOp, parent: libc:
             std::ptr::null(),
         ) != 0
         {
-            fail();
+            fail_at(SetupStep::MountTracefs);
         }
         match op {
             TracefsOp::Read { out } => {

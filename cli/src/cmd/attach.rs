@@ -34,7 +34,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     let opts = prepare(&args.load, &mut obj)?;
     let loaded = obj
         .load(&opts)
-        .map_err(crate::cmd::load::with_verifier_log)?;
+        .map_err(crate::cmd::load::load_error(&args.load.object))?;
     // Only once something loaded: a refused load leaves no directory behind.
     let created_dir = crate::cmd::load::ensure_pin_dir(&dir)?;
     let mut out = String::new();

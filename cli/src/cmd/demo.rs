@@ -160,12 +160,20 @@ fn run_whoami(loaded: &Loaded, layout: &[DataSection], out: &mut String) -> Resu
         .unwrap_or(comm_raw.len());
     let comm = String::from_utf8_lossy(&comm_raw[..comm_end]).to_string();
 
-    let tid: i32 = std::fs::read_link("/proc/thread-self")?
+    // What the program read is checked against /proc: without it, say so.
+    let no_proc = |path: &str, e: &dyn std::fmt::Display| {
+        format!(
+            "the programs ran, but their results cannot be checked: {path}: {e} (is /proc mounted? `mount -t proc proc /proc`)"
+        )
+    };
+    let tid: i32 = std::fs::read_link("/proc/thread-self")
+        .map_err(|e| no_proc("/proc/thread-self", &e))?
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.parse().ok())
-        .ok_or("cannot read /proc/thread-self")?;
-    let my_comm = std::fs::read_to_string("/proc/thread-self/comm")?;
+        .ok_or_else(|| no_proc("/proc/thread-self", &"not a thread id"))?;
+    let my_comm = std::fs::read_to_string("/proc/thread-self/comm")
+        .map_err(|e| no_proc("/proc/thread-self/comm", &e))?;
     let expected = (
         tid,
         std::process::id() as i32,

@@ -14,6 +14,13 @@ use crate::CliError;
 /// Runs `extract`.
 pub fn run(file: &Path, out_dir: &Path) -> Result<String, CliError> {
     let data = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if !out_dir.is_dir() {
+        return Err(format!(
+            "--out {}: no such directory (create it first; without --out, objects go to the current directory)",
+            out_dir.display()
+        )
+        .into());
+    }
     let found = find_objects(&data);
     if found.is_empty() {
         return Err(format!("{}: embeds no BPF object", file.display()).into());

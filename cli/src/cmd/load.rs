@@ -140,7 +140,7 @@ pub struct Report {
 pub fn run(args: &LoadArgs) -> Result<Report, CliError> {
     let mut obj = Object::open(&args.object)?;
     let opts = prepare(args, &mut obj)?;
-    let loaded = obj.load(&opts).map_err(with_verifier_log)?;
+    let loaded = obj.load(&opts).map_err(load_error(&args.object))?;
     let pins = pin_all(args, &loaded)?;
     let output = if args.json {
         format!("{}\n", to_json(&args.object, &loaded, &pins)?)
@@ -154,17 +154,20 @@ pub fn run(args: &LoadArgs) -> Result<Report, CliError> {
 }
 
 /// A load error as the user sees it: a verifier rejection carries the whole log, as the
-/// failing instruction and the state before it are what explains it.
-pub(crate) fn with_verifier_log(e: LoadError) -> CliError {
-    let line = crate::error_chain(&e);
-    match &e {
-        LoadError::Program(r) if !r.log.is_empty() => format!(
-            "{line}
-{}",
-            indented_log(&r.prog, &r.log)
-        )
-        .into(),
-        _ => Box::new(e),
+/// failing instruction and the state before it are what explains it; an error in the
+/// object's own BTF or CO-RE records names the file, which the error cannot know.
+pub(crate) fn load_error(object: &Path) -> impl Fn(LoadError) -> CliError + '_ {
+    move |e| {
+        let line = crate::error_chain(&e);
+        match &e {
+            LoadError::Program(r) if !r.log.is_empty() => {
+                format!("{line}\n{}", indented_log(&r.prog, &r.log)).into()
+            }
+            LoadError::Fixup(_) | LoadError::BtfExt(_) | LoadError::Core(_) => {
+                format!("{}: {line}", object.display()).into()
+            }
+            _ => Box::new(e),
+        }
     }
 }
 

@@ -279,7 +279,7 @@ pub fn run(args: &RunArgs) -> Result<(String, bool), CliError> {
     let record_types = record_types(&obj, &args.event_type)?;
     let loaded = obj
         .load(&opts)
-        .map_err(crate::cmd::load::with_verifier_log)?;
+        .map_err(crate::cmd::load::load_error(&args.load.object))?;
     for f in &loaded.failures {
         out(&format!("not loaded: {}", crate::error_chain(&f.error)));
     }

@@ -38,6 +38,20 @@ pub enum ElfErrorKind {
     /// Not an ELF file at all.
     #[error("not an ELF file ({0})")]
     NotElf(&'static str),
+    /// The file ends before a part its headers place in it: a copy cut short.
+    #[error(
+        "truncated: the file is {size} bytes, but its {what} is at bytes {from}..{to} (was it cut short while copied or downloaded?)"
+    )]
+    Truncated {
+        /// The file's size.
+        size: u64,
+        /// The part that lies past the end ("section header table", "section `xdp`").
+        what: String,
+        /// Where that part starts.
+        from: u64,
+        /// Where it ends.
+        to: u64,
+    },
     /// ELF structure is broken (from the ELF reader).
     #[error("malformed ELF: {0}")]
     Malformed(String),

@@ -153,9 +153,18 @@ impl Object {
             file: name.to_string(),
             kind,
         };
+        let size = data.len() as u64;
         let header = Header::parse(data).map_err(|e| {
             let magic_ok = data.get(..4) == Some(&elf::ELFMAG[..]);
-            err(if magic_ok {
+            let header_size = std::mem::size_of::<Header>() as u64;
+            err(if magic_ok && size < header_size {
+                ElfErrorKind::Truncated {
+                    size,
+                    what: "ELF header".into(),
+                    from: 0,
+                    to: header_size,
+                }
+            } else if magic_ok {
                 ElfErrorKind::Malformed(e.to_string())
             } else {
                 ElfErrorKind::NotElf(if data.len() < 4 {
@@ -179,6 +188,17 @@ impl Object {
         let e_type = header.e_type(endian).0;
         if e_type != elf::ET_REL.0 {
             return Err(err(ElfErrorKind::NotRelocatable(e_type)));
+        }
+        // The reader's error for a table past the end names no sizes: say them.
+        let shoff = header.e_shoff(endian);
+        let table_size = u64::from(header.e_shnum(endian)) * u64::from(header.e_shentsize(endian));
+        if shoff.saturating_add(table_size) > size {
+            return Err(err(ElfErrorKind::Truncated {
+                size,
+                what: "section header table".into(),
+                from: shoff,
+                to: shoff.saturating_add(table_size),
+            }));
         }
         let table = header
             .sections(endian, data)
@@ -218,9 +238,26 @@ fn read_sections<'d>(
             .map_err(|e| ElfErrorKind::Malformed(e.to_string()))?;
         let sec_name = String::from_utf8_lossy(raw_name).into_owned();
         let sh_type = sh.sh_type(endian).0;
-        let bytes = sh.data(endian, data).map_err(|_| ElfErrorKind::Section {
-            section: sec_name.clone(),
-            what: "data lies outside the file".into(),
+        let bytes = sh.data(endian, data).map_err(|_| {
+            let (from, len) = (sh.sh_offset(endian), sh.sh_size(endian));
+            let to = from.saturating_add(len);
+            let size = data.len() as u64;
+            // Past the end, but plausibly where a whole file would have it: cut short.
+            if from <= size && to > size {
+                ElfErrorKind::Truncated {
+                    size,
+                    what: format!("section `{sec_name}`"),
+                    from,
+                    to,
+                }
+            } else {
+                ElfErrorKind::Section {
+                    section: sec_name.clone(),
+                    what: format!(
+                        "data at bytes {from}..{to} lies outside the file ({size} bytes)"
+                    ),
+                }
+            }
         })?;
         let flags = sh.sh_flags(endian).0;
         let target = (sh_type == elf::SHT_REL.0 || sh_type == elf::SHT_RELA.0)
