@@ -2008,6 +2008,85 @@ fn run_leaves_nothing_after_sigint_or_sigterm_and_says_what_sigkill_left() {
     assert!(!progs.contains("on_getppid"), "{out}");
 }
 
+#[test]
+fn net_list_shows_links_and_the_clsact_qdisc_a_killed_run_left() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("net_list_shows_links_and_the_clsact_qdisc_a_killed_run_left") {
+        return;
+    }
+    let script = r#"
+ip link add veth0 type veth peer name veth1
+ip link set veth0 up
+ip link set veth1 up
+out=$(mktemp)
+# XDP and TCX through bpf_links.
+"$OXBPF" run attach.bpf.o --only xdp_count --only tc_count --iface veth1 --duration 20 > "$out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "2 attached" "$out" && break; sleep 0.05; done
+echo "== links"
+"$OXBPF" net list
+kill -INT $pid; wait $pid
+# A tc filter over netlink, on a clsact qdisc oxbpf adds, then SIGKILL.
+"$OXBPF" run attach.bpf.o --only tc_count --iface veth1 --netlink --duration 20 > "$out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "1 attached" "$out" && break; sleep 0.05; done
+kill -KILL $pid; wait $pid
+rm "$out"
+echo "== killed"
+"$OXBPF" net list
+echo "== detach"
+"$OXBPF" net detach veth1 --tc ingress --priority 1 --handle 0x1
+echo "== after"
+"$OXBPF" net list
+tc qdisc show dev veth1
+"#;
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", script])
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let section = |name: &str| {
+        out.split(&format!("== {name}\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n== ").next())
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+            .to_string()
+    };
+    let links = section("links");
+    // Each link's row names it and the command that detaches it.
+    let link_row = |hook: &str, prog: &str| {
+        links.lines().find_map(|l| {
+            let at = l.find(hook)?;
+            let id = l[at + hook.len()..].split_whitespace().next()?;
+            (l.contains(prog) && l.contains(&format!("oxbpf link detach {id} (or remove its pin)")))
+                .then_some(())
+        })
+    };
+    assert!(
+        link_row(") through link ", "xdp_count").is_some()
+            && link_row("tcx ingress through link ", "tc_count").is_some(),
+        "{out}"
+    );
+    assert!(
+        section("killed")
+            .lines()
+            .any(|l| l.contains("veth1") && l.contains("clsact qdisc oxbpf added (filters on it)")),
+        "{out}"
+    );
+    assert_eq!(
+        section("detach").trim(),
+        "removed tc ingress priority 1 handle 0x1 from veth1, and the clsact qdisc oxbpf had added (no filter left on it)",
+        "{out}"
+    );
+    let after = section("after");
+    assert!(
+        after.contains("no BPF program is attached to an interface") && !after.contains("clsact"),
+        "{out}"
+    );
+}
+
 /// The function the leftover-probe test probes, in this test binary.
 #[unsafe(no_mangle)]
 #[inline(never)]

@@ -159,6 +159,63 @@ pub fn link_info(id: u32) -> Result<LinkInfo, InventoryError> {
     Ok(bpf::link_info(open(IdKind::Link, id)?.as_fd())?)
 }
 
+/// A link that holds a program on a network interface (XDP, TCX): what `net list`
+/// shows beside the netlink attachments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetLink {
+    /// The link's id.
+    pub id: u32,
+    /// Its program's id.
+    pub prog_id: u32,
+    /// The interface.
+    pub ifindex: u32,
+    /// `None` for XDP; the direction's attach type for TCX.
+    pub attach_type: Option<crate::uapi::AttachType>,
+}
+
+/// Every XDP and TCX link in the kernel (those of other network namespaces too: their
+/// ifindexes are theirs).
+///
+/// # Errors
+/// Listing the links is refused.
+pub fn net_links() -> Result<Vec<NetLink>, InventoryError> {
+    const XDP: u32 = 6;
+    const TCX: u32 = 11;
+    let mut out = Vec::new();
+    for id in ids(IdKind::Link)? {
+        let fd = match open(IdKind::Link, id) {
+            Ok(fd) => fd,
+            Err(InventoryError::NoSuchId { .. }) => continue, // gone meanwhile
+            Err(e) => return Err(e),
+        };
+        let head = bpf::link_info(fd.as_fd())?;
+        if head.link_type != XDP && head.link_type != TCX {
+            continue;
+        }
+        let (head, ifindex, attach_type) = bpf::link_net_target(fd.as_fd())?;
+        out.push(NetLink {
+            id: head.id,
+            prog_id: head.prog_id,
+            ifindex,
+            attach_type: (head.link_type == TCX).then_some(crate::uapi::AttachType(attach_type)),
+        });
+    }
+    Ok(out)
+}
+
+/// Detaches link `id` (`BPF_LINK_DETACH`): its program stops running, whoever holds
+/// the link (a process, a pin); the holders keep an empty link until they let go.
+///
+/// # Errors
+/// No such link; a kind of link that cannot be detached this way (`EINVAL`,
+/// `EOPNOTSUPP`).
+pub fn detach_link(id: u32) -> Result<LinkInfo, InventoryError> {
+    let fd = open(IdKind::Link, id)?;
+    let info = bpf::link_info(fd.as_fd())?;
+    bpf::link_detach(fd.as_fd())?;
+    Ok(info)
+}
+
 /// BTF object `id` (a map's or a program's types), parsed.
 ///
 /// # Errors

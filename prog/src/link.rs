@@ -254,7 +254,9 @@ fn undo(held: Held) -> Result<(), DetachError> {
             mode_flags,
             prog,
         } => crate::netlink::detach_xdp(ifindex, mode_flags, &prog)?,
-        Held::NetlinkTc(filter) => crate::netlink::detach_tc(&filter)?,
+        Held::NetlinkTc(filter) => {
+            crate::netlink::detach_tc(&filter)?;
+        }
         Held::StructOpsMap(map) => bpf::map_delete_elem(&map, &0u32.to_ne_bytes())?,
         Held::TracefsProbe {
             perf,

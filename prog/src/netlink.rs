@@ -150,8 +150,9 @@ pub(crate) fn detach_xdp(
     }
 }
 
-/// Removes our tc filter, and the clsact qdisc if we added it and it has no filter left.
-pub(crate) fn detach_tc(t: &TcFilter) -> Result<(), NetlinkError> {
+/// Removes our tc filter, and the clsact qdisc if we added it and it has no filter left;
+/// returns whether the qdisc went too.
+pub(crate) fn detach_tc(t: &TcFilter) -> Result<bool, NetlinkError> {
     let mut sock = socket()?;
     let mut msg = Message::new(
         netlink::RTM_DELTFILTER,
@@ -162,8 +163,9 @@ pub(crate) fn detach_tc(t: &TcFilter) -> Result<(), NetlinkError> {
     sock.request("RTM_DELTFILTER", &mut msg)?;
     if t.created_qdisc && !has_filters(&mut sock, t.ifindex)? {
         delete_clsact(&mut sock, t.ifindex)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 fn delete_clsact(sock: &mut Socket, ifindex: u32) -> Result<(), NetlinkError> {
@@ -174,7 +176,158 @@ fn delete_clsact(sock: &mut Socket, ifindex: u32) -> Result<(), NetlinkError> {
     );
     msg.attr_str(TCA_KIND, "clsact");
     sock.request("RTM_DELQDISC", &mut msg)?;
+    clsact_record::removed(ifindex);
     log::debug!("removed the clsact qdisc of ifindex {ifindex} we had added");
+    Ok(())
+}
+
+/// Which clsact qdiscs oxbpf added: a netlink attachment outlives a killed process,
+/// and so does the qdisc added for it, which no kernel record marks as ours. A file
+/// per qdisc under [`clsact_record::DIR`] (named by network namespace and ifindex)
+/// says so until oxbpf removes the qdisc; where it cannot be written, the qdisc is
+/// simply not known as ours.
+pub mod clsact_record {
+    use std::path::PathBuf;
+
+    /// Where the records are: a tmpfs on most systems, so they go with a reboot, as
+    /// qdiscs do.
+    pub const DIR: &str = "/run/oxbpf/clsact";
+
+    /// This network namespace's inode: ifindexes are per namespace.
+    fn netns() -> Option<u64> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
+    }
+
+    fn path(ifindex: u32) -> Option<PathBuf> {
+        Some(PathBuf::from(format!("{DIR}/{}-{ifindex}", netns()?)))
+    }
+
+    /// Records that oxbpf added the clsact qdisc of `ifindex`.
+    pub(crate) fn made(ifindex: u32) {
+        let Some(p) = path(ifindex) else { return };
+        let written = std::fs::create_dir_all(DIR).and_then(|()| std::fs::write(&p, b""));
+        if let Err(e) = written {
+            log::debug!(
+                "cannot record the clsact qdisc we added at {}: {e}",
+                p.display()
+            );
+        }
+    }
+
+    /// Forgets the record of `ifindex`'s qdisc (it was removed).
+    pub(crate) fn removed(ifindex: u32) {
+        if let Some(p) = path(ifindex) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Whether oxbpf recorded adding the clsact qdisc of `ifindex`.
+    pub fn is_ours(ifindex: u32) -> bool {
+        path(ifindex).is_some_and(|p| p.exists())
+    }
+}
+
+/// Whether `ifindex` has a clsact qdisc (`RTM_GETQDISC` dump).
+fn has_clsact(sock: &mut Socket, ifindex: u32) -> Result<bool, NetlinkError> {
+    let mut msg = Message::new(
+        netlink::RTM_GETQDISC,
+        netlink::F_DUMP,
+        &netlink::tcmsg(0, 0, 0, 0),
+    );
+    for r in sock
+        .request("RTM_GETQDISC", &mut msg)?
+        .iter()
+        .filter(|r| r.msg_type == netlink::RTM_NEWQDISC)
+    {
+        let bad = |e| truncated("RTM_GETQDISC", e);
+        if r.u32_at(4).map_err(bad)? != ifindex {
+            continue;
+        }
+        if r.attrs_after(20)
+            .map_err(bad)?
+            .iter()
+            .any(|a| a.kind == TCA_KIND && a.str() == "clsact")
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A clsact qdisc oxbpf added and nothing removed (its process was killed): what
+/// `oxbpf net list` shows and `oxbpf net detach IFACE --clsact` removes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftClsact {
+    /// The interface.
+    pub ifindex: u32,
+    /// Whether filters are still on it (remove those first).
+    pub has_filters: bool,
+}
+
+/// The clsact qdiscs of `ifindexes` that oxbpf added and that are still there; records
+/// of qdiscs gone (removed by someone else, the interface deleted) are dropped.
+///
+/// # Errors
+/// The netlink dumps fail.
+pub fn clsact_left(ifindexes: &[u32]) -> Result<Vec<LeftClsact>, NetlinkError> {
+    let mut sock = socket()?;
+    let mut out = Vec::new();
+    for &ifindex in ifindexes {
+        if !clsact_record::is_ours(ifindex) {
+            continue;
+        }
+        if !has_clsact(&mut sock, ifindex)? {
+            clsact_record::removed(ifindex);
+            continue;
+        }
+        out.push(LeftClsact {
+            ifindex,
+            has_filters: has_filters(&mut sock, ifindex)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Why a clsact qdisc is not removed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClsactError {
+    /// oxbpf has no record of adding it.
+    #[error(
+        "oxbpf did not add the clsact qdisc of ifindex {0} (no record in {dir}): another tool may use it; `tc qdisc del dev IFACE clsact` removes it with every filter on it",
+        dir = clsact_record::DIR
+    )]
+    NotOurs(u32),
+    /// There is none.
+    #[error("ifindex {0} has no clsact qdisc")]
+    Missing(u32),
+    /// Filters are on it.
+    #[error(
+        "the clsact qdisc of ifindex {0} still has filters: remove them first (`oxbpf net list` shows them)"
+    )]
+    InUse(u32),
+    /// The kernel refused.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+}
+
+/// Removes the clsact qdisc of `ifindex` if oxbpf added it and no filter is on it.
+///
+/// # Errors
+/// [`ClsactError`] says why it stays.
+pub fn remove_clsact(ifindex: u32) -> Result<(), ClsactError> {
+    let mut sock = socket()?;
+    if !has_clsact(&mut sock, ifindex)? {
+        clsact_record::removed(ifindex);
+        return Err(ClsactError::Missing(ifindex));
+    }
+    if !clsact_record::is_ours(ifindex) {
+        return Err(ClsactError::NotOurs(ifindex));
+    }
+    if has_filters(&mut sock, ifindex)? {
+        return Err(ClsactError::InUse(ifindex));
+    }
+    delete_clsact(&mut sock, ifindex)?;
     Ok(())
 }
 
@@ -294,7 +447,10 @@ pub(crate) fn add_tc_filter(
     );
     qdisc.attr_str(TCA_KIND, "clsact");
     let created_qdisc = match sock.request("RTM_NEWQDISC", &mut qdisc) {
-        Ok(_) => true,
+        Ok(_) => {
+            clsact_record::made(ifindex);
+            true
+        }
         Err(e) if e.errno() == Some(libc::EEXIST) => false,
         Err(e) => return Err(e.into()),
     };
@@ -372,6 +528,37 @@ pub struct NetAttachment {
     pub prog_id: u32,
     /// The name tc records for a filter (`tc_count.bpf.o:[tc]`-like), empty for XDP.
     pub name: String,
+}
+
+/// The interfaces of this network namespace, `(ifindex, name)` (`RTM_GETLINK` dump;
+/// `/sys/class/net` shows the namespace sysfs was mounted in, not always this one).
+///
+/// # Errors
+/// The netlink socket cannot be opened or the dump fails.
+pub fn interfaces() -> Result<Vec<(u32, String)>, NetlinkError> {
+    let mut sock = socket()?;
+    let mut msg = Message::new(
+        netlink::RTM_GETLINK,
+        netlink::F_DUMP,
+        &netlink::ifinfomsg(0),
+    );
+    let mut out = Vec::new();
+    for r in sock
+        .request("RTM_GETLINK", &mut msg)?
+        .iter()
+        .filter(|r| r.msg_type == netlink::RTM_NEWLINK)
+    {
+        let bad = |e| truncated("RTM_GETLINK", e);
+        let ifindex = r.u32_at(4).map_err(bad)?;
+        let name = r
+            .attrs_after(16)
+            .map_err(bad)?
+            .iter()
+            .find(|a| a.kind == IFLA_IFNAME)
+            .map_or_else(|| format!("ifindex {ifindex}"), |a| a.str());
+        out.push((ifindex, name));
+    }
+    Ok(out)
 }
 
 /// Every BPF program attached to an interface of this network namespace (`RTM_GETLINK`
@@ -473,11 +660,13 @@ pub fn net_attachments() -> Result<Vec<NetAttachment>, NetlinkError> {
 
 /// Removes an attachment found by [`net_attachments`] (one a killed process left
 /// behind, say): the XDP program of that mode, or the tc filter with that priority and
-/// handle. The clsact qdisc stays (other filters may use it).
+/// handle. The clsact qdisc stays if other filters use it or oxbpf did not add it.
+///
+/// Returns whether a clsact qdisc oxbpf had added went with the filter.
 ///
 /// # Errors
 /// The kernel's refusal (no such attachment).
-pub fn net_detach(ifindex: u32, hook: &NetHook) -> Result<(), NetlinkError> {
+pub fn net_detach(ifindex: u32, hook: &NetHook) -> Result<bool, NetlinkError> {
     match hook {
         NetHook::Xdp(mode) => {
             let flags = match mode {
@@ -486,7 +675,7 @@ pub fn net_detach(ifindex: u32, hook: &NetHook) -> Result<(), NetlinkError> {
                 XdpMode::Hw => XDP_FLAGS_HW_MODE,
                 XdpMode::Auto => 0,
             };
-            set_xdp(ifindex, -1, flags, None)
+            set_xdp(ifindex, -1, flags, None).map(|()| false)
         }
         NetHook::Tc {
             direction,
@@ -500,7 +689,8 @@ pub fn net_detach(ifindex: u32, hook: &NetHook) -> Result<(), NetlinkError> {
             },
             handle: *handle,
             priority: *priority,
-            created_qdisc: false,
+            // A qdisc oxbpf added goes with its last filter, as after a clean detach.
+            created_qdisc: clsact_record::is_ours(ifindex),
         }),
     }
 }

@@ -944,6 +944,32 @@ pub fn link_info(fd: BorrowedFd<'_>) -> Result<LinkInfo, SysError> {
     Ok(info)
 }
 
+/// `struct bpf_link_info` up to the interface of an XDP, TCX or netkit link: the head,
+/// then the union's `ifindex` and (TCX, netkit) `attach_type`. The rest of the union is
+/// left out; the kernel fills what fits.
+#[repr(C)]
+#[derive(Default)]
+struct NetLinkInfo {
+    head: LinkInfo,
+    ifindex: u32,
+    attach_type: u32,
+}
+
+/// The interface an XDP, TCX or netkit link holds its program on, and (TCX, netkit)
+/// its attach type: `(head, ifindex, attach_type)`. For other kinds of link the two
+/// numbers mean other things: check `head.link_type` first.
+///
+/// # Errors
+/// `EINVAL` if `fd` is not a link.
+pub fn link_net_target(fd: BorrowedFd<'_>) -> Result<(LinkInfo, u32, u32), SysError> {
+    let mut info = NetLinkInfo::default();
+    // SAFETY: NetLinkInfo mirrors the start of struct bpf_link_info; none of the words
+    // the kernel reads as addresses (in other kinds' union members) is non-zero, and
+    // a zero address is never written.
+    unsafe { obj_info(fd, &mut info)? };
+    Ok((info.head, info.ifindex, info.attach_type))
+}
+
 /// The ids of the maps a program uses: a first call learns how many, a second fills a
 /// buffer of that size (a map added in between is simply not listed).
 ///

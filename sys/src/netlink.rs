@@ -24,6 +24,8 @@ pub const RTM_SETLINK: u16 = 19;
 pub const RTM_NEWQDISC: u16 = 36;
 /// `RTM_DELQDISC`.
 pub const RTM_DELQDISC: u16 = 37;
+/// `RTM_GETQDISC`.
+pub const RTM_GETQDISC: u16 = 38;
 /// `RTM_NEWTFILTER`.
 pub const RTM_NEWTFILTER: u16 = 44;
 /// `RTM_DELTFILTER`.

@@ -6,7 +6,10 @@
 use std::fmt::Write as _;
 
 use oxbpf_loader::inventory;
-use oxbpf_prog::netlink::{NetAttachment, NetHook, net_attachments, net_detach, not_permitted};
+use oxbpf_loader::uapi::AttachType;
+use oxbpf_prog::netlink::{
+    NetAttachment, NetHook, clsact_left, net_attachments, net_detach, not_permitted,
+};
 use oxbpf_prog::{TcDirection, XdpMode};
 
 use crate::CliError;
@@ -21,45 +24,141 @@ fn prog_name(id: u32) -> String {
     )
 }
 
-/// Runs `net list`.
+/// One row of `net list`: an attachment, with the link holding it when there is one.
+struct Row {
+    ifname: String,
+    hook: String,
+    prog_id: Option<u32>,
+    link_id: Option<u32>,
+    remove: String,
+}
+
+/// Runs `net list`: netlink attachments (XDP, tc filters), the XDP and TCX links of this
+/// namespace's interfaces, and the clsact qdiscs oxbpf added that a killed process left.
 pub fn list(json: bool) -> Result<String, CliError> {
     let all = net_attachments()?;
+    let ifaces = oxbpf_prog::netlink::interfaces()?;
+    // Links of other namespaces carry their own ifindexes: only this one's are listed.
+    // Listing links takes CAP_SYS_ADMIN; without it the rest is still shown.
+    let (links, links_unlisted) = match inventory::net_links() {
+        Ok(l) => (l, None),
+        Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
+    };
+    let mut rows = Vec::new();
+    for a in &all {
+        let link = matches!(a.hook, NetHook::Xdp(_))
+            .then(|| {
+                links.iter().find(|l| {
+                    l.attach_type.is_none() && l.ifindex == a.ifindex && l.prog_id == a.prog_id
+                })
+            })
+            .flatten();
+        rows.push(Row {
+            ifname: a.ifname.clone(),
+            hook: match link {
+                Some(l) => format!("{} through link {}", hook(&a.hook), l.id),
+                None => hook(&a.hook),
+            },
+            prog_id: Some(a.prog_id),
+            link_id: link.map(|l| l.id),
+            remove: match link {
+                Some(l) => link_remove_command(l.id),
+                None => remove_command(a),
+            },
+        });
+    }
+    for l in links.iter().filter(|l| l.attach_type.is_some()) {
+        let Some((_, ifname)) = ifaces.iter().find(|(i, _)| *i == l.ifindex) else {
+            continue;
+        };
+        let direction = match l.attach_type {
+            Some(AttachType::TCX_EGRESS) => "egress",
+            _ => "ingress",
+        };
+        rows.push(Row {
+            ifname: ifname.clone(),
+            hook: format!("tcx {direction} through link {}", l.id),
+            prog_id: Some(l.prog_id),
+            link_id: Some(l.id),
+            remove: link_remove_command(l.id),
+        });
+    }
+    let indexes: Vec<u32> = ifaces.iter().map(|(i, _)| *i).collect();
+    for q in clsact_left(&indexes)? {
+        let ifname = ifaces
+            .iter()
+            .find(|(i, _)| *i == q.ifindex)
+            .map_or_else(|| format!("ifindex {}", q.ifindex), |(_, n)| n.clone());
+        rows.push(Row {
+            hook: format!(
+                "clsact qdisc oxbpf added ({})",
+                if q.has_filters {
+                    "filters on it"
+                } else {
+                    "empty"
+                }
+            ),
+            prog_id: None,
+            link_id: None,
+            remove: if q.has_filters {
+                "goes with its last filter".into()
+            } else {
+                format!("oxbpf net detach {ifname} --clsact")
+            },
+            ifname,
+        });
+    }
     if json {
         return Ok(Json::Array(
-            all.iter()
-                .map(|a| {
+            rows.iter()
+                .map(|r| {
+                    let ifindex = ifaces.iter().find(|(_, n)| *n == r.ifname).map(|(i, _)| *i);
                     Json::object()
-                        .with("ifindex", a.ifindex)
-                        .with("ifname", a.ifname.as_str())
-                        .with("hook", hook(&a.hook))
-                        .with("prog_id", a.prog_id)
-                        .with("prog_name", prog_name(a.prog_id))
-                        .with("remove", remove_command(a))
+                        .with("ifindex", ifindex.map_or(Json::Null, Json::from))
+                        .with("ifname", r.ifname.as_str())
+                        .with("hook", r.hook.as_str())
+                        .with("prog_id", r.prog_id.map_or(Json::Null, Json::from))
+                        .with(
+                            "prog_name",
+                            r.prog_id.map_or(Json::Null, |id| Json::from(prog_name(id))),
+                        )
+                        .with("link_id", r.link_id.map_or(Json::Null, Json::from))
+                        .with("remove", r.remove.as_str())
                 })
                 .collect(),
         )
         .to_string()
             + "\n");
     }
-    if all.is_empty() {
-        return Ok("no BPF program is attached to an interface of this network namespace\n".into());
+    let unlisted = links_unlisted.map_or_else(String::new, |why| {
+        format!("(XDP and TCX links not shown: listing links failed: {why})\n")
+    });
+    if rows.is_empty() {
+        return Ok(format!(
+            "no BPF program is attached to an interface of this network namespace\n{unlisted}"
+        ));
     }
     let mut t = Table::new(&["IFACE", "HOOK", "PROG", "NAME", "REMOVE WITH"]);
-    for a in &all {
+    for r in &rows {
         t.row(vec![
-            a.ifname.clone(),
-            hook(&a.hook),
-            a.prog_id.to_string(),
-            prog_name(a.prog_id),
-            remove_command(a),
+            r.ifname.clone(),
+            r.hook.clone(),
+            r.prog_id.map_or_else(|| "-".into(), |id| id.to_string()),
+            r.prog_id.map_or_else(|| "-".into(), prog_name),
+            r.remove.clone(),
         ]);
     }
     let mut s = t.render();
     let _ = writeln!(
         s,
-        "\nXDP bpf_links show here too; they go when the process or pin holding them does."
+        "\nA link goes when the last process or pin holding it lets go; `oxbpf link detach ID` detaches it at once."
     );
+    s.push_str(&unlisted);
     Ok(s)
+}
+
+fn link_remove_command(id: u32) -> String {
+    format!("oxbpf link detach {id} (or remove its pin)")
 }
 
 fn hook(h: &NetHook) -> String {
@@ -105,11 +204,19 @@ pub fn detach(
         }
         _ => return Err("say what to remove: --xdp, or --tc ingress|egress".into()),
     };
-    net_detach(ifindex, &hook).map_err(|e| match not_permitted(&e) {
+    let qdisc_too = net_detach(ifindex, &hook).map_err(|e| match not_permitted(&e) {
         Some(why) => format!("{} ({why})", crate::error_chain(&e)),
         None => crate::error_chain(&e),
     })?;
-    Ok(format!("removed {} from {iface}\n", self::hook(&hook)))
+    Ok(format!(
+        "removed {} from {iface}{}\n",
+        self::hook(&hook),
+        if qdisc_too {
+            ", and the clsact qdisc oxbpf had added (no filter left on it)"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// The oxbpf command that removes an attachment.
