@@ -159,28 +159,24 @@ pub fn link_info(id: u32) -> Result<LinkInfo, InventoryError> {
     Ok(bpf::link_info(open(IdKind::Link, id)?.as_fd())?)
 }
 
-/// A link that holds a program on a network interface (XDP, TCX): what `net list`
-/// shows beside the netlink attachments.
+/// An XDP link: what `net list` matches with the XDP programs netlink reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetLink {
     /// The link's id.
     pub id: u32,
     /// Its program's id.
     pub prog_id: u32,
-    /// The interface.
+    /// The interface, by its index in the link's network namespace (which the kernel
+    /// does not report: match it with the program id too).
     pub ifindex: u32,
-    /// `None` for XDP; the direction's attach type for TCX.
-    pub attach_type: Option<crate::uapi::AttachType>,
 }
 
-/// Every XDP and TCX link in the kernel (those of other network namespaces too: their
-/// ifindexes are theirs).
+/// Every XDP link in the kernel, those of other network namespaces too.
 ///
 /// # Errors
 /// Listing the links is refused.
-pub fn net_links() -> Result<Vec<NetLink>, InventoryError> {
+pub fn xdp_links() -> Result<Vec<NetLink>, InventoryError> {
     const XDP: u32 = 6;
-    const TCX: u32 = 11;
     let mut out = Vec::new();
     for id in ids(IdKind::Link)? {
         let fd = match open(IdKind::Link, id) {
@@ -189,16 +185,50 @@ pub fn net_links() -> Result<Vec<NetLink>, InventoryError> {
             Err(e) => return Err(e),
         };
         let head = bpf::link_info(fd.as_fd())?;
-        if head.link_type != XDP && head.link_type != TCX {
+        if head.link_type != XDP {
             continue;
         }
-        let (head, ifindex, attach_type) = bpf::link_net_target(fd.as_fd())?;
+        let (head, ifindex, _) = bpf::link_net_target(fd.as_fd())?;
         out.push(NetLink {
             id: head.id,
             prog_id: head.prog_id,
             ifindex,
-            attach_type: (head.link_type == TCX).then_some(crate::uapi::AttachType(attach_type)),
         });
+    }
+    Ok(out)
+}
+
+/// A program on an interface's TCX hook (6.6+), as `BPF_PROG_QUERY` reports it for this
+/// network namespace's interface `ifindex`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcxAttachment {
+    /// `TCX_INGRESS` or `TCX_EGRESS`.
+    pub attach_type: crate::uapi::AttachType,
+    /// The program's id.
+    pub prog_id: u32,
+    /// The link holding it (0: attached without a link).
+    pub link_id: u32,
+}
+
+/// The programs on interface `ifindex`'s TCX hooks, both directions; none on a kernel
+/// without TCX (the query answers `EINVAL` there).
+///
+/// # Errors
+/// The kernel's refusal (`EPERM` without `CAP_NET_ADMIN`, `ENODEV`).
+pub fn tcx_attachments(ifindex: u32) -> Result<Vec<TcxAttachment>, InventoryError> {
+    use crate::uapi::AttachType;
+    let mut out = Vec::new();
+    for attach_type in [AttachType::TCX_INGRESS, AttachType::TCX_EGRESS] {
+        let found = match bpf::query_ifindex(ifindex, attach_type) {
+            Ok(f) => f,
+            Err(e) if e.errno() == Some(libc::EINVAL) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        out.extend(found.into_iter().map(|(prog_id, link_id)| TcxAttachment {
+            attach_type,
+            prog_id,
+            link_id,
+        }));
     }
     Ok(out)
 }

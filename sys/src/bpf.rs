@@ -12,8 +12,8 @@ use crate::fd::ensure_high_fd;
 use crate::uapi::{
     AttachType, BtfInfo, BtfLoadAttr, Cmd, IdAttr, InfoAttr, Insn, LinkCreateAttr, LinkFdAttr,
     LinkInfo, LinkUpdateAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo, MapType, ObjAttr,
-    ProgAttachAttr, ProgBindMapAttr, ProgInfo, ProgLoadAttr, RawTracepointAttr, TestRunAttr,
-    TokenCreateAttr,
+    ProgAttachAttr, ProgBindMapAttr, ProgInfo, ProgLoadAttr, ProgQueryAttr, RawTracepointAttr,
+    TestRunAttr, TokenCreateAttr,
 };
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -54,6 +54,7 @@ bpf_attrs!(
     LinkUpdateAttr,
     TokenCreateAttr,
     ProgAttachAttr,
+    ProgQueryAttr,
 );
 
 /// Issues `bpf(cmd, attr, sizeof(*attr))` and returns the kernel's non-negative answer.
@@ -1319,6 +1320,42 @@ pub fn raw_tracepoint_open(name: Option<&CStr>, prog: BorrowedFd<'_>) -> Result<
     };
     // SAFETY: `name` (if any) is a live NUL-terminated string the kernel only reads.
     unsafe { bpf_fd(Cmd::RawTracepointOpen, "BPF_RAW_TRACEPOINT_OPEN", &mut attr) }
+}
+
+/// `BPF_PROG_QUERY` of an interface's hook (`attach_type` `TCX_INGRESS` or
+/// `TCX_EGRESS`): `(program id, link id)` for each program attached there, link id 0
+/// for one attached without a link. A first call learns how many, a second fills
+/// arrays of that size.
+///
+/// # Errors
+/// `EINVAL` on kernels without TCX (before 6.6); `ENODEV` for no such interface.
+pub fn query_ifindex(ifindex: u32, attach_type: AttachType) -> Result<Vec<(u32, u32)>, SysError> {
+    let mut attr = ProgQueryAttr {
+        target: ifindex,
+        attach_type: attach_type.0,
+        ..Default::default()
+    };
+    // SAFETY: no addresses: the kernel only reports the count.
+    unsafe { bpf_unit(Cmd::ProgQuery, "BPF_PROG_QUERY", &mut attr)? };
+    let count = attr.count;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut progs = vec![0u32; count as usize];
+    let mut links = vec![0u32; count as usize];
+    let mut attr = ProgQueryAttr {
+        target: ifindex,
+        attach_type: attach_type.0,
+        prog_ids: progs.as_mut_ptr() as u64,
+        link_ids: links.as_mut_ptr() as u64,
+        count,
+        ..Default::default()
+    };
+    // SAFETY: both arrays are live, exclusively borrowed and hold `count` u32s, which
+    // bounds what the kernel writes (it fails with ENOSPC rather than write more).
+    unsafe { bpf_unit(Cmd::ProgQuery, "BPF_PROG_QUERY", &mut attr)? };
+    let n = attr.count.min(count) as usize;
+    Ok(progs.into_iter().zip(links).take(n).collect())
 }
 
 /// `BPF_LINK_DETACH`: detaches a link's program, leaving the link fd valid but empty

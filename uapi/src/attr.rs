@@ -405,6 +405,35 @@ pub struct LinkFdAttr {
     pub flags: u32,
 }
 
+/// `BPF_PROG_QUERY`: the programs (and, for TCX and netkit, 6.6+, the links) attached
+/// at a hook: a cgroup (`target` its fd) or an interface (`target` its ifindex).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ProgQueryAttr {
+    /// `target_fd` or `target_ifindex`.
+    pub target: u32,
+    /// `enum bpf_attach_type` of the hook.
+    pub attach_type: u32,
+    /// `BPF_F_QUERY_EFFECTIVE` and the like.
+    pub query_flags: u32,
+    /// Out: the hook's attach flags.
+    pub attach_flags: u32,
+    /// Out: address of `count` program ids.
+    pub prog_ids: u64,
+    /// In: how many ids the arrays hold; out: how many are attached.
+    pub count: u32,
+    /// Padding.
+    pub _pad: u32,
+    /// Out: address of `count` per-program attach flags (or 0).
+    pub prog_attach_flags: u64,
+    /// Out: address of `count` link ids (0 where a program is attached without one).
+    pub link_ids: u64,
+    /// Out: address of `count` per-link attach flags (or 0).
+    pub link_attach_flags: u64,
+    /// Out: the hook's revision.
+    pub revision: u64,
+}
+
 /// `BPF_TOKEN_CREATE` (6.9): a token from a bpffs mounted with `delegate_*` options.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]

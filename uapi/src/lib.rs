@@ -18,7 +18,7 @@ mod kinds;
 pub use attr::{
     BPF_OBJ_NAME_LEN, BtfLoadAttr, IdAttr, InfoAttr, LinkCreateAttr, LinkFdAttr, LinkUpdateAttr,
     MapBatchAttr, MapCreateAttr, MapElemAttr, ObjAttr, ProgAttachAttr, ProgBindMapAttr,
-    ProgLoadAttr, RawTracepointAttr, TestRunAttr, TokenCreateAttr,
+    ProgLoadAttr, ProgQueryAttr, RawTracepointAttr, TestRunAttr, TokenCreateAttr,
 };
 pub use info::{BtfInfo, LinkInfo, MapInfo, ProgInfo, link_type_name, name_str};
 pub use insn::{Endian, Insn};

@@ -40,7 +40,7 @@ pub fn list(json: bool) -> Result<String, CliError> {
     let ifaces = oxbpf_prog::netlink::interfaces()?;
     // Links of other namespaces carry their own ifindexes: only this one's are listed.
     // Listing links takes CAP_SYS_ADMIN; without it the rest is still shown.
-    let (links, links_unlisted) = match inventory::net_links() {
+    let (links, links_unlisted) = match inventory::xdp_links() {
         Ok(l) => (l, None),
         Err(e) => (Vec::new(), Some(crate::error_chain(&e))),
     };
@@ -48,9 +48,9 @@ pub fn list(json: bool) -> Result<String, CliError> {
     for a in &all {
         let link = matches!(a.hook, NetHook::Xdp(_))
             .then(|| {
-                links.iter().find(|l| {
-                    l.attach_type.is_none() && l.ifindex == a.ifindex && l.prog_id == a.prog_id
-                })
+                links
+                    .iter()
+                    .find(|l| l.ifindex == a.ifindex && l.prog_id == a.prog_id)
             })
             .flatten();
         rows.push(Row {
@@ -67,21 +67,38 @@ pub fn list(json: bool) -> Result<String, CliError> {
             },
         });
     }
-    for l in links.iter().filter(|l| l.attach_type.is_some()) {
-        let Some((_, ifname)) = ifaces.iter().find(|(i, _)| *i == l.ifindex) else {
-            continue;
+    // TCX by query of each interface of this namespace (a link's ifindex alone does not
+    // say which namespace it is in).
+    let mut tcx_unlisted = None;
+    for (ifindex, ifname) in &ifaces {
+        let found = match inventory::tcx_attachments(*ifindex) {
+            Ok(f) => f,
+            // Querying takes CAP_NET_ADMIN: say so once, show the rest.
+            Err(e) => {
+                tcx_unlisted = Some(crate::error_chain(&e));
+                continue;
+            }
         };
-        let direction = match l.attach_type {
-            Some(AttachType::TCX_EGRESS) => "egress",
-            _ => "ingress",
-        };
-        rows.push(Row {
-            ifname: ifname.clone(),
-            hook: format!("tcx {direction} through link {}", l.id),
-            prog_id: Some(l.prog_id),
-            link_id: Some(l.id),
-            remove: link_remove_command(l.id),
-        });
+        for t in found {
+            let direction = if t.attach_type == AttachType::TCX_EGRESS {
+                "egress"
+            } else {
+                "ingress"
+            };
+            rows.push(Row {
+                ifname: ifname.clone(),
+                hook: match t.link_id {
+                    0 => format!("tcx {direction}"),
+                    id => format!("tcx {direction} through link {id}"),
+                },
+                prog_id: Some(t.prog_id),
+                link_id: (t.link_id != 0).then_some(t.link_id),
+                remove: match t.link_id {
+                    0 => "(attached without a link: by its loader)".into(),
+                    id => link_remove_command(id),
+                },
+            });
+        }
     }
     let indexes: Vec<u32> = ifaces.iter().map(|(i, _)| *i).collect();
     for q in clsact_left(&indexes)? {
@@ -130,9 +147,12 @@ pub fn list(json: bool) -> Result<String, CliError> {
         .to_string()
             + "\n");
     }
-    let unlisted = links_unlisted.map_or_else(String::new, |why| {
-        format!("(XDP and TCX links not shown: listing links failed: {why})\n")
+    let mut unlisted = links_unlisted.map_or_else(String::new, |why| {
+        format!("(XDP links not told apart: listing links failed: {why})\n")
     });
+    if let Some(why) = tcx_unlisted {
+        unlisted.push_str(&format!("(TCX not shown: querying it failed: {why})\n"));
+    }
     if rows.is_empty() {
         return Ok(format!(
             "no BPF program is attached to an interface of this network namespace\n{unlisted}"
