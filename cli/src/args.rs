@@ -252,14 +252,28 @@ const KEY_OPTS: &[Opt] = &[
     one("key-hex", "HEX", "The key as hex bytes"),
 ];
 
-/// `list` or `show ID`, for programs and links in the kernel.
-const KERNEL_OBJECTS: &[Cmd] = &[
-    leaf("list", "Every one in the kernel", &[], &[JSON_SHORT]),
+/// `list`, for programs and links in the kernel.
+const LIST: Cmd = leaf("list", "Every one in the kernel", &[], &[JSON_SHORT]);
+/// `show ID`, for programs and links in the kernel.
+const SHOW: Cmd = leaf(
+    "show",
+    "One, by kernel id",
+    &[("ID", "The id (from `list`, or printed by `load`)")],
+    &[JSON_SHORT],
+);
+/// `list` or `show ID`, for programs in the kernel.
+const KERNEL_OBJECTS: &[Cmd] = &[LIST, SHOW];
+
+/// The link group's commands: those of every kernel object, and `detach`.
+const LINK_COMMANDS: &[Cmd] = &[
+    LIST,
+    SHOW,
     leaf(
-        "show",
-        "One, by kernel id",
-        &[("ID", "The id (from `list`, or printed by `load`)")],
-        &[JSON_SHORT],
+        "detach",
+        "Detach a link's program at once (BPF_LINK_DETACH), whoever holds the link: \
+         what `net list` offers for XDP and TCX links",
+        &[("ID", "The link's id (from `link list` or `net list`)")],
+        &[],
     ),
 ];
 
@@ -448,8 +462,8 @@ pub const COMMANDS: Cmd = group(
                 ),
                 leaf(
                     "detach",
-                    "Remove an XDP program or a tc filter from an interface (one a killed \
-                     process left behind, say)",
+                    "Remove an XDP program, a tc filter or an empty clsact qdisc oxbpf added \
+                     from an interface (what a killed process left behind, say)",
                     &[("IFACE", "The interface")],
                     &[&[
                         flag("xdp", "The XDP program"),
@@ -461,6 +475,10 @@ pub const COMMANDS: Cmd = group(
                         one("tc", "DIRECTION", "A tc filter: `ingress` or `egress`"),
                         one("priority", "PRIORITY", "The tc filter's priority"),
                         one("handle", "HANDLE", "The tc filter's handle (hex)"),
+                        flag(
+                            "clsact",
+                            "The clsact qdisc oxbpf added, when no filter is left on it",
+                        ),
                     ]],
                 ),
             ],
@@ -523,7 +541,7 @@ pub const COMMANDS: Cmd = group(
                      first strong definition, externs resolve across them",
                 ),
             ],
-            KERNEL_OBJECTS,
+            LINK_COMMANDS,
         ),
         group(
             "btf",

@@ -82,6 +82,10 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
         ["link"] => cmd::link::run(&a.required_path("OUT"), &a.paths("IN")).map(Outcome::from),
         ["link", "list"] => cmd::kernel::links(None, json).map(Outcome::from),
         ["link", "show"] => cmd::kernel::links(a.number("ID")?, json).map(Outcome::from),
+        ["link", "detach"] => {
+            cmd::kernel::detach_link(a.number("ID")?.ok_or("give the link's ID")?)
+                .map(Outcome::from)
+        }
         ["map", "list"] => cmd::kernel::maps(None, json).map(Outcome::from),
         ["map", "show"] => cmd::kernel::maps(a.number("ID")?, json).map(Outcome::from),
         ["map", "dump"] => cmd::mapcmd::dump(&a.required_string("MAP")?, json).map(Outcome::from),
@@ -122,6 +126,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
             a.string("tc")?.as_deref(),
             a.number("priority")?,
             a.string("handle")?,
+            a.flag("clsact"),
         )
         .map(Outcome::from),
         ["gen", "skeleton"] => {

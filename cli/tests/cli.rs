@@ -2130,6 +2130,83 @@ tc qdisc show dev veth1
     );
 }
 
+#[test]
+fn link_detach_and_net_detach_clsact_remove_what_net_list_offers() {
+    let _pipe = trace_pipe_lock();
+    if !can_load("link_detach_and_net_detach_clsact_remove_what_net_list_offers") {
+        return;
+    }
+    let script = r#"
+ip link add veth0 type veth peer name veth1
+ip link set veth0 up
+ip link set veth1 up
+out=$(mktemp)
+"$OXBPF" run attach.bpf.o --only xdp_count --iface veth1 --duration 20 > "$out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "1 attached" "$out" && break; sleep 0.05; done
+id=$("$OXBPF" net list | awk '/through link/ { for (i = 1; i <= NF; i++) if ($i == "link") { print $(i + 1); exit } }')
+echo "== link detach $id"
+"$OXBPF" link detach "$id"
+"$OXBPF" net list
+kill -INT $pid; wait $pid
+# A filter over netlink on a clsact qdisc oxbpf adds; SIGKILL; the filter removed by tc.
+"$OXBPF" run attach.bpf.o --only tc_count --iface veth1 --netlink --duration 20 > "$out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q "1 attached" "$out" && break; sleep 0.05; done
+kill -KILL $pid; wait $pid
+rm "$out"
+tc filter del dev veth1 ingress
+echo "== empty"
+"$OXBPF" net list
+echo "== clsact"
+"$OXBPF" net detach veth1 --clsact
+tc qdisc show dev veth1
+echo "== theirs"
+tc qdisc add dev veth0 clsact
+"$OXBPF" net detach veth0 --clsact 2>&1; echo "rc=$?"
+"#;
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", script])
+        .env("OXBPF", env!("CARGO_BIN_EXE_oxbpf"))
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let section = |name: &str| {
+        out.split(&format!("== {name}"))
+            .nth(1)
+            .and_then(|s| s.split("\n== ").next())
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+            .to_string()
+    };
+    let detach = section("link detach ");
+    let id = detach.lines().next().unwrap_or_default().trim();
+    assert!(id.parse::<u32>().is_ok(), "{out}");
+    assert!(
+        detach.contains(&format!("detached xdp link {id} (program "))
+            && detach.contains("no BPF program is attached to an interface"),
+        "{out}"
+    );
+    assert!(
+        section("empty").lines().any(|l| l.contains("veth1")
+            && l.contains("clsact qdisc oxbpf added (empty)")
+            && l.contains("oxbpf net detach veth1 --clsact")),
+        "{out}"
+    );
+    let clsact = section("clsact");
+    assert!(
+        clsact.contains("removed the clsact qdisc oxbpf had added to veth1")
+            && !clsact.contains("qdisc clsact"),
+        "{out}"
+    );
+    let theirs = section("theirs");
+    assert!(
+        theirs.contains("oxbpf did not add the clsact qdisc of veth0 (no record in /run/oxbpf/clsact): another tool may use it; `tc qdisc del dev veth0 clsact` removes it")
+            && theirs.contains("rc=1"),
+        "{out}"
+    );
+}
+
 /// The function the leftover-probe test probes, in this test binary.
 #[unsafe(no_mangle)]
 #[inline(never)]

@@ -244,6 +244,23 @@ fn listing(
     Ok(render(header, rows, objs, json))
 }
 
+/// `oxbpf link detach ID`: the link's program stops at once (`BPF_LINK_DETACH`), even
+/// while a process or a pin still holds the link.
+pub fn detach_link(id: u32) -> Result<String, CliError> {
+    let info = inventory::detach_link(id).map_err(|e| match &e {
+        inventory::InventoryError::Sys(s) if s.errno() == Some(libc::EOPNOTSUPP) || s.errno() == Some(libc::EINVAL) => {
+            format!("{}: this kind of link cannot be detached on its own; it goes when the process or pin holding it lets go", crate::error_chain(&e))
+        }
+        _ => crate::error_chain(&e),
+    })?;
+    Ok(format!(
+        "detached {} link {} (program {})\n",
+        link_type_name(info.link_type),
+        info.id,
+        info.prog_id
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,9 +200,23 @@ pub fn detach(
     tc: Option<&str>,
     priority: Option<u16>,
     handle: Option<String>,
+    clsact: bool,
 ) -> Result<String, CliError> {
     let ifindex = oxbpf_prog::iface::ifindex(iface)
         .map_err(|e| format!("interface {iface}: {}", crate::error_chain(&e)))?;
+    if clsact {
+        if xdp || tc.is_some() {
+            return Err("--clsact removes the qdisc alone: give it without --xdp or --tc".into());
+        }
+        oxbpf_prog::netlink::remove_clsact(ifindex).map_err(|e| {
+            e.to_string()
+                .replace(&format!("ifindex {ifindex}"), iface)
+                .replace("dev IFACE", &format!("dev {iface}"))
+        })?;
+        return Ok(format!(
+            "removed the clsact qdisc oxbpf had added to {iface}\n"
+        ));
+    }
     let hook = match (xdp, tc) {
         (true, None) => NetHook::Xdp(xdp_mode),
         (false, Some(dir)) => {
@@ -222,7 +236,7 @@ pub fn detach(
                 handle,
             }
         }
-        _ => return Err("say what to remove: --xdp, or --tc ingress|egress".into()),
+        _ => return Err("say what to remove: --xdp, --tc ingress|egress, or --clsact".into()),
     };
     let qdisc_too = net_detach(ifindex, &hook).map_err(|e| match not_permitted(&e) {
         Some(why) => format!("{} ({why})", crate::error_chain(&e)),
