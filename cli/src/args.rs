@@ -387,8 +387,8 @@ pub const COMMANDS: Cmd = group(
         group(
             "map",
             "Maps in the kernel (like `bpftool map`): list, show, dump, lookup, update, \
-             delete, pin. MAP is a kernel id, a pinned path or a map name. Needs \
-             CAP_SYS_ADMIN",
+             delete, pin. MAP is a kernel id, a pinned path or a map name (several maps \
+             of one name are listed, not guessed among). Needs CAP_SYS_ADMIN",
             &[
                 leaf("list", "Every map in the kernel", &[], &[JSON_SHORT]),
                 leaf(

@@ -1013,6 +1013,42 @@ fn demo_without_proc_says_what_it_cannot_check() {
 }
 
 #[test]
+fn a_map_name_several_maps_have_is_an_error_listing_them() {
+    if !can_load("a_map_name_several_maps_have_is_an_error_listing_them") {
+        return;
+    }
+    // Two loads of one object, kept by their pins: two maps named `exec_start`.
+    let out = in_private_bpffs(
+        r#"
+for n in 1 2; do
+  "$OXBPF" load bootstrap.bpf.o --pin-maps "$PIN/$n" | awk '$2 == "hash" && $3 == "exec_start" { print "ours " $1 }'
+done
+echo "== dump"
+set +e
+"$OXBPF" map dump exec_start 2>&1; echo "rc=$?"
+"#,
+    );
+    let ours: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("ours "))
+        .collect();
+    assert_eq!(ours.len(), 2, "{out}");
+    let dump = out.split("== dump").nth(1).unwrap_or_default();
+    assert!(
+        dump.contains(" maps are named `exec_start`: ")
+            && dump.contains("; give the id (or a pinned path) of the one you mean")
+            && dump.contains("rc=1"),
+        "{out}"
+    );
+    for id in ours {
+        assert!(
+            dump.contains(&format!("id {id} (hash, 8192 entries)")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
 fn concurrent_loads_share_a_pinned_by_name_map() {
     if !can_load("concurrent_loads_share_a_pinned_by_name_map") {
         return;

@@ -1,6 +1,6 @@
 //! `oxbpf map dump|lookup|update|delete|pin MAP ...`: a map in the kernel from the
 //! command line, like `bpftool map`. MAP is a kernel id (`42`), a pinned path
-//! (`/sys/fs/bpf/counts`) or a map name (the first map with it). Keys and values are
+//! (`/sys/fs/bpf/counts`) or a map name (an error listing them when several have it). Keys and values are
 //! shown by their BTF types where the map has them (`{ pid = 12, comm = "bash" }`) and
 //! as hex bytes besides; they are given as text read by the same types (`42`,
 //! `RUNNING`, `bash`) or as hex bytes (`--key-hex "2a 00 00 00"`).
@@ -32,8 +32,10 @@ fn open(spec: &str) -> Result<(Map, MapInfo), CliError> {
     Ok((map, info))
 }
 
-/// The first map named `spec` (names are cut to 15 characters by the kernel).
+/// The map named `spec` (names are cut to 15 characters by the kernel); several of
+/// that name are an error listing them, never a guess.
 fn by_name(spec: &str) -> Result<Map, CliError> {
+    let mut found = Vec::new();
     for id in inventory::ids(IdKind::Map)? {
         let info = match inventory::map_info(id) {
             Ok(i) => i,
@@ -42,14 +44,27 @@ fn by_name(spec: &str) -> Result<Map, CliError> {
         };
         let name = name_str(&info.name);
         if name == spec || (spec.len() > 15 && spec.starts_with(&name) && name.len() == 15) {
-            match inventory::map(id) {
-                Ok(m) => return Ok(m),
-                Err(InventoryError::NoSuchId { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            found.push(info);
         }
     }
-    Err(format!("no map named `{spec}` (names are cut to 15 characters by the kernel)").into())
+    match found.as_slice() {
+        [] => Err(
+            format!("no map named `{spec}` (names are cut to 15 characters by the kernel)").into(),
+        ),
+        [one] => Ok(inventory::map(one.id)?),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .map(|i| format!("id {} ({}, {} entries)", i.id, i.map_type, i.max_entries))
+                .collect();
+            Err(format!(
+                "{} maps are named `{spec}`: {}; give the id (or a pinned path) of the one you mean",
+                many.len(),
+                listed.join(", ")
+            )
+            .into())
+        }
+    }
 }
 
 /// The map's BTF, if it has one of its own.
