@@ -1724,11 +1724,12 @@ fn run_prints_bpf_printk_lines() {
         return;
     }
     // minimal.bpf.o prints on write(2) by the pid in my_pid: a background shell that
-    // writes twice. (Not oxbpf's own: each line it prints would fire the program again.)
+    // writes six times. (Not oxbpf's own: each line it prints would fire the program
+    // again.)
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "(sleep 0.3; echo one; echo two) > /dev/null & w=$!; echo \"writer $w\"; exec '{}' run minimal.bpf.o --set my_pid=$w --duration 1",
+            "(for i in 1 2 3 4 5 6; do sleep 0.25; echo $i; done) > /dev/null & w=$!; echo \"writer $w\"; exec '{}' run minimal.bpf.o --set my_pid=$w --duration 2",
             env!("CARGO_BIN_EXE_oxbpf")
         ))
         .current_dir(testdata())
@@ -1741,12 +1742,11 @@ fn run_prints_bpf_printk_lines() {
         .lines()
         .find_map(|l| l.strip_prefix("writer "))
         .unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(
-        text.matches(&format!("]: BPF triggered from PID {writer}."))
-            .count(),
-        2,
-        "{text}"
-    );
+    // Six writes, the first ones perhaps before the attach (a loaded machine).
+    let n = text
+        .matches(&format!("]: BPF triggered from PID {writer}."))
+        .count();
+    assert!((2..=6).contains(&n), "{text}");
     assert!(text.contains("detached 1"), "{text}");
 }
 
