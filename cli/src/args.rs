@@ -523,7 +523,7 @@ pub const COMMANDS: Cmd = group(
                     "list",
                     "Every probe event of oxbpf's, and whether its process is still running",
                     &[],
-                    &[],
+                    &[JSON_SHORT],
                 ),
                 leaf("clean", "Remove the events whose process is gone", &[], &[]),
             ],

@@ -145,7 +145,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 .map(Outcome::from)
                 .map_err(CliError::from)
         }
-        ["probes", "list"] => cmd::probes::list().map(Outcome::from),
+        ["probes", "list"] => cmd::probes::list(json).map(Outcome::from),
         ["probes", "clean"] => cmd::probes::clean().map(Outcome::from),
         ["btf", "dump"] => {
             let format = match a.choice("format", &["raw", "c"])? {
@@ -274,11 +274,13 @@ fn main() -> ExitCode {
             if let Some(e) = e.downcast_ref::<UsageError>() {
                 return usage_error(e);
             }
-            let _ = writeln!(
-                std::io::stderr(),
-                "oxbpf: error: {}",
-                error_chain(e.as_ref())
-            );
+            let message = error_chain(e.as_ref());
+            if args.flag("json") {
+                // As bpftool -j does: the error is the output, for the tool reading it.
+                let error = json::Json::object().with("error", message);
+                return print(&format!("{error}\n"), ExitCode::FAILURE);
+            }
+            let _ = writeln!(std::io::stderr(), "oxbpf: error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -1049,6 +1049,32 @@ set +e
 }
 
 #[test]
+fn with_json_an_error_is_json_on_stdout() {
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["inspect", "nosuch.bpf.o", "--json"])
+        .current_dir(testdata())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\n  \"error\": \"nosuch.bpf.o: cannot read the file: No such file or directory (os error 2)\"\n}\n"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without --json: text on stderr, as before.
+    let (ok, stdout, err) = oxbpf(&["inspect", "nosuch.bpf.o"], &testdata());
+    assert!(!ok && stdout.is_empty());
+    assert!(
+        err.starts_with("oxbpf: error: nosuch.bpf.o: cannot read the file"),
+        "{err}"
+    );
+}
+
+#[test]
 fn concurrent_loads_share_a_pinned_by_name_map() {
     if !can_load("concurrent_loads_share_a_pinned_by_name_map") {
         return;
@@ -2298,6 +2324,15 @@ fn probe_events_a_killed_process_left_are_listed_and_cleaned() {
                     "(process {pid}, gone: left behind; `oxbpf probes clean` removes it)"
                 ))),
         "{list}"
+    );
+    let (ok, listed, err) = oxbpf(&["probes", "list", "--json"], &testdata());
+    assert!(ok, "{err}");
+    assert!(
+        listed.starts_with('[')
+            && listed.contains(&format!("\"pid\": {pid},"))
+            && listed.contains("\"running\": false")
+            && listed.contains(&format!("\"name\": \"{ours}")),
+        "{listed}"
     );
     let (ok, cleaned, err) = oxbpf(&["probes", "clean"], &testdata());
     assert!(ok, "{err}");

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use oxbpf_prog::tracefs::{read_tracefs, write_tracefs};
 
 use crate::CliError;
+use crate::json::Json;
 
 /// One probe event of ours.
 struct Event {
@@ -61,8 +62,22 @@ fn ours() -> Vec<Event> {
 }
 
 /// Runs `probes list`.
-pub fn list() -> Result<String, CliError> {
+pub fn list(json: bool) -> Result<String, CliError> {
     let all = ours();
+    if json {
+        let items = all
+            .iter()
+            .map(|e| {
+                Json::object()
+                    .with("kind", e.control.trim_end_matches("_events"))
+                    .with("name", e.name.as_str())
+                    .with("point", e.point.as_str())
+                    .with("pid", e.pid)
+                    .with("running", e.alive())
+            })
+            .collect();
+        return Ok(format!("{}\n", Json::Array(items)));
+    }
     if all.is_empty() {
         return Ok("no probe event of oxbpf's in tracefs\n".into());
     }
