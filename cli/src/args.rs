@@ -96,6 +96,24 @@ const fn leaf(
     }
 }
 
+/// A leaf whose last positional argument takes one value or more (`MAP...`: `id 7`,
+/// `name counts`, as bpftool takes them).
+const fn leaf_words(
+    name: &'static str,
+    about: &'static str,
+    args: &'static [(&'static str, &'static str)],
+    opts: &'static [&'static [Opt]],
+) -> Cmd {
+    Cmd {
+        name,
+        about,
+        args,
+        opts,
+        variadic: true,
+        subs: &[],
+    }
+}
+
 const fn group(name: &'static str, about: &'static str, subs: &'static [Cmd]) -> Cmd {
     Cmd {
         name,
@@ -132,7 +150,12 @@ const JSON: &[Opt] = &[flag(
 )];
 const JSON_SHORT: &[Opt] = &[flag("json", "Print JSON")];
 const OBJECT: &[(&str, &str)] = &[("OBJECT", "The object file (`*.bpf.o`)")];
-const MAP: (&str, &str) = ("MAP", "Id, pinned path or name");
+const MAP: (&str, &str) = (
+    "MAP",
+    "ID, id ID, name NAME, pinned PATH, or a bare name or path (several maps of one name \
+     are listed, not guessed among)",
+);
+const MAP_PIN: (&str, &str) = ("MAP", "Id, pinned path or name");
 
 /// `load`'s options, which `run` and `attach` take too.
 const LOAD_OPTS: &[Opt] = &[
@@ -261,8 +284,20 @@ const SHOW: Cmd = leaf(
     &[("ID", "The id (from `list`, or printed by `load`)")],
     &[JSON_SHORT],
 );
-/// `list` or `show ID`, for programs in the kernel.
-const KERNEL_OBJECTS: &[Cmd] = &[LIST, SHOW];
+/// `list` or `show PROG...`, for programs in the kernel.
+const KERNEL_OBJECTS: &[Cmd] = &[
+    LIST,
+    leaf_words(
+        "show",
+        "The programs PROG names",
+        &[(
+            "PROG",
+            "ID, id ID, name NAME, tag TAG, pinned PATH, or a bare name or path (every \
+             program of that name or tag is shown)",
+        )],
+        &[JSON_SHORT],
+    ),
+];
 
 /// The link group's commands: those of every kernel object, and `detach`.
 const LINK_COMMANDS: &[Cmd] = &[
@@ -391,20 +426,20 @@ pub const COMMANDS: Cmd = group(
              of one name are listed, not guessed among). Needs CAP_SYS_ADMIN",
             &[
                 leaf("list", "Every map in the kernel", &[], &[JSON_SHORT]),
-                leaf(
+                leaf_words(
                     "show",
-                    "One map's definition",
-                    &[("ID", "The map's id")],
+                    "The definitions of the maps MAP names",
+                    &[MAP],
                     &[JSON_SHORT],
                 ),
-                leaf(
+                leaf_words(
                     "dump",
                     "Every entry, typed by the map's BTF where it has one",
                     &[MAP],
                     &[JSON_SHORT],
                 ),
-                leaf("lookup", "One entry", &[MAP], &[KEY_OPTS, JSON_SHORT]),
-                leaf(
+                leaf_words("lookup", "One entry", &[MAP], &[KEY_OPTS, JSON_SHORT]),
+                leaf_words(
                     "update",
                     "Set an entry",
                     &[MAP],
@@ -426,11 +461,11 @@ pub const COMMANDS: Cmd = group(
                         ],
                     ],
                 ),
-                leaf("delete", "Remove an entry", &[MAP], &[KEY_OPTS]),
+                leaf_words("delete", "Remove an entry", &[MAP], &[KEY_OPTS]),
                 leaf(
                     "pin",
                     "Pin the map in a bpffs",
-                    &[MAP, ("PATH", "Where")],
+                    &[MAP_PIN, ("PATH", "Where")],
                     &[],
                 ),
             ],
@@ -1154,10 +1189,10 @@ mod tests {
             "invalid value `fast` for --xdp-mode: expected auto, skb, drv, hw; \
              see `oxbpf net detach --help`"
         );
-        let a = parse_str(&["prog", "show", "seven"]).unwrap();
+        let a = parse_str(&["link", "show", "seven"]).unwrap();
         assert_eq!(
             a.number::<u32>("ID").unwrap_err().to_string(),
-            "invalid value `seven` for <ID>: expected a number; see `oxbpf prog show --help`"
+            "invalid value `seven` for <ID>: expected a number; see `oxbpf link show --help`"
         );
     }
 
@@ -1196,7 +1231,7 @@ mod tests {
         };
         assert_eq!(h, same);
         assert!(
-            h.starts_with("Every entry, typed by the map's BTF where it has one\n\nUsage: oxbpf map dump [OPTIONS] <MAP>\n"),
+            h.starts_with("Every entry, typed by the map's BTF where it has one\n\nUsage: oxbpf map dump [OPTIONS] <MAP>...\n"),
             "{h}"
         );
         assert!(matches!(parse_str(&["-V"]), Err(Exit::Version)));

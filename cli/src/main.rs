@@ -78,7 +78,10 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
         ["detach"] => cmd::attach::detach(&a.required_path("DIR"))
             .map(|(output, success)| Outcome { output, success }),
         ["prog", "list"] => cmd::kernel::progs(None, json).map(Outcome::from),
-        ["prog", "show"] => cmd::kernel::progs(a.number("ID")?, json).map(Outcome::from),
+        ["prog", "show"] => {
+            let spec = cmd::lookup::Spec::parse(&a.strings("PROG")?)?;
+            cmd::kernel::progs(Some(cmd::lookup::prog_ids(&spec)?), json).map(Outcome::from)
+        }
         ["link"] => cmd::link::run(&a.required_path("OUT"), &a.paths("IN")).map(Outcome::from),
         ["link", "list"] => cmd::kernel::links(None, json).map(Outcome::from),
         ["link", "show"] => cmd::kernel::links(a.number("ID")?, json).map(Outcome::from),
@@ -87,17 +90,20 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 .map(Outcome::from)
         }
         ["map", "list"] => cmd::kernel::maps(None, json).map(Outcome::from),
-        ["map", "show"] => cmd::kernel::maps(a.number("ID")?, json).map(Outcome::from),
-        ["map", "dump"] => cmd::mapcmd::dump(&a.required_string("MAP")?, json).map(Outcome::from),
+        ["map", "show"] => {
+            let spec = cmd::lookup::Spec::parse(&a.strings("MAP")?)?;
+            cmd::kernel::maps(Some(cmd::lookup::map_ids(&spec)?), json).map(Outcome::from)
+        }
+        ["map", "dump"] => cmd::mapcmd::dump(&a.strings("MAP")?, json).map(Outcome::from),
         ["map", "lookup"] => cmd::mapcmd::lookup(
-            &a.required_string("MAP")?,
+            &a.strings("MAP")?,
             a.string("key")?.as_deref(),
             a.string("key-hex")?.as_deref(),
             json,
         )
         .map(Outcome::from),
         ["map", "update"] => cmd::mapcmd::update(
-            &a.required_string("MAP")?,
+            &a.strings("MAP")?,
             a.string("key")?.as_deref(),
             a.string("key-hex")?.as_deref(),
             a.string("value")?.as_deref(),
@@ -106,12 +112,12 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
         )
         .map(Outcome::from),
         ["map", "delete"] => cmd::mapcmd::delete(
-            &a.required_string("MAP")?,
+            &a.strings("MAP")?,
             a.string("key")?.as_deref(),
             a.string("key-hex")?.as_deref(),
         )
         .map(Outcome::from),
-        ["map", "pin"] => cmd::mapcmd::pin(&a.required_string("MAP")?, &a.required_path("PATH"))
+        ["map", "pin"] => cmd::mapcmd::pin(&[a.required_string("MAP")?], &a.required_path("PATH"))
             .map(Outcome::from),
         ["extract"] => cmd::extract::run(
             &a.required_path("FILE"),

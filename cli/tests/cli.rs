@@ -1013,19 +1013,26 @@ fn demo_without_proc_says_what_it_cannot_check() {
 }
 
 #[test]
-fn a_map_name_several_maps_have_is_an_error_listing_them() {
-    if !can_load("a_map_name_several_maps_have_is_an_error_listing_them") {
+fn lookups_by_name_tag_and_pin_show_every_match_and_a_shared_map_name_is_listed() {
+    if !can_load("lookups_by_name_tag_and_pin_show_every_match_and_a_shared_map_name_is_listed") {
         return;
     }
     // Two loads of one object, kept by their pins: two maps named `exec_start`.
     let out = in_private_bpffs(
         r#"
 for n in 1 2; do
-  "$OXBPF" load bootstrap.bpf.o --pin-maps "$PIN/$n" | awk '$2 == "hash" && $3 == "exec_start" { print "ours " $1 }'
+  "$OXBPF" load bootstrap.bpf.o --pin "$PIN/$n" --pin-maps "$PIN/$n" |
+    awk '$2 == "hash" && $3 == "exec_start" { print "ours " $1 } $3 == "handle_exec" { print "prog " $1 }'
 done
 echo "== dump"
 set +e
 "$OXBPF" map dump exec_start 2>&1; echo "rc=$?"
+echo "== show"
+"$OXBPF" map show name exec_start
+echo "== progs"
+"$OXBPF" prog show name handle_exec
+"$OXBPF" prog show tag 5c812d10a09b7dc9
+"$OXBPF" prog show pinned "$PIN/1/handle_exec" 2>&1
 "#,
     );
     let ours: Vec<&str> = out
@@ -1040,9 +1047,41 @@ set +e
             && dump.contains("rc=1"),
         "{out}"
     );
+    let section = |name: &str| {
+        out.split(&format!("== {name}\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n== ").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let show = section("show");
     for id in ours {
         assert!(
             dump.contains(&format!("id {id} (hash, 8192 entries)")),
+            "{out}"
+        );
+        // `map show name` shows every one.
+        assert!(
+            show.lines()
+                .any(|l| l.split_whitespace().next() == Some(id)),
+            "{out}"
+        );
+    }
+    // Programs by name and by tag: both of ours (one program, one tag); by pin: the one
+    // pinned there.
+    let progs: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("prog "))
+        .collect();
+    assert_eq!(progs.len(), 2, "{out}");
+    let shown = section("progs");
+    for id in &progs {
+        assert_eq!(
+            shown
+                .lines()
+                .filter(|l| l.split_whitespace().next() == Some(id))
+                .count(),
+            if *id == progs[0] { 3 } else { 2 },
             "{out}"
         );
     }

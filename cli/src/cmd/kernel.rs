@@ -179,7 +179,7 @@ fn render(
 }
 
 /// `oxbpf prog list` (every program) or `oxbpf prog show ID`.
-pub fn progs(only: Option<u32>, json: bool) -> Result<String, CliError> {
+pub fn progs(only: Option<Vec<u32>>, json: bool) -> Result<String, CliError> {
     listing(IdKind::Prog, PROG_HEADER, only, json, |id| {
         let d = inventory::program(id)?;
         Ok((prog_row(&d), prog_json(&d)))
@@ -187,7 +187,7 @@ pub fn progs(only: Option<u32>, json: bool) -> Result<String, CliError> {
 }
 
 /// `oxbpf map list` (every map) or `oxbpf map show ID`.
-pub fn maps(only: Option<u32>, json: bool) -> Result<String, CliError> {
+pub fn maps(only: Option<Vec<u32>>, json: bool) -> Result<String, CliError> {
     listing(IdKind::Map, MAP_HEADER, only, json, |id| {
         let info = inventory::map_info(id)?;
         Ok((map_row(&info), map_json(&info)))
@@ -199,19 +199,25 @@ pub const LINK_HEADER: &[&str] = &["ID", "TYPE", "PROG"];
 
 /// `oxbpf link list` (every bpf_link) or `oxbpf link show ID`.
 pub fn links(only: Option<u32>, json: bool) -> Result<String, CliError> {
-    listing(IdKind::Link, LINK_HEADER, only, json, |id| {
-        let i = inventory::link_info(id)?;
-        let row = vec![
-            i.id.to_string(),
-            link_type_name(i.link_type).to_string(),
-            i.prog_id.to_string(),
-        ];
-        let obj = Json::object()
-            .with("id", i.id)
-            .with("type", link_type_name(i.link_type))
-            .with("prog_id", i.prog_id);
-        Ok((row, obj))
-    })
+    listing(
+        IdKind::Link,
+        LINK_HEADER,
+        only.map(|id| vec![id]),
+        json,
+        |id| {
+            let i = inventory::link_info(id)?;
+            let row = vec![
+                i.id.to_string(),
+                link_type_name(i.link_type).to_string(),
+                i.prog_id.to_string(),
+            ];
+            let obj = Json::object()
+                .with("id", i.id)
+                .with("type", link_type_name(i.link_type))
+                .with("prog_id", i.prog_id);
+            Ok((row, obj))
+        },
+    )
 }
 
 /// Lists every object of `kind` (or the one with id `only`) as a table or JSON, each
@@ -219,12 +225,13 @@ pub fn links(only: Option<u32>, json: bool) -> Result<String, CliError> {
 fn listing(
     kind: IdKind,
     header: &[&'static str],
-    only: Option<u32>,
+    only: Option<Vec<u32>>,
     json: bool,
     describe: impl Fn(u32) -> Result<(Vec<String>, Json), InventoryError>,
 ) -> Result<String, CliError> {
-    let list = match only {
-        Some(id) => vec![id],
+    let one = only.as_ref().is_some_and(|o| o.len() == 1);
+    let list = match &only {
+        Some(ids) => ids.clone(),
         None => inventory::ids(kind)?,
     };
     let (mut rows, mut objs) = (Vec::new(), Vec::new());
@@ -238,7 +245,7 @@ fn listing(
         rows.push(row);
         objs.push(obj);
     }
-    if only.is_some() && json {
+    if one && json {
         return Ok(format!("{}\n", objs.pop().unwrap_or(Json::Null)));
     }
     Ok(render(header, rows, objs, json))

@@ -12,59 +12,41 @@ use std::path::Path;
 use oxbpf_loader::btf::format::{Value, decode};
 use oxbpf_loader::btf::{Btf, TypeId};
 use oxbpf_loader::globals::encode_typed;
-use oxbpf_loader::inventory::{self, IdKind, InventoryError};
+use oxbpf_loader::inventory;
 use oxbpf_loader::uapi::{Endian, MapInfo, MapType, name_str};
 use oxbpf_maps::Map;
 
 use crate::CliError;
+use crate::cmd::lookup::{Spec, map_ids};
 use crate::json::Json;
 
-/// Opens the map `spec` names, with its info.
-fn open(spec: &str) -> Result<(Map, MapInfo), CliError> {
-    let map = if let Ok(id) = spec.parse::<u32>() {
-        inventory::map(id)?
-    } else if spec.starts_with('/') {
-        Map::from_pin(Path::new(spec))?
-    } else {
-        by_name(spec)?
+/// Opens the map `spec` names (`ID`, `id ID`, `name NAME`, `pinned PATH`, or a bare
+/// name or path), with its info. Several maps of one name are an error listing them,
+/// never a guess.
+fn open(spec: &[String]) -> Result<(Map, MapInfo), CliError> {
+    let parsed = Spec::parse(spec)?;
+    let map = match &parsed {
+        Spec::Pinned(path) => Map::from_pin(path)?,
+        _ => match map_ids(&parsed)?.as_slice() {
+            [id] => inventory::map(*id)?,
+            many => {
+                let listed: Vec<String> = many
+                    .iter()
+                    .filter_map(|id| inventory::map_info(*id).ok())
+                    .map(|i| format!("id {} ({}, {} entries)", i.id, i.map_type, i.max_entries))
+                    .collect();
+                return Err(format!(
+                    "{} maps are named `{}`: {}; give the id (or a pinned path) of the one you mean",
+                    many.len(),
+                    spec.last().map_or("", String::as_str),
+                    listed.join(", ")
+                )
+                .into());
+            }
+        },
     };
     let info = map.info()?;
     Ok((map, info))
-}
-
-/// The map named `spec` (names are cut to 15 characters by the kernel); several of
-/// that name are an error listing them, never a guess.
-fn by_name(spec: &str) -> Result<Map, CliError> {
-    let mut found = Vec::new();
-    for id in inventory::ids(IdKind::Map)? {
-        let info = match inventory::map_info(id) {
-            Ok(i) => i,
-            Err(InventoryError::NoSuchId { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let name = name_str(&info.name);
-        if name == spec || (spec.len() > 15 && spec.starts_with(&name) && name.len() == 15) {
-            found.push(info);
-        }
-    }
-    match found.as_slice() {
-        [] => Err(
-            format!("no map named `{spec}` (names are cut to 15 characters by the kernel)").into(),
-        ),
-        [one] => Ok(inventory::map(one.id)?),
-        many => {
-            let listed: Vec<String> = many
-                .iter()
-                .map(|i| format!("id {} ({}, {} entries)", i.id, i.map_type, i.max_entries))
-                .collect();
-            Err(format!(
-                "{} maps are named `{spec}`: {}; give the id (or a pinned path) of the one you mean",
-                many.len(),
-                listed.join(", ")
-            )
-            .into())
-        }
-    }
 }
 
 /// The map's BTF, if it has one of its own.
@@ -239,7 +221,7 @@ fn entry(types: &Types, info: &MapInfo, key: &[u8], value: &[u8], json: bool) ->
 }
 
 /// `oxbpf map dump MAP`.
-pub fn dump(spec: &str, json: bool) -> Result<String, CliError> {
+pub fn dump(spec: &[String], json: bool) -> Result<String, CliError> {
     let (map, info) = open(spec)?;
     if matches!(info.map_type, MapType::RINGBUF | MapType::USER_RINGBUF) {
         // Records go through it; none is kept by key (bpftool dumps nothing either).
@@ -302,7 +284,7 @@ fn bytes(
 
 /// `oxbpf map lookup MAP --key K`.
 pub fn lookup(
-    spec: &str,
+    spec: &[String],
     key: Option<&str>,
     key_hex: Option<&str>,
     json: bool,
@@ -325,7 +307,7 @@ pub fn lookup(
     reason = "the command line's fields, passed once"
 )]
 pub fn update(
-    spec: &str,
+    spec: &[String],
     key: Option<&str>,
     key_hex: Option<&str>,
     value: Option<&str>,
@@ -375,7 +357,11 @@ pub fn update(
 }
 
 /// `oxbpf map delete MAP --key K`.
-pub fn delete(spec: &str, key: Option<&str>, key_hex: Option<&str>) -> Result<String, CliError> {
+pub fn delete(
+    spec: &[String],
+    key: Option<&str>,
+    key_hex: Option<&str>,
+) -> Result<String, CliError> {
     let (map, info) = open(spec)?;
     let types = Types::of(&info);
     let k = bytes(&types, types.key, key, key_hex, info.key_size, "key")?;
@@ -384,7 +370,7 @@ pub fn delete(spec: &str, key: Option<&str>, key_hex: Option<&str>) -> Result<St
 }
 
 /// `oxbpf map pin MAP PATH`.
-pub fn pin(spec: &str, path: &Path) -> Result<String, CliError> {
+pub fn pin(spec: &[String], path: &Path) -> Result<String, CliError> {
     let (map, info) = open(spec)?;
     map.pin(path)?;
     Ok(format!("pinned map {} at {}\n", info.id, path.display()))

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod kernel;
 pub mod link;
 pub mod load;
+pub mod lookup;
 pub mod mapcmd;
 pub mod net;
 pub mod probes;
