@@ -589,11 +589,17 @@ pub const COMMANDS: Cmd = group(
                     "`vmlinux` for the running kernel, a file of raw BTF, an object with \
                      `.BTF`, or a module's `/sys/kernel/btf/<module>`",
                 )],
-                &[&[one(
-                    "format",
-                    "FORMAT",
-                    "Output format: raw or c [default: raw]",
-                )]],
+                &[
+                    &[one(
+                        "format",
+                        "FORMAT",
+                        "Output format: raw or c [default: raw]",
+                    )],
+                    &[flag(
+                        "json",
+                        "The raw listing as JSON (bpftool btf dump -j)",
+                    )],
+                ],
             )],
         ),
         leaf(

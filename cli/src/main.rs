@@ -158,7 +158,7 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 Some(1) => cmd::btf::Format::C,
                 _ => cmd::btf::Format::Raw,
             };
-            cmd::btf::dump(&a.required_string("SOURCE")?, format).map(Outcome::from)
+            cmd::btf::dump(&a.required_string("SOURCE")?, format, json).map(Outcome::from)
         }
         ["check"] => {
             cmd::check::run(&a.required_path("OBJECT"), &a.strings("btf")?, json).map(|r| Outcome {

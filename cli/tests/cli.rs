@@ -1114,6 +1114,26 @@ fn with_json_an_error_is_json_on_stdout() {
 }
 
 #[test]
+fn btf_dump_json_has_every_type_of_the_raw_listing() {
+    for source in ["btf_kinds.bpf.o", "core.bpf.o", "bootstrap.bpf.o"] {
+        let (ok, raw, err) = oxbpf(&["btf", "dump", source], &testdata());
+        assert!(ok, "{err}");
+        let (ok, json, err) = oxbpf(&["btf", "dump", source, "--json"], &testdata());
+        assert!(ok, "{err}");
+        let types = raw.lines().filter(|l| l.starts_with('[')).count();
+        assert!(types > 5, "{raw}");
+        assert_eq!(json.matches("\"id\": ").count(), types, "{source}: {json}");
+        assert_eq!(json.matches("\"kind\": ").count(), types, "{source}");
+        let entries = raw.lines().filter(|l| l.starts_with('\t')).count();
+        assert_eq!(
+            json.matches("\"name\": ").count() - types,
+            entries,
+            "{source}: every member, value, parameter and variable is named"
+        );
+    }
+}
+
+#[test]
 fn concurrent_loads_share_a_pinned_by_name_map() {
     if !can_load("concurrent_loads_share_a_pinned_by_name_map") {
         return;
