@@ -717,8 +717,18 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
                     ));
                 }
                 let Some(found) = found else {
+                    let known = cmd
+                        .opts
+                        .iter()
+                        .flat_map(|o| o.iter())
+                        .map(|o| o.long)
+                        .chain(["verbose", "help"]);
                     return Err(usage(
-                        format!("unknown option --{name} for `{}`", args.path),
+                        format!(
+                            "unknown option --{name} for `{}`{}",
+                            args.path,
+                            did_you_mean(name, known, "--")
+                        ),
                         &args.path,
                     ));
                 };
@@ -817,6 +827,45 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
     Ok(args)
 }
 
+/// ` (did you mean `X`?)` for the known word closest to `typed` (edit distance at most a
+/// third of its length, and at least 1), or nothing.
+fn did_you_mean<'a>(typed: &str, known: impl Iterator<Item = &'a str>, prefix: &str) -> String {
+    let limit = (typed.chars().count() / 3).max(1);
+    known
+        .map(|k| (edit_distance(typed, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map_or_else(String::new, |(_, k)| {
+            format!(" (did you mean `{prefix}{k}`?)")
+        })
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), with a swap of two
+/// neighbours counted as one (`lod`/`lao`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// Whether `word`, met where `cmd` expects a subcommand, is rather its first positional
 /// argument: `cmd` takes some, and `word` names no subcommand (or positional arguments
 /// have begun).
@@ -830,7 +879,11 @@ fn starts_positionals(cmd: &Cmd, word: &str, args: &Args) -> bool {
 fn sub(cmd: &'static Cmd, word: &str, args: &mut Args) -> Result<&'static Cmd, Exit> {
     let Some(found) = cmd.subs.iter().find(|c| c.name == word) else {
         return Err(usage(
-            format!("unknown command `{word}` for `{}`", args.path),
+            format!(
+                "unknown command `{word}` for `{}`{}",
+                args.path,
+                did_you_mean(word, cmd.subs.iter().map(|c| c.name), "")
+            ),
             &args.path,
         ));
     };
@@ -1179,7 +1232,7 @@ mod tests {
         );
         assert_eq!(
             usage_message(&["mpa", "list"]),
-            "unknown command `mpa` for `oxbpf`; see `oxbpf --help`"
+            "unknown command `mpa` for `oxbpf` (did you mean `map`?); see `oxbpf --help`"
         );
         assert_eq!(
             usage_message(&["map", "-x"]),
@@ -1200,6 +1253,34 @@ mod tests {
             a.number::<u32>("ID").unwrap_err().to_string(),
             "invalid value `seven` for <ID>: expected a number; see `oxbpf link show --help`"
         );
+    }
+
+    #[test]
+    fn typos_get_the_closest_command_or_option() {
+        let msg = |words: &[&str]| match parse_str(words) {
+            Err(Exit::Usage(e)) => e.to_string(),
+            _ => panic!("{words:?} parsed"),
+        };
+        assert_eq!(
+            msg(&["lod", "x.o"]),
+            "unknown command `lod` for `oxbpf` (did you mean `load`?); see `oxbpf --help`"
+        );
+        assert_eq!(
+            msg(&["load", "x.o", "--pinn", "d"]),
+            "unknown option --pinn for `oxbpf load` (did you mean `--pin`?); see `oxbpf load --help`"
+        );
+        assert_eq!(
+            msg(&["map", "dupm", "x"]),
+            "unknown command `dupm` for `oxbpf map` (did you mean `dump`?); see `oxbpf map --help`"
+        );
+        // Nothing close: no guess.
+        assert_eq!(
+            msg(&["zzzz"]),
+            "unknown command `zzzz` for `oxbpf`; see `oxbpf --help`"
+        );
+        assert_eq!(edit_distance("lod", "load"), 1);
+        assert_eq!(edit_distance("dupm", "dump"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
     }
 
     #[test]
