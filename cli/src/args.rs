@@ -387,6 +387,14 @@ pub const COMMANDS: Cmd = group(
             &[],
         ),
         leaf(
+            "completions",
+            "Print a shell completion script: `oxbpf completions bash > \
+             /etc/bash_completion.d/oxbpf`, `source <(oxbpf completions zsh)`, \
+             `oxbpf completions fish > ~/.config/fish/completions/oxbpf.fish`",
+            &[("SHELL", "bash, zsh or fish")],
+            &[],
+        ),
+        leaf(
             "load",
             "Load an object into the kernel: maps, global data, externs, CO-RE, programs. \
              Prints each program's and map's kernel id. Needs CAP_BPF (root)",
@@ -825,6 +833,127 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, Exit> {
         ));
     }
     Ok(args)
+}
+
+/// Every command path under `cmd` (`["map", "dump"]`), with its command, depth first.
+fn walk(cmd: &'static Cmd, path: &mut Vec<&'static str>, out: &mut Vec<(String, &'static Cmd)>) {
+    out.push((path.join(" "), cmd));
+    for sub in cmd.subs {
+        path.push(sub.name);
+        walk(sub, path, out);
+        path.pop();
+    }
+}
+
+/// The options of `cmd` as `--long` words, with `--help` and `--verbose`.
+fn option_words(cmd: &Cmd) -> Vec<String> {
+    cmd.opts
+        .iter()
+        .flat_map(|o| o.iter())
+        .map(|o| format!("--{}", o.long))
+        .chain(["--help".to_string(), "--verbose".to_string()])
+        .collect()
+}
+
+/// A completion script for `shell`, made from the command table, so it never drifts
+/// from what the parser accepts: subcommands where a group expects one, a command's
+/// options after it, file names otherwise. zsh uses the bash script through
+/// `bashcompinit`.
+pub fn completions(shell: &str) -> Result<String, UsageError> {
+    let mut all = Vec::new();
+    walk(&COMMANDS, &mut Vec::new(), &mut all);
+    // Longest paths first, so `map dump` is matched before `map`.
+    all.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    let bash = || {
+        let mut cases = String::new();
+        for (path, cmd) in &all {
+            let mut words: Vec<String> = cmd.subs.iter().map(|c| c.name.to_string()).collect();
+            words.extend(option_words(cmd));
+            // A group matches only itself; a command with positional arguments also
+            // matches the words after it.
+            let pattern = match (path.is_empty(), cmd.args.is_empty()) {
+                (true, _) => "\"\"".to_string(),
+                (false, true) => format!("\"{path}\""),
+                (false, false) => format!("\"{path}\"|\"{path} \"*"),
+            };
+            cases.push_str(&format!(
+                "        {pattern}) opts=\"{}\" ;;\n",
+                words.join(" ")
+            ));
+        }
+        format!(
+            "# bash completion for oxbpf (oxbpf completions bash)\n\
+             _oxbpf() {{\n\
+             \x20   local cur=\"${{COMP_WORDS[COMP_CWORD]}}\" path=\"\" opts=\"\" w\n\
+             \x20   for w in \"${{COMP_WORDS[@]:1:COMP_CWORD-1}}\"; do\n\
+             \x20       case \"$w\" in -*) ;; *) path=\"${{path:+$path }}$w\" ;; esac\n\
+             \x20   done\n\
+             \x20   case \"$path\" in\n{cases}\x20   esac\n\
+             \x20   COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n\
+             \x20   if [ ${{#COMPREPLY[@]}} -eq 0 ]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n\
+             }}\n\
+             complete -F _oxbpf oxbpf\n"
+        )
+    };
+    match shell {
+        "bash" => Ok(bash()),
+        "zsh" => Ok(format!(
+            "# zsh completion for oxbpf (oxbpf completions zsh), through bash's\n\
+             autoload -U +X bashcompinit && bashcompinit\n{}",
+            bash()
+        )),
+        "fish" => {
+            let mut out = String::from(
+                "# fish completion for oxbpf (oxbpf completions fish)\n\
+                 function __oxbpf_path\n\
+                 \x20   set -l words (commandline -opc)\n\
+                 \x20   set -e words[1]\n\
+                 \x20   string join ' ' -- (string match -v -- '-*' $words)\n\
+                 end\n\
+                 complete -c oxbpf -f\n",
+            );
+            for (path, cmd) in &all {
+                let cond = if cmd.args.is_empty() {
+                    format!("test (__oxbpf_path) = '{path}'")
+                } else {
+                    format!("string match -q -- '{path}*' (__oxbpf_path)")
+                };
+                for sub in cmd.subs {
+                    out.push_str(&format!(
+                        "complete -c oxbpf -n \"test (__oxbpf_path) = '{path}'\" -a {} -d '{}'\n",
+                        sub.name,
+                        first_sentence(sub.about).replace('\'', "\\'")
+                    ));
+                }
+                if !path.is_empty() {
+                    for o in cmd.opts.iter().flat_map(|o| o.iter()) {
+                        out.push_str(&format!(
+                            "complete -c oxbpf -n \"{cond}\" -l {}{} -d '{}'\n",
+                            o.long,
+                            if o.value.is_empty() { "" } else { " -r -F" },
+                            first_sentence(o.help).replace('\'', "\\'")
+                        ));
+                    }
+                    if !cmd.args.is_empty() {
+                        out.push_str(&format!("complete -c oxbpf -n \"{cond}\" -F\n"));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(UsageError {
+            msg: format!("no completions for `{other}`: bash, zsh or fish"),
+            path: "oxbpf completions".into(),
+        }),
+    }
+}
+
+/// The first sentence of a help text, for one-line descriptions.
+fn first_sentence(text: &str) -> &str {
+    text.split([':', '(', '['])
+        .next()
+        .unwrap_or(text)
+        .trim_end_matches(['.', ' '])
 }
 
 /// ` (did you mean `X`?)` for the known word closest to `typed` (edit distance at most a

@@ -61,6 +61,9 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
             };
             cmd::explain::run(&args).map(|(output, success)| Outcome { output, success })
         }
+        ["completions"] => Ok(Outcome::from(args::completions(
+            &a.required_string("SHELL")?,
+        )?)),
         ["demo"] => cmd::demo::run().map(|r| Outcome {
             output: r.output,
             success: r.ok,

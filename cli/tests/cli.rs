@@ -1134,6 +1134,64 @@ fn btf_dump_json_has_every_type_of_the_raw_listing() {
 }
 
 #[test]
+fn completions_for_bash_zsh_and_fish_follow_the_command_table() {
+    let (ok, bash, err) = oxbpf(&["completions", "bash"], &testdata());
+    assert!(ok, "{err}");
+    // Completed by bash itself, as a user's Tab would.
+    let script = format!(
+        r#"{bash}
+t() {{ COMP_WORDS=("$@"); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); COMPREPLY=(); _oxbpf; echo "${{COMPREPLY[*]}}"; }}
+t oxbpf ma
+t oxbpf map d
+t oxbpf load x.o --pi
+t oxbpf net detach veth0 --cl
+t oxbpf prog show name --js
+"#
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        [
+            "map",
+            "dump delete",
+            "--pin-maps --pin",
+            "--clsact",
+            "--json"
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, zsh, _) = oxbpf(&["completions", "zsh"], &testdata());
+    assert!(ok && zsh.contains("bashcompinit") && zsh.contains("complete -F _oxbpf oxbpf"));
+    let (ok, fish, _) = oxbpf(&["completions", "fish"], &testdata());
+    assert!(ok);
+    assert!(
+        fish.contains("complete -c oxbpf -n \"test (__oxbpf_path) = 'map'\" -a dump -d "),
+        "{fish}"
+    );
+    assert!(
+        fish.contains(
+            "complete -c oxbpf -n \"string match -q -- 'load*' (__oxbpf_path)\" -l pin -r -F -d "
+        ),
+        "{fish}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("oxbpf: no completions for `tcsh`: bash, zsh or fish")
+    );
+}
+
+#[test]
 fn concurrent_loads_share_a_pinned_by_name_map() {
     if !can_load("concurrent_loads_share_a_pinned_by_name_map") {
         return;
