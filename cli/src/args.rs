@@ -104,14 +104,9 @@ const fn leaf_words(
     args: &'static [(&'static str, &'static str)],
     opts: &'static [&'static [Opt]],
 ) -> Cmd {
-    Cmd {
-        name,
-        about,
-        args,
-        opts,
-        variadic: true,
-        subs: &[],
-    }
+    let mut cmd = leaf(name, about, args, opts);
+    cmd.variadic = true;
+    cmd
 }
 
 const fn group(name: &'static str, about: &'static str, subs: &'static [Cmd]) -> Cmd {
