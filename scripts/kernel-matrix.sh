@@ -4,8 +4,15 @@
 # static test binary in a busybox initramfs. Prints one line per kernel with the
 # passed/failed counts, then each failure.
 #
-#   sudo scripts/kernel-matrix.sh [KERNEL...] [-- TEST-FILTER...]
+#   sudo scripts/kernel-matrix.sh [--arch arm64] [KERNEL...] [-- TEST-FILTER...]
 #   sudo scripts/kernel-matrix.sh --conformance [KERNEL...]
+#
+# --arch arm64 boots Debian's cloud-arm64 kernels under qemu-system-aarch64 (`-M virt
+# -cpu max`, software emulation) with the tests cross-built for aarch64-unknown-linux-musl
+# (rustup's standard library, linked by the toolchain's rust-lld), an arm64 busybox and
+# an arm64 USDT target (gcc-aarch64-linux-gnu). arm64 packages are read through a
+# private apt state directory (APT::Architecture=arm64): the host's dpkg architectures
+# are not changed.
 #
 # --conformance runs the differential check against libbpf (oxbpf-conformance) in the
 # guests instead of the tests, on testdata and on the selftest objects whose programs
@@ -30,22 +37,41 @@ mkdir -p "$WORK"
 kernels=""
 filter=""
 conformance=""
+arch=amd64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--) shift; filter="$*"; break ;;
 	--conformance) conformance=1 ;;
+	--arch)
+		arch=${2:?--arch needs amd64 or arm64}
+		shift
+		case "$arch" in amd64 | x86_64) arch=amd64 ;; arm64 | aarch64) arch=arm64 ;;
+		*) echo "kernel-matrix: --arch $arch: amd64 or arm64" >&2; exit 2 ;; esac ;;
 	*) kernels="$kernels $1" ;;
 	esac
 	shift
 done
 [ -n "$kernels" ] || kernels="5.10 6.1 6.12 newest"
+if [ -n "$conformance" ] && [ "$arch" != amd64 ]; then
+	# The check links libbpf (glibc, libelf, zlib) for the host: no arm64 build of it.
+	echo "kernel-matrix: --conformance runs on amd64 kernels only" >&2
+	exit 2
+fi
+# Where each kernel is unpacked: k-NAME for amd64 (as before), k-arm64-NAME for arm64.
+kdir() { if [ "$arch" = amd64 ]; then echo "$WORK/k-$1"; else echo "$WORK/k-$arch-$1"; fi; }
+# ...and the file naming its vmlinuz.
+vmfile() { if [ "$arch" = amd64 ]; then echo "$WORK/vmlinuz-$1"; else echo "$WORK/vmlinuz-$arch-$1"; fi; }
 
 log() { echo "kernel-matrix: $*" >&2; }
 
 # --- host packages -------------------------------------------------------------------
+case "$arch" in
+amd64) qemu=qemu-system-x86_64 qemu_pkg=qemu-system-x86 ;;
+arm64) qemu=qemu-system-aarch64 qemu_pkg=qemu-system-arm ;;
+esac
 need_qemu() {
-	qemu-system-x86_64 --version 2>/dev/null | grep -q "version 1[0-9]" && return
-	log "installing qemu from bookworm-backports, busybox-static, cpio"
+	$qemu --version 2>/dev/null | grep -q "version 1[0-9]" && return
+	log "installing $qemu_pkg from bookworm-backports, busybox-static, cpio"
 	cat > /etc/apt/sources.list.d/oxbpf-bookworm-backports.sources <<EOF
 Types: deb
 URIs: http://deb.debian.org/debian
@@ -54,40 +80,50 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-x86 >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports "$qemu_pkg" >&2
 }
 need_qemu
 command -v busybox >/dev/null && command -v cpio >/dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static cpio >&2
 
 # --- apt for a suite the host does not list -------------------------------------------
-# private_apt SUITE URI: an apt-get wrapper reading only that suite, state under $WORK.
+# private_apt SUITE URI: apt options reading only that suite (for $arch when not the
+# host's amd64), state under $WORK.
 private_apt() {
 	dir="$WORK/apt-$1"
+	archopt=""
+	if [ "$arch" != amd64 ]; then
+		dir="$WORK/apt-$arch-$1"
+		archopt="-o APT::Architecture=$arch -o APT::Architectures::=$arch"
+	fi
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	touch "$dir/status"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $2 $1 main" > "$dir/sources.list"
-	echo "-o Dir::State::Lists=$dir/lists -o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::Cache=$dir/cache -o Dir::State::Status=$dir/status"
+	echo "$archopt -o Dir::State::Lists=$dir/lists -o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::Cache=$dir/cache -o Dir::State::Status=$dir/status"
 }
 
 # fetch NAME: unpacks the kernel NAME under $WORK/k-NAME and prints its vmlinuz path.
 fetch() {
 	name=$1
-	dest="$WORK/k-$name"
+	dest=$(kdir "$name")
 	found=$(find "$dest" -name 'vmlinuz*' 2>/dev/null | head -1)
 	mods=$(find "$dest" -path '*/modules/*/kernel' -type d 2>/dev/null | head -1)
 	if [ -n "$found" ] && [ -n "$mods" ]; then echo "$found"; return; fi
-	case "$name" in
-	6.1) opts=""; meta="linux-image-cloud-amd64=$(apt-cache madison linux-image-cloud-amd64 | awk '$3 ~ /^6\.1\./ {print $3; exit}')" ;;
-	6.12) opts="-t bookworm-backports"; meta="linux-image-cloud-amd64" ;;
-	5.10) opts=$(private_apt bullseye-security http://deb.debian.org/debian-security); meta="linux-image-cloud-amd64" ;;
-	newest) opts=$(private_apt trixie-backports http://deb.debian.org/debian); meta="linux-image-cloud-amd64" ;;
+	meta="linux-image-cloud-$arch"
+	update=1
+	case "$arch/$name" in
+	amd64/6.1) opts="" update=""; meta="$meta=$(apt-cache madison "$meta" | awk '$3 ~ /^6\.1\./ {print $3; exit}')" ;;
+	amd64/6.12) opts="-t bookworm-backports" update="" ;;
+	arm64/6.1) opts=$(private_apt bookworm-security http://deb.debian.org/debian-security) ;;
+	arm64/6.12) opts=$(private_apt bookworm-backports http://deb.debian.org/debian) ;;
+	*/5.10) opts=$(private_apt bullseye-security http://deb.debian.org/debian-security) ;;
+	*/newest) opts=$(private_apt trixie-backports http://deb.debian.org/debian) ;;
 	*) log "unknown kernel $name (5.10, 6.1, 6.12, newest)"; return 1 ;;
 	esac
-	case "$name" in 5.10|newest)
-		touch "$WORK/apt-$( [ "$name" = 5.10 ] && echo bullseye-security || echo trixie-backports)/status"
+	if [ -n "$update" ]; then
 		# shellcheck disable=SC2086
-		apt-get $opts update -qq >&2 ;;
-	esac
+		apt-get $opts update -qq >&2
+	fi
 	# shellcheck disable=SC2086
 	pkg=$(apt-cache $opts depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 	[ -n "$pkg" ] || { log "$name: no kernel package found"; return 1; }
@@ -118,13 +154,23 @@ fetch() {
 
 # --- the kernels, first: the initramfs carries each one's modules --------------------------
 for k in $kernels; do
-	fetch "$k" > "$WORK/vmlinuz-$k" || rm -f "$WORK/vmlinuz-$k"
+	fetch "$k" > "$(vmfile "$k")" || rm -f "$(vmfile "$k")"
 done
 
 # --- the payload: the loader's kernel tests, static (or the differential check) -----------
 if [ -n "$conformance" ]; then
 	cargo build --release -q -p oxbpf-conformance
 	tests="$REPO/target/release/oxbpf-conformance"
+elif [ "$arch" = arm64 ]; then
+	# Cross-built as scripts/build-static.sh --target aarch64 builds oxbpf: rustup's
+	# aarch64 musl standard library, the toolchain's rust-lld, no C cross-compiler.
+	target="aarch64-unknown-linux-musl"
+	rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target" >&2
+	cross="-C linker=rust-lld -C linker-flavor=ld.lld"
+	tests=$(RUSTFLAGS="$cross" cargo test -p oxbpf-loader --test it --no-run --target "$target" \
+		--message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+	RUSTFLAGS="$cross" cargo build -q -p oxbpf-cli --target "$target" || log "could not build the arm64 oxbpf"
+	cli="$REPO/target/$target/debug/oxbpf"
 else
 target="x86_64-unknown-linux-musl"
 rustup target list --installed 2>/dev/null | grep -qx "$target" ||
@@ -148,19 +194,35 @@ fi
 
 # The initramfs: busybox, the test binary, the testdata where the binary looks for it
 # (its compile-time source path), and an /init that mounts what the tests use.
-root="$WORK/initramfs"
+root="$WORK/initramfs-$arch"
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$REPO/loader"
 mkdir -p "$root$REPO/loader"
-cp "$(command -v busybox)" "$root/bin/busybox"
+if [ "$arch" = amd64 ]; then
+	cp "$(command -v busybox)" "$root/bin/busybox"
+else
+	# Debian's static busybox for arm64, from bookworm through the private apt state.
+	bb="$WORK/busybox-$arch"
+	if [ ! -x "$bb" ]; then
+		opts=$(private_apt bookworm http://deb.debian.org/debian)
+		# shellcheck disable=SC2086
+		apt-get $opts update -qq >&2
+		rm -rf "$WORK/bb" && mkdir -p "$WORK/bb"
+		# shellcheck disable=SC2086
+		(cd "$WORK/bb" && apt-get $opts download busybox-static >&2 && dpkg-deb -x ./*.deb .)
+		cp "$WORK/bb/bin/busybox" "$bb"
+	fi
+	cp "$bb" "$root/bin/busybox"
+fi
 cp "$tests" "$root/it"
 [ -z "$conformance" ] && [ -x "$cli" ] && { strip -o "$root/oxbpf" "$cli" 2>/dev/null || cp "$cli" "$root/oxbpf"; }
+# (strip of the host's binutils cannot read an arm64 binary: then it goes in unstripped.)
 cp -r "$REPO/testdata" "$root$REPO/testdata"
 mkdir -p "$root$REPO/fuzz" "$root/boot"
 cp -r "$REPO/fuzz/regressions" "$root$REPO/fuzz/regressions"
 # The modules the network tests need (veth pairs, the clsact qdisc, cls_bpf), per kernel
 # release, decompressed: the guest loads the ones for the kernel it runs.
-for d in "$WORK"/k-*/lib/modules/* "$WORK"/k-*/usr/lib/modules/*; do
+for k in $kernels; do for d in "$(kdir "$k")"/lib/modules/* "$(kdir "$k")"/usr/lib/modules/*; do
 	[ -d "$d/kernel" ] || continue
 	rel=$(basename "$d")
 	mkdir -p "$root/modules/$rel"
@@ -172,22 +234,34 @@ for d in "$WORK"/k-*/lib/modules/* "$WORK"/k-*/usr/lib/modules/*; do
 		*.ko) cp "$f" "$root/modules/$rel/" ;;
 		esac
 	done
-done
+done; done
 # Each kernel's config where libbpf (and oxbpf) look for it, for `.kconfig` externs.
-for c in "$WORK"/k-*/boot/config-* "$WORK"/k-*/usr/lib/modules/*/config; do
+for k in $kernels; do for c in "$(kdir "$k")"/boot/config-* "$(kdir "$k")"/usr/lib/modules/*/config; do
 	[ -f "$c" ] || continue
 	case "$c" in
 	*/boot/config-*) cp "$c" "$root/boot/" ;;
 	*) cp "$c" "$root/boot/config-$(basename "$(dirname "$c")")" ;;
 	esac
-done
+done; done
 echo "$filter" > "$root/filter"
 # The USDT tests' traced program, static (the guest has no C compiler or libc): the tests
 # find it through OXBPF_USDT_TARGET. Needs <sys/sdt.h> (systemtap-sdt-dev).
-if [ -z "$conformance" ]; then
+if [ -z "$conformance" ] && [ "$arch" = amd64 ]; then
 	cc -O2 -static "$REPO/testdata/usdt/target.c" "$REPO/testdata/usdt/semaphore.c" \
 		-o "$root/usdt_target" 2>"$WORK/usdt.log" ||
 		log "no static USDT target (apt-get install systemtap-sdt-dev): $(head -1 "$WORK/usdt.log")"
+elif [ -z "$conformance" ]; then
+	# arm64: Debian's cross gcc and its arm64 glibc; <sys/sdt.h> is the host's (it picks
+	# the probe's operand syntax by the compiler's target), copied alone so the host's
+	# other multiarch headers stay out.
+	command -v aarch64-linux-gnu-gcc >/dev/null ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross >&2
+	sdt="$WORK/sdt-include"
+	mkdir -p "$sdt/sys"
+	cp /usr/include/x86_64-linux-gnu/sys/sdt.h /usr/include/x86_64-linux-gnu/sys/sdt-config.h "$sdt/sys/" 2>"$WORK/usdt.log" &&
+		aarch64-linux-gnu-gcc -O2 -static -I"$sdt" "$REPO/testdata/usdt/target.c" "$REPO/testdata/usdt/semaphore.c" \
+			-o "$root/usdt_target" 2>>"$WORK/usdt.log" ||
+		log "no static arm64 USDT target (systemtap-sdt-dev, gcc-aarch64-linux-gnu): $(head -1 "$WORK/usdt.log")"
 fi
 if [ -n "$conformance" ]; then
 	# The check is linked with glibc, libelf and zlib (libbpf): its libraries go in at
@@ -257,6 +331,7 @@ export OXBPF_EXPECT_FEATURES="$features"
 [ -x /usdt_target ] && export OXBPF_USDT_TARGET=/usdt_target
 [ -x /oxbpf ] && export OXBPF_CLI=/oxbpf
 echo "OXBPF-KERNEL $(uname -r)"
+echo "OXBPF-BOOTED $(cut -d' ' -f1 /proc/uptime)"
 if [ -x /conformance ]; then
 	corpora=testdata
 	[ -n "$(ls /corpus)" ] && corpora="testdata /corpus"
@@ -271,51 +346,61 @@ echo "OXBPF-EXIT $?"
 poweroff -f
 EOF
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$WORK/initramfs.gz")
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$WORK/initramfs-$arch.gz")
 
 # --- boot each kernel ----------------------------------------------------------------------
 summary=""
 failures=""
 for k in $kernels; do
-	vmlinuz=$(cat "$WORK/vmlinuz-$k" 2>/dev/null) && [ -n "$vmlinuz" ] || {
+	label=$k
+	[ "$arch" = amd64 ] || label="$arch $k"
+	vmlinuz=$(cat "$(vmfile "$k")" 2>/dev/null) && [ -n "$vmlinuz" ] || {
 		summary="$summary
-$k: could not fetch the kernel"
+$label: could not fetch the kernel"
 		failures="$failures
-$k: (no kernel)"
+$label: (no kernel)"
 		continue
 	}
 	out="$WORK/out-$k.txt"
-	config=$(find "$WORK/k-$k" \( -name 'config-*' -o -path '*/modules/*/config' \) | head -1)
+	[ "$arch" = amd64 ] || out="$WORK/out-$arch-$k.txt"
+	config=$(find "$(kdir "$k")" \( -name 'config-*' -o -path '*/modules/*/config' \) | head -1)
 	feats=$( [ -n "$config" ] && features "$config" || true)
 	start=$(date +%s)
-	timeout 900 qemu-system-x86_64 -accel tcg -M pc -m 1024 -smp 2 -nodefaults -no-user-config \
-		-display none -serial stdio -no-reboot -kernel "$vmlinuz" -initrd "$WORK/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 quiet lsm=lockdown,capability,yama,apparmor,bpf oxbpf_features=$feats" \
-		</dev/null > "$out" 2>&1 || true
+	append="panic=-1 quiet lsm=lockdown,capability,yama,apparmor,bpf oxbpf_features=$feats"
+	case "$arch" in
+	amd64) machine="-M pc" console=ttyS0 ;;
+	# pauth-impdef: TCG's cheap pointer-authentication hash instead of QARMA (much faster).
+	arm64) machine="-M virt -cpu max,pauth-impdef=on" console=ttyAMA0 ;;
+	esac
+	# shellcheck disable=SC2086
+	timeout 900 $qemu -accel tcg $machine -m 1024 -smp 2 -nodefaults -no-user-config \
+		-display none -serial stdio -no-reboot -kernel "$vmlinuz" -initrd "$WORK/initramfs-$arch.gz" \
+		-append "console=$console $append" </dev/null > "$out" 2>&1 || true
 	secs=$(( $(date +%s) - start ))
 	release=$(sed -n 's/^OXBPF-KERNEL //p' "$out" | tr -d '\r')
+	booted=$(sed -n 's/^OXBPF-BOOTED //p' "$out" | tr -d '\r')
 	result=$(grep -a "^test result:" "$out" | tail -1 | tr -d '\r')
 	[ -z "$conformance" ] || result=$(grep -a "differences, .* unexpected" "$out" | tail -1 | tr -d '\r')
 	if ! grep -aq "^OXBPF-EXIT" "$out"; then
 		summary="$summary
-$k: no result (boot failed or hung; see $out) [${secs} s]"
+$label: no result (boot failed or hung; see $out) [${secs} s]"
 		failures="$failures
-$k: (no result)"
+$label: (no result)"
 		continue
 	fi
 	summary="$summary
-$k ($release; expects: $feats): ${result#test result: } [${secs} s]"
+$label ($release; expects: $feats): ${result#test result: } [${secs} s, booted in ${booted:-?} s]"
 	# A test that re-runs itself in new namespaces fails twice (inner and outer run).
 	failed=$(grep -a '^test [^ ]* \.\.\. FAILED' "$out" | sed 's/^test \([^ ]*\) .*/\1/' | tr -d '\r' | sort -u)
 	[ -z "$conformance" ] || failed=$(grep -a '^UNEXPECTED ' "$out" | cut -d' ' -f2-4 | tr ' \r' '/ ')
 	grep -aq "^OXBPF-EXIT 0" "$out" || [ -n "$failed" ] || failed="exit-status"
 	for f in $failed; do
 		failures="$failures
-$k: $f"
+$label: $f"
 	done
 done
 echo "kernel matrix:$summary"
 if [ -n "$failures" ]; then
-	echo "failures (the guest output is in $WORK/out-KERNEL.txt):$failures"
+	echo "failures (the guest output is in $WORK/out-KERNEL.txt, out-arm64-KERNEL.txt for arm64):$failures"
 	exit 1
 fi

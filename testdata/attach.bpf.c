@@ -10,7 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#define NR_GETPPID 110 /* x86_64 */
+#include "arch.h" /* NR_GETPPID, GETPPID_BODY_GLOB */
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 
@@ -37,6 +37,8 @@ __u64 setsockopt_calls;
 __u64 getsockopt_calls;
 __u64 kretprobe_calls;
 __u64 kmulti_calls;
+__u64 ksyscall_calls;
+__u64 kretsyscall_calls;
 
 static __always_inline int mine(void)
 {
@@ -114,11 +116,29 @@ int on_kreturn(void *ctx)
 	return 0;
 }
 
-SEC("kprobe.multi/__do_sys_getpp?d")
+SEC("kprobe.multi/" GETPPID_BODY_GLOB)
 int on_kmulti(void *ctx)
 {
 	if (mine())
 		__sync_fetch_and_add(&kmulti_calls, 1);
+	return 0;
+}
+
+/* ksyscall names the syscall, not the function: the loader finds the function that
+ * implements it on this kernel and architecture (__x64_sys_getppid, __arm64_sys_getppid). */
+SEC("ksyscall/getppid")
+int on_ksyscall(void *ctx)
+{
+	if (mine())
+		__sync_fetch_and_add(&ksyscall_calls, 1);
+	return 0;
+}
+
+SEC("kretsyscall/getppid")
+int on_kretsyscall(void *ctx)
+{
+	if (mine())
+		__sync_fetch_and_add(&kretsyscall_calls, 1);
 	return 0;
 }
 

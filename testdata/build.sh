@@ -7,6 +7,8 @@
 #            link/NAME.bpf.c -> link/NAME.bpf.o (inputs of the static linker's tests)
 #            skel/dup_{a,b}.bpf.c -> skel_dup.bpf.o (linked with `oxbpf link`)
 #            NAME.bpf.c -> NAME.bpfeb.o   (big-endian, for the listed parser tests only)
+#            NAME.bpf.c -> arm64/NAME.bpf.o (__TARGET_ARCH_arm64, for the listed
+#                                            architecture-dependent sources)
 set -eu
 cd "$(dirname "$0")"
 
@@ -41,6 +43,17 @@ for src in *.bpf.c; do
 	esac
 done
 
+# The objects whose code depends on the target architecture (bpf_tracing.h's PT_REGS
+# macros, usdt.bpf.h's PT_REGS_IP, the syscall numbers and functions of include/arch.h)
+# again for arm64, as arm64/NAME.bpf.o: the tests built for aarch64 load these instead.
+ARCH_DEPENDENT="attach progtypes_trace usdt"
+ARM64_CFLAGS=$(echo "$CFLAGS" | sed 's/-D__TARGET_ARCH_x86/-D__TARGET_ARCH_arm64/')
+mkdir -p arm64
+for name in $ARCH_DEPENDENT; do
+	echo "  CLANG  arm64/$name.bpf.o"
+	$CLANG $ARM64_CFLAGS --target=bpfel -c "$name.bpf.c" -o "arm64/$name.bpf.o"
+done
+
 # Halves of programs for the static linker (oxbpf link): link/NAME.bpf.c -> .bpf.o; the
 # tests link them (loader/tests/it/link.rs, obj/src/link/tests.rs).
 for src in link/*.bpf.c; do
@@ -70,6 +83,8 @@ if [ -f "$LIBBPF_SRC/usdt.bpf.h" ]; then
 	mkdir "$inc/bpf"
 	cp "$LIBBPF_SRC/usdt.bpf.h" "$inc/bpf/"
 	$CLANG $CFLAGS -I"$inc" -I/usr/include/bpf --target=bpfel -c usdt.bpf.c -o usdt_libbpf17.bpf.o
+	echo "  CLANG  arm64/usdt_libbpf17.bpf.o"
+	$CLANG $ARM64_CFLAGS -I"$inc" -I/usr/include/bpf --target=bpfel -c usdt.bpf.c -o arm64/usdt_libbpf17.bpf.o
 	rm -rf "$inc"
 else
 	echo "build.sh: no $LIBBPF_SRC/usdt.bpf.h: usdt_libbpf17.bpf.o kept as committed" >&2

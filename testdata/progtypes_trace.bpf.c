@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "arch.h"
 
 __u64 fentry_calls;
 __u64 fexit_calls;
@@ -42,7 +43,7 @@ int BPF_PROG(fmod_file_open, struct file *file, int ret)
 
 /* Sleepable fentry is allowed only on functions on the error-injection list (syscall
  * entry points are), so only on kernels with CONFIG_FUNCTION_ERROR_INJECTION. */
-SEC("fentry.s/__x64_sys_getppid")
+SEC("fentry.s/" GETPPID_ENTRY)
 int BPF_PROG(fentry_sleepable, struct pt_regs *regs)
 {
 	return 0;

@@ -246,16 +246,9 @@ impl KernelFacts {
                     })
                 })
         });
-        let prefix = if cfg!(target_arch = "x86_64") {
-            "__x64_sys_bpf"
-        } else if cfg!(target_arch = "aarch64") {
-            "__arm64_sys_bpf"
-        } else if cfg!(target_arch = "s390x") {
-            "__s390x_sys_bpf"
-        } else {
-            "__riscv_sys_bpf"
-        };
-        let has_syscall_wrapper = vmlinux.is_some_and(|b| b.find(prefix, Kind::Func).is_some());
+        let has_syscall_wrapper = oxbpf_sys::arch::syscall_wrapper_prefix().is_some_and(|prefix| {
+            vmlinux.is_some_and(|b| b.find(&format!("{prefix}_sys_bpf"), Kind::Func).is_some())
+        });
         KernelFacts {
             version_code,
             has_bpf_cookie,

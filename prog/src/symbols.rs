@@ -8,24 +8,23 @@ use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSegment, ObjectSymbol};
 
-/// Where a library named without a directory (`libc.so.6`) is looked for.
-const LIBRARY_DIRS: [&str; 6] = [
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
+/// Where a library named without a directory (`libc.so.6`) is looked for, after
+/// this architecture's multiarch directories (`/lib/x86_64-linux-gnu`,
+/// `/lib/aarch64-linux-gnu`).
+const LIBRARY_DIRS: [&str; 4] = ["/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 
 /// `path` as given, or for a bare library name the first standard directory holding it.
 pub fn resolve_library(path: &Path) -> PathBuf {
     if path.components().count() > 1 || path.exists() {
         return path.to_path_buf();
     }
-    LIBRARY_DIRS
-        .iter()
-        .map(|d| Path::new(d).join(path))
+    let multiarch = oxbpf_sys::arch::multiarch_triplet()
+        .map(|t| [format!("/lib/{t}"), format!("/usr/lib/{t}")])
+        .into_iter()
+        .flatten();
+    multiarch
+        .chain(LIBRARY_DIRS.iter().map(|d| d.to_string()))
+        .map(|d| Path::new(&d).join(path))
         .find(|p| p.exists())
         .unwrap_or_else(|| path.to_path_buf())
 }

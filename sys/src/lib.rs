@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod arch;
 pub mod bpf;
 pub mod bpffs;
 pub mod caps;

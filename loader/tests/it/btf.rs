@@ -24,13 +24,7 @@ use oxbpf_sys::uapi::Endian;
 use oxbpf_sys::version::KernelVersion;
 
 fn objects() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(crate::testdata(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".bpf.o"))
-        .collect();
-    v.sort();
-    v
+    crate::testdata_objects()
 }
 
 #[test]

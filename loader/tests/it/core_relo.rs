@@ -210,11 +210,7 @@ fn core_object_relocates_against_an_older_layout() {
 fn every_testdata_object_relocates_against_the_running_kernel() {
     let _serial = crate::serial();
     let vmlinux = Arc::new(Btf::from_sysfs().unwrap());
-    for entry in std::fs::read_dir(crate::testdata("")).unwrap() {
-        let path = entry.unwrap().path();
-        if !path.to_string_lossy().ends_with(".bpf.o") {
-            continue;
-        }
+    for path in crate::testdata_objects() {
         // A sched_ext scheduler reads sched_ext's types, which a kernel without it lacks
         // (attach::a_sched_ext_scheduler_… checks the refusal there).
         if path.ends_with("sched_ext.bpf.o")

@@ -113,6 +113,23 @@ impl Program {
         self.attach_perf_event(event, &what)
     }
 
+    /// Attaches a `ksyscall` (or, with `retprobe`, `kretsyscall`) program to system call
+    /// `name` (`openat`), as libbpf does: a kprobe on the kernel function that
+    /// implements it, the architecture's wrapper (`__x64_sys_openat`,
+    /// `__arm64_sys_openat`…) on kernels that have syscall wrappers (4.17+ on x86_64
+    /// and arm64), `sys_openat` on others.
+    ///
+    /// # Errors
+    /// As [`Program::attach_kprobe`].
+    pub fn attach_ksyscall(&self, name: &str, retprobe: bool) -> Result<Link, ProgramError> {
+        let func = syscall_function(name);
+        log::debug!(
+            "program `{}`: syscall {name} is kernel function {func}",
+            self.name
+        );
+        self.attach_kprobe(&func, 0, retprobe)
+    }
+
     /// Attaches a `kprobe.multi` program (loaded with the `trace_kprobe_multi` attach
     /// type) to every kernel function whose name matches the glob `pattern` (or the one
     /// function it names), with one kprobe_multi link (5.18, `CONFIG_FPROBE`).
@@ -178,4 +195,20 @@ impl Program {
             format!("{} on {what} ({} functions)", self.name, funcs.len()),
         ))
     }
+}
+
+/// The kernel function that implements system call `name`: the wrapper when the
+/// running kernel has one for `bpf` (libbpf's `FEAT_SYSCALL_WRAPPER` probe, made here
+/// by looking the function up rather than by creating a probe on it), else
+/// `sys_NAME`.
+fn syscall_function(name: &str) -> String {
+    if let Some(prefix) = oxbpf_sys::arch::syscall_wrapper_prefix() {
+        let wrapper = format!("{prefix}_sys_bpf");
+        match crate::symbols::kernel_functions_matching(&wrapper) {
+            Ok(found) if !found.is_empty() => return format!("{prefix}_sys_{name}"),
+            Ok(_) => log::debug!("no kernel function {wrapper}: no syscall wrappers"),
+            Err(e) => log::debug!("cannot look for {wrapper} ({e}): assuming no syscall wrappers"),
+        }
+    }
+    format!("sys_{name}")
 }

@@ -82,7 +82,8 @@ impl Program {
     /// Attaches where the program's `SEC()` name says, as libbpf's skeletons do:
     /// `tp/CATEGORY/NAME`, `raw_tp/NAME`, `tp_btf/NAME`, `fentry/FUNC` and the other
     /// trampoline kinds, `lsm/HOOK`, `iter/KIND`, `kprobe/FUNC[+OFF]`, `kretprobe/FUNC`,
-    /// `uprobe/PATH:FUNC[+OFF]`, `uretprobe/PATH:FUNC`. Programs whose section cannot
+    /// `ksyscall/NAME`, `kretsyscall/NAME`, `uprobe/PATH:FUNC[+OFF]`,
+    /// `uretprobe/PATH:FUNC`. Programs whose section cannot
     /// name a target (XDP, tc, cgroup, socket filters, perf events) are returned as
     /// [`AutoAttach::NeedsTarget`] with what they need.
     ///
@@ -91,7 +92,9 @@ impl Program {
     pub fn attach_auto(&self) -> Result<AutoAttach, ProgramError> {
         let target = self.attach_target.clone().unwrap_or_default();
         let section = self.section.trim_start_matches('?');
-        let ret = section.starts_with("kretprobe") || section.starts_with("uretprobe");
+        let ret = section.starts_with("kretprobe")
+            || section.starts_with("uretprobe")
+            || section.starts_with("kretsyscall");
         if section == "usdt" || section.starts_with("usdt/") || section.starts_with("usdt.s") {
             return Ok(AutoAttach::NeedsTarget(
                 "its object's USDT maps (attach it with Loaded::attach_usdt)",
@@ -128,6 +131,14 @@ impl Program {
                     ));
                 };
                 self.attach_uprobe_multi(std::path::Path::new(path), pattern, None, ret)?
+            }
+            ProgType::KPROBE
+                if section.starts_with("ksyscall") || section.starts_with("kretsyscall") =>
+            {
+                if target.is_empty() {
+                    return Ok(AutoAttach::NeedsTarget("a system call (ksyscall/NAME)"));
+                }
+                self.attach_ksyscall(&target, ret)?
             }
             ProgType::KPROBE
                 if section.starts_with("uprobe") || section.starts_with("uretprobe") =>
@@ -189,6 +200,11 @@ fn hint(prog_type: ProgType, op: &str, e: &SysError) -> Option<String> {
     Some(match errno {
         libc::EPERM if op == "BPF_LINK_CREATE" && matches!(prog_type, ProgType::TRACING | ProgType::LSM | ProgType::EXT) => {
             "the kernel cannot build BPF trampolines (no BPF JIT or ftrace direct calls)".into()
+        }
+        // ENOTSUPP (kernel-internal, 524): the JIT builds trampolines, but hooking a kernel
+        // function needs ftrace direct calls, which arm64 gained in Linux 6.4.
+        oxbpf_sys::ENOTSUPP if op == "BPF_LINK_CREATE" && matches!(prog_type, ProgType::TRACING | ProgType::LSM) => {
+            "this kernel builds BPF trampolines but cannot attach them to kernel functions: it has no ftrace direct calls (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS; arm64 has them from Linux 6.4)".into()
         }
         libc::EPERM | libc::EACCES => return Some(not_permitted(prog_type, op)),
         libc::EBUSY | libc::EEXIST => "another program is attached there already; detach it first or attach with a mode that allows several".into(),
