@@ -132,7 +132,7 @@ fetch() {
 	(cd "$WORK" && rm -f ./*.deb &&
 		# shellcheck disable=SC2086
 		apt-get $opts download "$pkg" >&2 &&
-		dpkg-deb -x ./*.deb "$dest")
+		dpkg-deb -x ./*.deb "$dest") || { log "$name: cannot download $pkg"; return 1; }
 	# From 7.x the image package is a stub: the kernel is in linux-binary-VER, its
 	# config in linux-base-VER (what the tests expect is read from it), its modules
 	# (veth, sch_ingress, cls_bpf) in linux-modules-VER. Each fetched if missing.
