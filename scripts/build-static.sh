@@ -5,25 +5,58 @@
 # optimized for size). Extra arguments go to cargo (`-p oxbpf-bench-minimal` builds the
 # minimal loader too). Prints the path of the binary (under CARGO_TARGET_DIR if set).
 #
-#   sh scripts/build-static.sh [--target aarch64|x86_64] [CARGO ARGS...]
+#   sh scripts/build-static.sh [--target aarch64|x86_64] [--build-std] [CARGO ARGS...]
 #
 # --target aarch64 cross-builds for arm64 from an x86_64 machine: rustup's
 # aarch64-unknown-linux-musl standard library (with its self-contained musl CRT
 # objects) linked by the rust-lld that ships with the toolchain, so no C
 # cross-compiler, sysroot or Debian arm64 package is needed.
+#
+# --build-std also rebuilds Rust's standard library for size (cargo's -Zbuild-std with
+# std's `optimize_for_size` feature), which needs a nightly toolchain with its rust-src
+# component and the musl target (both added through rustup when missing): the
+# precompiled std is built for speed and carries ~270 KiB the smaller build drops
+# (bench/RESULTS.md has both sizes). Panics still print their message. Without it,
+# stable Rust is used.
 set -eu
 cd "$(dirname "$0")/.."
 arch=$(uname -m)
-if [ "${1:-}" = "--target" ]; then
-	arch=${2:?--target needs aarch64 or x86_64}
-	shift 2
-fi
+build_std=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--target)
+		arch=${2:?--target needs aarch64 or x86_64}
+		shift 2 ;;
+	--build-std)
+		build_std=1
+		shift ;;
+	*) break ;;
+	esac
+done
 case "$arch" in
 aarch64 | arm64) arch=aarch64 ;;
 x86_64 | amd64) arch=x86_64 ;;
 *) echo "build-static.sh: --target $arch: aarch64 or x86_64" >&2; exit 2 ;;
 esac
 target="$arch-unknown-linux-musl"
+if [ -n "$build_std" ]; then
+	# Nightly, with the standard library's sources and the musl target's self-contained
+	# C runtime objects; std is then compiled with the `small` profile like the rest.
+	toolchain=nightly
+	rustup component add rust-src --toolchain "$toolchain" >&2 &&
+		rustup target add "$target" --toolchain "$toolchain" >&2 || {
+		echo "build-static.sh: --build-std needs rustup's nightly toolchain with rust-src and $target" >&2
+		exit 1
+	}
+	flags="-C link-arg=-Wl,-z,pack-relative-relocs"
+	if [ "$arch" != "$(uname -m)" ]; then
+		flags="-C linker=rust-lld -C linker-flavor=ld.lld -C link-arg=-zpack-relative-relocs"
+	fi
+	RUSTFLAGS="${RUSTFLAGS:-} $flags" cargo "+$toolchain" build --profile small --target "$target" \
+		-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size -p oxbpf-cli "$@" >&2
+	echo "${CARGO_TARGET_DIR:-target}/$target/small/oxbpf"
+	exit 0
+fi
 if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
 	rustup target add "$target" >/dev/null 2>&1 || target=""
 fi
