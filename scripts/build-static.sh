@@ -16,8 +16,8 @@
 # std's `optimize_for_size` feature), which needs a nightly toolchain with its rust-src
 # component and the musl target (both added through rustup when missing): the
 # precompiled std is built for speed and carries ~270 KiB the smaller build drops
-# (bench/RESULTS.md has both sizes). Panics still print their message. Without it,
-# stable Rust is used.
+# (bench/RESULTS.md has both sizes). Panics still print their message, without the
+# source location. Without it, stable Rust is used.
 set -eu
 cd "$(dirname "$0")/.."
 arch=$(uname -m)
@@ -48,9 +48,11 @@ if [ -n "$build_std" ]; then
 		echo "build-static.sh: --build-std needs rustup's nightly toolchain with rust-src and $target" >&2
 		exit 1
 	}
-	flags="-C link-arg=-Wl,-z,pack-relative-relocs"
+	# -Zlocation-detail=none: a panic's message without its source file and line
+	# (~35 KiB of file names and line tables).
+	flags="-Zlocation-detail=none -C link-arg=-Wl,-z,pack-relative-relocs"
 	if [ "$arch" != "$(uname -m)" ]; then
-		flags="-C linker=rust-lld -C linker-flavor=ld.lld -C link-arg=-zpack-relative-relocs"
+		flags="-Zlocation-detail=none -C linker=rust-lld -C linker-flavor=ld.lld -C link-arg=-zpack-relative-relocs"
 	fi
 	RUSTFLAGS="${RUSTFLAGS:-} $flags" cargo "+$toolchain" build --profile small --target "$target" \
 		-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size -p oxbpf-cli "$@" >&2

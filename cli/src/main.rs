@@ -14,10 +14,10 @@ mod logger;
 mod table;
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use args::{Args, Exit, UsageError};
+use args::{Cli, Command};
+use clap::Parser as _;
 
 /// An error for the user: printed as one line, each cause after a colon.
 type CliError = Box<dyn std::error::Error>;
@@ -38,115 +38,111 @@ impl From<String> for Outcome {
     }
 }
 
-fn run(a: &Args) -> Result<Outcome, CliError> {
-    let json = a.flag("json");
-    match a.words.as_slice() {
-        ["inspect"] => cmd::inspect::run(&a.required_path("OBJECT"), json).map(Outcome::from),
-        ["disasm"] => cmd::disasm::run(
-            &a.required_path("OBJECT"),
-            a.string("prog")?.as_deref(),
-            json,
-        )
-        .map(Outcome::from),
-        ["explain"] => {
+fn run(cli: Cli) -> Result<Outcome, CliError> {
+    use args::{
+        BtfCommand, GenCommand, LinkCommand, MapCommand, NetCommand, ProbesCommand, ProgCommand,
+    };
+    match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(&a.object, a.json).map(Outcome::from),
+        Command::Disasm(a) => {
+            cmd::disasm::run(&a.object, a.prog.as_deref(), a.json).map(Outcome::from)
+        }
+        Command::Explain(a) => {
             let args = cmd::explain::ExplainArgs {
-                object: a.required_path("OBJECT"),
-                prog: a.string("prog")?,
-                dry_run: a.flag("dry-run"),
-                btf: a.path("btf"),
-                skip_maps: a.strings("skip-map")?,
-                log_level: a.number("log-level")?.unwrap_or(1),
-                json,
-                attach: a.flag("attach").then(|| attach_args(a)).transpose()?,
+                object: a.object,
+                prog: a.prog,
+                dry_run: a.dry_run,
+                btf: a.btf,
+                skip_maps: a.skip_maps,
+                log_level: a.log_level,
+                json: a.json,
+                attach: a.attach.then(|| attach_args(a.target)),
             };
             cmd::explain::run(&args).map(|(output, success)| Outcome { output, success })
         }
-        ["completions"] => Ok(Outcome::from(args::completions(
-            &a.required_string("SHELL")?,
-        )?)),
-        ["demo"] => cmd::demo::run().map(|r| Outcome {
+        Command::Completions { shell } => Ok(Outcome::from(args::completions(shell))),
+        Command::Demo => cmd::demo::run().map(|r| Outcome {
             output: r.output,
             success: r.ok,
         }),
-        ["load"] => cmd::load::run(&load_args(a)?).map(|r| Outcome {
+        Command::Load(a) => cmd::load::run(&load_args(a)).map(|r| Outcome {
             output: r.output,
             success: r.all_loaded,
         }),
-        ["run"] => {
-            cmd::run::run(&run_args(a)?).map(|(output, success)| Outcome { output, success })
+        Command::Run(a) => {
+            cmd::run::run(&run_args(a)).map(|(output, success)| Outcome { output, success })
         }
-        ["attach"] => {
-            cmd::attach::run(&run_args(a)?).map(|(output, success)| Outcome { output, success })
+        Command::Attach(a) => {
+            cmd::attach::run(&run_args(a)).map(|(output, success)| Outcome { output, success })
         }
-        ["detach"] => cmd::attach::detach(&a.required_path("DIR"))
-            .map(|(output, success)| Outcome { output, success }),
-        ["prog", "list"] => cmd::kernel::progs(None, json).map(Outcome::from),
-        ["prog", "show"] => {
-            let spec = cmd::lookup::Spec::parse(&a.strings("PROG")?)?;
-            cmd::kernel::progs(Some(cmd::lookup::prog_ids(&spec)?), json).map(Outcome::from)
+        Command::Detach { dir } => {
+            cmd::attach::detach(&dir).map(|(output, success)| Outcome { output, success })
         }
-        ["link"] => cmd::link::run(&a.required_path("OUT"), &a.paths("IN")).map(Outcome::from),
-        ["link", "list"] => cmd::kernel::links(None, json).map(Outcome::from),
-        ["link", "show"] => cmd::kernel::links(a.number("ID")?, json).map(Outcome::from),
-        ["link", "detach"] => {
-            cmd::kernel::detach_link(a.number("ID")?.ok_or("give the link's ID")?)
-                .map(Outcome::from)
+        Command::Prog(ProgCommand::List(a)) => cmd::kernel::progs(None, a.json).map(Outcome::from),
+        Command::Prog(ProgCommand::Show(a)) => {
+            let spec = cmd::lookup::Spec::parse(&a.spec)?;
+            cmd::kernel::progs(Some(cmd::lookup::prog_ids(&spec)?), a.json).map(Outcome::from)
         }
-        ["map", "list"] => cmd::kernel::maps(None, json).map(Outcome::from),
-        ["map", "show"] => {
-            let spec = cmd::lookup::Spec::parse(&a.strings("MAP")?)?;
-            cmd::kernel::maps(Some(cmd::lookup::map_ids(&spec)?), json).map(Outcome::from)
-        }
-        ["map", "dump"] => cmd::mapcmd::dump(&a.strings("MAP")?, json).map(Outcome::from),
-        ["map", "lookup"] => cmd::mapcmd::lookup(
-            &a.strings("MAP")?,
-            a.string("key")?.as_deref(),
-            a.string("key-hex")?.as_deref(),
-            json,
-        )
-        .map(Outcome::from),
-        ["map", "update"] => cmd::mapcmd::update(
-            &a.strings("MAP")?,
-            a.string("key")?.as_deref(),
-            a.string("key-hex")?.as_deref(),
-            a.string("value")?.as_deref(),
-            a.string("value-hex")?.as_deref(),
-            a.string("flags")?.as_deref().unwrap_or("any"),
-        )
-        .map(Outcome::from),
-        ["map", "delete"] => cmd::mapcmd::delete(
-            &a.strings("MAP")?,
-            a.string("key")?.as_deref(),
-            a.string("key-hex")?.as_deref(),
-        )
-        .map(Outcome::from),
-        ["map", "pin"] => cmd::mapcmd::pin(&[a.required_string("MAP")?], &a.required_path("PATH"))
+        Command::Link(l) => match l.command {
+            None => cmd::link::run(&l.out.unwrap_or_default(), &l.inputs).map(Outcome::from),
+            Some(LinkCommand::List(a)) => cmd::kernel::links(None, a.json).map(Outcome::from),
+            Some(LinkCommand::Show { id, json }) => {
+                cmd::kernel::links(Some(id), json).map(Outcome::from)
+            }
+            Some(LinkCommand::Detach { id }) => cmd::kernel::detach_link(id).map(Outcome::from),
+        },
+        Command::Map(m) => match m {
+            MapCommand::List(a) => cmd::kernel::maps(None, a.json).map(Outcome::from),
+            MapCommand::Show(a) => {
+                let spec = cmd::lookup::Spec::parse(&a.spec)?;
+                cmd::kernel::maps(Some(cmd::lookup::map_ids(&spec)?), a.json).map(Outcome::from)
+            }
+            MapCommand::Dump(a) => cmd::mapcmd::dump(&a.spec, a.json).map(Outcome::from),
+            MapCommand::Lookup(a) => cmd::mapcmd::lookup(
+                &a.map,
+                a.key.key.as_deref(),
+                a.key.key_hex.as_deref(),
+                a.json,
+            )
             .map(Outcome::from),
-        ["extract"] => cmd::extract::run(
-            &a.required_path("FILE"),
-            &a.path("out").unwrap_or_else(|| PathBuf::from(".")),
+            MapCommand::Update(a) => cmd::mapcmd::update(
+                &a.map,
+                a.key.key.as_deref(),
+                a.key.key_hex.as_deref(),
+                a.value.as_deref(),
+                a.value_hex.as_deref(),
+                a.flags.word(),
+            )
+            .map(Outcome::from),
+            MapCommand::Delete(a) => {
+                cmd::mapcmd::delete(&a.map, a.key.key.as_deref(), a.key.key_hex.as_deref())
+                    .map(Outcome::from)
+            }
+            MapCommand::Pin(a) => cmd::mapcmd::pin(&[a.map], &a.path).map(Outcome::from),
+        },
+        Command::Extract { file, out } => cmd::extract::run(&file, &out).map(Outcome::from),
+        Command::Net(NetCommand::List(a)) => cmd::net::list(a.json).map(Outcome::from),
+        Command::Net(NetCommand::Detach(a)) => cmd::net::detach(
+            &a.iface,
+            a.xdp,
+            a.xdp_mode.into(),
+            a.tc.as_deref(),
+            a.priority,
+            a.handle,
+            a.clsact,
         )
         .map(Outcome::from),
-        ["net", "list"] => cmd::net::list(json).map(Outcome::from),
-        ["net", "detach"] => cmd::net::detach(
-            &a.required_string("IFACE")?,
-            a.flag("xdp"),
-            a.xdp_mode()?,
-            a.string("tc")?.as_deref(),
-            a.number("priority")?,
-            a.string("handle")?,
-            a.flag("clsact"),
-        )
-        .map(Outcome::from),
-        ["gen", "skeleton"] => {
-            let object = a.required_path("OBJECT");
-            let embed = a
-                .string("embed")?
-                .unwrap_or_else(|| object.display().to_string());
+        Command::Gen(GenCommand::Skeleton {
+            object,
+            name,
+            embed,
+            types,
+        }) => {
+            let embed = embed.unwrap_or_else(|| object.display().to_string());
             let mut skeleton = oxbpf_build::Skeleton::new(&object)
                 .embed_path(&embed)
-                .types(&a.strings("type")?);
-            if let Some(name) = a.string("name")? {
+                .types(&types);
+            if let Some(name) = name {
                 skeleton = skeleton.name(&name);
             }
             skeleton
@@ -154,63 +150,64 @@ fn run(a: &Args) -> Result<Outcome, CliError> {
                 .map(Outcome::from)
                 .map_err(CliError::from)
         }
-        ["probes", "list"] => cmd::probes::list(json).map(Outcome::from),
-        ["probes", "clean"] => cmd::probes::clean().map(Outcome::from),
-        ["btf", "dump"] => {
-            let format = match a.choice("format", &["raw", "c"])? {
-                Some(1) => cmd::btf::Format::C,
-                _ => cmd::btf::Format::Raw,
+        Command::Probes(ProbesCommand::List(a)) => cmd::probes::list(a.json).map(Outcome::from),
+        Command::Probes(ProbesCommand::Clean) => cmd::probes::clean().map(Outcome::from),
+        Command::Btf(BtfCommand::Dump {
+            source,
+            format,
+            json,
+        }) => {
+            let format = match format {
+                args::BtfFormat::C => cmd::btf::Format::C,
+                args::BtfFormat::Raw => cmd::btf::Format::Raw,
             };
-            cmd::btf::dump(&a.required_string("SOURCE")?, format, json).map(Outcome::from)
+            cmd::btf::dump(&source, format, json).map(Outcome::from)
         }
-        ["check"] => {
-            cmd::check::run(&a.required_path("OBJECT"), &a.strings("btf")?, json).map(|r| Outcome {
-                output: r.output,
-                success: r.all_resolved,
-            })
-        }
-        words => Err(format!("no code for `oxbpf {}`", words.join(" ")).into()),
+        Command::Check(a) => cmd::check::run(&a.object, &a.btf, a.json).map(|r| Outcome {
+            output: r.output,
+            success: r.all_resolved,
+        }),
     }
 }
 
 /// `load`'s arguments (also the first part of `run`'s and `attach`'s).
-fn load_args(a: &Args) -> Result<cmd::load::LoadArgs, CliError> {
-    Ok(cmd::load::LoadArgs {
-        object: a.required_path("OBJECT"),
-        btf: a.path("btf"),
-        pin_maps: a.path("pin-maps"),
-        pin: a.path("pin"),
-        token: a.path("token"),
-        set: a.strings("set")?,
-        max_entries: a.strings("max-entries")?,
-        skip_maps: a.strings("skip-map")?,
-        value_size: a.strings("value-size")?,
-        prog_types: a.strings("type")?,
-        only: a.strings("only")?,
-        keep_going: a.flag("keep-going"),
-        log_level: a.number("log-level")?.unwrap_or(0),
-        json: a.flag("json"),
-    })
+fn load_args(a: args::LoadArgs) -> cmd::load::LoadArgs {
+    cmd::load::LoadArgs {
+        object: a.object,
+        btf: a.btf,
+        pin_maps: a.pin_maps,
+        pin: a.pin,
+        token: a.token,
+        set: a.set,
+        max_entries: a.max_entries,
+        skip_maps: a.skip_maps,
+        value_size: a.value_size,
+        prog_types: a.prog_types,
+        only: a.only,
+        keep_going: a.keep_going,
+        log_level: a.log_level,
+        json: a.json,
+    }
 }
 
 /// `run`'s and `attach`'s arguments.
-fn run_args(a: &Args) -> Result<cmd::run::RunArgs, CliError> {
-    Ok(cmd::run::RunArgs {
-        load: load_args(a)?,
-        attach: attach_args(a)?,
-        duration: a.duration("duration")?,
-        event_type: a.strings("event-type")?,
-    })
+fn run_args(a: args::RunArgs) -> cmd::run::RunArgs {
+    cmd::run::RunArgs {
+        load: load_args(a.load),
+        attach: attach_args(a.target),
+        duration: a.duration,
+        event_type: a.event_type,
+    }
 }
 
 /// Where to attach what a section cannot say (`run`, `attach`, `explain --attach`).
-fn attach_args(a: &Args) -> Result<cmd::run::AttachArgs, CliError> {
-    Ok(cmd::run::AttachArgs {
-        iface: a.string("iface")?,
-        xdp_mode: a.xdp_mode()?,
-        netlink: a.flag("netlink"),
-        cgroup: a.path("cgroup"),
-    })
+fn attach_args(a: args::AttachTarget) -> cmd::run::AttachArgs {
+    cmd::run::AttachArgs {
+        iface: a.iface,
+        xdp_mode: a.xdp_mode.into(),
+        netlink: a.netlink,
+        cgroup: a.cgroup,
+    }
 }
 
 /// The error and its causes on one line, as `a: b: c`.
@@ -254,23 +251,12 @@ fn cli_hint(err: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 fn main() -> ExitCode {
-    let args = match args::parse(std::env::args_os().skip(1)) {
-        Ok(args) => args,
-        Err(Exit::Help(text)) => return print(&text, ExitCode::SUCCESS),
-        Err(Exit::Version) => {
-            return print(
-                concat!("oxbpf ", env!("CARGO_PKG_VERSION"), "\n"),
-                ExitCode::SUCCESS,
-            );
-        }
-        Err(Exit::MissingCommand(help)) => {
-            let _ = std::io::stderr().write_all(help.as_bytes());
-            return ExitCode::from(2);
-        }
-        Err(Exit::Usage(e)) => return usage_error(&e),
-    };
-    logger::init(args.verbose);
-    match run(&args) {
+    // Usage mistakes print clap's message (with a suggestion where one is close) and
+    // exit with status 2; --help and --version print on stdout and exit 0.
+    let cli = Cli::parse();
+    logger::init(cli.verbose);
+    let json = cli.json();
+    match run(cli) {
         Ok(out) => print(
             &out.output,
             if out.success {
@@ -280,11 +266,8 @@ fn main() -> ExitCode {
             },
         ),
         Err(e) => {
-            if let Some(e) = e.downcast_ref::<UsageError>() {
-                return usage_error(e);
-            }
             let message = error_chain(e.as_ref());
-            if args.flag("json") {
+            if json {
                 // As bpftool -j does: the error is the output, for the tool reading it.
                 let error = json::Json::object().with("error", message);
                 return print(&format!("{error}\n"), ExitCode::FAILURE);
@@ -293,12 +276,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A mistake on the command line: exit status 2, as is usual.
-fn usage_error(e: &UsageError) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "oxbpf: {e}");
-    ExitCode::from(2)
 }
 
 /// Writes a command's output; a closed pipe is not an error.
