@@ -91,10 +91,11 @@ fn bpftool_kib() -> Result<f64, String> {
     Ok(total)
 }
 
-/// The size rows: stable Rust's precompiled standard library, then (when a nightly
-/// toolchain can be had) the standard library rebuilt for size, aya's loader alike.
+/// The size rows: stable Rust's precompiled standard library (`--stable-std`), then
+/// (when a nightly toolchain can be had) the standard library rebuilt for size, what
+/// the script builds by default, aya's loader alike.
 pub fn run() -> Result<Vec<Row>, String> {
-    let dir = build_rust(&[])?;
+    let dir = build_rust(&["--stable-std"])?;
     let cli = size_kib(&dir.join("oxbpf"))?;
     let ox_min = size_kib(&dir.join("oxbpf-min"))?;
     let aya_min = size_kib(&dir.join("aya-min"))?;
