@@ -235,8 +235,9 @@ pub struct LoadArgs {
     /// Load with a BPF token from the bpffs at PATH, mounted with delegate_* options: how
     /// a process in a user namespace loads (default: $LIBBPF_BPF_TOKEN_PATH, else
     /// /sys/fs/bpf when it delegates; an empty PATH: none)
+    // (OsString: clap's PathBuf parser refuses the empty value that means "none".)
     #[arg(long, value_name = "PATH")]
-    pub token: Option<PathBuf>,
+    pub token: Option<std::ffi::OsString>,
     /// Pin every map under DIR (a bpffs); `LIBBPF_PIN_BY_NAME` maps are pinned and reused
     /// there instead of under /sys/fs/bpf
     #[arg(long, value_name = "DIR")]
@@ -344,13 +345,24 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// Kernel objects named the ways bpftool takes them.
+/// Programs named the ways bpftool names them.
 #[derive(Debug, Args)]
-pub struct ObjectsArgs {
-    /// ID, id ID, name NAME, tag TAG (programs), pinned PATH, or a bare name or path
-    /// (every program of that name or tag is shown; several maps of one name are listed,
-    /// not guessed among)
-    #[arg(value_name = "SPEC", required = true, num_args = 1..)]
+pub struct ProgSpecArgs {
+    /// ID, id ID, name NAME, tag TAG, pinned PATH, or a bare name or path (every program
+    /// of that name or tag is shown)
+    #[arg(value_name = "PROG", required = true, num_args = 1..)]
+    pub spec: Vec<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Maps named the ways bpftool names them.
+#[derive(Debug, Args)]
+pub struct MapSpecArgs {
+    /// ID, id ID, name NAME, pinned PATH, or a bare name or path (several maps of one
+    /// name are listed, not guessed among)
+    #[arg(value_name = "MAP", required = true, num_args = 1..)]
     pub spec: Vec<String>,
     /// Print JSON
     #[arg(long)]
@@ -363,14 +375,14 @@ pub enum ProgCommand {
     /// Every one in the kernel
     List(ListArgs),
     /// The programs PROG names
-    Show(ObjectsArgs),
+    Show(ProgSpecArgs),
 }
 
 /// A map's key, as text or hex.
 #[derive(Debug, Args)]
 pub struct KeyArgs {
     /// The key, as text read by its type (or an integer)
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub key: Option<String>,
     /// The key as hex bytes
     #[arg(long, value_name = "HEX")]
@@ -422,7 +434,7 @@ pub struct MapUpdateArgs {
     #[command(flatten)]
     pub key: KeyArgs,
     /// The value, as text read by its type (or an integer)
-    #[arg(long, value_name = "VALUE")]
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     pub value: Option<String>,
     /// The value as hex bytes
     #[arg(long, value_name = "HEX")]
@@ -459,9 +471,9 @@ pub enum MapCommand {
     /// Every map in the kernel
     List(ListArgs),
     /// The definitions of the maps MAP names
-    Show(ObjectsArgs),
+    Show(MapSpecArgs),
     /// Every entry, typed by the map's BTF where it has one
-    Dump(ObjectsArgs),
+    Dump(MapSpecArgs),
     /// One entry
     Lookup(MapLookupArgs),
     /// Set an entry
@@ -940,6 +952,24 @@ mod tests {
             })
         ));
         assert!(parse(&["link", "out.o"]).is_err(), "no inputs");
+    }
+
+    #[test]
+    fn values_may_be_negative_or_empty_where_they_mean_something() {
+        let a = parse(&["map", "update", "counts", "--key", "-1", "--value", "-5"]).unwrap();
+        let Command::Map(MapCommand::Update(u)) = &a.command else {
+            panic!("{a:?}")
+        };
+        assert_eq!(
+            (u.key.key.as_deref(), u.value.as_deref()),
+            (Some("-1"), Some("-5"))
+        );
+        // `--token ''`: no token.
+        let a = parse(&["load", "x.o", "--token", ""]).unwrap();
+        let Command::Load(l) = &a.command else {
+            panic!("{a:?}")
+        };
+        assert_eq!(l.token.as_deref(), Some(std::ffi::OsStr::new("")));
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn load_args(a: args::LoadArgs) -> cmd::load::LoadArgs {
         btf: a.btf,
         pin_maps: a.pin_maps,
         pin: a.pin,
-        token: a.token,
+        token: a.token.map(std::path::PathBuf::from),
         set: a.set,
         max_entries: a.max_entries,
         skip_maps: a.skip_maps,
