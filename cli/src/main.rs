@@ -1,7 +1,8 @@
 //! `oxbpf`: load, inspect and explain eBPF objects without libbpf.
 //!
-//! This file holds only the command line: dispatch of what `args` parsed (the "low
-//! arguments") to the commands, and turning errors into an exit status. Each command lives in
+//! This file holds only the command line: dispatch of the typed arguments clap parsed
+//! (declared in `args`) to the commands, and turning errors into an exit status. Each
+//! command lives in
 //! `cmd/` and returns its output as a string, which is written here in one piece, so a
 //! closed pipe (`oxbpf inspect x.o | head`) ends the program quietly instead of failing.
 
