@@ -2,9 +2,9 @@
 //!
 //! This file holds only the command line: dispatch of the typed arguments clap parsed
 //! (declared in `args`) to the commands, and turning errors into an exit status. Each
-//! command lives in
-//! `cmd/` and returns its output as a string, which is written here in one piece, so a
-//! closed pipe (`oxbpf inspect x.o | head`) ends the program quietly instead of failing.
+//! command lives in `cmd/` and returns its output as a string, which is written here in
+//! one piece, so a closed pipe (`oxbpf inspect x.o | head`) ends the program quietly
+//! instead of failing.
 
 #![forbid(unsafe_code)]
 
