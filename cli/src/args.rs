@@ -155,14 +155,6 @@ pub enum Shell {
     Fish,
 }
 
-/// `--json`, for the commands whose output tools read.
-#[derive(Debug, Args)]
-pub struct Json {
-    /// Print JSON for tools instead of text for people
-    #[arg(long)]
-    pub json: bool,
-}
-
 /// `inspect OBJECT`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
